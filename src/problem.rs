@@ -1,0 +1,565 @@
+//! Everything the compiler can complain about, as data.
+//!
+//! Phases push [`Problem`]s: variants that hold spans and facts, no wording.
+//! All wording lives in [`Problem::to_diagnostic`], the one place that turns a
+//! problem into a [`Diagnostic`] with a code, a title, labels, notes and help.
+
+use crate::diagnostic::{Code, Diagnostic, Severity};
+use crate::span::Span;
+
+/// What kind of thing a name names, for messages about names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameKind {
+    Relation,
+    Source,
+    Column,
+    Alias,
+    Setting,
+}
+
+impl NameKind {
+    fn word(self) -> &'static str {
+        match self {
+            NameKind::Relation => "relation",
+            NameKind::Source => "source",
+            NameKind::Column => "column",
+            NameKind::Alias => "alias",
+            NameKind::Setting => "setting",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Problem {
+    // ---- files (F)
+    /// A file of the project could not be read at all.
+    UnreadableFile { path: String, reason: String },
+    /// A file is not valid UTF-8; `span` points at the first bad byte.
+    InvalidUtf8 { span: Span },
+    /// A file is larger than the compiler accepts.
+    FileTooLarge { span: Span, size: u64, limit: u64 },
+    /// The project has no `.shop` files under its model paths.
+    EmptyProject { paths: Vec<String> },
+
+    // ---- parse (P)
+    Syntax {
+        span: Span,
+        expected: Vec<String>,
+        found: String,
+    },
+    InvalidLiteral { span: Span, reason: String },
+
+    // ---- config (C)
+    InvalidProjectFile { span: Option<Span>, message: String },
+    UnknownProjectKey { span: Option<Span>, message: String },
+    UnknownSetting {
+        span: Span,
+        key: String,
+        item: &'static str,
+        known: &'static [&'static str],
+        suggestion: Option<String>,
+    },
+    InvalidSetting {
+        span: Span,
+        key: String,
+        expected: String,
+        found: String,
+    },
+    DuplicateSetting { key: String, first: Span, second: Span },
+    UnknownLayer {
+        span: Span,
+        name: String,
+        known: Vec<String>,
+        suggestion: Option<String>,
+    },
+    UnknownTest {
+        span: Span,
+        name: String,
+        suggestion: Option<String>,
+    },
+    InvalidTest { span: Span, test: String, reason: String },
+
+    // ---- resolve (R)
+    UnknownRelation {
+        span: Span,
+        name: String,
+        suggestion: Option<String>,
+    },
+    UnknownColumn {
+        span: Span,
+        name: String,
+        relation: String,
+        suggestion: Option<String>,
+    },
+    Duplicate {
+        kind: NameKind,
+        name: String,
+        first: Span,
+        second: Span,
+    },
+    Cycle { path: Vec<(String, Span)> },
+    AmbiguousColumn {
+        span: Span,
+        name: String,
+        candidates: Vec<String>,
+    },
+    UnknownQualifier {
+        span: Span,
+        name: String,
+        known: Vec<String>,
+        suggestion: Option<String>,
+    },
+    MissingFrom { span: Span, item: &'static str },
+    MisplacedClause {
+        span: Span,
+        clause: &'static str,
+        reason: &'static str,
+        other: Option<Span>,
+    },
+    NoColumns { span: Span },
+    UnknownVar {
+        span: Span,
+        name: String,
+        suggestion: Option<String>,
+    },
+
+    // ---- types (T)
+    ArgumentType {
+        span: Span,
+        function: String,
+        position: usize,
+        expected: String,
+        found: String,
+    },
+    OperatorType {
+        span: Span,
+        op: &'static str,
+        lhs: (Span, String),
+        rhs: (Span, String),
+        expected: &'static str,
+    },
+    IncomparableTypes {
+        span: Span,
+        lhs: (Span, String),
+        rhs: (Span, String),
+    },
+    UnknownFunction {
+        span: Span,
+        name: String,
+        suggestion: Option<String>,
+    },
+    ArgumentCount {
+        span: Span,
+        function: String,
+        expected: String,
+        found: usize,
+    },
+    UnknownType {
+        span: Span,
+        name: String,
+        suggestion: Option<String>,
+    },
+    NotBoolean {
+        span: Span,
+        context: &'static str,
+        found: String,
+    },
+    AggregateNotAllowed {
+        span: Span,
+        function: String,
+        context: &'static str,
+    },
+    MismatchedBranches {
+        span: Span,
+        first: (Span, String),
+        other: (Span, String),
+    },
+    WindowMisuse {
+        span: Span,
+        function: String,
+        reason: &'static str,
+    },
+    MixedAggregation {
+        aggregate: Span,
+        plain: Span,
+        column: String,
+    },
+}
+
+fn did_you_mean(suggestion: &Option<String>) -> Option<String> {
+    suggestion
+        .as_ref()
+        .map(|s| format!("did you mean `{s}`?"))
+}
+
+fn list(items: &[String]) -> String {
+    let shown: Vec<String> = items.iter().take(12).map(|s| format!("`{s}`")).collect();
+    let more = items.len().saturating_sub(shown.len());
+    if more > 0 {
+        format!("{} and {more} more", shown.join(", "))
+    } else {
+        shown.join(", ")
+    }
+}
+
+impl Problem {
+    pub fn code(&self) -> Code {
+        use Problem::*;
+        match self {
+            UnreadableFile { .. } => Code::F001,
+            InvalidUtf8 { .. } => Code::F002,
+            FileTooLarge { .. } => Code::F003,
+            EmptyProject { .. } => Code::F004,
+            Syntax { .. } => Code::P001,
+            InvalidLiteral { .. } => Code::P002,
+            InvalidProjectFile { .. } => Code::C001,
+            UnknownProjectKey { .. } => Code::C002,
+            UnknownSetting { .. } => Code::C003,
+            InvalidSetting { .. } => Code::C004,
+            DuplicateSetting { .. } => Code::C005,
+            UnknownLayer { .. } => Code::C006,
+            UnknownTest { .. } => Code::C007,
+            InvalidTest { .. } => Code::C008,
+            UnknownRelation { .. } => Code::R001,
+            UnknownColumn { .. } => Code::R002,
+            Duplicate { .. } => Code::R003,
+            Cycle { .. } => Code::R004,
+            AmbiguousColumn { .. } => Code::R005,
+            UnknownQualifier { .. } => Code::R006,
+            MissingFrom { .. } => Code::R007,
+            MisplacedClause { .. } => Code::R008,
+            NoColumns { .. } => Code::R009,
+            UnknownVar { .. } => Code::R010,
+            ArgumentType { .. } => Code::T001,
+            OperatorType { .. } => Code::T002,
+            IncomparableTypes { .. } => Code::T003,
+            UnknownFunction { .. } => Code::T004,
+            ArgumentCount { .. } => Code::T005,
+            UnknownType { .. } => Code::T006,
+            NotBoolean { .. } => Code::T007,
+            AggregateNotAllowed { .. } => Code::T008,
+            MismatchedBranches { .. } => Code::T009,
+            WindowMisuse { .. } => Code::T010,
+            MixedAggregation { .. } => Code::T011,
+        }
+    }
+
+    pub fn severity(&self) -> Severity {
+        Severity::Error
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity() == Severity::Error
+    }
+
+    /// The one place where problems get their words.
+    pub fn to_diagnostic(&self) -> Diagnostic {
+        use Problem::*;
+        let d = Diagnostic::new(self.code(), self.severity());
+        match self {
+            UnreadableFile { path, reason } => d
+                .with_title(format!("cannot read `{path}`"))
+                .with_note(reason.clone()),
+            InvalidUtf8 { span } => d
+                .with_title("file is not valid UTF-8")
+                .with_primary(*span, "this byte does not start a UTF-8 character")
+                .with_help("save the file as UTF-8"),
+            FileTooLarge { span, size, limit } => d
+                .with_title("file is too large to compile")
+                .with_primary(*span, format!("this file has {size} bytes"))
+                .with_note(format!("the limit is {limit} bytes per `.shop` file"))
+                .with_help("split the models across several files"),
+            EmptyProject { paths } => d
+                .with_title("the project has no `.shop` files")
+                .with_note(format!("looked under: {}", list(paths)))
+                .with_help("add a model file, or set `paths.models` in shop.toml"),
+            Syntax {
+                span,
+                expected,
+                found,
+            } => {
+                let label = if expected.is_empty() {
+                    format!("unexpected {found}")
+                } else {
+                    format!("expected {}", or_list(expected))
+                };
+                d.with_title(format!("syntax error: unexpected {found}"))
+                    .with_primary(*span, label)
+            }
+            InvalidLiteral { span, reason } => d
+                .with_title("invalid literal")
+                .with_primary(*span, reason.clone()),
+            InvalidProjectFile { span, message } => d
+                .with_title("invalid shop.toml")
+                .with_optional_primary(*span, message.clone()),
+            UnknownProjectKey { span, message } => d
+                .with_title("unknown key in shop.toml")
+                .with_optional_primary(*span, message.clone())
+                .with_help("remove the key or fix its spelling; shop.toml accepts only documented keys"),
+            UnknownSetting {
+                span,
+                key,
+                item,
+                known,
+                suggestion,
+            } => {
+                let known: Vec<String> = known.iter().map(|s| s.to_string()).collect();
+                d.with_title(format!("unknown setting `{key}` in a {item}"))
+                    .with_primary(*span, "not a setting of this item")
+                    .with_note(format!("a {item} accepts: {}", list(&known)))
+                    .with_optional_help(did_you_mean(suggestion))
+            }
+            InvalidSetting {
+                span,
+                key,
+                expected,
+                found,
+            } => d
+                .with_title(format!("invalid value for `{key}`"))
+                .with_primary(*span, format!("expected {expected}, found {found}")),
+            DuplicateSetting { key, first, second } => d
+                .with_title(format!("`{key}` is set twice"))
+                .with_primary(*second, "set again here")
+                .with_secondary(*first, "first set here")
+                .with_help("keep one of the two"),
+            UnknownLayer {
+                span,
+                name,
+                known,
+                suggestion,
+            } => d
+                .with_title(format!("unknown layer `{name}`"))
+                .with_primary(*span, "not a layer of shop.toml")
+                .with_note(if known.is_empty() {
+                    "shop.toml declares no layers".to_string()
+                } else {
+                    format!("layers: {}", list(known))
+                })
+                .with_optional_help(did_you_mean(suggestion).or(Some(
+                    "declare it as `[layers.NAME]` in shop.toml".to_string(),
+                ))),
+            UnknownTest {
+                span,
+                name,
+                suggestion,
+            } => d
+                .with_title(format!("unknown test `{name}`"))
+                .with_primary(*span, "not a known test")
+                .with_note("tests: unique, not_null, accepted_values, relationships, expression")
+                .with_optional_help(did_you_mean(suggestion)),
+            InvalidTest { span, test, reason } => d
+                .with_title(format!("invalid arguments to test `{test}`"))
+                .with_primary(*span, reason.clone()),
+            UnknownRelation {
+                span,
+                name,
+                suggestion,
+            } => d
+                .with_title(format!("unknown relation `{name}`"))
+                .with_primary(*span, "no source table, model or snapshot has this name")
+                .with_optional_help(did_you_mean(suggestion)),
+            UnknownColumn {
+                span,
+                name,
+                relation,
+                suggestion,
+            } => d
+                .with_title(format!("unknown column `{name}`"))
+                .with_primary(*span, format!("`{relation}` has no column `{name}`"))
+                .with_optional_help(did_you_mean(suggestion)),
+            Duplicate {
+                kind,
+                name,
+                first,
+                second,
+            } => d
+                .with_title(format!("the {} `{name}` is defined twice", kind.word()))
+                .with_primary(*second, "defined again here")
+                .with_secondary(*first, "first defined here")
+                .with_help(format!("rename one of them: a {} name must be unique", kind.word())),
+            Cycle { path } => {
+                let names: Vec<&str> = path.iter().map(|(n, _)| n.as_str()).collect();
+                let mut chain = names.join(" → ");
+                if let Some(first) = names.first() {
+                    chain.push_str(" → ");
+                    chain.push_str(first);
+                }
+                let mut d = d.with_title(format!("dependency cycle: {chain}"));
+                for (i, (name, span)) in path.iter().enumerate() {
+                    let next = &path[(i + 1) % path.len()].0;
+                    let message = if name == next {
+                        format!("`{name}` reads itself")
+                    } else {
+                        format!("`{name}` reads `{next}`")
+                    };
+                    d = if i == 0 {
+                        d.with_primary(*span, message)
+                    } else {
+                        d.with_secondary(*span, message)
+                    };
+                }
+                d.with_help("a model can only read relations built before it; break the cycle")
+            }
+            AmbiguousColumn {
+                span,
+                name,
+                candidates,
+            } => d
+                .with_title(format!("column `{name}` is ambiguous"))
+                .with_primary(*span, format!("found in {}", list(candidates)))
+                .with_help(format!(
+                    "qualify it, e.g. `{}.{name}`",
+                    candidates.first().map(String::as_str).unwrap_or("alias")
+                )),
+            UnknownQualifier {
+                span,
+                name,
+                known,
+                suggestion,
+            } => d
+                .with_title(format!("unknown table alias `{name}`"))
+                .with_primary(*span, "no relation in `from` or `join` has this alias")
+                .with_note(format!("in scope: {}", list(known)))
+                .with_optional_help(did_you_mean(suggestion)),
+            MissingFrom { span, item } => d
+                .with_title(format!("this {item} has no `from`"))
+                .with_primary(*span, format!("a {item} must read a relation"))
+                .with_help("add `from RELATION alias`"),
+            MisplacedClause {
+                span,
+                clause,
+                reason,
+                other,
+            } => {
+                let d = d
+                    .with_title(format!("misplaced `{clause}`"))
+                    .with_primary(*span, *reason);
+                match other {
+                    Some(other) => d.with_secondary(*other, "conflicts with this"),
+                    None => d,
+                }
+            }
+            NoColumns { span } => d
+                .with_title("model has no columns")
+                .with_primary(*span, "this model selects nothing")
+                .with_help("add a `columns`, `dimensions` or `measures` block"),
+            UnknownVar {
+                span,
+                name,
+                suggestion,
+            } => d
+                .with_title(format!("unknown variable `{name}`"))
+                .with_primary(*span, "not declared under `[vars]` in shop.toml")
+                .with_optional_help(did_you_mean(suggestion)),
+            ArgumentType {
+                span,
+                function,
+                position,
+                expected,
+                found,
+            } => d
+                .with_title(format!("wrong argument type for `{function}`"))
+                .with_primary(
+                    *span,
+                    format!("argument {position} is {found}, `{function}` expects {expected}"),
+                )
+                .with_help(format!("convert it first, e.g. `cast(... as {})`", first_word(expected))),
+            OperatorType {
+                span,
+                op,
+                lhs,
+                rhs,
+                expected,
+            } => d
+                .with_title(format!("`{op}` cannot combine {} and {}", lhs.1, rhs.1))
+                .with_primary(*span, format!("`{op}` needs {expected}"))
+                .with_secondary(lhs.0, format!("this is {}", lhs.1))
+                .with_secondary(rhs.0, format!("this is {}", rhs.1)),
+            IncomparableTypes { span, lhs, rhs } => d
+                .with_title(format!("cannot compare {} with {}", lhs.1, rhs.1))
+                .with_primary(*span, "these values have incompatible types")
+                .with_secondary(lhs.0, format!("this is {}", lhs.1))
+                .with_secondary(rhs.0, format!("this is {}", rhs.1))
+                .with_help("cast one side, or use a typed literal such as `date '2024-01-31'`"),
+            UnknownFunction {
+                span,
+                name,
+                suggestion,
+            } => d
+                .with_title(format!("unknown function `{name}`"))
+                .with_primary(*span, "not in the standard library")
+                .with_optional_help(did_you_mean(suggestion).or(Some(
+                    "for a warehouse-only function use `sql(\"...\") : TYPE`".to_string(),
+                ))),
+            ArgumentCount {
+                span,
+                function,
+                expected,
+                found,
+            } => d
+                .with_title(format!("wrong number of arguments to `{function}`"))
+                .with_primary(*span, format!("expected {expected}, found {found}")),
+            UnknownType {
+                span,
+                name,
+                suggestion,
+            } => d
+                .with_title(format!("unknown type `{name}`"))
+                .with_primary(*span, "not a type")
+                .with_note("types: text, integer (int), bigint, numeric(p, s), double, boolean, date, timestamp, timestamptz")
+                .with_optional_help(did_you_mean(suggestion)),
+            NotBoolean {
+                span,
+                context,
+                found,
+            } => d
+                .with_title(format!("{context} must be a boolean"))
+                .with_primary(*span, format!("this is {found}"))
+                .with_help("compare it with something, e.g. `x = 1` or `x is not null`"),
+            AggregateNotAllowed {
+                span,
+                function,
+                context,
+            } => d
+                .with_title(format!("aggregate `{function}` is not allowed {context}"))
+                .with_primary(*span, "aggregates are computed after rows are filtered and grouped")
+                .with_help("aggregate in a `measures` block, or filter aggregates with `having`"),
+            MismatchedBranches { span, first, other } => d
+                .with_title(format!("branches have incompatible types: {} and {}", first.1, other.1))
+                .with_primary(*span, "every branch must have one type")
+                .with_secondary(first.0, format!("this is {}", first.1))
+                .with_secondary(other.0, format!("this is {}", other.1))
+                .with_help("cast the branches to one type"),
+            WindowMisuse {
+                span,
+                function,
+                reason,
+            } => d
+                .with_title(format!("misused `{function}`"))
+                .with_primary(*span, *reason),
+            MixedAggregation {
+                aggregate,
+                plain,
+                column,
+            } => d
+                .with_title(format!("`{column}` is not aggregated and there is no `group by`"))
+                .with_primary(*plain, "this column is computed per row")
+                .with_secondary(*aggregate, "but this aggregate collapses all rows into one")
+                .with_help("add `group by` with the per-row columns as keys, or aggregate this column too"),
+        }
+    }
+}
+
+fn first_word(s: &str) -> &str {
+    s.split_whitespace()
+        .find(|w| !matches!(*w, "a" | "an" | "the"))
+        .unwrap_or(s)
+}
+
+fn or_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}

@@ -1,0 +1,755 @@
+//! Lowering of pest pairs into the owned AST. The grammar guarantees the shape
+//! of every pair, so a mismatch here is a bug in this file, not in the input.
+
+use std::sync::LazyLock;
+
+use pest::iterators::{Pair, Pairs};
+use pest::pratt_parser::{Assoc, Op, PrattParser};
+
+use super::Rule;
+use super::ast::*;
+use super::Parsed;
+use crate::problem::Problem;
+use crate::span::{FileId, Span};
+
+static PRATT: LazyLock<PrattParser<Rule>> = LazyLock::new(|| {
+    PrattParser::new()
+        .op(Op::infix(Rule::or_op, Assoc::Left))
+        .op(Op::infix(Rule::and_op, Assoc::Left))
+        .op(Op::prefix(Rule::not_op))
+        .op(Op::infix(Rule::cmp_op, Assoc::Left)
+            | Op::postfix(Rule::is_null_op)
+            | Op::postfix(Rule::in_op)
+            | Op::postfix(Rule::like_op)
+            | Op::postfix(Rule::between_op))
+        .op(Op::infix(Rule::concat_op, Assoc::Left))
+        .op(Op::infix(Rule::add_op, Assoc::Left) | Op::infix(Rule::sub_op, Assoc::Left))
+        .op(Op::infix(Rule::mul_op, Assoc::Left)
+            | Op::infix(Rule::div_op, Assoc::Left)
+            | Op::infix(Rule::mod_op, Assoc::Left))
+        .op(Op::prefix(Rule::neg))
+        .op(Op::postfix(Rule::cast_op))
+});
+
+/// Lowers the children of the `file` rule.
+pub(super) fn items(file: FileId, pairs: Pairs<'_, Rule>, parsed: &mut Parsed) {
+    items_at(file, 0, pairs, parsed)
+}
+
+/// Lowers item pairs parsed from `text[offset..]`.
+pub(super) fn items_at(file: FileId, offset: usize, pairs: Pairs<'_, Rule>, parsed: &mut Parsed) {
+    let mut lowerer = Lowerer {
+        file,
+        offset,
+        problems: &mut parsed.problems,
+    };
+    for pair in pairs {
+        let item = match pair.as_rule() {
+            Rule::source_def => Item::Source(lowerer.source(pair)),
+            Rule::model_def => Item::Model(lowerer.model(pair)),
+            Rule::snapshot_def => Item::Snapshot(lowerer.snapshot(pair)),
+            _ => continue, // EOI, stray doc comments
+        };
+        parsed.file.items.push(item);
+    }
+}
+
+struct Lowerer<'p> {
+    file: FileId,
+    offset: usize,
+    problems: &'p mut Vec<Problem>,
+}
+
+impl Lowerer<'_> {
+    fn span(&self, pair: &Pair<'_, Rule>) -> Span {
+        let s = pair.as_span();
+        Span::new(self.file, self.offset + s.start(), self.offset + s.end())
+    }
+
+    fn ident(&self, pair: Pair<'_, Rule>) -> Ident {
+        let span = self.span(&pair);
+        let text = pair.as_str();
+        let name = text
+            .strip_prefix('`')
+            .and_then(|t| t.strip_suffix('`'))
+            .unwrap_or(text);
+        Ident {
+            name: name.to_string(),
+            span,
+        }
+    }
+
+    /// Collects leading `##` lines into one doc string.
+    fn docs<'i>(&self, inner: &mut std::iter::Peekable<Pairs<'i, Rule>>) -> Doc {
+        let mut lines = Vec::new();
+        while let Some(pair) = inner.next_if(|p| p.as_rule() == Rule::doc) {
+            let line = pair.as_str().trim_start_matches("##");
+            lines.push(line.strip_prefix(' ').unwrap_or(line).trim_end().to_string());
+        }
+        if lines.is_empty() {
+            None
+        } else {
+            Some(lines.join("\n").trim().to_string())
+        }
+    }
+
+    // ------------------------------------------------------------ sources
+
+    fn source(&mut self, pair: Pair<'_, Rule>) -> SourceDef {
+        let span = self.span(&pair);
+        let mut inner = pair.into_inner().peekable();
+        let doc = self.docs(&mut inner);
+        inner.next(); // kw_source
+        let name = self.ident(inner.next().expect("source name"));
+        let mut settings = Vec::new();
+        let mut tables = Vec::new();
+        for pair in inner {
+            match pair.as_rule() {
+                Rule::setting => settings.push(self.setting(pair)),
+                Rule::table_def => tables.push(self.table(pair)),
+                _ => {}
+            }
+        }
+        SourceDef {
+            doc,
+            name,
+            settings,
+            tables,
+            span,
+        }
+    }
+
+    fn table(&mut self, pair: Pair<'_, Rule>) -> TableDef {
+        let span = self.span(&pair);
+        let mut inner = pair.into_inner().peekable();
+        let doc = self.docs(&mut inner);
+        inner.next(); // kw_table
+        let name = self.ident(inner.next().expect("table name"));
+        let mut settings = Vec::new();
+        let mut columns = Vec::new();
+        for pair in inner {
+            match pair.as_rule() {
+                Rule::setting => settings.push(self.setting(pair)),
+                Rule::column_decls => {
+                    for decl in pair.into_inner().filter(|p| p.as_rule() == Rule::column_decl) {
+                        columns.push(self.column_decl(decl));
+                    }
+                }
+                _ => {}
+            }
+        }
+        TableDef {
+            doc,
+            name,
+            settings,
+            columns,
+            span,
+        }
+    }
+
+    fn column_decl(&mut self, pair: Pair<'_, Rule>) -> ColumnDecl {
+        let span = self.span(&pair);
+        let mut inner = pair.into_inner().peekable();
+        let doc = self.docs(&mut inner);
+        let name = self.ident(inner.next().expect("column name"));
+        let ty = self.type_name(inner.next().expect("column type"));
+        ColumnDecl {
+            doc,
+            name,
+            ty,
+            span,
+        }
+    }
+
+    fn type_name(&mut self, pair: Pair<'_, Rule>) -> TypeName {
+        let span = self.span(&pair);
+        let mut inner = pair.into_inner();
+        let name = self.ident(inner.next().expect("type name"));
+        let mut params = Vec::new();
+        for param in inner {
+            match param.as_str().parse::<u32>() {
+                Ok(n) if n <= 1000 => params.push(n),
+                _ => self.problems.push(Problem::InvalidLiteral {
+                    span: self.span(&param),
+                    reason: "a type parameter must be a whole number up to 1000".into(),
+                }),
+            }
+        }
+        TypeName { name, params, span }
+    }
+
+    // ------------------------------------------------------------ settings
+
+    fn setting(&mut self, pair: Pair<'_, Rule>) -> Setting {
+        let span = self.span(&pair);
+        let mut inner = pair.into_inner().filter(|p| p.as_rule() != Rule::doc);
+        let key = self.ident(inner.next().expect("setting key"));
+        let value = self.value(inner.next().expect("setting value"));
+        Setting {
+            span: key.span.to(span),
+            key,
+            value,
+        }
+    }
+
+    fn value(&mut self, pair: Pair<'_, Rule>) -> Value {
+        let span = self.span(&pair);
+        let inner = pair.into_inner().next().expect("value kind");
+        let kind = match inner.as_rule() {
+            Rule::toml_string => ValueKind::String(self.toml_string(inner)),
+            Rule::integer => {
+                let text: String = inner.as_str().chars().filter(|c| *c != '_').collect();
+                match text.parse::<i64>() {
+                    Ok(n) => ValueKind::Integer(n),
+                    Err(_) => {
+                        self.problems.push(Problem::InvalidLiteral {
+                            span,
+                            reason: "this integer does not fit in 64 bits".into(),
+                        });
+                        ValueKind::Integer(0)
+                    }
+                }
+            }
+            Rule::float => ValueKind::Float(inner.as_str().parse().unwrap_or(0.0)),
+            Rule::boolean => ValueKind::Bool(inner.as_str().starts_with('t')),
+            Rule::array => ValueKind::Array(inner.into_inner().map(|v| self.value(v)).collect()),
+            Rule::inline_table => ValueKind::Table(
+                inner
+                    .into_inner()
+                    .map(|entry| {
+                        let mut parts = entry.into_inner();
+                        let key = self.ident(parts.next().expect("table key"));
+                        let value = self.value(parts.next().expect("table value"));
+                        (key, value)
+                    })
+                    .collect(),
+            ),
+            Rule::path => ValueKind::Path(inner.into_inner().map(|p| self.ident(p)).collect()),
+            rule => unreachable!("value of rule {rule:?}"),
+        };
+        Value { kind, span }
+    }
+
+    /// A TOML basic (`"..."`, with escapes) or literal (`'...'`) string.
+    fn toml_string(&mut self, pair: Pair<'_, Rule>) -> String {
+        let inner = pair.into_inner().next().expect("string kind");
+        let text = inner.as_str();
+        let body = &text[1..text.len() - 1];
+        if inner.as_rule() == Rule::literal_string {
+            return body.to_string();
+        }
+        let mut out = String::with_capacity(body.len());
+        let mut chars = body.chars();
+        while let Some(c) = chars.next() {
+            if c != '\\' {
+                out.push(c);
+                continue;
+            }
+            let escaped = match chars.next() {
+                Some('n') => Some('\n'),
+                Some('t') => Some('\t'),
+                Some('r') => Some('\r'),
+                Some('"') => Some('"'),
+                Some('\\') => Some('\\'),
+                Some('u') => {
+                    let hex: String = chars.by_ref().take(4).collect();
+                    u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32)
+                }
+                _ => None,
+            };
+            match escaped {
+                Some(c) => out.push(c),
+                None => {
+                    self.problems.push(Problem::InvalidLiteral {
+                        span: self.span(&inner),
+                        reason: "invalid escape sequence; use \\n, \\t, \\r, \\\", \\\\ or \\uXXXX".into(),
+                    });
+                    break;
+                }
+            }
+        }
+        out
+    }
+
+    // ------------------------------------------------------------ models
+
+    fn model(&mut self, pair: Pair<'_, Rule>) -> ModelDef {
+        let span = self.span(&pair);
+        let mut inner = pair.into_inner().peekable();
+        let doc = self.docs(&mut inner);
+        inner.next(); // kw_model
+        let name = self.ident(inner.next().expect("model name"));
+        let mut model = ModelDef {
+            doc,
+            name,
+            settings: Vec::new(),
+            clauses: Vec::new(),
+            blocks: Vec::new(),
+            span,
+        };
+        for pair in inner {
+            let span = self.span(&pair);
+            match pair.as_rule() {
+                Rule::setting => model.settings.push(self.setting(pair)),
+                Rule::from_clause => {
+                    let (relation, alias) = self.relation_and_alias(pair.into_inner().skip(1));
+                    model.clauses.push(Clause::From {
+                        relation,
+                        alias,
+                        span,
+                    });
+                }
+                Rule::join_clause => model.clauses.push(self.join(pair)),
+                Rule::where_clause => {
+                    let condition = self.expr(pair.into_inner().nth(1).expect("where expr"));
+                    model.clauses.push(Clause::Where { condition, span });
+                }
+                Rule::having_clause => {
+                    let condition = self.expr(pair.into_inner().nth(1).expect("having expr"));
+                    model.clauses.push(Clause::Having { condition, span });
+                }
+                Rule::group_clause => {
+                    let keys = pair
+                        .into_inner()
+                        .filter(|p| p.as_rule() == Rule::expr)
+                        .map(|p| self.expr(p))
+                        .collect();
+                    model.clauses.push(Clause::GroupBy { keys, span });
+                }
+                Rule::dedupe_clause => model.clauses.push(self.dedupe(pair)),
+                Rule::columns_block => model.blocks.push(self.output_block(BlockKind::Columns, pair)),
+                Rule::dimensions_block => {
+                    model.blocks.push(self.output_block(BlockKind::Dimensions, pair))
+                }
+                Rule::measures_block => model.blocks.push(self.output_block(BlockKind::Measures, pair)),
+                Rule::tests_block => {
+                    let tests = pair
+                        .into_inner()
+                        .filter(|p| p.as_rule() == Rule::test_call)
+                        .map(|p| self.test_call(p))
+                        .collect();
+                    model.blocks.push(Block::Tests { tests, span });
+                }
+                _ => {}
+            }
+        }
+        model
+    }
+
+    fn relation_and_alias<'i>(
+        &mut self,
+        mut pairs: impl Iterator<Item = Pair<'i, Rule>>,
+    ) -> (RelationRef, Option<Ident>) {
+        let rel = pairs.next().expect("relation");
+        let relation = RelationRef {
+            span: self.span(&rel),
+            parts: rel.into_inner().map(|p| self.ident(p)).collect(),
+        };
+        let alias = pairs
+            .next()
+            .filter(|p| p.as_rule() == Rule::alias)
+            .and_then(|p| p.into_inner().find(|p| p.as_rule() == Rule::name))
+            .map(|p| self.ident(p));
+        (relation, alias)
+    }
+
+    fn join(&mut self, pair: Pair<'_, Rule>) -> Clause {
+        let span = self.span(&pair);
+        let mut inner = pair.into_inner().peekable();
+        let kind = match inner.next_if(|p| p.as_rule() == Rule::join_kind) {
+            Some(k) if k.as_str().starts_with("left") => JoinKind::Left,
+            _ => JoinKind::Inner,
+        };
+        inner.next(); // kw_join
+        let rel = inner.next().expect("join relation");
+        let relation = RelationRef {
+            span: self.span(&rel),
+            parts: rel.into_inner().map(|p| self.ident(p)).collect(),
+        };
+        let alias = inner
+            .next_if(|p| p.as_rule() == Rule::alias)
+            .and_then(|p| p.into_inner().find(|p| p.as_rule() == Rule::name))
+            .map(|p| self.ident(p));
+        let on = self.expr(inner.find(|p| p.as_rule() == Rule::expr).expect("join condition"));
+        Clause::Join {
+            kind,
+            relation,
+            alias,
+            on,
+            span,
+        }
+    }
+
+    fn dedupe(&mut self, pair: Pair<'_, Rule>) -> Clause {
+        let span = self.span(&pair);
+        let mut exprs = Vec::new();
+        let mut keep = Keep::Latest;
+        for p in pair.into_inner() {
+            match p.as_rule() {
+                Rule::expr => exprs.push(p),
+                Rule::keep_which if p.as_str().starts_with("earliest") => keep = Keep::Earliest,
+                _ => {}
+            }
+        }
+        // The grammar puts the `by` ordering last; the expressions before it are keys.
+        let order = exprs.pop().expect("dedupe order");
+        let keys = exprs.into_iter().map(|p| self.expr(p)).collect();
+        Clause::Dedupe {
+            keys,
+            keep,
+            order_by: self.expr(order),
+            span,
+        }
+    }
+
+    fn output_block(&mut self, kind: BlockKind, pair: Pair<'_, Rule>) -> Block {
+        let span = self.span(&pair);
+        let columns = pair
+            .into_inner()
+            .filter(|p| p.as_rule() == Rule::output_column)
+            .map(|p| {
+                let span = self.span(&p);
+                let mut inner = p.into_inner().peekable();
+                let doc = self.docs(&mut inner);
+                let name = self.ident(inner.next().expect("column name"));
+                let expr = self.expr(inner.next().expect("column expr"));
+                OutputColumn {
+                    doc,
+                    name,
+                    expr,
+                    span,
+                }
+            })
+            .collect();
+        Block::Output {
+            kind,
+            columns,
+            span,
+        }
+    }
+
+    fn test_call(&mut self, pair: Pair<'_, Rule>) -> TestCall {
+        let span = self.span(&pair);
+        let mut inner = pair.into_inner();
+        let name = self.ident(inner.next().expect("test name"));
+        let mut args = Vec::new();
+        let mut named = Vec::new();
+        for arg in inner {
+            let mut parts = arg.into_inner();
+            let first = parts.next().expect("test argument");
+            if first.as_rule() == Rule::key {
+                let key = self.ident(first);
+                named.push((key, self.value(parts.next().expect("named value"))));
+            } else {
+                args.push(self.value(first));
+            }
+        }
+        TestCall {
+            name,
+            args,
+            named,
+            span,
+        }
+    }
+
+    // ------------------------------------------------------------ snapshots
+
+    fn snapshot(&mut self, pair: Pair<'_, Rule>) -> SnapshotDef {
+        let span = self.span(&pair);
+        let mut inner = pair.into_inner().peekable();
+        let doc = self.docs(&mut inner);
+        inner.next(); // kw_snapshot
+        let name = self.ident(inner.next().expect("snapshot name"));
+        let mut from = None;
+        let mut settings = Vec::new();
+        for pair in inner {
+            match pair.as_rule() {
+                Rule::setting => settings.push(self.setting(pair)),
+                Rule::from_clause => {
+                    let (relation, _alias) = self.relation_and_alias(pair.into_inner().skip(1));
+                    from = Some(relation);
+                }
+                _ => {}
+            }
+        }
+        SnapshotDef {
+            doc,
+            name,
+            from,
+            settings,
+            span,
+        }
+    }
+
+    // ------------------------------------------------------------ expressions
+
+    fn expr(&mut self, pair: Pair<'_, Rule>) -> Expr {
+        // Pratt parsing needs the closures to share `self`; collect problems
+        // in a cell and merge them afterwards.
+        let this = std::cell::RefCell::new(&mut *self);
+        PRATT
+            .map_primary(|p| this.borrow_mut().primary(p))
+            .map_prefix(|op, rhs| {
+                let span = this.borrow().span(&op).to(rhs.span);
+                let op = if op.as_rule() == Rule::not_op {
+                    UnaryOp::Not
+                } else {
+                    UnaryOp::Neg
+                };
+                Expr {
+                    kind: ExprKind::Unary {
+                        op,
+                        expr: Box::new(rhs),
+                    },
+                    span,
+                }
+            })
+            .map_postfix(|lhs, op| this.borrow_mut().postfix(lhs, op))
+            .map_infix(|lhs, op, rhs| {
+                let op = match op.as_rule() {
+                    Rule::or_op => BinOp::Or,
+                    Rule::and_op => BinOp::And,
+                    Rule::concat_op => BinOp::Concat,
+                    Rule::add_op => BinOp::Add,
+                    Rule::sub_op => BinOp::Sub,
+                    Rule::mul_op => BinOp::Mul,
+                    Rule::div_op => BinOp::Div,
+                    Rule::mod_op => BinOp::Mod,
+                    Rule::cmp_op => match op.as_str() {
+                        "=" => BinOp::Eq,
+                        "!=" | "<>" => BinOp::NotEq,
+                        "<" => BinOp::Lt,
+                        "<=" => BinOp::LtEq,
+                        ">" => BinOp::Gt,
+                        _ => BinOp::GtEq,
+                    },
+                    rule => unreachable!("infix {rule:?}"),
+                };
+                let span = lhs.span.to(rhs.span);
+                Expr {
+                    kind: ExprKind::Binary {
+                        op,
+                        lhs: Box::new(lhs),
+                        rhs: Box::new(rhs),
+                    },
+                    span,
+                }
+            })
+            .parse(pair.into_inner())
+    }
+
+    fn postfix(&mut self, lhs: Expr, op: Pair<'_, Rule>) -> Expr {
+        let span = lhs.span.to(self.span(&op));
+        let rule = op.as_rule();
+        let mut inner = op.into_inner().peekable();
+        let negated = inner.next_if(|p| p.as_rule() == Rule::not_kw).is_some();
+        let lhs = Box::new(lhs);
+        let kind = match rule {
+            Rule::cast_op => ExprKind::Cast {
+                expr: lhs,
+                ty: self.type_name(inner.next().expect("cast type")),
+            },
+            Rule::is_null_op => ExprKind::IsNull {
+                expr: lhs,
+                negated: inner.any(|p| p.as_rule() == Rule::not_kw),
+            },
+            Rule::in_op => ExprKind::InList {
+                expr: lhs,
+                list: inner
+                    .filter(|p| p.as_rule() == Rule::expr)
+                    .map(|p| self.expr(p))
+                    .collect(),
+                negated,
+            },
+            Rule::like_op => {
+                let kw = inner.next().expect("like keyword");
+                let pattern = inner.next().expect("like pattern");
+                ExprKind::Like {
+                    expr: lhs,
+                    pattern: Box::new(self.primary(pattern)),
+                    negated,
+                    case_insensitive: kw.as_rule() == Rule::kw_ilike,
+                }
+            }
+            Rule::between_op => {
+                let mut bounds = inner.filter(|p| p.as_rule() == Rule::arith_expr);
+                let low = self.expr(bounds.next().expect("between low"));
+                let high = self.expr(bounds.next().expect("between high"));
+                ExprKind::Between {
+                    expr: lhs,
+                    low: Box::new(low),
+                    high: Box::new(high),
+                    negated,
+                }
+            }
+            rule => unreachable!("postfix {rule:?}"),
+        };
+        Expr { kind, span }
+    }
+
+    fn primary(&mut self, pair: Pair<'_, Rule>) -> Expr {
+        let span = self.span(&pair);
+        let kind = match pair.as_rule() {
+            Rule::paren => return self.expr(pair.into_inner().next().expect("paren expr")),
+            Rule::expr | Rule::arith_expr => return self.expr(pair),
+            Rule::number => {
+                let text = pair.as_str();
+                if text.contains(['.', 'e', 'E']) {
+                    ExprKind::Literal(Literal::Decimal(text.to_string()))
+                } else {
+                    match text.parse::<i64>() {
+                        Ok(n) => ExprKind::Literal(Literal::Integer(n)),
+                        Err(_) => ExprKind::Literal(Literal::Decimal(text.to_string())),
+                    }
+                }
+            }
+            Rule::sql_string => ExprKind::Literal(Literal::String(sql_string(pair.as_str()))),
+            Rule::kw_true => ExprKind::Literal(Literal::Bool(true)),
+            Rule::kw_false => ExprKind::Literal(Literal::Bool(false)),
+            Rule::kw_null => ExprKind::Literal(Literal::Null),
+            Rule::typed_literal => {
+                let mut inner = pair.into_inner();
+                let kw = inner.next().expect("literal type");
+                let text = sql_string(inner.next().expect("literal text").as_str());
+                if kw.as_rule() == Rule::kw_date {
+                    ExprKind::Literal(Literal::Date(text))
+                } else {
+                    ExprKind::Literal(Literal::Timestamp(text))
+                }
+            }
+            Rule::column_ref => {
+                let mut parts: Vec<Ident> = pair.into_inner().map(|p| self.ident(p)).collect();
+                let name = parts.pop().expect("column name");
+                ExprKind::Column {
+                    qualifier: parts.pop(),
+                    name,
+                }
+            }
+            Rule::case_expr => {
+                let mut operand = None;
+                let mut arms = Vec::new();
+                let mut otherwise = None;
+                for p in pair.into_inner() {
+                    match p.as_rule() {
+                        Rule::expr => operand = Some(Box::new(self.expr(p))),
+                        Rule::when_arm => {
+                            let mut parts = p.into_inner().filter(|p| p.as_rule() == Rule::expr);
+                            let when = self.expr(parts.next().expect("when"));
+                            let then = self.expr(parts.next().expect("then"));
+                            arms.push((when, then));
+                        }
+                        Rule::else_arm => {
+                            let e = p.into_inner().find(|p| p.as_rule() == Rule::expr);
+                            otherwise = Some(Box::new(self.expr(e.expect("else"))));
+                        }
+                        _ => {}
+                    }
+                }
+                ExprKind::Case {
+                    operand,
+                    arms,
+                    otherwise,
+                }
+            }
+            Rule::cast_expr => {
+                let mut inner = pair.into_inner();
+                let expr = self.expr(inner.find(|p| p.as_rule() == Rule::expr).expect("cast expr"));
+                let ty = self.type_name(inner.find(|p| p.as_rule() == Rule::type_name).expect("cast type"));
+                ExprKind::Cast {
+                    expr: Box::new(expr),
+                    ty,
+                }
+            }
+            Rule::sql_expr => {
+                let mut inner = pair.into_inner().skip(1);
+                let text = self.toml_string(inner.next().expect("sql text"));
+                let ty = self.type_name(inner.next().expect("sql type"));
+                ExprKind::Sql { text, ty }
+            }
+            Rule::call => ExprKind::Call(self.call(pair)),
+            rule => unreachable!("primary {rule:?}"),
+        };
+        Expr { kind, span }
+    }
+
+    fn call(&mut self, pair: Pair<'_, Rule>) -> Call {
+        let mut inner = pair.into_inner();
+        let name = self.ident(inner.next().expect("function name"));
+        let mut call = Call {
+            name,
+            args: Vec::new(),
+            star: false,
+            distinct: false,
+            filter: None,
+            over: None,
+        };
+        for p in inner {
+            match p.as_rule() {
+                Rule::call_args => {
+                    for arg in p.into_inner() {
+                        match arg.as_rule() {
+                            Rule::star => call.star = true,
+                            Rule::distinct => call.distinct = true,
+                            _ => call.args.push(self.expr(arg)),
+                        }
+                    }
+                }
+                Rule::filter_clause => {
+                    let e = p.into_inner().find(|p| p.as_rule() == Rule::expr);
+                    call.filter = Some(Box::new(self.expr(e.expect("filter expr"))));
+                }
+                Rule::over_clause => call.over = Some(self.window(p)),
+                _ => {}
+            }
+        }
+        call
+    }
+
+    fn window(&mut self, pair: Pair<'_, Rule>) -> Window {
+        let span = self.span(&pair);
+        let mut window = Window {
+            partition_by: Vec::new(),
+            order_by: Vec::new(),
+            span,
+        };
+        for p in pair.into_inner() {
+            match p.as_rule() {
+                Rule::partition_by => {
+                    window.partition_by = p
+                        .into_inner()
+                        .filter(|p| p.as_rule() == Rule::expr)
+                        .map(|p| self.expr(p))
+                        .collect()
+                }
+                Rule::window_order => {
+                    for key in p.into_inner().filter(|p| p.as_rule() == Rule::sort_key) {
+                        let mut parts = key.into_inner();
+                        let expr = self.expr(parts.next().expect("sort expr"));
+                        let mut sort = SortKey {
+                            expr,
+                            descending: false,
+                            nulls_first: None,
+                        };
+                        for part in parts {
+                            match part.as_rule() {
+                                Rule::sort_dir => sort.descending = part.as_str().starts_with("desc"),
+                                Rule::nulls_order => {
+                                    sort.nulls_first = Some(part.as_str().trim_end().ends_with("first"))
+                                }
+                                _ => {}
+                            }
+                        }
+                        window.order_by.push(sort);
+                    }
+                }
+                _ => {}
+            }
+        }
+        window
+    }
+}
+
+/// The value of a SQL string literal: strip the quotes, undouble `''`.
+fn sql_string(text: &str) -> String {
+    text[1..text.len() - 1].replace("''", "'")
+}

@@ -1,0 +1,257 @@
+//! Parse: source text → owned AST ([`ast::File`]).
+//!
+//! pest is used here and nowhere else: [`parse_file`] runs the grammar in
+//! `grammar/shop.pest`, lowers the pairs into [`ast`] nodes with our own
+//! [`Span`](crate::span::Span), and turns pest's errors into
+//! [`Problem::Syntax`]. A broken item does not hide the rest of its file:
+//! after an error, parsing resumes at the next top-level keyword.
+//!
+//! This module never reads files; it takes text.
+
+pub mod ast;
+mod lower;
+
+use pest::Parser;
+use pest::error::InputLocation;
+
+use crate::problem::Problem;
+use crate::span::{FileId, Span};
+
+#[derive(pest_derive::Parser)]
+#[grammar = "../grammar/shop.pest"]
+struct ShopParser;
+
+/// The result of parsing one file.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    pub file: ast::File,
+    pub problems: Vec<Problem>,
+    /// Names of items that failed to parse, as far as their header could be
+    /// read; references to them are not reported again as unknown.
+    pub broken_items: Vec<String>,
+}
+
+/// Parses one `.shop` file.
+pub fn parse_file(file: FileId, text: &str) -> Parsed {
+    let mut parsed = Parsed::default();
+    match ShopParser::parse(Rule::file, text) {
+        Ok(mut pairs) => {
+            if let Some(pair) = pairs.next() {
+                lower::items(file, pair.into_inner(), &mut parsed);
+            }
+        }
+        Err(_) => {
+            // Errors are rare; only then pay for pest's detailed tracking of
+            // expected tokens. The flag is global and stays on, so that every
+            // later error (in any thread) is described the same way.
+            pest::set_error_detail(true);
+            parse_item_by_item(file, text, &mut parsed);
+        }
+    }
+    parsed
+}
+
+/// Recovery: parse the file one top-level item at a time; an item that fails
+/// is reported and skipped up to the next line that starts an item.
+fn parse_item_by_item(file: FileId, text: &str, parsed: &mut Parsed) {
+    let mut pos = 0;
+    loop {
+        pos = skip_trivia(text, pos);
+        if pos >= text.len() {
+            break;
+        }
+        let rest = &text[pos..];
+        match ShopParser::parse(Rule::item, rest) {
+            Ok(pairs) => {
+                let end = pairs.clone().last().map_or(0, |p| p.as_span().end());
+                lower::items_at(file, pos, pairs, parsed);
+                pos += end.max(1);
+            }
+            Err(error) => {
+                parsed.problems.push(syntax_problem(file, text, pos, &error));
+                if let Some(name) = item_header_name(rest) {
+                    parsed.broken_items.push(name);
+                }
+                pos = next_item_start(text, pos + 1);
+            }
+        }
+    }
+}
+
+/// Skips white space, comments and doc comments that stand alone.
+fn skip_trivia(text: &str, mut pos: usize) -> usize {
+    loop {
+        let rest = &text[pos..];
+        let trimmed = rest.trim_start_matches([' ', '\t', '\r', '\n', '\u{FEFF}']);
+        pos += rest.len() - trimmed.len();
+        if trimmed.starts_with('#') && !starts_item_after_docs(trimmed) {
+            pos += trimmed.find('\n').unwrap_or(trimmed.len());
+        } else {
+            return pos;
+        }
+    }
+}
+
+/// Doc comments belong to the item below them; keep them when one follows.
+fn starts_item_after_docs(text: &str) -> bool {
+    if !text.starts_with("##") || text.starts_with("###") {
+        return false;
+    }
+    let after = text
+        .lines()
+        .map(str::trim_start)
+        .find(|line| !line.starts_with('#') && !line.is_empty());
+    after.is_some_and(|line| ITEM_KEYWORDS.iter().any(|k| starts_with_word(line, k)))
+}
+
+const ITEM_KEYWORDS: [&str; 3] = ["source", "model", "snapshot"];
+
+fn starts_with_word(line: &str, word: &str) -> bool {
+    line.strip_prefix(word)
+        .is_some_and(|rest| !rest.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_'))
+}
+
+/// The next position at or after `from` where a line starts with an item
+/// keyword (or a doc comment directly above one).
+fn next_item_start(text: &str, from: usize) -> usize {
+    let mut line_start = text[..from.min(text.len())]
+        .rfind('\n')
+        .map_or(0, |i| i + 1);
+    if line_start < from {
+        line_start = text[from..].find('\n').map_or(text.len(), |i| from + i + 1);
+    }
+    while line_start < text.len() {
+        let line = &text[line_start..];
+        if ITEM_KEYWORDS.iter().any(|k| starts_with_word(line, k)) || starts_item_after_docs(line) {
+            return line_start;
+        }
+        line_start = line.find('\n').map_or(text.len(), |i| line_start + i + 1);
+    }
+    text.len()
+}
+
+fn item_header_name(text: &str) -> Option<String> {
+    let line = text
+        .lines()
+        .map(str::trim_start)
+        .find(|line| ITEM_KEYWORDS.iter().any(|k| starts_with_word(line, k)))?;
+    let mut words = line.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'));
+    words.next()?;
+    words.find(|w| !w.is_empty()).map(str::to_string)
+}
+
+fn syntax_problem(file: FileId, text: &str, base: usize, error: &pest::error::Error<Rule>) -> Problem {
+    let offset = base
+        + match error.location {
+            InputLocation::Pos(p) => p,
+            InputLocation::Span((s, _)) => s,
+        };
+    let offset = offset.min(text.len());
+    let (found, len) = describe_found(&text[offset..]);
+    let mut expected: Vec<String> = Vec::new();
+    if let pest::error::ErrorVariant::ParsingError { positives, .. } = &error.variant {
+        for rule in positives {
+            if let Some(word) = describe_rule(*rule) {
+                if !expected.iter().any(|e| e == word) {
+                    expected.push(word.to_string());
+                }
+            }
+        }
+    }
+    if let Some(attempts) = error.parse_attempts() {
+        for token in attempts.expected_tokens() {
+            // pest does not export its token type; its display is the token
+            // itself, `a..z` for a character range, or BUILTIN_RULE.
+            let token = token.to_string();
+            let range = token.chars().count() == 4 && token.get(1..3) == Some("..");
+            let trivia = token.trim().is_empty() || token.starts_with('#') || token == "\u{feff}";
+            if range || trivia || token == "_" || token == "BUILTIN_RULE" {
+                continue; // covered by the rule's words
+            }
+            let word = format!("`{token}`");
+            if !expected.contains(&word) {
+                expected.push(word);
+            }
+        }
+    }
+    expected.sort_by_key(|e| (!e.starts_with('`'), e.clone()));
+    expected.dedup();
+    Problem::Syntax {
+        span: Span::new(file, offset, offset + len),
+        expected,
+        found,
+    }
+}
+
+/// Words for what the parser met where it failed, and how many bytes it covers.
+fn describe_found(rest: &str) -> (String, usize) {
+    let Some(c) = rest.chars().next() else {
+        return ("end of file".to_string(), 0);
+    };
+    if c.is_ascii_alphanumeric() || c == '_' {
+        let word: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .take(40)
+            .collect();
+        let len = word.len();
+        return (format!("`{word}`"), len);
+    }
+    if c == '\n' || c == '\r' {
+        return ("end of line".to_string(), 0);
+    }
+    if c.is_control() || c == '\u{FFFD}' {
+        return (format!("character U+{:04X}", c as u32), c.len_utf8());
+    }
+    (format!("`{c}`"), c.len_utf8())
+}
+
+/// Plain words for the grammar rules that can appear in an "expected" list.
+/// Rules without words are covered by the literal tokens pest reports.
+fn describe_rule(rule: Rule) -> Option<&'static str> {
+    Some(match rule {
+        Rule::name | Rule::bare_name | Rule::quoted_name | Rule::key => "a name",
+        Rule::func_name | Rule::call => "a function",
+        Rule::relation_ref => "a relation name",
+        Rule::column_ref => "a column",
+        Rule::value => "a value",
+        Rule::expr | Rule::arith_expr => "an expression",
+        Rule::type_name => "a type",
+        Rule::toml_string | Rule::basic_string | Rule::literal_string | Rule::sql_string => "a string",
+        Rule::integer | Rule::float | Rule::number => "a number",
+        Rule::source_def | Rule::kw_source => "`source`",
+        Rule::model_def | Rule::kw_model => "`model`",
+        Rule::snapshot_def | Rule::kw_snapshot => "`snapshot`",
+        Rule::table_def | Rule::kw_table => "`table`",
+        Rule::kw_columns | Rule::columns_block | Rule::column_decls => "`columns`",
+        Rule::kw_dimensions | Rule::dimensions_block => "`dimensions`",
+        Rule::kw_measures | Rule::measures_block => "`measures`",
+        Rule::kw_tests | Rule::tests_block => "`tests`",
+        Rule::from_clause | Rule::kw_from => "`from`",
+        Rule::join_clause | Rule::kw_join | Rule::join_kind => "`join`",
+        Rule::where_clause | Rule::kw_where => "`where`",
+        Rule::group_clause | Rule::kw_group => "`group by`",
+        Rule::having_clause | Rule::kw_having => "`having`",
+        Rule::dedupe_clause | Rule::kw_dedupe => "`dedupe`",
+        Rule::setting => "a setting",
+        Rule::output_column | Rule::column_decl => "a column",
+        Rule::test_call => "a test",
+        Rule::kw_on => "`on`",
+        Rule::kw_by => "`by`",
+        Rule::kw_keep => "`keep`",
+        Rule::keep_which | Rule::kw_latest | Rule::kw_earliest => "`latest` or `earliest`",
+        Rule::kw_then => "`then`",
+        Rule::kw_when | Rule::when_arm => "`when`",
+        Rule::kw_end => "`end`",
+        Rule::kw_as => "`as`",
+        Rule::kw_and | Rule::and_op => "`and`",
+        Rule::cmp_op => "a comparison",
+        Rule::kw_null => "`null`",
+        Rule::EOI => "end of file",
+        Rule::doc => return None,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests;
