@@ -1,6 +1,72 @@
 #![doc = include_str!("../ARCHITECTURE.md")]
 
+pub mod check;
+pub mod cli;
+pub mod config;
 pub mod diagnostic;
+pub mod ir;
 pub mod problem;
+pub mod project;
 pub mod span;
+pub mod synth;
 pub mod syntax;
+
+use config::ProjectConfig;
+use ir::Ir;
+use problem::Problem;
+use span::{FileId, SourceDb};
+use syntax::ast;
+
+/// The result of compiling a project up to the checked IR.
+#[derive(Debug)]
+pub struct Compilation {
+    /// The AST of each `.shop` file, in the order given.
+    pub files: Vec<(FileId, ast::File)>,
+    pub ir: Ir,
+    /// Every problem found by every phase, ordered by file and position.
+    pub problems: Vec<Problem>,
+}
+
+impl Compilation {
+    pub fn error_count(&self) -> usize {
+        self.problems.iter().filter(|p| p.is_error()).count()
+    }
+
+    pub fn warning_count(&self) -> usize {
+        self.problems.len() - self.error_count()
+    }
+}
+
+/// Parses, resolves and checks the `.shop` files of a project: the whole
+/// front end, in memory. `files` are ids of `.shop` files in `db`.
+pub fn compile(db: &SourceDb, config: &ProjectConfig, files: &[FileId]) -> Compilation {
+    let mut problems = Vec::new();
+    let mut asts = Vec::with_capacity(files.len());
+    let mut broken = Vec::new();
+    for &file in files {
+        let parsed = syntax::parse_file(file, db.text(file));
+        problems.extend(parsed.problems);
+        broken.extend(parsed.broken_items);
+        asts.push((file, parsed.file));
+    }
+    let (ir, lower_problems) = ir::lower(db, config, &asts, &broken);
+    problems.extend(lower_problems);
+    problems.extend(check::check(&ir));
+    sort_problems(&mut problems);
+    Compilation {
+        files: asts,
+        ir,
+        problems,
+    }
+}
+
+/// Orders problems by where they point (file, then offset); problems without
+/// a location first. Stable, so equal positions keep phase order.
+pub fn sort_problems(problems: &mut [Problem]) {
+    problems.sort_by_cached_key(|p| {
+        p.to_diagnostic()
+            .primary_span()
+            .map(|s| (1, s.file, s.start))
+            .unwrap_or((0, FileId(0), 0))
+    });
+}

@@ -61,9 +61,12 @@ struct Lowerer<'p> {
 }
 
 impl Lowerer<'_> {
+    /// The pair's span, without the white space and comments pest skipped
+    /// while trying optional parts at its end.
     fn span(&self, pair: &Pair<'_, Rule>) -> Span {
         let s = pair.as_span();
-        Span::new(self.file, self.offset + s.start(), self.offset + s.end())
+        let len = trim_trivia(pair.as_str()).len();
+        Span::new(self.file, self.offset + s.start(), self.offset + s.start() + len)
     }
 
     fn ident(&self, pair: Pair<'_, Rule>) -> Ident {
@@ -566,7 +569,7 @@ impl Lowerer<'_> {
                 let pattern = inner.next().expect("like pattern");
                 ExprKind::Like {
                     expr: lhs,
-                    pattern: Box::new(self.primary(pattern)),
+                    pattern: Box::new(self.expr(pattern)),
                     negated,
                     case_insensitive: kw.as_rule() == Rule::kw_ilike,
                 }
@@ -747,6 +750,33 @@ impl Lowerer<'_> {
         }
         window
     }
+}
+
+/// `text` without trailing white space and `#` comments.
+fn trim_trivia(mut text: &str) -> &str {
+    loop {
+        text = text.trim_end();
+        let line_start = text.rfind('\n').map_or(0, |i| i + 1);
+        let comment = comment_start(&text[line_start..]).map(|i| line_start + i);
+        match comment {
+            Some(at) if at > 0 => text = &text[..at],
+            _ => return text,
+        }
+    }
+}
+
+/// Where a `#` comment starts in a line, skipping `#` inside quotes.
+fn comment_start(line: &str) -> Option<usize> {
+    let mut quote: Option<char> = None;
+    for (i, c) in line.char_indices() {
+        match (quote, c) {
+            (None, '#') => return Some(i),
+            (None, '\'' | '"' | '`') => quote = Some(c),
+            (Some(q), c) if c == q => quote = None,
+            _ => {}
+        }
+    }
+    None
 }
 
 /// The value of a SQL string literal: strip the quotes, undouble `''`.

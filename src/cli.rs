@@ -1,0 +1,282 @@
+//! The `shopc` command line. It loads projects from disk, runs the pure
+//! phases, and prints what they found; exit codes: 0 clean, 1 errors in the
+//! project, 2 usage or IO errors.
+#![allow(clippy::disallowed_methods)]
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::diagnostic::{self, Code, Diagnostic};
+use crate::ir::RelationKind;
+use crate::problem::Problem;
+use crate::project::{self, LoadedProject};
+use crate::span::SourceDb;
+use crate::syntax::ast;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "shopc",
+    version,
+    about = "A compiler for analytics modeling layers",
+    long_about = "shopc compiles `.shop` models: it parses them, binds every name, types every \
+                  column and checks the project before any warehouse is touched.",
+    after_help = "Exit status: 0 when clean, 1 when the project has errors, 2 on usage or IO errors."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Parse, resolve and type-check every model of a project
+    Check {
+        #[command(flatten)]
+        project: ProjectArg,
+        /// Output format of the diagnostics
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+        #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+        color: ColorChoice,
+    },
+    /// Explain a diagnostic code (e.g. `shopc explain R001`); list all codes without one
+    Explain {
+        /// A code such as R001, or a rule name such as unknown-relation
+        code: Option<String>,
+    },
+    /// Show what the compiler understood at one stage
+    Debug {
+        #[command(subcommand)]
+        stage: DebugStage,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DebugStage {
+    /// The syntax tree of one item (source, model or snapshot)
+    Ast {
+        name: String,
+        #[command(flatten)]
+        project: ProjectArg,
+    },
+    /// The resolved, typed IR of one relation (`stg_orders`, `raw.raw_orders`)
+    Ir {
+        name: String,
+        #[command(flatten)]
+        project: ProjectArg,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ProjectArg {
+    /// The project folder (holding shop.toml)
+    #[arg(long, default_value = ".", value_name = "DIR")]
+    pub project: PathBuf,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Human,
+    Json,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+/// `println!` that ignores a closed pipe (`shopc debug ir x | head`): the
+/// reader went away, which is no reason to panic.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+const EXIT_ERRORS: u8 = 1;
+const EXIT_USAGE: u8 = 2;
+
+/// Parses the arguments and runs the command.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { ExitCode::from(EXIT_USAGE) } else { ExitCode::SUCCESS };
+        }
+    };
+    match cli.command {
+        Command::Check { project, format, color } => check(&project.project, format, color),
+        Command::Explain { code } => explain(code.as_deref()),
+        Command::Debug { stage } => debug(stage),
+    }
+}
+
+fn use_color(choice: ColorChoice) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    }
+}
+
+fn load(dir: &std::path::Path) -> Result<LoadedProject, ExitCode> {
+    project::load(dir).map_err(|e| {
+        esay!("error: {e}");
+        ExitCode::from(EXIT_USAGE)
+    })
+}
+
+fn check(dir: &std::path::Path, format: Format, color: ColorChoice) -> ExitCode {
+    let started = Instant::now();
+    let loaded = match load(dir) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    let LoadedProject {
+        db,
+        config,
+        shop_files,
+        mut problems,
+        ..
+    } = loaded;
+    let compilation = config.as_ref().map(|config| crate::compile(&db, config, &shop_files));
+    if let Some(compilation) = &compilation {
+        problems.extend(compilation.problems.iter().cloned());
+    }
+    crate::sort_problems(&mut problems);
+    let elapsed = started.elapsed();
+
+    let diagnostics: Vec<Diagnostic> = problems.iter().map(Problem::to_diagnostic).collect();
+    let errors = problems.iter().filter(|p| p.is_error()).count();
+    let warnings = problems.len() - errors;
+    let models = compilation
+        .as_ref()
+        .map_or(0, |c| c.ir.count(|k| matches!(k, RelationKind::Model(_))));
+    let sources = compilation
+        .as_ref()
+        .map_or(0, |c| c.ir.count(|k| matches!(k, RelationKind::Table(_))));
+    let snapshots = compilation
+        .as_ref()
+        .map_or(0, |c| c.ir.count(|k| matches!(k, RelationKind::Snapshot(_))));
+    let millis = elapsed.as_secs_f64() * 1000.0;
+    match format {
+        Format::Human => {
+            eprint!("{}", diagnostic::render(&db, &diagnostics, use_color(color)));
+            let verdict = if errors > 0 { "failed" } else { "ok" };
+            say!(
+                "check {verdict}: {} files, {models} models, {sources} source tables, {snapshots} snapshot{}; \
+                 {errors} error{}, {warnings} warning{} in {millis:.1}ms",
+                shop_files.len(),
+                plural(snapshots),
+                plural(errors),
+                plural(warnings),
+            );
+        }
+        Format::Json => {
+            let json = serde_json::json!({
+                "diagnostics": diagnostics.iter().map(|d| diagnostic::to_json(&db, d)).collect::<Vec<_>>(),
+                "summary": {
+                    "files": shop_files.len(),
+                    "models": models,
+                    "source_tables": sources,
+                    "snapshots": snapshots,
+                    "errors": errors,
+                    "warnings": warnings,
+                    "elapsed_ms": (millis * 10.0).round() / 10.0,
+                }
+            });
+            let mut out = std::io::stdout().lock();
+            let _ = serde_json::to_writer_pretty(&mut out, &json);
+            let _ = writeln!(out);
+        }
+    }
+    if problems.iter().any(|p| matches!(p, Problem::UnreadableFile { .. })) {
+        ExitCode::from(EXIT_USAGE)
+    } else if errors > 0 {
+        ExitCode::from(EXIT_ERRORS)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+fn explain(code: Option<&str>) -> ExitCode {
+    let Some(text) = code else {
+        say!("Diagnostic codes (run `shopc explain CODE` for one):\n");
+        for code in Code::ALL {
+            say!("  {code}  {}", code.title());
+        }
+        return ExitCode::SUCCESS;
+    };
+    match Code::parse(text) {
+        Some(code) => {
+            say!("{}", code.doc().trim_end());
+            ExitCode::SUCCESS
+        }
+        None => {
+            esay!("error: no diagnostic code `{text}`; run `shopc explain` for the list");
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
+
+fn debug(stage: DebugStage) -> ExitCode {
+    let (name, dir, want_ir) = match &stage {
+        DebugStage::Ast { name, project } => (name, &project.project, false),
+        DebugStage::Ir { name, project } => (name, &project.project, true),
+    };
+    let loaded = match load(dir) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    let Some(config) = &loaded.config else {
+        report(&loaded.db, &loaded.problems);
+        return ExitCode::from(EXIT_ERRORS);
+    };
+    let compilation = crate::compile(&loaded.db, config, &loaded.shop_files);
+    if want_ir {
+        let Some(&id) = compilation.ir.by_name.get(name.as_str()) else {
+            return not_found(name, compilation.ir.by_name.keys().map(String::as_str));
+        };
+        say!("{}", crate::ir::dump_relation(&compilation.ir, id).trim_end());
+    } else {
+        let item = compilation.files.iter().flat_map(|(_, f)| &f.items).find(|item| item_matches(item, name));
+        match item {
+            Some(item) => say!("{item:#?}"),
+            None => {
+                let names: Vec<String> = compilation.files.iter().flat_map(|(_, f)| &f.items).map(|i| i.name().name.clone()).collect();
+                return not_found(name, names.iter().map(String::as_str));
+            }
+        }
+    }
+    if compilation.error_count() > 0 {
+        esay!("note: the project has {} error(s); run `shopc check` to see them", compilation.error_count());
+    }
+    ExitCode::SUCCESS
+}
+
+fn item_matches(item: &ast::Item, name: &str) -> bool {
+    item.name().name == name
+        || matches!(item, ast::Item::Source(s) if s.tables.iter().any(|t| format!("{}.{}", s.name.name, t.name.name) == name))
+}
+
+fn not_found<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> ExitCode {
+    let hint = crate::ir::suggest(name, candidates).map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default();
+    esay!("error: no item named `{name}`{hint}");
+    ExitCode::from(EXIT_USAGE)
+}
+
+fn report(db: &SourceDb, problems: &[Problem]) {
+    let diagnostics: Vec<Diagnostic> = problems.iter().map(Problem::to_diagnostic).collect();
+    eprint!("{}", diagnostic::render(db, &diagnostics, use_color(ColorChoice::Auto)));
+}

@@ -1,0 +1,176 @@
+//! `shop.toml`: the project file, read into strict structs.
+//!
+//! Unknown keys are errors that point at the key. This module parses text it
+//! is given; finding and reading the file is the caller's job.
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+
+use crate::problem::Problem;
+use crate::span::{FileId, Span};
+
+/// The project file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectConfig {
+    /// The project's name, used in artifacts and default schemas.
+    pub name: String,
+    /// The project's own version, free-form.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// Where models, seeds and build artifacts live, relative to the project.
+    #[serde(default)]
+    pub paths: Paths,
+    /// Per-layer defaults, keyed by layer name (`staging`, `marts`, …). A
+    /// model picks its layer with `layer = "..."` or by the folder it is in.
+    #[serde(default)]
+    pub layers: IndexMap<String, LayerConfig>,
+    /// Values models can read with `var('name')`.
+    #[serde(default)]
+    pub vars: IndexMap<String, toml::Value>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Paths {
+    /// Folders searched (recursively) for `.shop` files.
+    #[serde(default = "default_model_paths")]
+    pub models: Vec<String>,
+    /// Folder of seed CSV files.
+    #[serde(default = "default_seeds")]
+    pub seeds: String,
+    /// Folder for compiled SQL, artifacts and the default DuckDB file.
+    #[serde(default = "default_target")]
+    pub target: String,
+}
+
+impl Default for Paths {
+    fn default() -> Paths {
+        Paths {
+            models: default_model_paths(),
+            seeds: default_seeds(),
+            target: default_target(),
+        }
+    }
+}
+
+fn default_model_paths() -> Vec<String> {
+    vec!["models".into()]
+}
+fn default_seeds() -> String {
+    "seeds".into()
+}
+fn default_target() -> String {
+    "target".into()
+}
+
+/// Defaults for every model of a layer.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LayerConfig {
+    /// `view`, `table`, `ephemeral` or `incremental`.
+    #[serde(default)]
+    pub materialized: Option<MaterializedKind>,
+    /// Schema the layer's relations are built in.
+    #[serde(default)]
+    pub schema: Option<String>,
+    /// Tags added to every model of the layer.
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MaterializedKind {
+    View,
+    Table,
+    Ephemeral,
+    Incremental,
+}
+
+impl MaterializedKind {
+    pub fn parse(text: &str) -> Option<MaterializedKind> {
+        Some(match text {
+            "view" => MaterializedKind::View,
+            "table" => MaterializedKind::Table,
+            "ephemeral" => MaterializedKind::Ephemeral,
+            "incremental" => MaterializedKind::Incremental,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MaterializedKind::View => "view",
+            MaterializedKind::Table => "table",
+            MaterializedKind::Ephemeral => "ephemeral",
+            MaterializedKind::Incremental => "incremental",
+        }
+    }
+}
+
+/// Parses `shop.toml`. `file` is its id in the [`SourceDb`](crate::span::SourceDb),
+/// so that errors point into it.
+pub fn parse_project_config(file: FileId, text: &str) -> Result<ProjectConfig, Problem> {
+    toml::from_str::<ProjectConfig>(text).map_err(|error| {
+        let span = error.span().map(|r| Span::new(file, r.start, r.end));
+        let message = error.message().trim().to_string();
+        if message.starts_with("unknown field") {
+            Problem::UnknownProjectKey { span, message }
+        } else {
+            Problem::InvalidProjectFile { span, message }
+        }
+    })
+}
+
+/// Parses a duration such as `"12h"`, `"30 minutes"` or `"3 days"` into seconds.
+pub fn parse_duration(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().ok()?;
+    let seconds = match unit.trim() {
+        "s" | "sec" | "second" | "seconds" => 1,
+        "m" | "min" | "minute" | "minutes" => 60,
+        "h" | "hour" | "hours" => 3600,
+        "d" | "day" | "days" => 86_400,
+        "w" | "week" | "weeks" => 604_800,
+        _ => return None,
+    };
+    number.checked_mul(seconds)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_layers() {
+        let config = parse_project_config(
+            FileId(0),
+            "name = \"p\"\n[layers.staging]\nmaterialized = \"view\"\nschema = \"stg\"\n",
+        )
+        .unwrap();
+        assert_eq!(config.paths.models, ["models"]);
+        assert_eq!(config.layers["staging"].materialized, Some(MaterializedKind::View));
+    }
+
+    #[test]
+    fn unknown_key_points_at_the_key() {
+        let text = "name = \"p\"\n[paths]\nmodel = [\"m\"]\n";
+        let Err(Problem::UnknownProjectKey { span, message }) = parse_project_config(FileId(0), text) else {
+            panic!("expected an unknown-key error")
+        };
+        assert_eq!(&text[span.unwrap().range()], "model");
+        assert!(message.contains("unknown field `model`"), "{message}");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("12h"), Some(43_200));
+        assert_eq!(parse_duration("3 days"), Some(259_200));
+        assert_eq!(parse_duration("30 minutes"), Some(1_800));
+        assert_eq!(parse_duration("soon"), None);
+        assert_eq!(parse_duration("5 parsecs"), None);
+    }
+}

@@ -1,0 +1,439 @@
+//! Resolve: the ASTs of all files → one typed IR of the project.
+//!
+//! Names are bound (relations across files, columns through aliases), the
+//! dependency graph is built and ordered, and every expression gets a
+//! [`Type`]. Relations and columns live in flat vectors indexed by typed ids.
+//! This module does no IO.
+
+pub mod library;
+mod lower;
+mod print;
+pub mod types;
+
+use std::collections::HashMap;
+use std::fmt;
+
+use indexmap::IndexMap;
+
+pub use lower::{lower, suggest};
+pub use print::dump_relation;
+
+use crate::config::MaterializedKind;
+use crate::span::Span;
+use crate::syntax::ast::{BinOp, JoinKind, Keep, UnaryOp};
+use library::FuncId;
+use types::Type;
+
+macro_rules! id {
+    ($name:ident, $prefix:literal) => {
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(pub u32);
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, concat!($prefix, "#{}"), self.0)
+            }
+        }
+
+        impl $name {
+            pub fn index(self) -> usize {
+                self.0 as usize
+            }
+        }
+    };
+}
+
+id!(RelId, "rel");
+id!(ColumnId, "col");
+id!(SourceId, "source");
+
+/// The whole project, resolved and typed.
+#[derive(Debug, Default)]
+pub struct Ir {
+    pub sources: Vec<Source>,
+    pub relations: Vec<Relation>,
+    pub columns: Vec<Column>,
+    /// Relations by the name models use for them (`raw.raw_orders`, `stg_orders`).
+    pub by_name: HashMap<String, RelId>,
+    /// Every relation, dependencies before dependents. Relations caught in a
+    /// cycle are left out.
+    pub order: Vec<RelId>,
+}
+
+impl Ir {
+    pub fn relation(&self, id: RelId) -> &Relation {
+        &self.relations[id.index()]
+    }
+
+    pub fn column(&self, id: ColumnId) -> &Column {
+        &self.columns[id.index()]
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Relation> {
+        self.by_name.get(name).map(|id| self.relation(*id))
+    }
+
+    pub fn models(&self) -> impl Iterator<Item = (&Relation, &Model)> {
+        self.relations.iter().filter_map(|r| match &r.kind {
+            RelationKind::Model(m) => Some((r, m)),
+            _ => None,
+        })
+    }
+
+    pub fn count(&self, pred: impl Fn(&RelationKind) -> bool) -> usize {
+        self.relations.iter().filter(|r| pred(&r.kind)).count()
+    }
+}
+
+#[derive(Debug)]
+pub struct Source {
+    pub name: String,
+    pub schema: String,
+    pub doc: Option<String>,
+    pub tables: Vec<RelId>,
+    pub span: Span,
+}
+
+#[derive(Debug)]
+pub struct Relation {
+    pub id: RelId,
+    /// The name other items use: `stg_orders`, or `raw.raw_orders` for a source table.
+    pub name: String,
+    pub name_span: Span,
+    pub span: Span,
+    pub doc: Option<String>,
+    pub kind: RelationKind,
+    pub columns: IndexMap<String, ColumnId>,
+    /// Relations this one reads, in the order first read.
+    pub deps: Vec<RelId>,
+    /// False when an error left this relation's columns incomplete; lookups
+    /// into it are then not reported again.
+    pub complete: bool,
+}
+
+impl Relation {
+    pub fn kind_word(&self) -> &'static str {
+        match self.kind {
+            RelationKind::Table(_) => "source table",
+            RelationKind::Model(_) => "model",
+            RelationKind::Snapshot(_) => "snapshot",
+        }
+    }
+}
+
+#[derive(Debug)]
+pub enum RelationKind {
+    Table(SourceTable),
+    Model(Model),
+    Snapshot(Snapshot),
+}
+
+#[derive(Debug)]
+pub struct SourceTable {
+    pub source: SourceId,
+    pub schema: String,
+    /// The table's name in the warehouse.
+    pub identifier: String,
+    /// Claimed key, to be tested rather than trusted.
+    pub expect_key: Vec<ColumnId>,
+    pub loaded_at: Option<ColumnId>,
+    pub freshness: Option<Freshness>,
+}
+
+/// Freshness thresholds in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Freshness {
+    pub warn_after: Option<u64>,
+    pub error_after: Option<u64>,
+}
+
+#[derive(Debug)]
+pub struct Model {
+    pub layer: Option<String>,
+    pub materialized: Materialized,
+    pub schema: Option<String>,
+    pub tags: Vec<String>,
+    /// Declared grain: output columns claimed unique together.
+    pub grain: Option<Vec<(ColumnId, Span)>>,
+    pub cluster_by: Vec<ColumnId>,
+    pub query: Query,
+    pub tests: Vec<Test>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Materialized {
+    View,
+    Table,
+    Ephemeral,
+    Incremental(Incremental),
+}
+
+impl Materialized {
+    pub fn kind(&self) -> MaterializedKind {
+        match self {
+            Materialized::View => MaterializedKind::View,
+            Materialized::Table => MaterializedKind::Table,
+            Materialized::Ephemeral => MaterializedKind::Ephemeral,
+            Materialized::Incremental(_) => MaterializedKind::Incremental,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Incremental {
+    pub strategy: IncrementalStrategy,
+    /// Output columns of the merge key.
+    pub unique_key: Vec<String>,
+    /// Output column compared with the target's maximum to find new rows.
+    pub since: Option<String>,
+    /// Seconds re-read before the maximum, for late rows.
+    pub lookback: Option<u64>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IncrementalStrategy {
+    Merge,
+    Append,
+}
+
+/// The query of a model: what `from`, `join`, `where`, `group by`, `having`
+/// and `dedupe` say, with names bound.
+#[derive(Debug, Default)]
+pub struct Query {
+    /// `scans[0]` is the `from`; each join adds one.
+    pub scans: Vec<Scan>,
+    pub joins: Vec<Join>,
+    pub filter: Option<Expr>,
+    pub group_by: Vec<Expr>,
+    pub having: Option<Expr>,
+    pub dedupe: Option<Dedupe>,
+}
+
+#[derive(Debug)]
+pub struct Scan {
+    pub relation: RelId,
+    pub alias: String,
+    pub span: Span,
+}
+
+#[derive(Debug)]
+pub struct Join {
+    pub kind: JoinKind,
+    /// Index into [`Query::scans`].
+    pub scan: usize,
+    pub on: Expr,
+    pub span: Span,
+}
+
+#[derive(Debug)]
+pub struct Dedupe {
+    pub keys: Vec<Expr>,
+    pub keep: Keep,
+    pub order_by: Expr,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// A column of a source table.
+    Source,
+    /// From a `columns` block.
+    Column,
+    Dimension,
+    Measure,
+    /// Added by the compiler (snapshot metadata).
+    Meta,
+}
+
+#[derive(Debug)]
+pub struct Column {
+    pub relation: RelId,
+    pub name: String,
+    pub span: Span,
+    pub ty: Type,
+    pub role: Role,
+    /// How a model computes it; `None` for source, snapshot and meta columns.
+    pub expr: Option<Expr>,
+    pub doc: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct Snapshot {
+    pub from: RelId,
+    pub schema: Option<String>,
+    pub unique_key: Vec<ColumnId>,
+    pub strategy: SnapshotStrategy,
+    pub hard_deletes: HardDeletes,
+}
+
+#[derive(Debug, PartialEq)]
+pub enum SnapshotStrategy {
+    /// Compare these columns (of the snapshot) between runs.
+    Check(Vec<ColumnId>),
+    CheckAll,
+    /// Trust this timestamp column to change when a row changes.
+    Timestamp(ColumnId),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HardDeletes {
+    Ignore,
+    Invalidate,
+    NewRecord,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TestSeverity {
+    Error,
+    Warn,
+}
+
+#[derive(Debug)]
+pub struct Test {
+    pub kind: TestKind,
+    pub severity: TestSeverity,
+    pub span: Span,
+}
+
+#[derive(Debug)]
+pub enum TestKind {
+    Unique(Vec<ColumnId>),
+    NotNull(ColumnId),
+    AcceptedValues { column: ColumnId, values: Vec<TestValue> },
+    Relationships { column: ColumnId, to: ColumnId },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TestValue {
+    Text(String),
+    Integer(i64),
+    Bool(bool),
+}
+
+// ------------------------------------------------------------------ expressions
+
+#[derive(Debug, Clone)]
+pub struct Expr {
+    pub kind: ExprKind,
+    pub ty: Type,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Literal {
+    Integer(i64),
+    Decimal(String),
+    Text(String),
+    Bool(bool),
+    Null,
+    Date(String),
+    Timestamp(String),
+}
+
+#[derive(Debug, Clone)]
+pub enum ExprKind {
+    Literal(Literal),
+    /// A column of one of the query's scans.
+    Column { scan: usize, column: ColumnId },
+    Unary { op: UnaryOp, expr: Box<Expr> },
+    Binary { op: BinOp, lhs: Box<Expr>, rhs: Box<Expr> },
+    IsNull { expr: Box<Expr>, negated: bool },
+    InList { expr: Box<Expr>, list: Vec<Expr>, negated: bool },
+    Like { expr: Box<Expr>, pattern: Box<Expr>, negated: bool, case_insensitive: bool },
+    Between { expr: Box<Expr>, low: Box<Expr>, high: Box<Expr>, negated: bool },
+    Cast { expr: Box<Expr>, ty: Type },
+    Case { operand: Option<Box<Expr>>, arms: Vec<(Expr, Expr)>, otherwise: Option<Box<Expr>> },
+    Call(Call),
+    Sql { text: String },
+    /// Stands for an expression that could not be resolved.
+    Error,
+}
+
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub func: FuncId,
+    pub args: Vec<Expr>,
+    pub star: bool,
+    pub distinct: bool,
+    pub filter: Option<Box<Expr>>,
+    pub over: Option<Window>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Window {
+    pub partition_by: Vec<Expr>,
+    pub order_by: Vec<(Expr, bool, Option<bool>)>,
+}
+
+impl Expr {
+    /// Calls `f` on this expression and every expression inside it.
+    pub fn walk<'a>(&'a self, f: &mut impl FnMut(&'a Expr)) {
+        f(self);
+        match &self.kind {
+            ExprKind::Literal(_) | ExprKind::Column { .. } | ExprKind::Sql { .. } | ExprKind::Error => {}
+            ExprKind::Unary { expr, .. } | ExprKind::IsNull { expr, .. } | ExprKind::Cast { expr, .. } => {
+                expr.walk(f)
+            }
+            ExprKind::Binary { lhs, rhs, .. } => {
+                lhs.walk(f);
+                rhs.walk(f);
+            }
+            ExprKind::InList { expr, list, .. } => {
+                expr.walk(f);
+                list.iter().for_each(|e| e.walk(f));
+            }
+            ExprKind::Like { expr, pattern, .. } => {
+                expr.walk(f);
+                pattern.walk(f);
+            }
+            ExprKind::Between { expr, low, high, .. } => {
+                expr.walk(f);
+                low.walk(f);
+                high.walk(f);
+            }
+            ExprKind::Case { operand, arms, otherwise } => {
+                operand.iter().for_each(|e| e.walk(f));
+                for (when, then) in arms {
+                    when.walk(f);
+                    then.walk(f);
+                }
+                otherwise.iter().for_each(|e| e.walk(f));
+            }
+            ExprKind::Call(call) => {
+                call.args.iter().for_each(|e| e.walk(f));
+                call.filter.iter().for_each(|e| e.walk(f));
+                if let Some(w) = &call.over {
+                    w.partition_by.iter().for_each(|e| e.walk(f));
+                    w.order_by.iter().for_each(|(e, _, _)| e.walk(f));
+                }
+            }
+        }
+    }
+
+    /// The first aggregate call (outside any window) in this expression.
+    pub fn find_aggregate(&self) -> Option<&Expr> {
+        let mut found = None;
+        self.walk(&mut |e| {
+            if found.is_none()
+                && let ExprKind::Call(call) = &e.kind
+                && call.func.func().kind == library::FuncKind::Aggregate
+                && call.over.is_none()
+            {
+                found = Some(e);
+            }
+        });
+        found
+    }
+
+    /// True when the value does not depend on any row (literals only).
+    pub fn is_constant(&self) -> bool {
+        let mut constant = true;
+        self.walk(&mut |e| {
+            if matches!(e.kind, ExprKind::Column { .. } | ExprKind::Call(_) | ExprKind::Sql { .. }) {
+                constant = false;
+            }
+        });
+        constant
+    }
+}

@@ -1,0 +1,1 @@
+//! Synthetic projects for tests and benchmarks.
