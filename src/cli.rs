@@ -128,7 +128,7 @@ fn use_color(choice: ColorChoice) -> bool {
 
 fn load(dir: &std::path::Path) -> Result<LoadedProject, ExitCode> {
     project::load(dir).map_err(|e| {
-        esay!("error: {e}");
+        eprintln!("error: {e}");
         ExitCode::from(EXIT_USAGE)
     })
 }
@@ -224,7 +224,7 @@ fn explain(code: Option<&str>) -> ExitCode {
             ExitCode::SUCCESS
         }
         None => {
-            esay!("error: no diagnostic code `{text}`; run `shopc explain` for the list");
+            eprintln!("error: no diagnostic code `{text}`; run `shopc explain` for the list");
             ExitCode::from(EXIT_USAGE)
         }
     }
@@ -260,7 +260,7 @@ fn debug(stage: DebugStage) -> ExitCode {
         }
     }
     if compilation.error_count() > 0 {
-        esay!("note: the project has {} error(s); run `shopc check` to see them", compilation.error_count());
+        eprintln!("note: the project has {} error(s); run `shopc check` to see them", compilation.error_count());
     }
     ExitCode::SUCCESS
 }
@@ -272,7 +272,7 @@ fn item_matches(item: &ast::Item, name: &str) -> bool {
 
 fn not_found<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> ExitCode {
     let hint = crate::ir::suggest(name, candidates).map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default();
-    esay!("error: no item named `{name}`{hint}");
+    eprintln!("error: no item named `{name}`{hint}");
     ExitCode::from(EXIT_USAGE)
 }
 
