@@ -108,11 +108,19 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { ExitCode::from(EXIT_USAGE) } else { ExitCode::SUCCESS };
+            return if e.use_stderr() {
+                ExitCode::from(EXIT_USAGE)
+            } else {
+                ExitCode::SUCCESS
+            };
         }
     };
     match cli.command {
-        Command::Check { project, format, color } => check(&project.project, format, color),
+        Command::Check {
+            project,
+            format,
+            color,
+        } => check(&project.project, format, color),
         Command::Explain { code } => explain(code.as_deref()),
         Command::Debug { stage } => debug(stage),
     }
@@ -122,7 +130,9 @@ fn use_color(choice: ColorChoice) -> bool {
     match choice {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
-        ColorChoice::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        ColorChoice::Auto => {
+            std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+        }
     }
 }
 
@@ -146,7 +156,9 @@ fn check(dir: &std::path::Path, format: Format, color: ColorChoice) -> ExitCode 
         mut problems,
         ..
     } = loaded;
-    let compilation = config.as_ref().map(|config| crate::compile(&db, config, &shop_files));
+    let compilation = config
+        .as_ref()
+        .map(|config| crate::compile(&db, config, &shop_files));
     if let Some(compilation) = &compilation {
         problems.extend(compilation.problems.iter().cloned());
     }
@@ -162,13 +174,16 @@ fn check(dir: &std::path::Path, format: Format, color: ColorChoice) -> ExitCode 
     let sources = compilation
         .as_ref()
         .map_or(0, |c| c.ir.count(|k| matches!(k, RelationKind::Table(_))));
-    let snapshots = compilation
-        .as_ref()
-        .map_or(0, |c| c.ir.count(|k| matches!(k, RelationKind::Snapshot(_))));
+    let snapshots = compilation.as_ref().map_or(0, |c| {
+        c.ir.count(|k| matches!(k, RelationKind::Snapshot(_)))
+    });
     let millis = elapsed.as_secs_f64() * 1000.0;
     match format {
         Format::Human => {
-            eprint!("{}", diagnostic::render(&db, &diagnostics, use_color(color)));
+            eprint!(
+                "{}",
+                diagnostic::render(&db, &diagnostics, use_color(color))
+            );
             let verdict = if errors > 0 { "failed" } else { "ok" };
             say!(
                 "check {verdict}: {} files, {models} models, {sources} source tables, {snapshots} snapshot{}; \
@@ -197,7 +212,10 @@ fn check(dir: &std::path::Path, format: Format, color: ColorChoice) -> ExitCode 
             let _ = writeln!(out);
         }
     }
-    if problems.iter().any(|p| matches!(p, Problem::UnreadableFile { .. })) {
+    if problems
+        .iter()
+        .any(|p| matches!(p, Problem::UnreadableFile { .. }))
+    {
         ExitCode::from(EXIT_USAGE)
     } else if errors > 0 {
         ExitCode::from(EXIT_ERRORS)
@@ -248,19 +266,34 @@ fn debug(stage: DebugStage) -> ExitCode {
         let Some(&id) = compilation.ir.by_name.get(name.as_str()) else {
             return not_found(name, compilation.ir.by_name.keys().map(String::as_str));
         };
-        say!("{}", crate::ir::dump_relation(&compilation.ir, id).trim_end());
+        say!(
+            "{}",
+            crate::ir::dump_relation(&compilation.ir, id).trim_end()
+        );
     } else {
-        let item = compilation.files.iter().flat_map(|(_, f)| &f.items).find(|item| item_matches(item, name));
+        let item = compilation
+            .files
+            .iter()
+            .flat_map(|(_, f)| &f.items)
+            .find(|item| item_matches(item, name));
         match item {
             Some(item) => say!("{item:#?}"),
             None => {
-                let names: Vec<String> = compilation.files.iter().flat_map(|(_, f)| &f.items).map(|i| i.name().name.clone()).collect();
+                let names: Vec<String> = compilation
+                    .files
+                    .iter()
+                    .flat_map(|(_, f)| &f.items)
+                    .map(|i| i.name().name.clone())
+                    .collect();
                 return not_found(name, names.iter().map(String::as_str));
             }
         }
     }
     if compilation.error_count() > 0 {
-        eprintln!("note: the project has {} error(s); run `shopc check` to see them", compilation.error_count());
+        eprintln!(
+            "note: the project has {} error(s); run `shopc check` to see them",
+            compilation.error_count()
+        );
     }
     ExitCode::SUCCESS
 }
@@ -271,12 +304,17 @@ fn item_matches(item: &ast::Item, name: &str) -> bool {
 }
 
 fn not_found<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> ExitCode {
-    let hint = crate::ir::suggest(name, candidates).map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default();
+    let hint = crate::ir::suggest(name, candidates)
+        .map(|s| format!(" (did you mean `{s}`?)"))
+        .unwrap_or_default();
     eprintln!("error: no item named `{name}`{hint}");
     ExitCode::from(EXIT_USAGE)
 }
 
 fn report(db: &SourceDb, problems: &[Problem]) {
     let diagnostics: Vec<Diagnostic> = problems.iter().map(Problem::to_diagnostic).collect();
-    eprint!("{}", diagnostic::render(db, &diagnostics, use_color(ColorChoice::Auto)));
+    eprint!(
+        "{}",
+        diagnostic::render(db, &diagnostics, use_color(ColorChoice::Auto))
+    );
 }

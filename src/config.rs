@@ -152,13 +152,18 @@ mod tests {
         )
         .unwrap();
         assert_eq!(config.paths.models, ["models"]);
-        assert_eq!(config.layers["staging"].materialized, Some(MaterializedKind::View));
+        assert_eq!(
+            config.layers["staging"].materialized,
+            Some(MaterializedKind::View)
+        );
     }
 
     #[test]
     fn unknown_key_points_at_the_key() {
         let text = "name = \"p\"\n[paths]\nmodel = [\"m\"]\n";
-        let Err(Problem::UnknownProjectKey { span, message }) = parse_project_config(FileId(0), text) else {
+        let Err(Problem::UnknownProjectKey { span, message }) =
+            parse_project_config(FileId(0), text)
+        else {
             panic!("expected an unknown-key error")
         };
         assert_eq!(&text[span.unwrap().range()], "model");

@@ -225,7 +225,13 @@ pub fn render(db: &SourceDb, diagnostics: &[Diagnostic], color: bool) -> String 
         if let Err(error) = result {
             // A label outside its file is a compiler bug; show the message anyway.
             out.extend_from_slice(
-                format!("{}[{}]: {} (could not show source: {error})\n", severity_word(diagnostic.severity), diagnostic.code, diagnostic.title).as_bytes(),
+                format!(
+                    "{}[{}]: {} (could not show source: {error})\n",
+                    severity_word(diagnostic.severity),
+                    diagnostic.code,
+                    diagnostic.title
+                )
+                .as_bytes(),
             );
         }
     }

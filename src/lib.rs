@@ -8,8 +8,8 @@ pub mod ir;
 pub mod problem;
 pub mod project;
 pub mod span;
-pub mod synth;
 pub mod syntax;
+pub mod synth;
 
 use config::ProjectConfig;
 use ir::Ir;

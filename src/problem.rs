@@ -33,13 +33,24 @@ impl NameKind {
 pub enum Problem {
     // ---- files (F)
     /// A file of the project could not be read at all.
-    UnreadableFile { path: String, reason: String },
+    UnreadableFile {
+        path: String,
+        reason: String,
+    },
     /// A file is not valid UTF-8; `span` points at the first bad byte.
-    InvalidUtf8 { span: Span },
+    InvalidUtf8 {
+        span: Span,
+    },
     /// A file is larger than the compiler accepts.
-    FileTooLarge { span: Span, size: u64, limit: u64 },
+    FileTooLarge {
+        span: Span,
+        size: u64,
+        limit: u64,
+    },
     /// The project has no `.shop` files under its model paths.
-    EmptyProject { paths: Vec<String> },
+    EmptyProject {
+        paths: Vec<String>,
+    },
 
     // ---- parse (P)
     Syntax {
@@ -47,11 +58,20 @@ pub enum Problem {
         expected: Vec<String>,
         found: String,
     },
-    InvalidLiteral { span: Span, reason: String },
+    InvalidLiteral {
+        span: Span,
+        reason: String,
+    },
 
     // ---- config (C)
-    InvalidProjectFile { span: Option<Span>, message: String },
-    UnknownProjectKey { span: Option<Span>, message: String },
+    InvalidProjectFile {
+        span: Option<Span>,
+        message: String,
+    },
+    UnknownProjectKey {
+        span: Option<Span>,
+        message: String,
+    },
     UnknownSetting {
         span: Span,
         key: String,
@@ -65,7 +85,11 @@ pub enum Problem {
         expected: String,
         found: String,
     },
-    DuplicateSetting { key: String, first: Span, second: Span },
+    DuplicateSetting {
+        key: String,
+        first: Span,
+        second: Span,
+    },
     UnknownLayer {
         span: Span,
         name: String,
@@ -77,7 +101,11 @@ pub enum Problem {
         name: String,
         suggestion: Option<String>,
     },
-    InvalidTest { span: Span, test: String, reason: String },
+    InvalidTest {
+        span: Span,
+        test: String,
+        reason: String,
+    },
 
     // ---- resolve (R)
     UnknownRelation {
@@ -97,7 +125,9 @@ pub enum Problem {
         first: Span,
         second: Span,
     },
-    Cycle { path: Vec<(String, Span)> },
+    Cycle {
+        path: Vec<(String, Span)>,
+    },
     AmbiguousColumn {
         span: Span,
         name: String,
@@ -109,14 +139,19 @@ pub enum Problem {
         known: Vec<String>,
         suggestion: Option<String>,
     },
-    MissingFrom { span: Span, item: &'static str },
+    MissingFrom {
+        span: Span,
+        item: &'static str,
+    },
     MisplacedClause {
         span: Span,
         clause: &'static str,
         reason: &'static str,
         other: Option<Span>,
     },
-    NoColumns { span: Span },
+    NoColumns {
+        span: Span,
+    },
     UnknownVar {
         span: Span,
         name: String,
@@ -187,9 +222,7 @@ pub enum Problem {
 }
 
 fn did_you_mean(suggestion: &Option<String>) -> Option<String> {
-    suggestion
-        .as_ref()
-        .map(|s| format!("did you mean `{s}`?"))
+    suggestion.as_ref().map(|s| format!("did you mean `{s}`?"))
 }
 
 fn list(items: &[String]) -> String {

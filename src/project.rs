@@ -56,7 +56,8 @@ pub fn load(dir: &Path) -> Result<LoadedProject, LoadError> {
     }
     let mut db = SourceDb::new();
     let mut problems = Vec::new();
-    let config_text = std::fs::read(&config_path).map_err(|e| LoadError::Unreadable(config_path.clone(), e))?;
+    let config_text =
+        std::fs::read(&config_path).map_err(|e| LoadError::Unreadable(config_path.clone(), e))?;
     let config_file = add_text(&mut db, &config_path, config_text, &mut problems);
     let config = match parse_project_config(config_file, db.text(config_file)) {
         Ok(config) => Some(config),
@@ -72,12 +73,17 @@ pub fn load(dir: &Path) -> Result<LoadedProject, LoadError> {
             let root = dir.join(models);
             for entry in walkdir::WalkDir::new(&root).sort_by_file_name() {
                 match entry {
-                    Ok(entry) if entry.file_type().is_file() && entry.path().extension().is_some_and(|e| e == "shop") => {
+                    Ok(entry)
+                        if !entry.file_type().is_dir()
+                            && entry.path().extension().is_some_and(|e| e == "shop") =>
+                    {
                         paths.push(entry.into_path())
                     }
                     Ok(_) => {}
                     // A configured folder that does not exist simply holds no models.
-                    Err(e) if e.io_error().is_some_and(|io| io.kind() == std::io::ErrorKind::NotFound) => {}
+                    Err(e)
+                        if e.io_error()
+                            .is_some_and(|io| io.kind() == std::io::ErrorKind::NotFound) => {}
                     Err(e) => problems.push(Problem::UnreadableFile {
                         path: e.path().unwrap_or(&root).display().to_string(),
                         reason: e.to_string(),
@@ -93,7 +99,12 @@ pub fn load(dir: &Path) -> Result<LoadedProject, LoadError> {
         }
         if shop_files.is_empty() && problems.is_empty() {
             problems.push(Problem::EmptyProject {
-                paths: config.paths.models.iter().map(|m| dir.join(m).display().to_string()).collect(),
+                paths: config
+                    .paths
+                    .models
+                    .iter()
+                    .map(|m| dir.join(m).display().to_string())
+                    .collect(),
             });
         }
     }

@@ -167,7 +167,11 @@ impl<'a> codespan_reporting::files::Files<'a> for SourceDb {
             .ok_or(codespan_reporting::files::Error::FileMissing)
     }
 
-    fn line_index(&'a self, id: FileId, byte_index: usize) -> Result<usize, codespan_reporting::files::Error> {
+    fn line_index(
+        &'a self,
+        id: FileId,
+        byte_index: usize,
+    ) -> Result<usize, codespan_reporting::files::Error> {
         let file = self
             .files
             .get(id.0 as usize)

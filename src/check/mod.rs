@@ -24,7 +24,12 @@ pub fn check(ir: &Ir) -> Vec<Problem> {
 
 /// Without `group by`, one aggregate collapses the model to one row, so every
 /// other output must be an aggregate (or a constant) too.
-fn mixed_aggregation(ir: &Ir, rel: &crate::ir::Relation, model: &crate::ir::Model, problems: &mut Vec<Problem>) {
+fn mixed_aggregation(
+    ir: &Ir,
+    rel: &crate::ir::Relation,
+    model: &crate::ir::Model,
+    problems: &mut Vec<Problem>,
+) {
     if !model.query.group_by.is_empty() {
         return;
     }
@@ -37,7 +42,10 @@ fn mixed_aggregation(ir: &Ir, rel: &crate::ir::Relation, model: &crate::ir::Mode
     };
     for column in &outputs {
         let Some(expr) = &column.expr else { continue };
-        if expr.find_aggregate().is_none() && !expr.is_constant() && !matches!(expr.kind, ExprKind::Error) {
+        if expr.find_aggregate().is_none()
+            && !expr.is_constant()
+            && !matches!(expr.kind, ExprKind::Error)
+        {
             problems.push(Problem::MixedAggregation {
                 aggregate: aggregate.span,
                 plain: expr.span,

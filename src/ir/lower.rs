@@ -89,7 +89,13 @@ struct Scope<'s> {
 }
 
 const MODEL_SETTINGS: &[&str] = &[
-    "layer", "materialized", "schema", "grain", "tags", "cluster_by", "partition_by",
+    "layer",
+    "materialized",
+    "schema",
+    "grain",
+    "tags",
+    "cluster_by",
+    "partition_by",
 ];
 const SOURCE_SETTINGS: &[&str] = &["schema", "loaded_at", "freshness"];
 const TABLE_SETTINGS: &[&str] = &["expect_key", "identifier", "loaded_at", "freshness"];
@@ -115,7 +121,14 @@ impl<'a> Lowerer<'a> {
 
     // ------------------------------------------------------------ pass 1: declare
 
-    fn add_relation(&mut self, name: String, name_span: Span, span: Span, doc: Option<String>, kind: RelationKind) -> Option<RelId> {
+    fn add_relation(
+        &mut self,
+        name: String,
+        name_span: Span,
+        span: Span,
+        doc: Option<String>,
+        kind: RelationKind,
+    ) -> Option<RelId> {
         if let Some(&existing) = self.ir.by_name.get(&name) {
             let first = self.ir.relation(existing).name_span;
             self.push(Problem::Duplicate {
@@ -142,29 +155,21 @@ impl<'a> Lowerer<'a> {
         Some(id)
     }
 
-    fn add_column(&mut self, rel: RelId, name: &str, span: Span, ty: Type, role: Role, expr: Option<Expr>, doc: Option<String>) -> Option<ColumnId> {
+    fn add_column(&mut self, column: Column) -> Option<ColumnId> {
         let id = ColumnId(self.ir.columns.len() as u32);
-        let relation = &mut self.ir.relations[rel.index()];
-        if let Some(&existing) = relation.columns.get(name) {
+        let relation = &mut self.ir.relations[column.relation.index()];
+        if let Some(&existing) = relation.columns.get(&column.name) {
             let first = self.ir.columns[existing.index()].span;
             self.push(Problem::Duplicate {
                 kind: NameKind::Column,
-                name: name.to_string(),
+                name: column.name,
                 first,
-                second: span,
+                second: column.span,
             });
             return None;
         }
-        relation.columns.insert(name.to_string(), id);
-        self.ir.columns.push(Column {
-            relation: rel,
-            name: name.to_string(),
-            span,
-            ty,
-            role,
-            expr,
-            doc,
-        });
+        relation.columns.insert(column.name.clone(), id);
+        self.ir.columns.push(column);
         Some(id)
     }
 
@@ -172,7 +177,7 @@ impl<'a> Lowerer<'a> {
         match item {
             ast::Item::Source(source) => self.declare_source(source),
             ast::Item::Model(model) => {
-                let placeholder = RelationKind::Model(Model {
+                let placeholder = RelationKind::Model(Box::new(Model {
                     layer: None,
                     materialized: Materialized::View,
                     schema: None,
@@ -181,8 +186,14 @@ impl<'a> Lowerer<'a> {
                     cluster_by: Vec::new(),
                     query: Query::default(),
                     tests: Vec::new(),
-                });
-                if let Some(id) = self.add_relation(model.name.name.clone(), model.name.span, model.span, model.doc.clone(), placeholder) {
+                }));
+                if let Some(id) = self.add_relation(
+                    model.name.name.clone(),
+                    model.name.span,
+                    model.span,
+                    model.doc.clone(),
+                    placeholder,
+                ) {
                     let hint = self.layer_from_path(file);
                     self.models.push((id, model, hint));
                 }
@@ -195,7 +206,13 @@ impl<'a> Lowerer<'a> {
                     strategy: SnapshotStrategy::CheckAll,
                     hard_deletes: HardDeletes::Ignore,
                 });
-                if let Some(id) = self.add_relation(snapshot.name.name.clone(), snapshot.name.span, snapshot.span, snapshot.doc.clone(), placeholder) {
+                if let Some(id) = self.add_relation(
+                    snapshot.name.name.clone(),
+                    snapshot.name.span,
+                    snapshot.span,
+                    snapshot.doc.clone(),
+                    placeholder,
+                ) {
                     self.snapshots.push((id, snapshot));
                 }
             }
@@ -218,7 +235,9 @@ impl<'a> Lowerer<'a> {
             .get("schema")
             .and_then(|v| self.string(v, "schema"))
             .unwrap_or_else(|| def.name.name.clone());
-        let loaded_at = settings.get("loaded_at").and_then(|v| self.name(v, "loaded_at"));
+        let loaded_at = settings
+            .get("loaded_at")
+            .and_then(|v| self.name(v, "loaded_at"));
         let freshness = settings.get("freshness").and_then(|v| self.freshness(v));
         let source_id = SourceId(self.ir.sources.len() as u32);
         if let Some(existing) = self.ir.sources.iter().find(|s| s.name == def.name.name) {
@@ -245,14 +264,27 @@ impl<'a> Lowerer<'a> {
                 identifier,
                 expect_key: Vec::new(),
                 loaded_at: None,
-                freshness: table_settings.get("freshness").and_then(|v| self.freshness(v)).or(freshness),
+                freshness: table_settings
+                    .get("freshness")
+                    .and_then(|v| self.freshness(v))
+                    .or(freshness),
             });
-            let Some(rel) = self.add_relation(name, table.name.span, table.span, table.doc.clone(), kind) else {
+            let Some(rel) =
+                self.add_relation(name, table.name.span, table.span, table.doc.clone(), kind)
+            else {
                 continue;
             };
             for column in &table.columns {
                 let ty = self.type_name(&column.ty);
-                self.add_column(rel, &column.name.name, column.name.span, ty, Role::Source, None, column.doc.clone());
+                self.add_column(Column {
+                    relation: rel,
+                    name: column.name.name.clone(),
+                    span: column.name.span,
+                    ty,
+                    role: Role::Source,
+                    expr: None,
+                    doc: column.doc.clone(),
+                });
             }
             let expect_key = table_settings
                 .get("expect_key")
@@ -262,7 +294,8 @@ impl<'a> Lowerer<'a> {
                 .get("loaded_at")
                 .and_then(|v| self.name(v, "loaded_at"))
                 .or_else(|| loaded_at.clone());
-            let loaded_at_id = table_loaded_at.and_then(|(name, span)| self.output_column(rel, &name, span));
+            let loaded_at_id =
+                table_loaded_at.and_then(|(name, span)| self.output_column(rel, &name, span));
             if let RelationKind::Table(t) = &mut self.ir.relations[rel.index()].kind {
                 t.expect_key = expect_key;
                 t.loaded_at = loaded_at_id;
@@ -281,7 +314,12 @@ impl<'a> Lowerer<'a> {
     // ------------------------------------------------------------ settings helpers
 
     /// Checks keys against `known`, reports duplicates, and returns the values by key.
-    fn settings(&mut self, settings: &'a [ast::Setting], item: &'static str, known: &'static [&'static str]) -> IndexMap<&'a str, &'a ast::Value> {
+    fn settings(
+        &mut self,
+        settings: &'a [ast::Setting],
+        item: &'static str,
+        known: &'static [&'static str],
+    ) -> IndexMap<&'a str, &'a ast::Value> {
         let mut out: IndexMap<&str, &ast::Value> = IndexMap::new();
         let mut spans: HashMap<&str, Span> = HashMap::new();
         for setting in settings {
@@ -332,7 +370,9 @@ impl<'a> Lowerer<'a> {
     /// A bare name (not dotted).
     fn name(&mut self, value: &ast::Value, key: &str) -> Option<(String, Span)> {
         match &value.kind {
-            ValueKind::Path(parts) if parts.len() == 1 => Some((parts[0].name.clone(), parts[0].span)),
+            ValueKind::Path(parts) if parts.len() == 1 => {
+                Some((parts[0].name.clone(), parts[0].span))
+            }
             ValueKind::String(s) => Some((s.clone(), value.span)),
             _ => {
                 self.invalid(value, key, "a column name");
@@ -378,7 +418,12 @@ impl<'a> Lowerer<'a> {
         let text = self.string(value, key)?;
         let seconds = parse_duration(&text);
         if seconds.is_none() {
-            self.invalid_text(value, key, "a duration such as \"12h\" or \"3 days\"", &text);
+            self.invalid_text(
+                value,
+                key,
+                "a duration such as \"12h\" or \"3 days\"",
+                &text,
+            );
         }
         seconds
     }
@@ -393,7 +438,12 @@ impl<'a> Lowerer<'a> {
     }
 
     /// An inline table whose keys must all be in `known`.
-    fn table(&mut self, value: &'a ast::Value, key: &str, known: &'static [&'static str]) -> Option<IndexMap<&'a str, &'a ast::Value>> {
+    fn table(
+        &mut self,
+        value: &'a ast::Value,
+        key: &str,
+        known: &'static [&'static str],
+    ) -> Option<IndexMap<&'a str, &'a ast::Value>> {
         let ValueKind::Table(entries) = &value.kind else {
             self.invalid(value, key, "an inline table `{ ... }`");
             return None;
@@ -409,7 +459,10 @@ impl<'a> Lowerer<'a> {
                     suggestion: suggest(&k.name, known.iter().copied()),
                 });
             } else if out.insert(k.name.as_str(), v).is_some() {
-                let first = entries.iter().find(|(e, _)| e.name == k.name).map_or(k.span, |(e, _)| e.span);
+                let first = entries
+                    .iter()
+                    .find(|(e, _)| e.name == k.name)
+                    .map_or(k.span, |(e, _)| e.span);
                 self.push(Problem::DuplicateSetting {
                     key: k.name.clone(),
                     first,
@@ -423,8 +476,12 @@ impl<'a> Lowerer<'a> {
     fn freshness(&mut self, value: &'a ast::Value) -> Option<Freshness> {
         let table = self.table(value, "freshness", &["warn_after", "error_after"])?;
         Some(Freshness {
-            warn_after: table.get("warn_after").and_then(|v| self.duration(v, "warn_after")),
-            error_after: table.get("error_after").and_then(|v| self.duration(v, "error_after")),
+            warn_after: table
+                .get("warn_after")
+                .and_then(|v| self.duration(v, "warn_after")),
+            error_after: table
+                .get("error_after")
+                .and_then(|v| self.duration(v, "error_after")),
         })
     }
 
@@ -456,7 +513,11 @@ impl<'a> Lowerer<'a> {
         if let Some(id) = self.ir.by_name.get(&name) {
             return Some(*id);
         }
-        let head = relation.parts.first().map(|p| p.name.as_str()).unwrap_or("");
+        let head = relation
+            .parts
+            .first()
+            .map(|p| p.name.as_str())
+            .unwrap_or("");
         if !self.broken.contains(name.as_str()) && !self.broken.contains(head) {
             let suggestion = suggest(&name, self.ir.by_name.keys().map(String::as_str));
             self.push(Problem::UnknownRelation {
@@ -508,7 +569,11 @@ impl<'a> Lowerer<'a> {
         }
         for relation in &self.ir.relations {
             for dep in &relation.deps {
-                graph.add_edge(NodeIndex::new(relation.id.index()), NodeIndex::new(dep.index()), ());
+                graph.add_edge(
+                    NodeIndex::new(relation.id.index()),
+                    NodeIndex::new(dep.index()),
+                    (),
+                );
             }
         }
         // Tarjan yields components in reverse topological order of the
@@ -520,7 +585,8 @@ impl<'a> Lowerer<'a> {
                 self.ir.order.push(first);
                 continue;
             }
-            let members: HashSet<RelId> = component.iter().map(|n| RelId(n.index() as u32)).collect();
+            let members: HashSet<RelId> =
+                component.iter().map(|n| RelId(n.index() as u32)).collect();
             let start = *members.iter().min().expect("non-empty component");
             let path = self.cycle_path(start, &members);
             let path = path
@@ -528,7 +594,11 @@ impl<'a> Lowerer<'a> {
                 .enumerate()
                 .map(|(i, rel)| {
                     let next = path[(i + 1) % path.len()];
-                    let span = self.ref_spans.get(&(*rel, next)).copied().unwrap_or(self.ir.relation(*rel).name_span);
+                    let span = self
+                        .ref_spans
+                        .get(&(*rel, next))
+                        .copied()
+                        .unwrap_or(self.ir.relation(*rel).name_span);
                     (self.ir.relation(*rel).name.clone(), span)
                 })
                 .collect();
@@ -621,11 +691,21 @@ impl<'a> Lowerer<'a> {
                 output_count += 1;
                 let expr = self.expr(&scope, OUTPUT_CX, &column.expr);
                 let ty = expr.ty;
-                self.add_column(id, &column.name.name, column.name.span, ty, role, Some(expr), column.doc.clone());
+                self.add_column(Column {
+                    relation: id,
+                    name: column.name.name.clone(),
+                    span: column.name.span,
+                    ty,
+                    role,
+                    expr: Some(expr),
+                    doc: column.doc.clone(),
+                });
             }
         }
         if output_count == 0 {
-            self.push(Problem::NoColumns { span: def.name.span });
+            self.push(Problem::NoColumns {
+                span: def.name.span,
+            });
             self.ir.relations[id.index()].complete = false;
         }
         if silent {
@@ -664,21 +744,23 @@ impl<'a> Lowerer<'a> {
         }
         let materialized = match settings.get("materialized") {
             Some(v) => self.materialized(id, v),
-            None => match defaults.materialized {
-                Some(crate::config::MaterializedKind::Table) => Materialized::Table,
-                Some(crate::config::MaterializedKind::Ephemeral) => Materialized::Ephemeral,
-                Some(crate::config::MaterializedKind::Incremental) => {
-                    // A layer default cannot name the key; the model must.
-                    self.push(Problem::InvalidSetting {
+            None => {
+                match defaults.materialized {
+                    Some(crate::config::MaterializedKind::Table) => Materialized::Table,
+                    Some(crate::config::MaterializedKind::Ephemeral) => Materialized::Ephemeral,
+                    Some(crate::config::MaterializedKind::Incremental) => {
+                        // A layer default cannot name the key; the model must.
+                        self.push(Problem::InvalidSetting {
                         span: def.name.span,
                         key: "materialized".into(),
                         expected: "`materialized = { incremental = { unique_key = ... } }` on the model".into(),
                         found: "an incremental layer default".into(),
                     });
-                    Materialized::Table
+                        Materialized::Table
+                    }
+                    _ => Materialized::View,
                 }
-                _ => Materialized::View,
-            },
+            }
         };
         if let RelationKind::Model(model) = &mut self.ir.relations[id.index()].kind {
             model.layer = layer;
@@ -737,17 +819,33 @@ impl<'a> Lowerer<'a> {
                     .into_iter()
                     .filter_map(|(name, span)| self.output_column(id, &name, span).map(|_| name))
                     .collect();
-                if strategy == IncrementalStrategy::Merge && unique_key.is_empty() && !config.contains_key("unique_key") {
-                    self.invalid(inner, "incremental", "a `unique_key` for the merge strategy");
+                if strategy == IncrementalStrategy::Merge
+                    && unique_key.is_empty()
+                    && !config.contains_key("unique_key")
+                {
+                    self.invalid(
+                        inner,
+                        "incremental",
+                        "a `unique_key` for the merge strategy",
+                    );
                 }
                 let since = config
                     .get("since")
                     .and_then(|v| self.name(v, "since"))
                     .and_then(|(name, span)| self.output_column(id, &name, span).map(|_| name));
-                if strategy == IncrementalStrategy::Append && since.is_none() && !config.contains_key("since") {
-                    self.invalid(inner, "incremental", "a `since` column for the append strategy");
+                if strategy == IncrementalStrategy::Append
+                    && since.is_none()
+                    && !config.contains_key("since")
+                {
+                    self.invalid(
+                        inner,
+                        "incremental",
+                        "a `since` column for the append strategy",
+                    );
                 }
-                let lookback = config.get("lookback").and_then(|v| self.duration(v, "lookback"));
+                let lookback = config
+                    .get("lookback")
+                    .and_then(|v| self.duration(v, "lookback"));
                 Materialized::Incremental(Incremental {
                     strategy,
                     unique_key,
@@ -802,11 +900,18 @@ impl<'a> Lowerer<'a> {
                 seen.insert(keyword, span);
             }
             match clause {
-                Clause::From { relation, alias, .. } | Clause::Join { relation, alias, .. } => {
+                Clause::From {
+                    relation, alias, ..
+                }
+                | Clause::Join {
+                    relation, alias, ..
+                } => {
                     if keyword == "join" && query.scans.is_empty() {
                         continue; // reported as a missing `from` below
                     }
-                    let alias = alias.clone().unwrap_or_else(|| relation.parts.last().expect("relation name").clone());
+                    let alias = alias
+                        .clone()
+                        .unwrap_or_else(|| relation.parts.last().expect("relation name").clone());
                     if let Some(first) = aliases.get(&alias.name) {
                         self.push(Problem::Duplicate {
                             kind: NameKind::Alias,
@@ -835,7 +940,12 @@ impl<'a> Lowerer<'a> {
                                 scans: &query.scans,
                                 silent,
                             };
-                            self.condition(&scope, ROW_CX("in a join condition"), on, "a join condition")
+                            self.condition(
+                                &scope,
+                                ROW_CX("in a join condition"),
+                                on,
+                                "a join condition",
+                            )
                         };
                         query.joins.push(Join {
                             kind: *kind,
@@ -846,8 +956,16 @@ impl<'a> Lowerer<'a> {
                     }
                 }
                 Clause::Where { condition, .. } => {
-                    let scope = Scope { scans: &query.scans, silent };
-                    query.filter = Some(self.condition(&scope, ROW_CX("in `where`"), condition, "a `where` condition"));
+                    let scope = Scope {
+                        scans: &query.scans,
+                        silent,
+                    };
+                    query.filter = Some(self.condition(
+                        &scope,
+                        ROW_CX("in `where`"),
+                        condition,
+                        "a `where` condition",
+                    ));
                 }
                 Clause::GroupBy { keys, .. } => {
                     if let Some(dedupe) = seen.get("dedupe") {
@@ -858,10 +976,21 @@ impl<'a> Lowerer<'a> {
                             other: Some(*dedupe),
                         });
                     }
-                    let scope = Scope { scans: &query.scans, silent };
-                    query.group_by = keys.iter().map(|k| self.expr(&scope, ROW_CX("in `group by`"), k)).collect();
+                    let scope = Scope {
+                        scans: &query.scans,
+                        silent,
+                    };
+                    query.group_by = keys
+                        .iter()
+                        .map(|k| self.expr(&scope, ROW_CX("in `group by`"), k))
+                        .collect();
                 }
-                Clause::Dedupe { keys, keep, order_by, .. } => {
+                Clause::Dedupe {
+                    keys,
+                    keep,
+                    order_by,
+                    ..
+                } => {
                     if let Some(group) = seen.get("group by") {
                         self.push(Problem::MisplacedClause {
                             span,
@@ -870,8 +999,14 @@ impl<'a> Lowerer<'a> {
                             other: Some(*group),
                         });
                     }
-                    let scope = Scope { scans: &query.scans, silent };
-                    let keys = keys.iter().map(|k| self.expr(&scope, ROW_CX("in `dedupe`"), k)).collect();
+                    let scope = Scope {
+                        scans: &query.scans,
+                        silent,
+                    };
+                    let keys = keys
+                        .iter()
+                        .map(|k| self.expr(&scope, ROW_CX("in `dedupe`"), k))
+                        .collect();
                     let order_by = self.expr(&scope, ROW_CX("in `dedupe`"), order_by);
                     query.dedupe = Some(Dedupe {
                         keys,
@@ -889,12 +1024,16 @@ impl<'a> Lowerer<'a> {
                             other: None,
                         });
                     }
-                    let scope = Scope { scans: &query.scans, silent };
+                    let scope = Scope {
+                        scans: &query.scans,
+                        silent,
+                    };
                     let cx = Cx {
                         no_aggregate: None,
                         window: false,
                     };
-                    query.having = Some(self.condition(&scope, cx, condition, "a `having` condition"));
+                    query.having =
+                        Some(self.condition(&scope, cx, condition, "a `having` condition"));
                 }
             }
         }
@@ -937,7 +1076,15 @@ impl<'a> Lowerer<'a> {
             self.ir.relations[id.index()].complete = false;
         }
         for (name, ty, doc) in upstream {
-            self.add_column(id, &name, def.name.span, ty, Role::Source, None, doc);
+            self.add_column(Column {
+                relation: id,
+                name,
+                span: def.name.span,
+                ty,
+                role: Role::Source,
+                expr: None,
+                doc,
+            });
         }
         for (name, ty) in [
             ("dbt_scd_id", Type::Text),
@@ -945,7 +1092,15 @@ impl<'a> Lowerer<'a> {
             ("dbt_valid_from", Type::Timestamp),
             ("dbt_valid_to", Type::Timestamp),
         ] {
-            self.add_column(id, name, def.name.span, ty, Role::Meta, None, None);
+            self.add_column(Column {
+                relation: id,
+                name: name.to_string(),
+                span: def.name.span,
+                ty,
+                role: Role::Meta,
+                expr: None,
+                doc: None,
+            });
         }
         let unique_key = match settings.get("unique_key") {
             Some(v) => self.column_list(id, v, "unique_key"),
@@ -977,13 +1132,20 @@ impl<'a> Lowerer<'a> {
                 Some("invalidate") => HardDeletes::Invalidate,
                 Some("new_record") => HardDeletes::NewRecord,
                 Some(other) => {
-                    self.invalid_text(v, "hard_deletes", "\"ignore\", \"invalidate\" or \"new_record\"", other);
+                    self.invalid_text(
+                        v,
+                        "hard_deletes",
+                        "\"ignore\", \"invalidate\" or \"new_record\"",
+                        other,
+                    );
                     HardDeletes::Ignore
                 }
             },
             None => HardDeletes::Ignore,
         };
-        let schema = settings.get("schema").and_then(|v| self.string(v, "schema"));
+        let schema = settings
+            .get("schema")
+            .and_then(|v| self.string(v, "schema"));
         if let RelationKind::Snapshot(snapshot) = &mut self.ir.relations[id.index()].kind {
             *snapshot = Snapshot {
                 from,
@@ -1058,12 +1220,18 @@ impl<'a> Lowerer<'a> {
                 "severity" => match self.string(value, "severity").as_deref() {
                     Some("error") => severity = TestSeverity::Error,
                     Some("warn") => severity = TestSeverity::Warn,
-                    Some(other) => self.invalid_text(value, "severity", "\"error\" or \"warn\"", other),
+                    Some(other) => {
+                        self.invalid_text(value, "severity", "\"error\" or \"warn\"", other)
+                    }
                     None => {}
                 },
                 "to" if name == "relationships" => to = Some(value),
                 other => {
-                    let known: &'static [&'static str] = if name == "relationships" { &["to", "severity"] } else { &["severity"] };
+                    let known: &'static [&'static str] = if name == "relationships" {
+                        &["to", "severity"]
+                    } else {
+                        &["severity"]
+                    };
                     self.push(Problem::UnknownSetting {
                         span: key.span,
                         key: other.to_string(),
@@ -1112,9 +1280,15 @@ impl<'a> Lowerer<'a> {
                 let mut out = Vec::new();
                 for item in items {
                     let value = match &item.kind {
-                        ValueKind::String(s) if ty == Type::Text || ty.is_wildcard() => TestValue::Text(s.clone()),
-                        ValueKind::Integer(n) if ty.is_numeric() || ty.is_wildcard() => TestValue::Integer(*n),
-                        ValueKind::Bool(b) if ty == Type::Boolean || ty.is_wildcard() => TestValue::Bool(*b),
+                        ValueKind::String(s) if ty == Type::Text || ty.is_wildcard() => {
+                            TestValue::Text(s.clone())
+                        }
+                        ValueKind::Integer(n) if ty.is_numeric() || ty.is_wildcard() => {
+                            TestValue::Integer(*n)
+                        }
+                        ValueKind::Bool(b) if ty == Type::Boolean || ty.is_wildcard() => {
+                            TestValue::Bool(*b)
+                        }
                         _ => {
                             self.push(Problem::InvalidSetting {
                                 span: item.span,
@@ -1127,29 +1301,40 @@ impl<'a> Lowerer<'a> {
                     };
                     out.push(value);
                 }
-                TestKind::AcceptedValues { column, values: out }
+                TestKind::AcceptedValues {
+                    column,
+                    values: out,
+                }
             }
             _ => {
                 let [arg] = call.args.as_slice() else {
-                    self.push(invalid("expected `relationships(column, to = relation.column)`"));
+                    self.push(invalid(
+                        "expected `relationships(column, to = relation.column)`",
+                    ));
                     return None;
                 };
                 let column = self.test_column(id, arg)?;
                 let Some(to) = to else {
-                    self.push(invalid("say where the column points: `to = relation.column`"));
+                    self.push(invalid(
+                        "say where the column points: `to = relation.column`",
+                    ));
                     return None;
                 };
                 let ValueKind::Path(parts) = &to.kind else {
                     self.invalid(to, "to", "`relation.column`");
                     return None;
                 };
-                let Some((column_name, relation_parts)) = parts.split_last().filter(|(_, r)| !r.is_empty()) else {
+                let Some((column_name, relation_parts)) =
+                    parts.split_last().filter(|(_, r)| !r.is_empty())
+                else {
                     self.invalid(to, "to", "`relation.column`");
                     return None;
                 };
                 let relation = ast::RelationRef {
                     parts: relation_parts.to_vec(),
-                    span: relation_parts[0].span.to(relation_parts[relation_parts.len() - 1].span),
+                    span: relation_parts[0]
+                        .span
+                        .to(relation_parts[relation_parts.len() - 1].span),
                 };
                 let target = self.resolve_relation(&relation)?;
                 let to = self.output_column(target, &column_name.name, column_name.span)?;
@@ -1190,7 +1375,12 @@ impl<'a> Lowerer<'a> {
         expr
     }
 
-    fn column_ref(&mut self, scope: &Scope, qualifier: Option<&ast::Ident>, name: &ast::Ident) -> Option<(usize, ColumnId)> {
+    fn column_ref(
+        &mut self,
+        scope: &Scope,
+        qualifier: Option<&ast::Ident>,
+        name: &ast::Ident,
+    ) -> Option<(usize, ColumnId)> {
         if let Some(q) = qualifier {
             let Some(scan) = scope.scans.iter().position(|s| s.alias == q.name) else {
                 if !scope.silent {
@@ -1205,25 +1395,47 @@ impl<'a> Lowerer<'a> {
                 return None;
             };
             let rel = scope.scans[scan].relation;
-            return self.output_column(rel, &name.name, name.span).map(|c| (scan, c));
+            return self
+                .output_column(rel, &name.name, name.span)
+                .map(|c| (scan, c));
         }
         let found: Vec<(usize, ColumnId)> = scope
             .scans
             .iter()
             .enumerate()
-            .filter_map(|(i, s)| self.ir.relation(s.relation).columns.get(&name.name).map(|c| (i, *c)))
+            .filter_map(|(i, s)| {
+                self.ir
+                    .relation(s.relation)
+                    .columns
+                    .get(&name.name)
+                    .map(|c| (i, *c))
+            })
             .collect();
         match found.as_slice() {
             [one] => Some(*one),
             [] => {
-                let all_complete = scope.scans.iter().all(|s| self.ir.relation(s.relation).complete);
+                let all_complete = scope
+                    .scans
+                    .iter()
+                    .all(|s| self.ir.relation(s.relation).complete);
                 if !scope.silent && all_complete {
                     let candidates: Vec<&str> = scope
                         .scans
                         .iter()
-                        .flat_map(|s| self.ir.relation(s.relation).columns.keys().map(String::as_str))
+                        .flat_map(|s| {
+                            self.ir
+                                .relation(s.relation)
+                                .columns
+                                .keys()
+                                .map(String::as_str)
+                        })
                         .collect();
-                    let relation = scope.scans.iter().map(|s| s.alias.as_str()).collect::<Vec<_>>().join("`, `");
+                    let relation = scope
+                        .scans
+                        .iter()
+                        .map(|s| s.alias.as_str())
+                        .collect::<Vec<_>>()
+                        .join("`, `");
                     self.push(Problem::UnknownColumn {
                         span: name.span,
                         name: name.name.clone(),
@@ -1237,7 +1449,10 @@ impl<'a> Lowerer<'a> {
                 self.push(Problem::AmbiguousColumn {
                     span: name.span,
                     name: name.name.clone(),
-                    candidates: many.iter().map(|(i, _)| scope.scans[*i].alias.clone()).collect(),
+                    candidates: many
+                        .iter()
+                        .map(|(i, _)| scope.scans[*i].alias.clone())
+                        .collect(),
                 });
                 None
             }
@@ -1254,8 +1469,11 @@ impl<'a> Lowerer<'a> {
         };
         let (kind, ty) = match &e.kind {
             A::Literal(lit) => return self.literal(lit, span),
-            A::Column { qualifier, name } => match self.column_ref(scope, qualifier.as_ref(), name) {
-                Some((scan, column)) => (ExprKind::Column { scan, column }, self.ir.column(column).ty),
+            A::Column { qualifier, name } => match self.column_ref(scope, qualifier.as_ref(), name)
+            {
+                Some((scan, column)) => {
+                    (ExprKind::Column { scan, column }, self.ir.column(column).ty)
+                }
                 None => return error(span),
             },
             A::Unary { op, expr } => {
@@ -1281,27 +1499,62 @@ impl<'a> Lowerer<'a> {
                         expected,
                     });
                 }
-                (ExprKind::Unary { op: *op, expr: Box::new(inner) }, if ok { ty } else { Type::Unknown })
+                (
+                    ExprKind::Unary {
+                        op: *op,
+                        expr: Box::new(inner),
+                    },
+                    if ok { ty } else { Type::Unknown },
+                )
             }
             A::Binary { op, lhs, rhs } => {
                 let l = self.expr(scope, cx, lhs);
                 let r = self.expr(scope, cx, rhs);
                 let ty = self.binary_type(*op, &l, &r, span);
-                (ExprKind::Binary { op: *op, lhs: Box::new(l), rhs: Box::new(r) }, ty)
+                (
+                    ExprKind::Binary {
+                        op: *op,
+                        lhs: Box::new(l),
+                        rhs: Box::new(r),
+                    },
+                    ty,
+                )
             }
             A::IsNull { expr, negated } => {
                 let inner = self.expr(scope, cx, expr);
-                (ExprKind::IsNull { expr: Box::new(inner), negated: *negated }, Type::Boolean)
+                (
+                    ExprKind::IsNull {
+                        expr: Box::new(inner),
+                        negated: *negated,
+                    },
+                    Type::Boolean,
+                )
             }
-            A::InList { expr, list, negated } => {
+            A::InList {
+                expr,
+                list,
+                negated,
+            } => {
                 let inner = self.expr(scope, cx, expr);
                 let list: Vec<Expr> = list.iter().map(|x| self.expr(scope, cx, x)).collect();
                 for item in &list {
                     self.comparable(&inner, item, span);
                 }
-                (ExprKind::InList { expr: Box::new(inner), list, negated: *negated }, Type::Boolean)
+                (
+                    ExprKind::InList {
+                        expr: Box::new(inner),
+                        list,
+                        negated: *negated,
+                    },
+                    Type::Boolean,
+                )
             }
-            A::Like { expr, pattern, negated, case_insensitive } => {
+            A::Like {
+                expr,
+                pattern,
+                negated,
+                case_insensitive,
+            } => {
                 let inner = self.expr(scope, cx, expr);
                 let pattern = self.expr(scope, cx, pattern);
                 for side in [&inner, &pattern] {
@@ -1326,7 +1579,12 @@ impl<'a> Lowerer<'a> {
                     Type::Boolean,
                 )
             }
-            A::Between { expr, low, high, negated } => {
+            A::Between {
+                expr,
+                low,
+                high,
+                negated,
+            } => {
                 let inner = self.expr(scope, cx, expr);
                 let low = self.expr(scope, cx, low);
                 let high = self.expr(scope, cx, high);
@@ -1345,9 +1603,19 @@ impl<'a> Lowerer<'a> {
             A::Cast { expr, ty } => {
                 let inner = self.expr(scope, cx, expr);
                 let ty = self.type_name(ty);
-                (ExprKind::Cast { expr: Box::new(inner), ty }, ty)
+                (
+                    ExprKind::Cast {
+                        expr: Box::new(inner),
+                        ty,
+                    },
+                    ty,
+                )
             }
-            A::Case { operand, arms, otherwise } => {
+            A::Case {
+                operand,
+                arms,
+                otherwise,
+            } => {
                 let operand = operand.as_ref().map(|o| self.expr(scope, cx, o));
                 let mut lowered_arms = Vec::new();
                 let mut result: Option<(Type, Span)> = None;
@@ -1389,7 +1657,13 @@ impl<'a> Lowerer<'a> {
     }
 
     /// Folds one more branch of a `case` (or argument of `coalesce`) into the result type.
-    fn branch(&mut self, first: &mut Option<(Type, Span)>, next: &Expr, span: Span, acc: Type) -> Type {
+    fn branch(
+        &mut self,
+        first: &mut Option<(Type, Span)>,
+        next: &Expr,
+        span: Span,
+        acc: Type,
+    ) -> Type {
         if next.ty == Type::Null {
             return acc;
         }
@@ -1472,7 +1746,11 @@ impl<'a> Lowerer<'a> {
         let (lit, ty) = match lit {
             ast::Literal::Integer(n) => (
                 Literal::Integer(*n),
-                if i32::try_from(*n).is_ok() { Type::Integer } else { Type::BigInt },
+                if i32::try_from(*n).is_ok() {
+                    Type::Integer
+                } else {
+                    Type::BigInt
+                },
             ),
             ast::Literal::Decimal(d) => (Literal::Decimal(d.clone()), Type::Numeric(None)),
             ast::Literal::String(s) => (Literal::Text(s.clone()), Type::Text),
@@ -1489,11 +1767,14 @@ impl<'a> Lowerer<'a> {
             }
             ast::Literal::Timestamp(t) => {
                 let ok = t.get(..10).is_some_and(is_date)
-                    && t[10..].chars().all(|c| c.is_ascii_digit() || " T:.+-Z".contains(c));
+                    && t[10..]
+                        .chars()
+                        .all(|c| c.is_ascii_digit() || " T:.+-Z".contains(c));
                 if !ok {
                     self.push(Problem::InvalidLiteral {
                         span,
-                        reason: "a timestamp literal is written `timestamp 'YYYY-MM-DD HH:MM:SS'`".into(),
+                        reason: "a timestamp literal is written `timestamp 'YYYY-MM-DD HH:MM:SS'`"
+                            .into(),
                     });
                 }
                 (Literal::Timestamp(t.clone()), Type::Timestamp)
@@ -1508,7 +1789,12 @@ impl<'a> Lowerer<'a> {
 
     fn var(&mut self, call: &ast::Call, span: Span) -> Expr {
         let name = match call.args.as_slice() {
-            [ast::Expr { kind: ast::ExprKind::Literal(ast::Literal::String(s)), .. }] => s.clone(),
+            [
+                ast::Expr {
+                    kind: ast::ExprKind::Literal(ast::Literal::String(s)),
+                    ..
+                },
+            ] => s.clone(),
             _ => {
                 self.push(Problem::ArgumentCount {
                     span,
@@ -1516,7 +1802,11 @@ impl<'a> Lowerer<'a> {
                     expected: "one string literal naming a variable".into(),
                     found: call.args.len(),
                 });
-                return Expr { kind: ExprKind::Error, ty: Type::Unknown, span };
+                return Expr {
+                    kind: ExprKind::Error,
+                    ty: Type::Unknown,
+                    span,
+                };
             }
         };
         let Some(value) = self.config.vars.get(&name) else {
@@ -1525,7 +1815,11 @@ impl<'a> Lowerer<'a> {
                 suggestion: suggest(&name, self.config.vars.keys().map(String::as_str)),
                 name,
             });
-            return Expr { kind: ExprKind::Error, ty: Type::Unknown, span };
+            return Expr {
+                kind: ExprKind::Error,
+                ty: Type::Unknown,
+                span,
+            };
         };
         let lit = match value {
             toml::Value::String(s) => ast::Literal::String(s.clone()),
@@ -1539,7 +1833,11 @@ impl<'a> Lowerer<'a> {
                     expected: "a string, number or boolean in `[vars]`".into(),
                     found: "a value of another kind".into(),
                 });
-                return Expr { kind: ExprKind::Error, ty: Type::Unknown, span };
+                return Expr {
+                    kind: ExprKind::Error,
+                    ty: Type::Unknown,
+                    span,
+                };
             }
         };
         self.literal(&lit, span)
@@ -1559,7 +1857,11 @@ impl<'a> Lowerer<'a> {
             for arg in &call.args {
                 self.expr(scope, cx, arg);
             }
-            return Expr { kind: ExprKind::Error, ty: Type::Unknown, span };
+            return Expr {
+                kind: ExprKind::Error,
+                ty: Type::Unknown,
+                span,
+            };
         };
         let func = id.func();
         let misuse = |reason: &'static str| Problem::WindowMisuse {
@@ -1570,7 +1872,9 @@ impl<'a> Lowerer<'a> {
         let is_window = func.kind == FuncKind::Window || call.over.is_some();
         let is_aggregate = func.kind == FuncKind::Aggregate && call.over.is_none();
         if call.over.is_some() && func.kind == FuncKind::Scalar {
-            self.push(misuse("`over (...)` applies to aggregate and window functions only"));
+            self.push(misuse(
+                "`over (...)` applies to aggregate and window functions only",
+            ));
         }
         if call.over.is_none() && func.kind == FuncKind::Window {
             self.push(misuse("a window function needs `over (...)`"));
@@ -1579,7 +1883,9 @@ impl<'a> Lowerer<'a> {
             self.push(misuse("`distinct` and `filter` apply to aggregates only"));
         }
         if is_window && !cx.window {
-            self.push(misuse("window functions are computed last: use them in output columns only"));
+            self.push(misuse(
+                "window functions are computed last: use them in output columns only",
+            ));
         } else if is_aggregate && let Some(place) = cx.no_aggregate {
             self.push(Problem::AggregateNotAllowed {
                 span,
@@ -1599,7 +1905,11 @@ impl<'a> Lowerer<'a> {
             self.push(Problem::ArgumentCount {
                 span,
                 function: func.name.to_string(),
-                expected: format!("{} argument{}", func.arity(), if func.arity() == "1" { "" } else { "s" }),
+                expected: format!(
+                    "{} argument{}",
+                    func.arity(),
+                    if func.arity() == "1" { "" } else { "s" }
+                ),
                 found: call.args.len(),
             });
         }
@@ -1609,9 +1919,16 @@ impl<'a> Lowerer<'a> {
                 window: false,
             }
         } else {
-            Cx { window: false, ..cx }
+            Cx {
+                window: false,
+                ..cx
+            }
         };
-        let args: Vec<Expr> = call.args.iter().map(|a| self.expr(scope, inner_cx, a)).collect();
+        let args: Vec<Expr> = call
+            .args
+            .iter()
+            .map(|a| self.expr(scope, inner_cx, a))
+            .collect();
         for (i, arg) in args.iter().enumerate() {
             let Some(param) = func.param(i) else { continue };
             let ok = if param == Param::DatePart {
@@ -1633,7 +1950,14 @@ impl<'a> Lowerer<'a> {
                     function: func.name.to_string(),
                     position: i + 1,
                     expected: if param == Param::DatePart {
-                        format!("one of {}", DATE_PARTS.iter().map(|p| format!("'{p}'")).collect::<Vec<_>>().join(", "))
+                        format!(
+                            "one of {}",
+                            DATE_PARTS
+                                .iter()
+                                .map(|p| format!("'{p}'"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
                     } else {
                         param.describe().to_string()
                     },
@@ -1649,9 +1973,16 @@ impl<'a> Lowerer<'a> {
             Box::new(self.condition(scope, cx, f, "a `filter` condition"))
         });
         let over = call.over.as_ref().map(|w| {
-            let cx = Cx { window: false, ..cx };
+            let cx = Cx {
+                window: false,
+                ..cx
+            };
             Window {
-                partition_by: w.partition_by.iter().map(|e| self.expr(scope, cx, e)).collect(),
+                partition_by: w
+                    .partition_by
+                    .iter()
+                    .map(|e| self.expr(scope, cx, e))
+                    .collect(),
                 order_by: w
                     .order_by
                     .iter()
@@ -1666,13 +1997,21 @@ impl<'a> Lowerer<'a> {
             Ret::Sum => arg_ty(0).sum(),
             Ret::Avg => arg_ty(0).avg(),
             Ret::Common | Ret::CommonOfTwo => {
-                let take = if func.ret == Ret::CommonOfTwo { 2 } else { args.len() };
+                let take = if func.ret == Ret::CommonOfTwo {
+                    2
+                } else {
+                    args.len()
+                };
                 let mut first = None;
                 let mut ty = Type::Null;
                 for arg in args.iter().take(take) {
                     ty = self.branch(&mut first, arg, span, ty);
                 }
-                if func.ret == Ret::CommonOfTwo { arg_ty(0) } else { ty }
+                if func.ret == Ret::CommonOfTwo {
+                    arg_ty(0)
+                } else {
+                    ty
+                }
             }
         };
         Expr {
@@ -1695,7 +2034,9 @@ fn is_date(text: &str) -> bool {
     b.len() == 10
         && b[4] == b'-'
         && b[7] == b'-'
-        && b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
         && matches!(text[5..7].parse::<u8>(), Ok(1..=12))
         && matches!(text[8..10].parse::<u8>(), Ok(1..=31))
 }

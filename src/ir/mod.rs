@@ -75,7 +75,7 @@ impl Ir {
 
     pub fn models(&self) -> impl Iterator<Item = (&Relation, &Model)> {
         self.relations.iter().filter_map(|r| match &r.kind {
-            RelationKind::Model(m) => Some((r, m)),
+            RelationKind::Model(m) => Some((r, &**m)),
             _ => None,
         })
     }
@@ -124,7 +124,7 @@ impl Relation {
 #[derive(Debug)]
 pub enum RelationKind {
     Table(SourceTable),
-    Model(Model),
+    Model(Box<Model>),
     Snapshot(Snapshot),
 }
 
@@ -300,8 +300,14 @@ pub struct Test {
 pub enum TestKind {
     Unique(Vec<ColumnId>),
     NotNull(ColumnId),
-    AcceptedValues { column: ColumnId, values: Vec<TestValue> },
-    Relationships { column: ColumnId, to: ColumnId },
+    AcceptedValues {
+        column: ColumnId,
+        values: Vec<TestValue>,
+    },
+    Relationships {
+        column: ColumnId,
+        to: ColumnId,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -335,17 +341,53 @@ pub enum Literal {
 pub enum ExprKind {
     Literal(Literal),
     /// A column of one of the query's scans.
-    Column { scan: usize, column: ColumnId },
-    Unary { op: UnaryOp, expr: Box<Expr> },
-    Binary { op: BinOp, lhs: Box<Expr>, rhs: Box<Expr> },
-    IsNull { expr: Box<Expr>, negated: bool },
-    InList { expr: Box<Expr>, list: Vec<Expr>, negated: bool },
-    Like { expr: Box<Expr>, pattern: Box<Expr>, negated: bool, case_insensitive: bool },
-    Between { expr: Box<Expr>, low: Box<Expr>, high: Box<Expr>, negated: bool },
-    Cast { expr: Box<Expr>, ty: Type },
-    Case { operand: Option<Box<Expr>>, arms: Vec<(Expr, Expr)>, otherwise: Option<Box<Expr>> },
+    Column {
+        scan: usize,
+        column: ColumnId,
+    },
+    Unary {
+        op: UnaryOp,
+        expr: Box<Expr>,
+    },
+    Binary {
+        op: BinOp,
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+    },
+    IsNull {
+        expr: Box<Expr>,
+        negated: bool,
+    },
+    InList {
+        expr: Box<Expr>,
+        list: Vec<Expr>,
+        negated: bool,
+    },
+    Like {
+        expr: Box<Expr>,
+        pattern: Box<Expr>,
+        negated: bool,
+        case_insensitive: bool,
+    },
+    Between {
+        expr: Box<Expr>,
+        low: Box<Expr>,
+        high: Box<Expr>,
+        negated: bool,
+    },
+    Cast {
+        expr: Box<Expr>,
+        ty: Type,
+    },
+    Case {
+        operand: Option<Box<Expr>>,
+        arms: Vec<(Expr, Expr)>,
+        otherwise: Option<Box<Expr>>,
+    },
     Call(Call),
-    Sql { text: String },
+    Sql {
+        text: String,
+    },
     /// Stands for an expression that could not be resolved.
     Error,
 }
@@ -371,10 +413,13 @@ impl Expr {
     pub fn walk<'a>(&'a self, f: &mut impl FnMut(&'a Expr)) {
         f(self);
         match &self.kind {
-            ExprKind::Literal(_) | ExprKind::Column { .. } | ExprKind::Sql { .. } | ExprKind::Error => {}
-            ExprKind::Unary { expr, .. } | ExprKind::IsNull { expr, .. } | ExprKind::Cast { expr, .. } => {
-                expr.walk(f)
-            }
+            ExprKind::Literal(_)
+            | ExprKind::Column { .. }
+            | ExprKind::Sql { .. }
+            | ExprKind::Error => {}
+            ExprKind::Unary { expr, .. }
+            | ExprKind::IsNull { expr, .. }
+            | ExprKind::Cast { expr, .. } => expr.walk(f),
             ExprKind::Binary { lhs, rhs, .. } => {
                 lhs.walk(f);
                 rhs.walk(f);
@@ -387,12 +432,18 @@ impl Expr {
                 expr.walk(f);
                 pattern.walk(f);
             }
-            ExprKind::Between { expr, low, high, .. } => {
+            ExprKind::Between {
+                expr, low, high, ..
+            } => {
                 expr.walk(f);
                 low.walk(f);
                 high.walk(f);
             }
-            ExprKind::Case { operand, arms, otherwise } => {
+            ExprKind::Case {
+                operand,
+                arms,
+                otherwise,
+            } => {
                 operand.iter().for_each(|e| e.walk(f));
                 for (when, then) in arms {
                     when.walk(f);
@@ -430,7 +481,10 @@ impl Expr {
     pub fn is_constant(&self) -> bool {
         let mut constant = true;
         self.walk(&mut |e| {
-            if matches!(e.kind, ExprKind::Column { .. } | ExprKind::Call(_) | ExprKind::Sql { .. }) {
+            if matches!(
+                e.kind,
+                ExprKind::Column { .. } | ExprKind::Call(_) | ExprKind::Sql { .. }
+            ) {
                 constant = false;
             }
         });

@@ -11,7 +11,11 @@ pub fn dump_relation(ir: &Ir, id: RelId) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{} {} ({:?})", rel.kind_word(), rel.name, id);
     if !rel.deps.is_empty() {
-        let deps: Vec<String> = rel.deps.iter().map(|d| format!("{} ({d:?})", ir.relation(*d).name)).collect();
+        let deps: Vec<String> = rel
+            .deps
+            .iter()
+            .map(|d| format!("{} ({d:?})", ir.relation(*d).name))
+            .collect();
         let _ = writeln!(out, "  reads: {}", deps.join(", "));
     }
     match &rel.kind {
@@ -24,7 +28,11 @@ pub fn dump_relation(ir: &Ir, id: RelId) -> String {
                 let _ = writeln!(out, "  loaded_at: {}", ir.column(c).name);
             }
             if let Some(f) = t.freshness {
-                let _ = writeln!(out, "  freshness: warn after {:?}s, error after {:?}s", f.warn_after, f.error_after);
+                let _ = writeln!(
+                    out,
+                    "  freshness: warn after {:?}s, error after {:?}s",
+                    f.warn_after, f.error_after
+                );
             }
         }
         RelationKind::Model(m) => {
@@ -69,7 +77,13 @@ pub fn dump_relation(ir: &Ir, id: RelId) -> String {
             }
             if let Some(d) = &q.dedupe {
                 let keys: Vec<String> = d.keys.iter().map(|k| show(ir, q, k)).collect();
-                let _ = writeln!(out, "  dedupe on {} keep {:?} by {}", keys.join(", "), d.keep, show(ir, q, &d.order_by));
+                let _ = writeln!(
+                    out,
+                    "  dedupe on {} keep {:?} by {}",
+                    keys.join(", "),
+                    d.keep,
+                    show(ir, q, &d.order_by)
+                );
             }
             print_columns(&mut out, ir, rel, Some(q));
             for test in &m.tests {
@@ -80,7 +94,11 @@ pub fn dump_relation(ir: &Ir, id: RelId) -> String {
         RelationKind::Snapshot(s) => {
             let _ = writeln!(out, "  from {}", ir.relation(s.from).name);
             let _ = writeln!(out, "  unique_key: [{}]", names(ir, &s.unique_key));
-            let _ = writeln!(out, "  strategy: {:?}  hard_deletes: {:?}", s.strategy, s.hard_deletes);
+            let _ = writeln!(
+                out,
+                "  strategy: {:?}  hard_deletes: {:?}",
+                s.strategy, s.hard_deletes
+            );
         }
     }
     print_columns(&mut out, ir, rel, None);
@@ -100,7 +118,10 @@ fn print_columns(out: &mut String, ir: &Ir, rel: &Relation, query: Option<&Query
 }
 
 fn names(ir: &Ir, ids: &[ColumnId]) -> String {
-    ids.iter().map(|c| ir.column(*c).name.as_str()).collect::<Vec<_>>().join(", ")
+    ids.iter()
+        .map(|c| ir.column(*c).name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// An expression with bound names spelled `alias.column`, fully parenthesised.
@@ -116,27 +137,47 @@ pub fn show(ir: &Ir, q: &Query, e: &Expr) -> String {
             Literal::Date(d) => format!("date '{d}'"),
             Literal::Timestamp(t) => format!("timestamp '{t}'"),
         },
-        ExprKind::Column { scan, column } => format!("{}.{}", q.scans[*scan].alias, ir.column(*column).name),
+        ExprKind::Column { scan, column } => {
+            format!("{}.{}", q.scans[*scan].alias, ir.column(*column).name)
+        }
         ExprKind::Unary { op, expr } => match op {
             UnaryOp::Not => format!("(not {})", s(expr)),
             UnaryOp::Neg => format!("(-{})", s(expr)),
         },
         ExprKind::Binary { op, lhs, rhs } => format!("({} {} {})", s(lhs), op.symbol(), s(rhs)),
-        ExprKind::IsNull { expr, negated } => format!("({} is {}null)", s(expr), if *negated { "not " } else { "" }),
-        ExprKind::InList { expr, list, negated } => format!(
+        ExprKind::IsNull { expr, negated } => format!(
+            "({} is {}null)",
+            s(expr),
+            if *negated { "not " } else { "" }
+        ),
+        ExprKind::InList {
+            expr,
+            list,
+            negated,
+        } => format!(
             "({} {}in ({}))",
             s(expr),
             if *negated { "not " } else { "" },
             list.iter().map(s).collect::<Vec<_>>().join(", ")
         ),
-        ExprKind::Like { expr, pattern, negated, case_insensitive } => format!(
+        ExprKind::Like {
+            expr,
+            pattern,
+            negated,
+            case_insensitive,
+        } => format!(
             "({} {}{} {})",
             s(expr),
             if *negated { "not " } else { "" },
             if *case_insensitive { "ilike" } else { "like" },
             s(pattern)
         ),
-        ExprKind::Between { expr, low, high, negated } => format!(
+        ExprKind::Between {
+            expr,
+            low,
+            high,
+            negated,
+        } => format!(
             "({} {}between {} and {})",
             s(expr),
             if *negated { "not " } else { "" },
@@ -144,7 +185,11 @@ pub fn show(ir: &Ir, q: &Query, e: &Expr) -> String {
             s(high)
         ),
         ExprKind::Cast { expr, ty } => format!("cast({} as {ty})", s(expr)),
-        ExprKind::Case { operand, arms, otherwise } => {
+        ExprKind::Case {
+            operand,
+            arms,
+            otherwise,
+        } => {
             let mut out = "(case".to_string();
             if let Some(o) = operand {
                 out += &format!(" {}", s(o));
@@ -177,7 +222,11 @@ pub fn show(ir: &Ir, q: &Query, e: &Expr) -> String {
                     .iter()
                     .map(|(e, desc, _)| format!("{}{}", s(e), if *desc { " desc" } else { "" }))
                     .collect();
-                out += &format!(" over (partition by [{}] order by [{}])", parts.join(", "), order.join(", "));
+                out += &format!(
+                    " over (partition by [{}] order by [{}])",
+                    parts.join(", "),
+                    order.join(", ")
+                );
             }
             out
         }

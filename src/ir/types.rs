@@ -42,15 +42,34 @@ impl fmt::Display for Type {
 
 /// The names types can be written with, for "did you mean".
 pub const TYPE_NAMES: &[&str] = &[
-    "text", "varchar", "string", "integer", "int", "bigint", "numeric", "decimal", "double",
-    "float", "boolean", "bool", "date", "timestamp", "timestamptz",
+    "text",
+    "varchar",
+    "string",
+    "integer",
+    "int",
+    "bigint",
+    "numeric",
+    "decimal",
+    "double",
+    "float",
+    "boolean",
+    "bool",
+    "date",
+    "timestamp",
+    "timestamptz",
 ];
 
 impl Type {
     /// Resolves a type as written. `Err` carries the reason for a bad name or
     /// bad parameters.
     pub fn from_name(name: &str, params: &[u32]) -> Result<Type, &'static str> {
-        let plain = |t: Type| if params.is_empty() { Ok(t) } else { Err("this type takes no parameters") };
+        let plain = |t: Type| {
+            if params.is_empty() {
+                Ok(t)
+            } else {
+                Err("this type takes no parameters")
+            }
+        };
         match name.to_ascii_lowercase().as_str() {
             "text" | "varchar" | "string" => plain(Type::Text),
             "integer" | "int" => plain(Type::Integer),
@@ -63,7 +82,9 @@ impl Type {
             "numeric" | "decimal" => match params {
                 [] => Ok(Type::Numeric(None)),
                 [p] if (1..=38).contains(p) => Ok(Type::Numeric(Some((*p as u8, 0)))),
-                [p, s] if (1..=38).contains(p) && s <= p => Ok(Type::Numeric(Some((*p as u8, *s as u8)))),
+                [p, s] if (1..=38).contains(p) && s <= p => {
+                    Ok(Type::Numeric(Some((*p as u8, *s as u8))))
+                }
                 _ => Err("numeric takes a precision from 1 to 38 and a scale no larger than it"),
             },
             _ => Err("unknown type"),
@@ -71,7 +92,10 @@ impl Type {
     }
 
     pub fn is_numeric(self) -> bool {
-        matches!(self, Type::Integer | Type::BigInt | Type::Numeric(_) | Type::Double)
+        matches!(
+            self,
+            Type::Integer | Type::BigInt | Type::Numeric(_) | Type::Double
+        )
     }
 
     pub fn is_integer(self) -> bool {
@@ -156,7 +180,10 @@ mod tests {
     fn unify_widens_numbers_and_time() {
         assert_eq!(Integer.unify(BigInt), Some(BigInt));
         assert_eq!(Integer.unify(Double), Some(Double));
-        assert_eq!(Numeric(Some((12, 2))).unify(Numeric(Some((10, 4)))), Some(Numeric(Some((14, 4)))));
+        assert_eq!(
+            Numeric(Some((12, 2))).unify(Numeric(Some((10, 4)))),
+            Some(Numeric(Some((14, 4))))
+        );
         assert_eq!(Date.unify(Timestamp), Some(Timestamp));
         assert_eq!(Null.unify(Text), Some(Text));
         assert_eq!(Date.unify(Text), None);
@@ -165,7 +192,10 @@ mod tests {
 
     #[test]
     fn names() {
-        assert_eq!(Type::from_name("numeric", &[12, 2]), Ok(Numeric(Some((12, 2)))));
+        assert_eq!(
+            Type::from_name("numeric", &[12, 2]),
+            Ok(Numeric(Some((12, 2))))
+        );
         assert_eq!(Type::from_name("INT", &[]), Ok(Integer));
         assert!(Type::from_name("numeric", &[2, 5]).is_err());
         assert!(Type::from_name("text", &[3]).is_err());

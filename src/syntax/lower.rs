@@ -6,9 +6,9 @@ use std::sync::LazyLock;
 use pest::iterators::{Pair, Pairs};
 use pest::pratt_parser::{Assoc, Op, PrattParser};
 
+use super::Parsed;
 use super::Rule;
 use super::ast::*;
-use super::Parsed;
 use crate::problem::Problem;
 use crate::span::{FileId, Span};
 
@@ -66,7 +66,11 @@ impl Lowerer<'_> {
     fn span(&self, pair: &Pair<'_, Rule>) -> Span {
         let s = pair.as_span();
         let len = trim_trivia(pair.as_str()).len();
-        Span::new(self.file, self.offset + s.start(), self.offset + s.start() + len)
+        Span::new(
+            self.file,
+            self.offset + s.start(),
+            self.offset + s.start() + len,
+        )
     }
 
     fn ident(&self, pair: Pair<'_, Rule>) -> Ident {
@@ -87,7 +91,12 @@ impl Lowerer<'_> {
         let mut lines = Vec::new();
         while let Some(pair) = inner.next_if(|p| p.as_rule() == Rule::doc) {
             let line = pair.as_str().trim_start_matches("##");
-            lines.push(line.strip_prefix(' ').unwrap_or(line).trim_end().to_string());
+            lines.push(
+                line.strip_prefix(' ')
+                    .unwrap_or(line)
+                    .trim_end()
+                    .to_string(),
+            );
         }
         if lines.is_empty() {
             None
@@ -134,7 +143,10 @@ impl Lowerer<'_> {
             match pair.as_rule() {
                 Rule::setting => settings.push(self.setting(pair)),
                 Rule::column_decls => {
-                    for decl in pair.into_inner().filter(|p| p.as_rule() == Rule::column_decl) {
+                    for decl in pair
+                        .into_inner()
+                        .filter(|p| p.as_rule() == Rule::column_decl)
+                    {
                         columns.push(self.column_decl(decl));
                     }
                 }
@@ -265,7 +277,8 @@ impl Lowerer<'_> {
                 None => {
                     self.problems.push(Problem::InvalidLiteral {
                         span: self.span(&inner),
-                        reason: "invalid escape sequence; use \\n, \\t, \\r, \\\", \\\\ or \\uXXXX".into(),
+                        reason: "invalid escape sequence; use \\n, \\t, \\r, \\\", \\\\ or \\uXXXX"
+                            .into(),
                     });
                     break;
                 }
@@ -320,11 +333,15 @@ impl Lowerer<'_> {
                     model.clauses.push(Clause::GroupBy { keys, span });
                 }
                 Rule::dedupe_clause => model.clauses.push(self.dedupe(pair)),
-                Rule::columns_block => model.blocks.push(self.output_block(BlockKind::Columns, pair)),
-                Rule::dimensions_block => {
-                    model.blocks.push(self.output_block(BlockKind::Dimensions, pair))
-                }
-                Rule::measures_block => model.blocks.push(self.output_block(BlockKind::Measures, pair)),
+                Rule::columns_block => model
+                    .blocks
+                    .push(self.output_block(BlockKind::Columns, pair)),
+                Rule::dimensions_block => model
+                    .blocks
+                    .push(self.output_block(BlockKind::Dimensions, pair)),
+                Rule::measures_block => model
+                    .blocks
+                    .push(self.output_block(BlockKind::Measures, pair)),
                 Rule::tests_block => {
                     let tests = pair
                         .into_inner()
@@ -373,7 +390,11 @@ impl Lowerer<'_> {
             .next_if(|p| p.as_rule() == Rule::alias)
             .and_then(|p| p.into_inner().find(|p| p.as_rule() == Rule::name))
             .map(|p| self.ident(p));
-        let on = self.expr(inner.find(|p| p.as_rule() == Rule::expr).expect("join condition"));
+        let on = self.expr(
+            inner
+                .find(|p| p.as_rule() == Rule::expr)
+                .expect("join condition"),
+        );
         Clause::Join {
             kind,
             relation,
@@ -656,8 +677,16 @@ impl Lowerer<'_> {
             }
             Rule::cast_expr => {
                 let mut inner = pair.into_inner();
-                let expr = self.expr(inner.find(|p| p.as_rule() == Rule::expr).expect("cast expr"));
-                let ty = self.type_name(inner.find(|p| p.as_rule() == Rule::type_name).expect("cast type"));
+                let expr = self.expr(
+                    inner
+                        .find(|p| p.as_rule() == Rule::expr)
+                        .expect("cast expr"),
+                );
+                let ty = self.type_name(
+                    inner
+                        .find(|p| p.as_rule() == Rule::type_name)
+                        .expect("cast type"),
+                );
                 ExprKind::Cast {
                     expr: Box::new(expr),
                     ty,
@@ -735,9 +764,12 @@ impl Lowerer<'_> {
                         };
                         for part in parts {
                             match part.as_rule() {
-                                Rule::sort_dir => sort.descending = part.as_str().starts_with("desc"),
+                                Rule::sort_dir => {
+                                    sort.descending = part.as_str().starts_with("desc")
+                                }
                                 Rule::nulls_order => {
-                                    sort.nulls_first = Some(part.as_str().trim_end().ends_with("first"))
+                                    sort.nulls_first =
+                                        Some(part.as_str().trim_end().ends_with("first"))
                                 }
                                 _ => {}
                             }

@@ -68,7 +68,9 @@ fn parse_item_by_item(file: FileId, text: &str, parsed: &mut Parsed) {
                 pos += end.max(1);
             }
             Err(error) => {
-                parsed.problems.push(syntax_problem(file, text, pos, &error));
+                parsed
+                    .problems
+                    .push(syntax_problem(file, text, pos, &error));
                 if let Some(name) = item_header_name(rest) {
                     parsed.broken_items.push(name);
                 }
@@ -140,7 +142,12 @@ fn item_header_name(text: &str) -> Option<String> {
     words.find(|w| !w.is_empty()).map(str::to_string)
 }
 
-fn syntax_problem(file: FileId, text: &str, base: usize, error: &pest::error::Error<Rule>) -> Problem {
+fn syntax_problem(
+    file: FileId,
+    text: &str,
+    base: usize,
+    error: &pest::error::Error<Rule>,
+) -> Problem {
     let offset = base
         + match error.location {
             InputLocation::Pos(p) => p,
@@ -151,10 +158,10 @@ fn syntax_problem(file: FileId, text: &str, base: usize, error: &pest::error::Er
     let mut expected: Vec<String> = Vec::new();
     if let pest::error::ErrorVariant::ParsingError { positives, .. } = &error.variant {
         for rule in positives {
-            if let Some(word) = describe_rule(*rule) {
-                if !expected.iter().any(|e| e == word) {
-                    expected.push(word.to_string());
-                }
+            if let Some(word) = describe_rule(*rule)
+                && !expected.iter().any(|e| e == word)
+            {
+                expected.push(word.to_string());
             }
         }
     }
@@ -174,12 +181,50 @@ fn syntax_problem(file: FileId, text: &str, base: usize, error: &pest::error::Er
             }
         }
     }
+    collapse_expression_starts(&mut expected);
     expected.sort_by_key(|e| (!e.starts_with('`'), e.clone()));
     expected.dedup();
     Problem::Syntax {
         span: Span::new(file, offset, offset + len),
         expected,
         found,
+    }
+}
+
+/// Where an expression may start, pest lists every way one can begin
+/// (`case`, `(`, a number…). Say "an expression" instead.
+fn collapse_expression_starts(expected: &mut Vec<String>) {
+    const STARTS: &[&str] = &[
+        "a number",
+        "a string",
+        "a function",
+        "a name",
+        "a column",
+        "an expression",
+        "`'`",
+        "`\"`",
+        "```",
+        "`(`",
+        "`-`",
+        "`case`",
+        "`cast`",
+        "`date`",
+        "`false`",
+        "`not`",
+        "`null`",
+        "`sql`",
+        "`timestamp`",
+        "`true`",
+    ];
+    let starts_expression = ["a number", "a function"]
+        .iter()
+        .all(|w| expected.iter().any(|e| e == w));
+    if starts_expression {
+        expected.retain(|e| !STARTS.contains(&e.as_str()));
+        expected.push("an expression".to_string());
+    } else {
+        // Quotes and backticks only begin strings and names, which are listed in words.
+        expected.retain(|e| !matches!(e.as_str(), "`'`" | "`\"`" | "```"));
     }
 }
 
@@ -217,7 +262,9 @@ fn describe_rule(rule: Rule) -> Option<&'static str> {
         Rule::value => "a value",
         Rule::expr | Rule::arith_expr => "an expression",
         Rule::type_name => "a type",
-        Rule::toml_string | Rule::basic_string | Rule::literal_string | Rule::sql_string => "a string",
+        Rule::toml_string | Rule::basic_string | Rule::literal_string | Rule::sql_string => {
+            "a string"
+        }
         Rule::integer | Rule::float | Rule::number => "a number",
         Rule::source_def | Rule::kw_source => "`source`",
         Rule::model_def | Rule::kw_model => "`model`",

@@ -5,24 +5,36 @@ use crate::span::FileId;
 
 fn parse_ok(text: &str) -> File {
     let parsed = parse_file(FileId(0), text);
-    assert!(parsed.problems.is_empty(), "unexpected problems: {:#?}", parsed.problems);
+    assert!(
+        parsed.problems.is_empty(),
+        "unexpected problems: {:#?}",
+        parsed.problems
+    );
     parsed.file
 }
 
 /// Parses `model m { from t columns { x = EXPR } }` and prints EXPR grouped.
 fn expr(text: &str) -> String {
-    let file = parse_ok(&format!("model m {{\n from t\n columns {{ x = {text} }}\n}}"));
-    let Item::Model(model) = &file.items[0] else { panic!("not a model") };
-    let Block::Output { columns, .. } = &model.blocks[0] else { panic!("not columns") };
+    let file = parse_ok(&format!(
+        "model m {{\n from t\n columns {{ x = {text} }}\n}}"
+    ));
+    let Item::Model(model) = &file.items[0] else {
+        panic!("not a model")
+    };
+    let Block::Output { columns, .. } = &model.blocks[0] else {
+        panic!("not columns")
+    };
     columns[0].expr.to_string()
 }
 
 #[test]
 fn shopco_files_parse() {
-    for entry in ["sources/raw.shop", "models/staging/stg_customers.shop", "snapshots/customers_snapshot.shop"] {
-        let path = format!("{}/shopco_models/{entry}", env!("CARGO_MANIFEST_DIR"));
-        let text = std::fs::read_to_string(&path).unwrap();
-        parse_ok(&text);
+    for text in [
+        include_str!("../../shopco_models/sources/raw.shop"),
+        include_str!("../../shopco_models/models/staging/stg_customers.shop"),
+        include_str!("../../shopco_models/snapshots/customers_snapshot.shop"),
+    ] {
+        parse_ok(text);
     }
 }
 
@@ -31,10 +43,19 @@ fn precedence() {
     assert_eq!(expr("1 + 2 * 3"), "(1 + (2 * 3))");
     assert_eq!(expr("a or b and not c"), "(a or (b and (not c)))");
     assert_eq!(expr("-a.x::text || 'b'"), "((-cast(a.x as text)) || 'b')");
-    assert_eq!(expr("a = 1 and b is not null"), "((a = 1) and (b is not null))");
-    assert_eq!(expr("x between 1 and 2 + 3 and y"), "((x between 1 and (2 + 3)) and y)");
+    assert_eq!(
+        expr("a = 1 and b is not null"),
+        "((a = 1) and (b is not null))"
+    );
+    assert_eq!(
+        expr("x between 1 and 2 + 3 and y"),
+        "((x between 1 and (2 + 3)) and y)"
+    );
     assert_eq!(expr("a - b - c"), "((a - b) - c)");
-    assert_eq!(expr("a like 'x%' or a not ilike 'y'"), "((a like 'x%') or (a not ilike 'y'))");
+    assert_eq!(
+        expr("a like 'x%' or a not ilike 'y'"),
+        "((a like 'x%') or (a not ilike 'y'))"
+    );
     assert_eq!(expr("s not in ('a', 'b')"), "(s not in ('a', 'b'))");
 }
 
@@ -42,7 +63,10 @@ fn precedence() {
 fn literals() {
     assert_eq!(expr("'it''s'"), "'it''s'");
     assert_eq!(expr("date '2024-01-31'"), "date '2024-01-31'");
-    assert_eq!(expr("timestamp '2024-01-31 10:00'"), "timestamp '2024-01-31 10:00'");
+    assert_eq!(
+        expr("timestamp '2024-01-31 10:00'"),
+        "timestamp '2024-01-31 10:00'"
+    );
     assert_eq!(expr("1.50"), "1.50");
     assert_eq!(expr("true and null"), "(true and null)");
     assert_eq!(expr("`order`.`Weird Name`"), "order.Weird Name");
@@ -52,16 +76,28 @@ fn literals() {
 fn calls_aggregates_windows() {
     assert_eq!(expr("count(*)"), "count(*)");
     assert_eq!(expr("count(distinct o.id)"), "count(distinct o.id)");
-    assert_eq!(expr("sum(x) filter (where s = 'ok')"), "sum(x) filter (where (s = 'ok'))");
+    assert_eq!(
+        expr("sum(x) filter (where s = 'ok')"),
+        "sum(x) filter (where (s = 'ok'))"
+    );
     assert_eq!(
         expr("ntile(5) over (partition by a, b order by r desc nulls last, t)"),
         "ntile(5) over (partition by a, b order by r desc nulls last, t)"
     );
-    assert_eq!(expr("row_number() over (order by x)"), "row_number() over (order by x)");
+    assert_eq!(
+        expr("row_number() over (order by x)"),
+        "row_number() over (order by x)"
+    );
     assert_eq!(expr("left(name, 3)"), "left(name, 3)");
     assert_eq!(expr("date(x)"), "date(x)");
-    assert_eq!(expr("cast(x as numeric(12, 2))"), "cast(x as numeric(12, 2))");
-    assert_eq!(expr("sql(\"x::money\") : numeric"), "sql(\"x::money\") : numeric");
+    assert_eq!(
+        expr("cast(x as numeric(12, 2))"),
+        "cast(x as numeric(12, 2))"
+    );
+    assert_eq!(
+        expr("sql(\"x::money\") : numeric"),
+        "sql(\"x::money\") : numeric"
+    );
 }
 
 #[test]
@@ -70,7 +106,10 @@ fn case_forms() {
         expr("case when a > 1 then 'x' when a < 0 then 'y' else 'z' end"),
         "(case when (a > 1) then 'x' when (a < 0) then 'y' else 'z' end)"
     );
-    assert_eq!(expr("case s when 'a' then 1 end"), "(case s when 'a' then 1 end)");
+    assert_eq!(
+        expr("case s when 'a' then 1 end"),
+        "(case s when 'a' then 1 end)"
+    );
 }
 
 #[test]
@@ -100,38 +139,66 @@ fn model_clauses_and_blocks() {
         }
         "#,
     );
-    let Item::Model(m) = &file.items[0] else { panic!() };
+    let Item::Model(m) = &file.items[0] else {
+        panic!()
+    };
     assert_eq!(m.doc.as_deref(), Some("Docs for m.\nSecond line."));
     assert_eq!(m.settings.len(), 3);
     let keywords: Vec<&str> = m.clauses.iter().map(Clause::keyword).collect();
-    assert_eq!(keywords, ["from", "join", "join", "where", "group by", "having"]);
-    let Clause::From { alias, .. } = &m.clauses[0] else { panic!() };
+    assert_eq!(
+        keywords,
+        ["from", "join", "join", "where", "group by", "having"]
+    );
+    let Clause::From { alias, .. } = &m.clauses[0] else {
+        panic!()
+    };
     assert_eq!(alias.as_ref().unwrap().name, "o");
-    let Clause::Join { kind, .. } = &m.clauses[2] else { panic!() };
+    let Clause::Join { kind, .. } = &m.clauses[2] else {
+        panic!()
+    };
     assert_eq!(*kind, JoinKind::Left);
     assert_eq!(m.blocks.len(), 3);
-    let Block::Output { columns, .. } = &m.blocks[1] else { panic!() };
+    let Block::Output { columns, .. } = &m.blocks[1] else {
+        panic!()
+    };
     assert_eq!(columns[0].doc.as_deref(), Some("Revenue."));
-    let Block::Tests { tests, .. } = &m.blocks[2] else { panic!() };
+    let Block::Tests { tests, .. } = &m.blocks[2] else {
+        panic!()
+    };
     assert_eq!(tests[0].args.len(), 2);
     assert_eq!(tests[0].named[0].0.name, "severity");
 }
 
 #[test]
 fn from_without_alias_before_setting_and_block() {
-    let file = parse_ok("model m {\n from a\n grain = [x]\n}\nmodel n {\n from b\n columns { x = 1 }\n}");
+    let file =
+        parse_ok("model m {\n from a\n grain = [x]\n}\nmodel n {\n from b\n columns { x = 1 }\n}");
     for item in &file.items {
         let Item::Model(m) = item else { panic!() };
-        let Clause::From { alias, .. } = &m.clauses[0] else { panic!() };
+        let Clause::From { alias, .. } = &m.clauses[0] else {
+            panic!()
+        };
         assert!(alias.is_none());
     }
 }
 
 #[test]
 fn dedupe_clause() {
-    let file = parse_ok("model m {\n from a\n dedupe on a.k, a.j keep earliest by a.t\n columns { k = a.k }\n}");
-    let Item::Model(m) = &file.items[0] else { panic!() };
-    let Clause::Dedupe { keys, keep, order_by, .. } = &m.clauses[1] else { panic!() };
+    let file = parse_ok(
+        "model m {\n from a\n dedupe on a.k, a.j keep earliest by a.t\n columns { k = a.k }\n}",
+    );
+    let Item::Model(m) = &file.items[0] else {
+        panic!()
+    };
+    let Clause::Dedupe {
+        keys,
+        keep,
+        order_by,
+        ..
+    } = &m.clauses[1]
+    else {
+        panic!()
+    };
     assert_eq!(keys.len(), 2);
     assert_eq!(*keep, Keep::Earliest);
     assert_eq!(order_by.to_string(), "a.t");
@@ -158,11 +225,15 @@ fn source_and_snapshot() {
         }
         "#,
     );
-    let Item::Source(src) = &file.items[0] else { panic!() };
+    let Item::Source(src) = &file.items[0] else {
+        panic!()
+    };
     assert_eq!(src.tables[0].columns.len(), 3);
     assert_eq!(src.tables[0].columns[1].ty.params, vec![12, 2]);
     assert_eq!(src.tables[0].columns[2].doc.as_deref(), Some("when"));
-    let Item::Snapshot(snap) = &file.items[1] else { panic!() };
+    let Item::Snapshot(snap) = &file.items[1] else {
+        panic!()
+    };
     assert_eq!(snap.from.as_ref().unwrap().dotted(), "m");
 }
 
@@ -171,7 +242,9 @@ fn toml_values() {
     let file = parse_ok(
         "model m {\n from a\n tags = ['x', \"y\\n\"]\n n = -3\n f = 1.5e3\n b = false\n p = a.b\n}",
     );
-    let Item::Model(m) = &file.items[0] else { panic!() };
+    let Item::Model(m) = &file.items[0] else {
+        panic!()
+    };
     let kinds: Vec<&ValueKind> = m.settings.iter().map(|s| &s.value.kind).collect();
     assert!(matches!(kinds[0], ValueKind::Array(v) if v.len() == 2));
     if let ValueKind::Array(v) = kinds[0] {
@@ -185,17 +258,28 @@ fn toml_values() {
 
 #[test]
 fn syntax_error_names_expected_tokens_and_recovers() {
-    let text = "model a {\n from x\n columns { y = }\n}\nmodel b {\n from x\n columns { y = 1 }\n}\n";
+    let text =
+        "model a {\n from x\n columns { y = }\n}\nmodel b {\n from x\n columns { y = 1 }\n}\n";
     let parsed = parse_file(FileId(0), text);
     assert_eq!(parsed.file.items.len(), 1, "model b survives");
     assert_eq!(parsed.file.items[0].name().name, "b");
     assert_eq!(parsed.broken_items, ["a"]);
-    let [Problem::Syntax { span, expected, found }] = parsed.problems.as_slice() else {
+    let [
+        Problem::Syntax {
+            span,
+            expected,
+            found,
+        },
+    ] = parsed.problems.as_slice()
+    else {
         panic!("{:#?}", parsed.problems)
     };
     assert_eq!(&text[span.range()], "}");
     assert_eq!(found, "`}`");
-    assert!(expected.iter().any(|e| e == "an expression"), "{expected:?}");
+    assert!(
+        expected.iter().any(|e| e == "an expression"),
+        "{expected:?}"
+    );
 }
 
 #[test]
