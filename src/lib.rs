@@ -40,14 +40,27 @@ impl Compilation {
 /// Parses, resolves and checks the `.shop` files of a project: the whole
 /// front end, in memory. `files` are ids of `.shop` files in `db`.
 pub fn compile(db: &SourceDb, config: &ProjectConfig, files: &[FileId]) -> Compilation {
+    use rayon::prelude::*;
+    // Files parse independently: spread them over the cores. The results come
+    // back in the order of `files`, so the output stays deterministic.
+    let parsed: Vec<syntax::Parsed> = files
+        .par_iter()
+        .map(|&file| syntax::parse_file(file, db.text(file)))
+        .collect();
     let mut problems = Vec::new();
     let mut asts = Vec::with_capacity(files.len());
     let mut broken = Vec::new();
-    for &file in files {
-        let parsed = syntax::parse_file(file, db.text(file));
+    for (&file, parsed) in files.iter().zip(parsed) {
         problems.extend(parsed.problems);
         broken.extend(parsed.broken_items);
         asts.push((file, parsed.file));
+    }
+    if problems.is_empty() && !files.is_empty() && asts.iter().all(|(_, ast)| ast.items.is_empty())
+    {
+        problems.push(Problem::EmptyProject {
+            paths: Vec::new(),
+            files: files.len(),
+        });
     }
     let (ir, lower_problems) = ir::lower(db, config, &asts, &broken);
     problems.extend(lower_problems);

@@ -47,9 +47,11 @@ pub enum Problem {
         size: u64,
         limit: u64,
     },
-    /// The project has no `.shop` files under its model paths.
+    /// The project has no `.shop` files under its model paths (`files` is
+    /// 0), or its files define nothing.
     EmptyProject {
         paths: Vec<String>,
+        files: usize,
     },
 
     // ---- parse (P)
@@ -302,10 +304,16 @@ impl Problem {
                 .with_primary(*span, format!("this file has {size} bytes"))
                 .with_note(format!("the limit is {limit} bytes per `.shop` file"))
                 .with_help("split the models across several files"),
-            EmptyProject { paths } => d
-                .with_title("the project has no `.shop` files")
-                .with_note(format!("looked under: {}", list(paths)))
-                .with_help("add a model file, or set `paths.models` in shop.toml"),
+            EmptyProject { paths, files } => {
+                let d = if *files == 0 {
+                    d.with_title("the project has no `.shop` files")
+                        .with_note(format!("looked under: {}", list(paths)))
+                } else {
+                    d.with_title("the project defines nothing")
+                        .with_note(format!("{files} `.shop` file(s), none defines a source, model or snapshot"))
+                };
+                d.with_help("add a model file, or set `paths.models` in shop.toml")
+            }
             Syntax {
                 span,
                 expected,

@@ -105,6 +105,7 @@ pub fn load(dir: &Path) -> Result<LoadedProject, LoadError> {
                     .iter()
                     .map(|m| dir.join(m).display().to_string())
                     .collect(),
+                files: 0,
             });
         }
     }

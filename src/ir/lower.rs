@@ -37,6 +37,7 @@ pub fn lower(
         models: Vec::new(),
         snapshots: Vec::new(),
         ref_spans: HashMap::new(),
+        pending: HashMap::new(),
     };
     for (file, ast) in files {
         for item in &ast.items {
@@ -62,6 +63,15 @@ struct Lowerer<'a> {
     snapshots: Vec<(RelId, &'a ast::SnapshotDef)>,
     /// Where relation A first reads relation B, for cycle reports.
     ref_spans: HashMap<(RelId, RelId), Span>,
+    /// Where the definition of each model or snapshot waits to be lowered.
+    pending: HashMap<RelId, Pending>,
+}
+
+/// Index into `Lowerer::models` or `Lowerer::snapshots`.
+#[derive(Clone, Copy)]
+enum Pending {
+    Model(usize),
+    Snapshot(usize),
 }
 
 /// Where an expression stands, which decides what it may contain.
@@ -195,6 +205,7 @@ impl<'a> Lowerer<'a> {
                     placeholder,
                 ) {
                     let hint = self.layer_from_path(file);
+                    self.pending.insert(id, Pending::Model(self.models.len()));
                     self.models.push((id, model, hint));
                 }
             }
@@ -213,6 +224,8 @@ impl<'a> Lowerer<'a> {
                     snapshot.doc.clone(),
                     placeholder,
                 ) {
+                    self.pending
+                        .insert(id, Pending::Snapshot(self.snapshots.len()));
                     self.snapshots.push((id, snapshot));
                 }
             }
@@ -637,12 +650,16 @@ impl<'a> Lowerer<'a> {
     // ------------------------------------------------------------ pass 3: models and snapshots
 
     fn lower_relation(&mut self, id: RelId) {
-        if let Some(i) = self.models.iter().position(|(m, _, _)| *m == id) {
-            let (_, def, hint) = self.models[i].clone();
-            self.lower_model(id, def, hint);
-        } else if let Some(i) = self.snapshots.iter().position(|(s, _)| *s == id) {
-            let (_, def) = self.snapshots[i];
-            self.lower_snapshot(id, def);
+        match self.pending.get(&id) {
+            Some(Pending::Model(i)) => {
+                let (_, def, hint) = self.models[*i].clone();
+                self.lower_model(id, def, hint);
+            }
+            Some(Pending::Snapshot(i)) => {
+                let (_, def) = self.snapshots[*i];
+                self.lower_snapshot(id, def);
+            }
+            None => {} // source tables are complete once declared
         }
     }
 

@@ -65,7 +65,7 @@ fn parse_item_by_item(file: FileId, text: &str, parsed: &mut Parsed) {
             Ok(pairs) => {
                 let end = pairs.clone().last().map_or(0, |p| p.as_span().end());
                 lower::items_at(file, pos, pairs, parsed);
-                pos += end.max(1);
+                pos += end.max(rest.chars().next().map_or(1, char::len_utf8));
             }
             Err(error) => {
                 parsed
@@ -74,7 +74,8 @@ fn parse_item_by_item(file: FileId, text: &str, parsed: &mut Parsed) {
                 if let Some(name) = item_header_name(rest) {
                     parsed.broken_items.push(name);
                 }
-                pos = next_item_start(text, pos + 1);
+                let first_char = rest.chars().next().map_or(1, char::len_utf8);
+                pos = next_item_start(text, pos + first_char);
             }
         }
     }
@@ -255,7 +256,9 @@ fn describe_found(rest: &str) -> (String, usize) {
 /// Rules without words are covered by the literal tokens pest reports.
 fn describe_rule(rule: Rule) -> Option<&'static str> {
     Some(match rule {
-        Rule::name | Rule::bare_name | Rule::quoted_name | Rule::key => "a name",
+        Rule::name | Rule::bare_name | Rule::quoted_name | Rule::key | Rule::clause_keyword => {
+            "a name"
+        }
         Rule::func_name | Rule::call => "a function",
         Rule::relation_ref => "a relation name",
         Rule::column_ref => "a column",

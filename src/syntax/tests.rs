@@ -283,11 +283,39 @@ fn syntax_error_names_expected_tokens_and_recovers() {
 }
 
 #[test]
-fn keywords_need_backticks_as_names() {
-    let parsed = parse_file(FileId(0), "model m {\n from a\n columns { order = 1 }\n}");
-    assert!(parsed.problems.is_empty());
-    let parsed = parse_file(FileId(0), "model m {\n from a\n columns { from = 1 }\n}");
-    assert_eq!(parsed.problems.len(), 1);
-    let parsed = parse_file(FileId(0), "model m {\n from a\n columns { `from` = 1 }\n}");
-    assert!(parsed.problems.is_empty());
+fn keywords_can_be_names_where_unambiguous() {
+    for text in [
+        "model m {\n from a\n columns { order = 1 }\n}",
+        "model m {\n from a\n columns { from = a.select }\n}",
+        "model m {\n from a\n columns { `Weird name` = a.`from` }\n}",
+    ] {
+        let parsed = parse_file(FileId(0), text);
+        assert!(parsed.problems.is_empty(), "{text}: {:?}", parsed.problems);
+    }
+}
+
+#[test]
+fn clause_keywords_are_not_aliases() {
+    let file =
+        parse_ok("model m {\n from a\n join b on b.id = a.id\n where a.x\n columns { x = a.x }\n}");
+    let Item::Model(m) = &file.items[0] else {
+        panic!()
+    };
+    let Clause::From { alias, .. } = &m.clauses[0] else {
+        panic!()
+    };
+    assert!(alias.is_none());
+    assert_eq!(m.clauses.len(), 3);
+}
+
+#[test]
+fn recovery_steps_over_multibyte_characters() {
+    for text in [
+        "é",
+        "𞹍 model",
+        "model m { é }\nmodel n {\n from a\n columns { x = 1 }\n}",
+    ] {
+        let parsed = parse_file(FileId(0), text);
+        assert!(!parsed.problems.is_empty(), "{text}");
+    }
 }
