@@ -176,7 +176,8 @@ fn bad_input_gives_a_diagnostic_and_a_non_zero_exit() {
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect();
     let huge = vec![b'#'; 50 * 1024 * 1024];
-    let cases: Vec<(&str, Vec<(&str, &[u8])>, &str)> = vec![
+    type Files<'a> = Vec<(&'a str, &'a [u8])>;
+    let cases: Vec<(&str, Files, &str)> = vec![
         ("empty project", vec![], "error[F004]"),
         (
             "invalid UTF-8",
