@@ -1,5 +1,6 @@
 #![allow(clippy::disallowed_methods)]
-//! Times each phase of `check` on a generated project: `cargo run --release --example profile_check -- 10000`.
+//! Times each phase of `check` on a generated project, single-threaded:
+//! `cargo run --release --example profile_check -- 10000`.
 use std::time::Instant;
 
 fn main() {
@@ -17,13 +18,6 @@ fn main() {
         .map(|(p, t)| db.add(p.clone(), t.clone()))
         .collect();
     let bytes: usize = project.files.iter().map(|(_, t)| t.len()).sum();
-    let t = Instant::now();
-    let whole = shopc::compile(&db, &config, &files);
-    println!(
-        "compile (parallel parse): {:?}, {} problems",
-        t.elapsed(),
-        whole.problems.len()
-    );
     let t = Instant::now();
     let mut asts = Vec::new();
     let mut broken = Vec::new();

@@ -256,9 +256,7 @@ fn describe_found(rest: &str) -> (String, usize) {
 /// Rules without words are covered by the literal tokens pest reports.
 fn describe_rule(rule: Rule) -> Option<&'static str> {
     Some(match rule {
-        Rule::name | Rule::bare_name | Rule::quoted_name | Rule::key | Rule::clause_keyword => {
-            "a name"
-        }
+        Rule::name | Rule::key | Rule::clause_keyword => "a name",
         Rule::func_name | Rule::call => "a function",
         Rule::relation_ref => "a relation name",
         Rule::column_ref => "a column",
