@@ -4,6 +4,7 @@ pub mod check;
 pub mod cli;
 pub mod config;
 pub mod diagnostic;
+pub mod emit;
 pub mod ir;
 pub mod problem;
 pub mod project;

@@ -1,0 +1,615 @@
+//! Emit: IR + [`Dialect`] → SQL text. Pure: it builds strings, runs nothing.
+//!
+//! A model becomes one `SELECT` (its ephemeral parents inlined as CTEs), then
+//! the statements that materialize it: a view is replaced in place; a table is
+//! built beside the old one and swapped in inside a transaction, so a failed
+//! build leaves the previous table readable. Data tests become queries that
+//! return the failing rows.
+
+pub mod dialect;
+
+use std::fmt::Write;
+
+pub use dialect::{Dialect, SqlDialect};
+
+use crate::config::MaterializedKind;
+use crate::ir::library::FuncKind;
+use crate::ir::{
+    ColumnId, Expr, ExprKind, Ir, Literal, Materialized, Query, RelId, RelationKind, TestKind, TestSeverity,
+};
+use crate::syntax::ast::{BinOp, JoinKind, Keep, UnaryOp};
+
+/// Schema of models that neither they nor their layer place anywhere.
+pub const DEFAULT_SCHEMA: &str = "main";
+
+/// Suffix of the table a build writes before it is swapped in.
+pub const BUILD_SUFFIX: &str = "__shopc_new";
+
+/// Where a relation lives in the warehouse.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PhysicalName {
+    pub schema: String,
+    pub name: String,
+}
+
+impl PhysicalName {
+    pub fn sql(&self, d: &dyn SqlDialect) -> String {
+        format!("{}.{}", d.quote_identifier(&self.schema), d.quote_identifier(&self.name))
+    }
+
+    /// `schema.name` unquoted, for progress lines.
+    pub fn display(&self) -> String {
+        format!("{}.{}", self.schema, self.name)
+    }
+
+    pub fn with_suffix(&self, suffix: &str) -> PhysicalName {
+        PhysicalName {
+            schema: self.schema.clone(),
+            name: format!("{}{suffix}", self.name),
+        }
+    }
+}
+
+/// The physical name of a relation; `None` for ephemeral models, which exist
+/// only inlined in their readers.
+pub fn physical_name(ir: &Ir, id: RelId) -> Option<PhysicalName> {
+    let rel = ir.relation(id);
+    match &rel.kind {
+        RelationKind::Table(t) => Some(PhysicalName {
+            schema: t.schema.clone(),
+            name: t.identifier.clone(),
+        }),
+        RelationKind::Model(m) if m.materialized == Materialized::Ephemeral => None,
+        RelationKind::Model(m) => Some(PhysicalName {
+            schema: m.schema.clone().unwrap_or_else(|| DEFAULT_SCHEMA.to_string()),
+            name: rel.name.clone(),
+        }),
+        RelationKind::Snapshot(s) => Some(PhysicalName {
+            schema: s.schema.clone().unwrap_or_else(|| "snapshots".to_string()),
+            name: rel.name.clone(),
+        }),
+    }
+}
+
+/// Emits SQL for one project in one dialect.
+pub struct Emitter<'a> {
+    ir: &'a Ir,
+    dialect: Dialect,
+    d: &'static dyn SqlDialect,
+}
+
+/// A data test, as a query returning the rows that fail it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestSql {
+    /// `not_null_stg_orders_customer_id`
+    pub name: String,
+    pub sql: String,
+    pub severity: TestSeverity,
+    /// Derived by the compiler (from the grain) rather than written.
+    pub derived: bool,
+}
+
+impl<'a> Emitter<'a> {
+    pub fn new(ir: &'a Ir, dialect: Dialect) -> Emitter<'a> {
+        Emitter {
+            ir,
+            dialect,
+            d: dialect.sql(),
+        }
+    }
+
+    fn q(&self, name: &str) -> String {
+        self.d.quote_identifier(name)
+    }
+
+    /// How a query refers to a relation: its physical name, or for an
+    /// ephemeral model the name of its CTE.
+    fn relation_ref(&self, id: RelId) -> String {
+        match physical_name(self.ir, id) {
+            Some(name) => name.sql(self.d),
+            None => self.q(&self.ir.relation(id).name),
+        }
+    }
+
+    /// A header comment for emitted files.
+    pub fn header(&self, id: RelId) -> String {
+        let rel = self.ir.relation(id);
+        let mut header = format!(
+            "-- shopc {} · {} {} · {}",
+            env!("CARGO_PKG_VERSION"),
+            rel.kind_word(),
+            rel.name,
+            self.dialect.name()
+        );
+        if let RelationKind::Model(m) = &rel.kind
+            && let Some(grain) = &m.grain
+        {
+            let cols: Vec<&str> = grain.iter().map(|(c, _)| self.ir.column(*c).name.as_str()).collect();
+            let _ = write!(header, " · grain [{}]", cols.join(", "));
+        }
+        header
+    }
+
+    /// The complete `SELECT` of a model, ephemeral parents inlined as CTEs.
+    pub fn select(&self, id: RelId) -> String {
+        let mut ctes = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for dep in &self.ir.relation(id).deps {
+            self.collect_ephemerals(*dep, &mut seen, &mut ctes);
+        }
+        let body = self.model_body(id);
+        if ctes.is_empty() {
+            body
+        } else {
+            let ctes: Vec<String> = ctes
+                .iter()
+                .map(|cte| format!("{} AS (\n{}\n)", self.q(&self.ir.relation(*cte).name), indent(&self.model_body(*cte))))
+                .collect();
+            format!("WITH {}\n{body}", ctes.join(",\n"))
+        }
+    }
+
+    /// Ephemeral models reachable through ephemeral models, parents first.
+    fn collect_ephemerals(&self, id: RelId, seen: &mut std::collections::HashSet<RelId>, out: &mut Vec<RelId>) {
+        if physical_name(self.ir, id).is_some() || !seen.insert(id) {
+            return;
+        }
+        for dep in &self.ir.relation(id).deps {
+            self.collect_ephemerals(*dep, seen, out);
+        }
+        out.push(id);
+    }
+
+    /// The `SELECT` of one model, without CTEs.
+    fn model_body(&self, id: RelId) -> String {
+        let rel = self.ir.relation(id);
+        let RelationKind::Model(model) = &rel.kind else {
+            return format!("SELECT * FROM {}", self.relation_ref(id));
+        };
+        let q = &model.query;
+        let outputs: Vec<String> = rel
+            .columns
+            .values()
+            .map(|c| {
+                let column = self.ir.column(*c);
+                let expr = column.expr.as_ref().map_or("NULL".to_string(), |e| self.expr(q, e));
+                format!("CAST({expr} AS {}) AS {}", self.d.type_name(column.ty), self.q(&column.name))
+            })
+            .collect();
+        let mut from = String::new();
+        for (i, scan) in q.scans.iter().enumerate() {
+            let relation = format!("{} AS {}", self.relation_ref(scan.relation), self.q(&scan.alias));
+            match q.joins.iter().find(|j| j.scan == i) {
+                None => {
+                    let _ = write!(from, "FROM {relation}");
+                }
+                Some(join) => {
+                    let kind = match join.kind {
+                        JoinKind::Inner => "INNER JOIN",
+                        JoinKind::Left => "LEFT JOIN",
+                    };
+                    let _ = write!(from, "\n{kind} {relation} ON {}", self.expr(q, &join.on));
+                }
+            }
+        }
+        let mut tail = String::new();
+        if let Some(filter) = &q.filter {
+            let _ = write!(tail, "\nWHERE {}", self.expr(q, filter));
+        }
+        if !q.group_by.is_empty() {
+            let keys: Vec<String> = q.group_by.iter().map(|k| self.expr(q, k)).collect();
+            let _ = write!(tail, "\nGROUP BY {}", keys.join(", "));
+        }
+        if let Some(having) = &q.having {
+            let _ = write!(tail, "\nHAVING {}", self.expr(q, having));
+        }
+        match &q.dedupe {
+            None => format!("SELECT\n{}\n{from}{tail}", indent(&outputs.join(",\n"))),
+            Some(dedupe) => {
+                // One row per key: number the rows of each key, keep the first.
+                let keys: Vec<String> = dedupe.keys.iter().map(|k| self.expr(q, k)).collect();
+                let direction = match dedupe.keep {
+                    Keep::Latest => "DESC NULLS LAST",
+                    Keep::Earliest => "ASC NULLS LAST",
+                };
+                let row = self.q("__shopc_row");
+                let names: Vec<String> = rel.columns.keys().map(|n| self.q(n)).collect();
+                format!(
+                    "SELECT {}\nFROM (\n  SELECT\n{},\n    row_number() OVER (PARTITION BY {} ORDER BY {} {direction}) AS {row}\n  {}{}\n) AS {}\nWHERE {row} = 1",
+                    names.join(", "),
+                    indent(&indent(&outputs.join(",\n"))),
+                    keys.join(", "),
+                    self.expr(q, &dedupe.order_by),
+                    from.replace('\n', "\n  "),
+                    tail.replace('\n', "\n  "),
+                    self.q("__shopc_dedupe"),
+                )
+            }
+        }
+    }
+
+    /// Statements that build a model, in order. `swap` statements must run in
+    /// one transaction. Ephemeral models build nothing.
+    pub fn build(&self, id: RelId) -> Build {
+        let Some(name) = physical_name(self.ir, id) else {
+            return Build::default();
+        };
+        let rel = self.ir.relation(id);
+        let kind = match &rel.kind {
+            RelationKind::Model(m) => m.materialized.kind(),
+            _ => MaterializedKind::Table,
+        };
+        let schema = format!("CREATE SCHEMA IF NOT EXISTS {}", self.q(&name.schema));
+        let select = self.select(id);
+        match kind {
+            MaterializedKind::View => Build {
+                prepare: vec![schema],
+                swap: vec![format!("CREATE OR REPLACE VIEW {} AS\n{select}", name.sql(self.d))],
+                target: Some(name),
+                relation_type: RelationType::View,
+            },
+            _ => {
+                let staging = name.with_suffix(BUILD_SUFFIX);
+                Build {
+                    prepare: vec![
+                        schema,
+                        format!("DROP TABLE IF EXISTS {}", staging.sql(self.d)),
+                        format!("CREATE TABLE {} AS\n{select}", staging.sql(self.d)),
+                    ],
+                    swap: vec![format!(
+                        "ALTER TABLE {} RENAME TO {}",
+                        staging.sql(self.d),
+                        self.q(&name.name)
+                    )],
+                    target: Some(name),
+                    relation_type: RelationType::Table,
+                }
+            }
+        }
+    }
+
+    /// The statement that removes an existing relation of the given type.
+    pub fn drop(&self, name: &PhysicalName, ty: RelationType) -> String {
+        let what = match ty {
+            RelationType::Table => "TABLE",
+            RelationType::View => "VIEW",
+        };
+        format!("DROP {what} IF EXISTS {}", name.sql(self.d))
+    }
+
+    /// Loads a seed CSV into `name` (built beside and swapped in, like a table).
+    /// `None` when the dialect cannot read files itself.
+    pub fn seed(&self, id: RelId, csv_path: &str) -> Option<Build> {
+        let name = physical_name(self.ir, id)?;
+        let rel = self.ir.relation(id);
+        let columns: Vec<(String, String)> = rel
+            .columns
+            .values()
+            .map(|c| {
+                let column = self.ir.column(*c);
+                (column.name.clone(), self.d.type_name(column.ty))
+            })
+            .collect();
+        let scan = self.d.csv_scan(csv_path, &columns)?;
+        let staging = name.with_suffix(BUILD_SUFFIX);
+        Some(Build {
+            prepare: vec![
+                format!("CREATE SCHEMA IF NOT EXISTS {}", self.q(&name.schema)),
+                format!("DROP TABLE IF EXISTS {}", staging.sql(self.d)),
+                format!("CREATE TABLE {} AS SELECT * FROM {scan}", staging.sql(self.d)),
+            ],
+            swap: vec![format!("ALTER TABLE {} RENAME TO {}", staging.sql(self.d), self.q(&name.name))],
+            target: Some(name),
+            relation_type: RelationType::Table,
+        })
+    }
+
+    /// The data tests of a model: the ones written in `tests { … }` and the
+    /// ones its declared grain implies (unique and not null).
+    pub fn tests(&self, id: RelId) -> Vec<TestSql> {
+        let rel = self.ir.relation(id);
+        let RelationKind::Model(model) = &rel.kind else {
+            return Vec::new();
+        };
+        let from = match physical_name(self.ir, id) {
+            Some(name) => name.sql(self.d),
+            None => format!("(\n{}\n) AS {}", indent(&self.select(id)), self.q(&rel.name)),
+        };
+        let col = |c: ColumnId| self.q(&self.ir.column(c).name);
+        let name_of = |c: ColumnId| self.ir.column(c).name.clone();
+        let mut tests = Vec::new();
+        if let Some(grain) = &model.grain {
+            let ids: Vec<ColumnId> = grain.iter().map(|(c, _)| *c).collect();
+            tests.push(TestSql {
+                name: format!("grain_unique_{}", rel.name),
+                sql: self.unique_sql(&from, &ids.iter().map(|c| col(*c)).collect::<Vec<_>>()),
+                severity: TestSeverity::Error,
+                derived: true,
+            });
+            for c in &ids {
+                tests.push(TestSql {
+                    name: format!("grain_not_null_{}_{}", rel.name, name_of(*c)),
+                    sql: format!("SELECT * FROM {from} WHERE {} IS NULL", col(*c)),
+                    severity: TestSeverity::Error,
+                    derived: true,
+                });
+            }
+        }
+        for test in &model.tests {
+            let (name, sql) = match &test.kind {
+                TestKind::Unique(cols) => {
+                    let names: Vec<String> = cols.iter().map(|c| name_of(*c)).collect();
+                    (
+                        format!("unique_{}_{}", rel.name, names.join("_")),
+                        self.unique_sql(&from, &cols.iter().map(|c| col(*c)).collect::<Vec<_>>()),
+                    )
+                }
+                TestKind::NotNull(c) => (
+                    format!("not_null_{}_{}", rel.name, name_of(*c)),
+                    format!("SELECT * FROM {from} WHERE {} IS NULL", col(*c)),
+                ),
+                TestKind::AcceptedValues { column, values } => {
+                    let values: Vec<String> = values
+                        .iter()
+                        .map(|v| match v {
+                            crate::ir::TestValue::Text(s) => self.d.string_literal(s),
+                            crate::ir::TestValue::Integer(n) => n.to_string(),
+                            crate::ir::TestValue::Bool(b) => if *b { "TRUE" } else { "FALSE" }.to_string(),
+                        })
+                        .collect();
+                    let c = col(*column);
+                    (
+                        format!("accepted_values_{}_{}", rel.name, name_of(*column)),
+                        format!(
+                            "SELECT {c} AS value, count(*) AS n FROM {from} WHERE {c} IS NOT NULL AND {c} NOT IN ({}) GROUP BY {c}",
+                            values.join(", ")
+                        ),
+                    )
+                }
+                TestKind::Relationships { column, to } => {
+                    let parent = self.ir.column(*to).relation;
+                    let parent_from = match physical_name(self.ir, parent) {
+                        Some(name) => name.sql(self.d),
+                        None => format!("(\n{}\n)", indent(&self.select(parent))),
+                    };
+                    let (child, target) = (self.q("child"), self.q("parent"));
+                    (
+                        format!(
+                            "relationships_{}_{}__{}_{}",
+                            rel.name,
+                            name_of(*column),
+                            self.ir.relation(parent).name,
+                            name_of(*to)
+                        ),
+                        format!(
+                            "SELECT {child}.{c} FROM {from_child} AS {child}\nLEFT JOIN {parent_from} AS {target} ON {child}.{c} = {target}.{p}\nWHERE {child}.{c} IS NOT NULL AND {target}.{p} IS NULL",
+                            c = col(*column),
+                            p = col(*to),
+                            from_child = match physical_name(self.ir, id) {
+                                Some(name) => name.sql(self.d),
+                                None => format!("(\n{}\n)", indent(&self.select(id))),
+                            },
+                        ),
+                    )
+                }
+            };
+            tests.push(TestSql {
+                name,
+                sql,
+                severity: test.severity,
+                derived: false,
+            });
+        }
+        tests
+    }
+
+    fn unique_sql(&self, from: &str, cols: &[String]) -> String {
+        let cols = cols.join(", ");
+        format!("SELECT {cols}, count(*) AS n FROM {from} GROUP BY {cols} HAVING count(*) > 1")
+    }
+
+    // ------------------------------------------------------------ expressions
+
+    fn expr(&self, q: &Query, e: &Expr) -> String {
+        match &e.kind {
+            ExprKind::Literal(lit) => self.literal(lit),
+            ExprKind::Column { scan, column } => format!(
+                "{}.{}",
+                self.q(&q.scans[*scan].alias),
+                self.q(&self.ir.column(*column).name)
+            ),
+            ExprKind::Unary { op, expr } => match op {
+                UnaryOp::Not => format!("(NOT {})", self.expr(q, expr)),
+                UnaryOp::Neg => format!("(-{})", self.expr(q, expr)),
+            },
+            ExprKind::Binary { op, lhs, rhs } => {
+                let op = match op {
+                    BinOp::Or => "OR",
+                    BinOp::And => "AND",
+                    BinOp::NotEq => "<>",
+                    other => other.symbol(),
+                };
+                format!("({} {op} {})", self.expr(q, lhs), self.expr(q, rhs))
+            }
+            ExprKind::IsNull { expr, negated } => {
+                format!("({} IS {}NULL)", self.expr(q, expr), if *negated { "NOT " } else { "" })
+            }
+            ExprKind::InList { expr, list, negated } => {
+                let items: Vec<String> = list.iter().map(|i| self.expr(q, i)).collect();
+                format!(
+                    "({} {}IN ({}))",
+                    self.expr(q, expr),
+                    if *negated { "NOT " } else { "" },
+                    items.join(", ")
+                )
+            }
+            ExprKind::Like {
+                expr,
+                pattern,
+                negated,
+                case_insensitive,
+            } => format!(
+                "({} {}{} {})",
+                self.expr(q, expr),
+                if *negated { "NOT " } else { "" },
+                if *case_insensitive { "ILIKE" } else { "LIKE" },
+                self.expr(q, pattern)
+            ),
+            ExprKind::Between {
+                expr,
+                low,
+                high,
+                negated,
+            } => format!(
+                "({} {}BETWEEN {} AND {})",
+                self.expr(q, expr),
+                if *negated { "NOT " } else { "" },
+                self.expr(q, low),
+                self.expr(q, high)
+            ),
+            ExprKind::Cast { expr, ty } => format!("CAST({} AS {})", self.expr(q, expr), self.d.type_name(*ty)),
+            ExprKind::Case {
+                operand,
+                arms,
+                otherwise,
+            } => {
+                let mut out = "CASE".to_string();
+                if let Some(operand) = operand {
+                    let _ = write!(out, " {}", self.expr(q, operand));
+                }
+                for (when, then) in arms {
+                    let _ = write!(out, " WHEN {} THEN {}", self.expr(q, when), self.expr(q, then));
+                }
+                if let Some(otherwise) = otherwise {
+                    let _ = write!(out, " ELSE {}", self.expr(q, otherwise));
+                }
+                out + " END"
+            }
+            ExprKind::Call(call) => {
+                let func = call.func.func();
+                let args: Vec<String> = call.args.iter().map(|a| self.expr(q, a)).collect();
+                let mut out = match self.d.function_template(func.name) {
+                    Some(template) => {
+                        let part = call
+                            .args
+                            .iter()
+                            .find_map(|a| match &a.kind {
+                                ExprKind::Literal(Literal::Text(part)) => Some(part.to_ascii_uppercase()),
+                                _ => None,
+                            })
+                            .unwrap_or_default();
+                        fill_template(template, &args, &part, &self.d.type_name(e.ty))
+                    }
+                    None => {
+                        let inner = if call.star {
+                            "*".to_string()
+                        } else {
+                            format!("{}{}", if call.distinct { "DISTINCT " } else { "" }, args.join(", "))
+                        };
+                        format!("{}({inner})", func.name)
+                    }
+                };
+                if let Some(filter) = &call.filter {
+                    let _ = write!(out, " FILTER (WHERE {})", self.expr(q, filter));
+                }
+                if let Some(window) = &call.over {
+                    let mut parts = Vec::new();
+                    if !window.partition_by.is_empty() {
+                        let keys: Vec<String> = window.partition_by.iter().map(|k| self.expr(q, k)).collect();
+                        parts.push(format!("PARTITION BY {}", keys.join(", ")));
+                    }
+                    if !window.order_by.is_empty() {
+                        let keys: Vec<String> = window
+                            .order_by
+                            .iter()
+                            .map(|(k, desc, nulls_first)| {
+                                let mut key = self.expr(q, k);
+                                if *desc {
+                                    key.push_str(" DESC");
+                                }
+                                match nulls_first {
+                                    Some(true) => key.push_str(" NULLS FIRST"),
+                                    Some(false) => key.push_str(" NULLS LAST"),
+                                    None => {}
+                                }
+                                key
+                            })
+                            .collect();
+                        parts.push(format!("ORDER BY {}", keys.join(", ")));
+                    }
+                    let _ = write!(out, " OVER ({})", parts.join(" "));
+                } else if func.kind == FuncKind::Window {
+                    out.push_str(" OVER ()");
+                }
+                out
+            }
+            ExprKind::Sql { text } => format!("({text})"),
+            ExprKind::Error => "NULL".to_string(),
+        }
+    }
+
+    fn literal(&self, lit: &Literal) -> String {
+        match lit {
+            Literal::Integer(n) => n.to_string(),
+            Literal::Decimal(d) => d.clone(),
+            Literal::Text(s) => self.d.string_literal(s),
+            Literal::Bool(true) => "TRUE".into(),
+            Literal::Bool(false) => "FALSE".into(),
+            Literal::Null => "NULL".into(),
+            Literal::Date(d) => format!("DATE {}", self.d.string_literal(d)),
+            Literal::Timestamp(t) => format!("TIMESTAMP {}", self.d.string_literal(t)),
+        }
+    }
+}
+
+/// Whether a relation in the warehouse is a table or a view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RelationType {
+    #[default]
+    Table,
+    View,
+}
+
+/// The statements that build one relation.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Build {
+    /// Run first, outside the swap: create the schema, build the new table.
+    pub prepare: Vec<String>,
+    /// Run in one transaction after dropping the old relation: the new one
+    /// takes its place.
+    pub swap: Vec<String>,
+    pub target: Option<PhysicalName>,
+    pub relation_type: RelationType,
+}
+
+/// Fills a function template in one pass, so that text inside an argument
+/// (a string literal `'{1}'`) is never mistaken for a placeholder.
+fn fill_template(template: &str, args: &[String], part: &str, ty: &str) -> String {
+    let mut out = String::with_capacity(template.len() + args.iter().map(String::len).sum::<usize>());
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let Some(close) = after.find('}') else {
+            out.push_str(&rest[open..]);
+            return out;
+        };
+        let key = &after[..close];
+        match key {
+            "type" => out.push_str(ty),
+            "part" => out.push_str(part),
+            _ => match key.parse::<usize>().ok().and_then(|i| args.get(i)) {
+                Some(arg) => out.push_str(arg),
+                None => out.push_str(&rest[open..open + close + 2]),
+            },
+        }
+        rest = &after[close + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn indent(text: &str) -> String {
+    text.lines().map(|l| format!("  {l}")).collect::<Vec<_>>().join("\n")
+}
+
