@@ -71,7 +71,12 @@ fn timestamp(seconds: u64) -> String {
     let days = seconds / 86_400;
     let rest = seconds % 86_400;
     let (y, m, d) = civil_from_days(19_723 + days as i64); // 2024-01-01
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", rest / 3600, rest / 60 % 60, rest % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+        rest / 3600,
+        rest / 60 % 60,
+        rest % 60
+    )
 }
 
 /// Days since 1970-01-01 → (year, month, day), proleptic Gregorian.
@@ -95,7 +100,8 @@ struct Table {
 
 impl Table {
     fn create(dir: &std::path::Path, name: &str, header: &[&str]) -> std::io::Result<Table> {
-        let mut out = BufWriter::with_capacity(1 << 20, File::create(dir.join(format!("{name}.csv")))?);
+        let mut out =
+            BufWriter::with_capacity(1 << 20, File::create(dir.join(format!("{name}.csv")))?);
         writeln!(out, "{}", header.join(","))?;
         Ok(Table { out })
     }
@@ -134,11 +140,26 @@ fn text(v: impl Into<String>) -> Field {
     Field::Text(v.into())
 }
 
-const FIRST: &[&str] = &["mary", "John", "ANNA", "li", "Omar", "sofia", "KENJI", "eva", "Lucas", "noor", "Pedro", "ines"];
-const LAST: &[&str] = &["smith", "Garcia", "MÜLLER", "chen", "Okafor", "rossi", "Dubois", "kowalski", "Silva", "tanaka"];
+const FIRST: &[&str] = &[
+    "mary", "John", "ANNA", "li", "Omar", "sofia", "KENJI", "eva", "Lucas", "noor", "Pedro", "ines",
+];
+const LAST: &[&str] = &[
+    "smith", "Garcia", "MÜLLER", "chen", "Okafor", "rossi", "Dubois", "kowalski", "Silva", "tanaka",
+];
 const COUNTRIES: &[&str] = &["US", "us", " DE", "FR", "gb", "BR", "JP", "", "NG", "IN"];
-const CATEGORIES: &[&str] = &["Electronics", " electronics", "HOME", "home & garden", "Books", "toys", "", "Sports "];
-const PRODUCT_WORDS: &[&str] = &["Lamp", "Phone", "Kettle", "Novel", "Ball", "Chair", "Cable", "Mug", "Puzzle", "Tent"];
+const CATEGORIES: &[&str] = &[
+    "Electronics",
+    " electronics",
+    "HOME",
+    "home & garden",
+    "Books",
+    "toys",
+    "",
+    "Sports ",
+];
+const PRODUCT_WORDS: &[&str] = &[
+    "Lamp", "Phone", "Kettle", "Novel", "Ball", "Chair", "Cable", "Mug", "Puzzle", "Tent",
+];
 
 fn main() -> std::io::Result<()> {
     let args = Args::parse();
@@ -152,14 +173,29 @@ fn main() -> std::io::Result<()> {
     let loaded = timestamp(180 * 86_400);
 
     // Products.
-    let mut t = Table::create(&args.out, "raw_products", &["product_id", "name", "category", "price", "cost", "_loaded_at"])?;
+    let mut t = Table::create(
+        &args.out,
+        "raw_products",
+        &[
+            "product_id",
+            "name",
+            "category",
+            "price",
+            "cost",
+            "_loaded_at",
+        ],
+    )?;
     let mut prices = Vec::with_capacity(products as usize);
     for id in 1..=products {
         let cents = 199 + rng.below(49_800);
         let cost = cents * (35 + rng.below(45)) / 100;
         prices.push(cents);
         let name = format!("{} {}", rng.pick(PRODUCT_WORDS), id);
-        let name = if rng.chance(10) { format!("  {name} ") } else { name };
+        let name = if rng.chance(10) {
+            format!("  {name} ")
+        } else {
+            name
+        };
         t.row(&[
             raw(id),
             text(name),
@@ -173,17 +209,34 @@ fn main() -> std::io::Result<()> {
 
     // Customers, some with an older version too.
     let header = [
-        "customer_id", "email", "first_name", "last_name", "segment", "country", "is_test_account", "created_at",
-        "updated_at", "_loaded_at",
+        "customer_id",
+        "email",
+        "first_name",
+        "last_name",
+        "segment",
+        "country",
+        "is_test_account",
+        "created_at",
+        "updated_at",
+        "_loaded_at",
     ];
     let mut t = Table::create(&args.out, "raw_customers", &header)?;
     for id in 1..=customers {
         let first = rng.pick(FIRST);
         let last = rng.pick(LAST);
         let test_account = rng.chance(3);
-        let domain = if test_account && rng.chance(50) { "shopco.test" } else { "example.com" };
+        let domain = if test_account && rng.chance(50) {
+            "shopco.test"
+        } else {
+            "example.com"
+        };
         let flag = test_account && domain == "example.com";
-        let email = format!("{}.{}{}@{domain}", first.to_lowercase(), last.to_lowercase(), id);
+        let email = format!(
+            "{}.{}{}@{domain}",
+            first.to_lowercase(),
+            last.to_lowercase(),
+            id
+        );
         let messy = match rng.below(4) {
             0 => email.to_uppercase(),
             1 => format!("  {email} "),
@@ -211,7 +264,11 @@ fn main() -> std::io::Result<()> {
         t.row(&[
             raw(id),
             text(messy),
-            text(if rng.chance(20) { format!(" {first} ") } else { first.to_string() }),
+            text(if rng.chance(20) {
+                format!(" {first} ")
+            } else {
+                first.to_string()
+            }),
             text(last),
             text(segment),
             text(rng.pick(COUNTRIES)),
@@ -227,21 +284,50 @@ fn main() -> std::io::Result<()> {
     let mut to = Table::create(
         &args.out,
         "raw_orders",
-        &["order_id", "customer_id", "status", "ordered_at", "shipping_cost", "updated_at", "_loaded_at"],
+        &[
+            "order_id",
+            "customer_id",
+            "status",
+            "ordered_at",
+            "shipping_cost",
+            "updated_at",
+            "_loaded_at",
+        ],
     )?;
     let mut ti = Table::create(
         &args.out,
         "raw_order_items",
-        &["order_item_id", "order_id", "product_id", "quantity", "unit_price", "discount", "_loaded_at"],
+        &[
+            "order_item_id",
+            "order_id",
+            "product_id",
+            "quantity",
+            "unit_price",
+            "discount",
+            "_loaded_at",
+        ],
     )?;
     let statuses = [
-        "completed", "Completed", "COMPLETED", "shipped", " shipped", "Shipped ", "placed", "returned", "cancelled",
-        "CANCELLED", "canceled",
+        "completed",
+        "Completed",
+        "COMPLETED",
+        "shipped",
+        " shipped",
+        "Shipped ",
+        "placed",
+        "returned",
+        "cancelled",
+        "CANCELLED",
+        "canceled",
     ];
     let mut item_id = 0u64;
     for id in 1..=orders {
         let ordered = rng.below(170 * 86_400);
-        let shipping = if rng.chance(5) { Field::Null } else { raw(format!("{}.{:02}", rng.below(20), rng.below(100))) };
+        let shipping = if rng.chance(5) {
+            Field::Null
+        } else {
+            raw(format!("{}.{:02}", rng.below(20), rng.below(100)))
+        };
         to.row(&[
             raw(id),
             raw(1 + rng.below(customers)),
@@ -295,12 +381,31 @@ fn main() -> std::io::Result<()> {
     let mut t = Table::create(
         &args.out,
         "raw_web_events",
-        &["event_id", "customer_id", "event_type", "page_url", "occurred_at", "_loaded_at"],
+        &[
+            "event_id",
+            "customer_id",
+            "event_type",
+            "page_url",
+            "occurred_at",
+            "_loaded_at",
+        ],
     )?;
-    let types = ["page_view", "Page_View", "page_view ", "add_to_cart", "ADD_TO_CART", "checkout", "purchase"];
+    let types = [
+        "page_view",
+        "Page_View",
+        "page_view ",
+        "add_to_cart",
+        "ADD_TO_CART",
+        "checkout",
+        "purchase",
+    ];
     for n in 1..=events {
         let event_id = format!("ev-{:016x}", rng.next() ^ n);
-        let customer = if rng.chance(30) { Field::Null } else { raw(1 + rng.below(customers)) };
+        let customer = if rng.chance(30) {
+            Field::Null
+        } else {
+            raw(1 + rng.below(customers))
+        };
         let customer_text = match &customer {
             Field::Raw(s) => s.clone(),
             _ => String::new(),
@@ -311,7 +416,11 @@ fn main() -> std::io::Result<()> {
         let fields = |loaded_at: String| {
             [
                 text(event_id.clone()),
-                if customer_text.is_empty() { Field::Null } else { raw(&customer_text) },
+                if customer_text.is_empty() {
+                    Field::Null
+                } else {
+                    raw(&customer_text)
+                },
                 text(kind),
                 text(url.clone()),
                 raw(timestamp(at)),

@@ -43,6 +43,31 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
         color: ColorChoice,
     },
+    /// Load the seed CSVs into their source tables
+    Seed {
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Build the selected models (views and tables) in dependency order
+    Run {
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Run the data tests of the selected models
+    Test {
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Seed, run and test in dependency order; a failing test skips what depends on it
+    Build {
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Write the SQL of every selected model and test to target/compiled/
+    Compile {
+        #[command(flatten)]
+        run: RunArgs,
+    },
     /// Explain a diagnostic code (e.g. `shopc explain R001`); list all codes without one
     Explain {
         /// A code such as R001, or a rule name such as unknown-relation
@@ -69,6 +94,25 @@ pub enum DebugStage {
         #[command(flatten)]
         project: ProjectArg,
     },
+}
+
+/// Options shared by the commands that touch a warehouse.
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub project: ProjectArg,
+    /// Nodes to include: `name`, `+name` (and ancestors), `name+` (and
+    /// descendants), `n+name`, `@name`, `tag:x`, `layer:x`
+    #[arg(long, short = 's', num_args = 1.., value_name = "SELECTOR")]
+    pub select: Vec<String>,
+    /// Nodes to leave out, with the same selectors
+    #[arg(long, num_args = 1.., value_name = "SELECTOR")]
+    pub exclude: Vec<String>,
+    /// DuckDB database file (default: TARGET/NAME.duckdb in the project)
+    #[arg(long, value_name = "FILE")]
+    pub database: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
 }
 
 #[derive(clap::Args, Debug)]
@@ -121,6 +165,11 @@ pub fn main() -> ExitCode {
             format,
             color,
         } => check(&project.project, format, color),
+        Command::Seed { run } => warehouse_command(&run, crate::run::Command::Seed),
+        Command::Run { run } => warehouse_command(&run, crate::run::Command::Run),
+        Command::Test { run } => warehouse_command(&run, crate::run::Command::Test),
+        Command::Build { run } => warehouse_command(&run, crate::run::Command::Build),
+        Command::Compile { run } => compile(&run),
         Command::Explain { code } => explain(code.as_deref()),
         Command::Debug { stage } => debug(stage),
     }
@@ -258,7 +307,7 @@ fn debug(stage: DebugStage) -> ExitCode {
         Err(code) => return code,
     };
     let Some(config) = &loaded.config else {
-        report(&loaded.db, &loaded.problems);
+        report(&loaded.db, &loaded.problems, ColorChoice::Auto);
         return ExitCode::from(EXIT_ERRORS);
     };
     let compilation = crate::compile(&loaded.db, config, &loaded.shop_files);
@@ -311,10 +360,167 @@ fn not_found<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> ExitC
     ExitCode::from(EXIT_USAGE)
 }
 
-fn report(db: &SourceDb, problems: &[Problem]) {
+fn report(db: &SourceDb, problems: &[Problem], color: ColorChoice) {
     let diagnostics: Vec<Diagnostic> = problems.iter().map(Problem::to_diagnostic).collect();
-    eprint!(
-        "{}",
-        diagnostic::render(db, &diagnostics, use_color(ColorChoice::Auto))
+    eprint!("{}", diagnostic::render(db, &diagnostics, use_color(color)));
+}
+
+/// Loads and compiles a project; on errors, prints them and returns the exit code.
+fn compiled(
+    dir: &std::path::Path,
+    color: ColorChoice,
+) -> Result<(LoadedProject, crate::Compilation), ExitCode> {
+    let loaded = load(dir)?;
+    let Some(config) = &loaded.config else {
+        report(&loaded.db, &loaded.problems, color);
+        return Err(ExitCode::from(EXIT_ERRORS));
+    };
+    let compilation = crate::compile(&loaded.db, config, &loaded.shop_files);
+    let mut problems = loaded.problems.clone();
+    problems.extend(compilation.problems.iter().cloned());
+    if problems.iter().any(Problem::is_error) {
+        report(&loaded.db, &problems, color);
+        eprintln!("error: the project has errors; nothing was run");
+        let io = problems
+            .iter()
+            .any(|p| matches!(p, Problem::UnreadableFile { .. }));
+        return Err(ExitCode::from(if io { EXIT_USAGE } else { EXIT_ERRORS }));
+    }
+    report(&loaded.db, &problems, color);
+    Ok((loaded, compilation))
+}
+
+/// The selected relations, in build order.
+fn selection(ir: &crate::ir::Ir, args: &RunArgs) -> Result<Vec<crate::ir::RelId>, ExitCode> {
+    let parse = |texts: &[String]| {
+        texts
+            .iter()
+            .flat_map(|t| t.split_whitespace())
+            .map(crate::plan::parse_selector)
+            .collect::<Result<Vec<_>, _>>()
+    };
+    let result = parse(&args.select)
+        .and_then(|select| Ok((select, parse(&args.exclude)?)))
+        .and_then(|(select, exclude)| crate::plan::select(ir, &select, &exclude));
+    result.map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(EXIT_USAGE)
+    })
+}
+
+fn database_path(loaded: &LoadedProject, args: &RunArgs) -> PathBuf {
+    if let Some(path) = &args.database {
+        return path.clone();
+    }
+    let config = loaded
+        .config
+        .as_ref()
+        .expect("compiled projects have a config");
+    loaded
+        .root
+        .join(&config.paths.target)
+        .join(format!("{}.duckdb", config.name))
+}
+
+fn warehouse_command(args: &RunArgs, command: crate::run::Command) -> ExitCode {
+    let (loaded, compilation) = match compiled(&args.project.project, args.color) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let selected = match selection(&compilation.ir, args) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let config = loaded
+        .config
+        .as_ref()
+        .expect("compiled projects have a config");
+    let seeds = match crate::seed::discover(&compilation.ir, &loaded.root.join(&config.paths.seeds))
+    {
+        Ok(seeds) => seeds,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_ERRORS);
+        }
+    };
+    let path = database_path(&loaded, args);
+    let mut warehouse = match crate::warehouse::DuckDbWarehouse::open(&path) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    let summary = crate::run::execute(
+        &compilation.ir,
+        &mut warehouse,
+        &seeds,
+        command,
+        &selected,
+        &mut out,
     );
+    if summary.success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_ERRORS)
+    }
+}
+
+fn compile(args: &RunArgs) -> ExitCode {
+    let (loaded, compilation) = match compiled(&args.project.project, args.color) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let selected = match selection(&compilation.ir, args) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let config = loaded
+        .config
+        .as_ref()
+        .expect("compiled projects have a config");
+    let dir = loaded.root.join(&config.paths.target).join("compiled");
+    let emitter = crate::emit::Emitter::new(&compilation.ir, crate::emit::Dialect::DuckDb);
+    let mut written = 0;
+    for id in selected {
+        let rel = compilation.ir.relation(id);
+        if !matches!(rel.kind, RelationKind::Model(_)) {
+            continue;
+        }
+        let build = emitter.build(id);
+        let mut text = format!("{}\n", emitter.header(id));
+        if build.target.is_none() {
+            text.push_str("-- ephemeral: inlined as a CTE where it is read\n");
+            text.push_str(&emitter.select(id));
+            text.push_str(";\n");
+        }
+        for statement in build.prepare.iter().chain(&build.swap) {
+            text.push_str(statement);
+            text.push_str(";\n");
+        }
+        let mut files = vec![(dir.join(format!("{}.sql", rel.name)), text)];
+        for test in emitter.tests(id) {
+            let body = format!(
+                "{}\n-- test {}\n{};\n",
+                emitter.header(id),
+                test.name,
+                test.sql
+            );
+            files.push((dir.join("tests").join(format!("{}.sql", test.name)), body));
+        }
+        for (path, text) in files {
+            let result = path
+                .parent()
+                .map_or(Ok(()), std::fs::create_dir_all)
+                .and_then(|()| std::fs::write(&path, text));
+            if let Err(e) = result {
+                eprintln!("error: cannot write `{}`: {e}", path.display());
+                return ExitCode::from(EXIT_USAGE);
+            }
+            written += 1;
+        }
+    }
+    say!("compiled {written} files into {}", dir.display());
+    ExitCode::SUCCESS
 }

@@ -6,11 +6,15 @@ pub mod config;
 pub mod diagnostic;
 pub mod emit;
 pub mod ir;
+pub mod plan;
 pub mod problem;
 pub mod project;
+pub mod run;
+pub mod seed;
 pub mod span;
 pub mod syntax;
 pub mod synth;
+pub mod warehouse;
 
 use config::ProjectConfig;
 use ir::Ir;

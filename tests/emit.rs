@@ -8,7 +8,11 @@ use shopc::ir::RelationKind;
 fn shopco_duckdb_sql() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/shopco_models");
     let loaded = shopc::project::load(std::path::Path::new(dir)).unwrap();
-    let compilation = shopc::compile(&loaded.db, loaded.config.as_ref().unwrap(), &loaded.shop_files);
+    let compilation = shopc::compile(
+        &loaded.db,
+        loaded.config.as_ref().unwrap(),
+        &loaded.shop_files,
+    );
     assert!(compilation.problems.is_empty());
     let ir = &compilation.ir;
     let emitter = Emitter::new(ir, Dialect::DuckDb);
@@ -20,9 +24,18 @@ fn shopco_duckdb_sql() {
             doc.push_str(";\n");
         }
         for test in emitter.tests(rel.id) {
-            doc.push_str(&format!("-- test {}{}\n{};\n", test.name, if test.derived { " (derived)" } else { "" }, test.sql));
+            doc.push_str(&format!(
+                "-- test {}{}\n{};\n",
+                test.name,
+                if test.derived { " (derived)" } else { "" },
+                test.sql
+            ));
         }
         insta::assert_snapshot!(format!("duckdb_{}", rel.name), doc);
     }
-    assert!(ir.relations.iter().any(|r| matches!(r.kind, RelationKind::Snapshot(_))));
+    assert!(
+        ir.relations
+            .iter()
+            .any(|r| matches!(r.kind, RelationKind::Snapshot(_)))
+    );
 }

@@ -102,7 +102,10 @@ const DUCKDB_FUNCTIONS: &[(&str, &str)] = &[
 
 impl SqlDialect for DuckDb {
     fn function_template(&self, name: &str) -> Option<&'static str> {
-        DUCKDB_FUNCTIONS.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+        DUCKDB_FUNCTIONS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, t)| *t)
     }
 
     fn csv_scan(&self, path: &str, columns: &[(String, String)]) -> Option<String> {

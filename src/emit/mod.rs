@@ -15,7 +15,8 @@ pub use dialect::{Dialect, SqlDialect};
 use crate::config::MaterializedKind;
 use crate::ir::library::FuncKind;
 use crate::ir::{
-    ColumnId, Expr, ExprKind, Ir, Literal, Materialized, Query, RelId, RelationKind, TestKind, TestSeverity,
+    ColumnId, Expr, ExprKind, Ir, Literal, Materialized, Query, RelId, RelationKind, TestKind,
+    TestSeverity,
 };
 use crate::syntax::ast::{BinOp, JoinKind, Keep, UnaryOp};
 
@@ -34,7 +35,11 @@ pub struct PhysicalName {
 
 impl PhysicalName {
     pub fn sql(&self, d: &dyn SqlDialect) -> String {
-        format!("{}.{}", d.quote_identifier(&self.schema), d.quote_identifier(&self.name))
+        format!(
+            "{}.{}",
+            d.quote_identifier(&self.schema),
+            d.quote_identifier(&self.name)
+        )
     }
 
     /// `schema.name` unquoted, for progress lines.
@@ -61,7 +66,10 @@ pub fn physical_name(ir: &Ir, id: RelId) -> Option<PhysicalName> {
         }),
         RelationKind::Model(m) if m.materialized == Materialized::Ephemeral => None,
         RelationKind::Model(m) => Some(PhysicalName {
-            schema: m.schema.clone().unwrap_or_else(|| DEFAULT_SCHEMA.to_string()),
+            schema: m
+                .schema
+                .clone()
+                .unwrap_or_else(|| DEFAULT_SCHEMA.to_string()),
             name: rel.name.clone(),
         }),
         RelationKind::Snapshot(s) => Some(PhysicalName {
@@ -87,6 +95,8 @@ pub struct TestSql {
     pub severity: TestSeverity,
     /// Derived by the compiler (from the grain) rather than written.
     pub derived: bool,
+    /// Other relations the test reads (the parent of a relationships test).
+    pub reads: Vec<RelId>,
 }
 
 impl<'a> Emitter<'a> {
@@ -124,7 +134,10 @@ impl<'a> Emitter<'a> {
         if let RelationKind::Model(m) = &rel.kind
             && let Some(grain) = &m.grain
         {
-            let cols: Vec<&str> = grain.iter().map(|(c, _)| self.ir.column(*c).name.as_str()).collect();
+            let cols: Vec<&str> = grain
+                .iter()
+                .map(|(c, _)| self.ir.column(*c).name.as_str())
+                .collect();
             let _ = write!(header, " · grain [{}]", cols.join(", "));
         }
         header
@@ -143,14 +156,25 @@ impl<'a> Emitter<'a> {
         } else {
             let ctes: Vec<String> = ctes
                 .iter()
-                .map(|cte| format!("{} AS (\n{}\n)", self.q(&self.ir.relation(*cte).name), indent(&self.model_body(*cte))))
+                .map(|cte| {
+                    format!(
+                        "{} AS (\n{}\n)",
+                        self.q(&self.ir.relation(*cte).name),
+                        indent(&self.model_body(*cte))
+                    )
+                })
                 .collect();
             format!("WITH {}\n{body}", ctes.join(",\n"))
         }
     }
 
     /// Ephemeral models reachable through ephemeral models, parents first.
-    fn collect_ephemerals(&self, id: RelId, seen: &mut std::collections::HashSet<RelId>, out: &mut Vec<RelId>) {
+    fn collect_ephemerals(
+        &self,
+        id: RelId,
+        seen: &mut std::collections::HashSet<RelId>,
+        out: &mut Vec<RelId>,
+    ) {
         if physical_name(self.ir, id).is_some() || !seen.insert(id) {
             return;
         }
@@ -172,13 +196,24 @@ impl<'a> Emitter<'a> {
             .values()
             .map(|c| {
                 let column = self.ir.column(*c);
-                let expr = column.expr.as_ref().map_or("NULL".to_string(), |e| self.expr(q, e));
-                format!("CAST({expr} AS {}) AS {}", self.d.type_name(column.ty), self.q(&column.name))
+                let expr = column
+                    .expr
+                    .as_ref()
+                    .map_or("NULL".to_string(), |e| self.expr(q, e));
+                format!(
+                    "CAST({expr} AS {}) AS {}",
+                    self.d.type_name(column.ty),
+                    self.q(&column.name)
+                )
             })
             .collect();
         let mut from = String::new();
         for (i, scan) in q.scans.iter().enumerate() {
-            let relation = format!("{} AS {}", self.relation_ref(scan.relation), self.q(&scan.alias));
+            let relation = format!(
+                "{} AS {}",
+                self.relation_ref(scan.relation),
+                self.q(&scan.alias)
+            );
             match q.joins.iter().find(|j| j.scan == i) {
                 None => {
                     let _ = write!(from, "FROM {relation}");
@@ -244,7 +279,10 @@ impl<'a> Emitter<'a> {
         match kind {
             MaterializedKind::View => Build {
                 prepare: vec![schema],
-                swap: vec![format!("CREATE OR REPLACE VIEW {} AS\n{select}", name.sql(self.d))],
+                swap: vec![format!(
+                    "CREATE OR REPLACE VIEW {} AS\n{select}",
+                    name.sql(self.d)
+                )],
                 target: Some(name),
                 relation_type: RelationType::View,
             },
@@ -296,9 +334,16 @@ impl<'a> Emitter<'a> {
             prepare: vec![
                 format!("CREATE SCHEMA IF NOT EXISTS {}", self.q(&name.schema)),
                 format!("DROP TABLE IF EXISTS {}", staging.sql(self.d)),
-                format!("CREATE TABLE {} AS SELECT * FROM {scan}", staging.sql(self.d)),
+                format!(
+                    "CREATE TABLE {} AS SELECT * FROM {scan}",
+                    staging.sql(self.d)
+                ),
             ],
-            swap: vec![format!("ALTER TABLE {} RENAME TO {}", staging.sql(self.d), self.q(&name.name))],
+            swap: vec![format!(
+                "ALTER TABLE {} RENAME TO {}",
+                staging.sql(self.d),
+                self.q(&name.name)
+            )],
             target: Some(name),
             relation_type: RelationType::Table,
         })
@@ -313,7 +358,11 @@ impl<'a> Emitter<'a> {
         };
         let from = match physical_name(self.ir, id) {
             Some(name) => name.sql(self.d),
-            None => format!("(\n{}\n) AS {}", indent(&self.select(id)), self.q(&rel.name)),
+            None => format!(
+                "(\n{}\n) AS {}",
+                indent(&self.select(id)),
+                self.q(&rel.name)
+            ),
         };
         let col = |c: ColumnId| self.q(&self.ir.column(c).name);
         let name_of = |c: ColumnId| self.ir.column(c).name.clone();
@@ -325,6 +374,7 @@ impl<'a> Emitter<'a> {
                 sql: self.unique_sql(&from, &ids.iter().map(|c| col(*c)).collect::<Vec<_>>()),
                 severity: TestSeverity::Error,
                 derived: true,
+                reads: Vec::new(),
             });
             for c in &ids {
                 tests.push(TestSql {
@@ -332,10 +382,15 @@ impl<'a> Emitter<'a> {
                     sql: format!("SELECT * FROM {from} WHERE {} IS NULL", col(*c)),
                     severity: TestSeverity::Error,
                     derived: true,
+                    reads: Vec::new(),
                 });
             }
         }
         for test in &model.tests {
+            let reads = match &test.kind {
+                TestKind::Relationships { to, .. } => vec![self.ir.column(*to).relation],
+                _ => Vec::new(),
+            };
             let (name, sql) = match &test.kind {
                 TestKind::Unique(cols) => {
                     let names: Vec<String> = cols.iter().map(|c| name_of(*c)).collect();
@@ -354,7 +409,9 @@ impl<'a> Emitter<'a> {
                         .map(|v| match v {
                             crate::ir::TestValue::Text(s) => self.d.string_literal(s),
                             crate::ir::TestValue::Integer(n) => n.to_string(),
-                            crate::ir::TestValue::Bool(b) => if *b { "TRUE" } else { "FALSE" }.to_string(),
+                            crate::ir::TestValue::Bool(b) => {
+                                if *b { "TRUE" } else { "FALSE" }.to_string()
+                            }
                         })
                         .collect();
                     let c = col(*column);
@@ -398,6 +455,7 @@ impl<'a> Emitter<'a> {
                 sql,
                 severity: test.severity,
                 derived: false,
+                reads,
             });
         }
         tests
@@ -432,9 +490,17 @@ impl<'a> Emitter<'a> {
                 format!("({} {op} {})", self.expr(q, lhs), self.expr(q, rhs))
             }
             ExprKind::IsNull { expr, negated } => {
-                format!("({} IS {}NULL)", self.expr(q, expr), if *negated { "NOT " } else { "" })
+                format!(
+                    "({} IS {}NULL)",
+                    self.expr(q, expr),
+                    if *negated { "NOT " } else { "" }
+                )
             }
-            ExprKind::InList { expr, list, negated } => {
+            ExprKind::InList {
+                expr,
+                list,
+                negated,
+            } => {
                 let items: Vec<String> = list.iter().map(|i| self.expr(q, i)).collect();
                 format!(
                     "({} {}IN ({}))",
@@ -467,7 +533,9 @@ impl<'a> Emitter<'a> {
                 self.expr(q, low),
                 self.expr(q, high)
             ),
-            ExprKind::Cast { expr, ty } => format!("CAST({} AS {})", self.expr(q, expr), self.d.type_name(*ty)),
+            ExprKind::Cast { expr, ty } => {
+                format!("CAST({} AS {})", self.expr(q, expr), self.d.type_name(*ty))
+            }
             ExprKind::Case {
                 operand,
                 arms,
@@ -478,7 +546,12 @@ impl<'a> Emitter<'a> {
                     let _ = write!(out, " {}", self.expr(q, operand));
                 }
                 for (when, then) in arms {
-                    let _ = write!(out, " WHEN {} THEN {}", self.expr(q, when), self.expr(q, then));
+                    let _ = write!(
+                        out,
+                        " WHEN {} THEN {}",
+                        self.expr(q, when),
+                        self.expr(q, then)
+                    );
                 }
                 if let Some(otherwise) = otherwise {
                     let _ = write!(out, " ELSE {}", self.expr(q, otherwise));
@@ -494,7 +567,9 @@ impl<'a> Emitter<'a> {
                             .args
                             .iter()
                             .find_map(|a| match &a.kind {
-                                ExprKind::Literal(Literal::Text(part)) => Some(part.to_ascii_uppercase()),
+                                ExprKind::Literal(Literal::Text(part)) => {
+                                    Some(part.to_ascii_uppercase())
+                                }
                                 _ => None,
                             })
                             .unwrap_or_default();
@@ -504,7 +579,11 @@ impl<'a> Emitter<'a> {
                         let inner = if call.star {
                             "*".to_string()
                         } else {
-                            format!("{}{}", if call.distinct { "DISTINCT " } else { "" }, args.join(", "))
+                            format!(
+                                "{}{}",
+                                if call.distinct { "DISTINCT " } else { "" },
+                                args.join(", ")
+                            )
                         };
                         format!("{}({inner})", func.name)
                     }
@@ -515,7 +594,11 @@ impl<'a> Emitter<'a> {
                 if let Some(window) = &call.over {
                     let mut parts = Vec::new();
                     if !window.partition_by.is_empty() {
-                        let keys: Vec<String> = window.partition_by.iter().map(|k| self.expr(q, k)).collect();
+                        let keys: Vec<String> = window
+                            .partition_by
+                            .iter()
+                            .map(|k| self.expr(q, k))
+                            .collect();
                         parts.push(format!("PARTITION BY {}", keys.join(", ")));
                     }
                     if !window.order_by.is_empty() {
@@ -585,7 +668,8 @@ pub struct Build {
 /// Fills a function template in one pass, so that text inside an argument
 /// (a string literal `'{1}'`) is never mistaken for a placeholder.
 fn fill_template(template: &str, args: &[String], part: &str, ty: &str) -> String {
-    let mut out = String::with_capacity(template.len() + args.iter().map(String::len).sum::<usize>());
+    let mut out =
+        String::with_capacity(template.len() + args.iter().map(String::len).sum::<usize>());
     let mut rest = template;
     while let Some(open) = rest.find('{') {
         out.push_str(&rest[..open]);
@@ -610,6 +694,24 @@ fn fill_template(template: &str, args: &[String], part: &str, ty: &str) -> Strin
 }
 
 fn indent(text: &str) -> String {
-    text.lines().map(|l| format!("  {l}")).collect::<Vec<_>>().join("\n")
+    text.lines()
+        .map(|l| format!("  {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
+#[cfg(test)]
+mod tests {
+    use super::fill_template;
+
+    #[test]
+    fn templates_fill_in_one_pass() {
+        let args = ["'{1}'".to_string(), "x".to_string()];
+        assert_eq!(
+            fill_template("f({0}, {1}) :: {type} {part}", &args, "DAY", "DATE"),
+            "f('{1}', x) :: DATE DAY"
+        );
+        assert_eq!(fill_template("struct {{a}}", &args, "", ""), "struct {{a}}");
+        assert_eq!(fill_template("g({7})", &args, "", ""), "g({7})");
+    }
+}

@@ -688,7 +688,7 @@ impl<'a> Lowerer<'a> {
             .cloned()
             .unwrap_or_else(LayerConfig::default);
 
-        let (query, silent) = self.lower_query(id, def);
+        let (query, silent) = self.lower_query(def);
         let scope = Scope {
             scans: &query.scans,
             silent,
@@ -880,7 +880,7 @@ impl<'a> Lowerer<'a> {
 
     /// Binds the query clauses. Returns the query and whether it is too broken
     /// for unresolved names to be worth reporting.
-    fn lower_query(&mut self, id: RelId, def: &'a ast::ModelDef) -> (Query, bool) {
+    fn lower_query(&mut self, def: &'a ast::ModelDef) -> (Query, bool) {
         let mut query = Query::default();
         let mut silent = false;
         let mut seen: HashMap<&'static str, Span> = HashMap::new();
@@ -1061,7 +1061,6 @@ impl<'a> Lowerer<'a> {
             });
             silent = true;
         }
-        let _ = id;
         (query, silent)
     }
 
@@ -1360,7 +1359,7 @@ impl<'a> Lowerer<'a> {
                     self.push(Problem::IncomparableTypes {
                         span: call.span,
                         lhs: (arg.span, from_ty.to_string()),
-                        rhs: (to.span(self), to_ty.to_string()),
+                        rhs: (self.ir.column(to).span, to_ty.to_string()),
                     });
                 }
                 TestKind::Relationships { column, to }
@@ -2056,10 +2055,4 @@ fn is_date(text: &str) -> bool {
             .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
         && matches!(text[5..7].parse::<u8>(), Ok(1..=12))
         && matches!(text[8..10].parse::<u8>(), Ok(1..=31))
-}
-
-impl ColumnId {
-    fn span(self, lowerer: &Lowerer<'_>) -> Span {
-        lowerer.ir.column(self).span
-    }
 }

@@ -1,0 +1,342 @@
+//! Plan: IR + selection → the ordered list of nodes a command works on.
+//!
+//! Selectors follow dbt's: `name`, `+name` (with its ancestors), `name+`
+//! (with its descendants), `2+name` / `name+1` (to a depth), `@name`
+//! (descendants and all their ancestors), `tag:x`, `layer:x`. Several
+//! selectors are a union; `--exclude` removes what its selectors match.
+//! This module does no IO.
+
+use std::collections::HashSet;
+
+use crate::ir::{Ir, RelId, RelationKind};
+
+/// How far along the graph a selector reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Depth {
+    None,
+    Upto(usize),
+    All,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selector {
+    Node {
+        name: String,
+        parents: Depth,
+        children: Depth,
+        /// `@name`: descendants, and every ancestor of those.
+        at: bool,
+    },
+    Tag(String),
+    Layer(String),
+}
+
+/// A selector that does not parse or matches nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SelectError {
+    pub selector: String,
+    pub reason: String,
+}
+
+impl std::fmt::Display for SelectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "selector `{}`: {}", self.selector, self.reason)
+    }
+}
+
+fn depth(prefix: &str) -> Result<Depth, String> {
+    match prefix {
+        "" => Ok(Depth::All),
+        n => n
+            .parse::<usize>()
+            .map(Depth::Upto)
+            .map_err(|_| format!("`{n}` is not a depth")),
+    }
+}
+
+/// Parses one selector.
+pub fn parse_selector(text: &str) -> Result<Selector, SelectError> {
+    let err = |reason: String| SelectError {
+        selector: text.to_string(),
+        reason,
+    };
+    let text = text.trim();
+    if let Some(tag) = text.strip_prefix("tag:") {
+        return Ok(Selector::Tag(tag.to_string()));
+    }
+    if let Some(layer) = text.strip_prefix("layer:") {
+        return Ok(Selector::Layer(layer.to_string()));
+    }
+    if let Some(name) = text.strip_prefix('@') {
+        return Ok(Selector::Node {
+            name: name.to_string(),
+            parents: Depth::None,
+            children: Depth::All,
+            at: true,
+        });
+    }
+    let (parents, rest) = match text.find('+') {
+        Some(i) if text[..i].chars().all(|c| c.is_ascii_digit()) => {
+            (depth(&text[..i]).map_err(err)?, &text[i + 1..])
+        }
+        _ => (Depth::None, text),
+    };
+    let (name, children) = match rest.rfind('+') {
+        Some(i) if rest[i + 1..].chars().all(|c| c.is_ascii_digit()) => {
+            (&rest[..i], depth(&rest[i + 1..]).map_err(err)?)
+        }
+        _ => (rest, Depth::None),
+    };
+    if name.is_empty() || name.contains('+') {
+        return Err(err(
+            "expected a name such as `stg_orders`, `+stg_orders` or `stg_orders+`".into(),
+        ));
+    }
+    Ok(Selector::Node {
+        name: name.to_string(),
+        parents,
+        children,
+        at: false,
+    })
+}
+
+/// The relations matched by `select` (everything when empty) minus those
+/// matched by `exclude`, in build order.
+pub fn select(
+    ir: &Ir,
+    select: &[Selector],
+    exclude: &[Selector],
+) -> Result<Vec<RelId>, SelectError> {
+    let children = children_of(ir);
+    let mut chosen: HashSet<RelId> = HashSet::new();
+    if select.is_empty() {
+        chosen.extend(ir.order.iter().copied());
+    }
+    for selector in select {
+        chosen.extend(matches(ir, &children, selector)?);
+    }
+    for selector in exclude {
+        for id in matches(ir, &children, selector)? {
+            chosen.remove(&id);
+        }
+    }
+    Ok(ir
+        .order
+        .iter()
+        .copied()
+        .filter(|id| chosen.contains(id))
+        .collect())
+}
+
+fn children_of(ir: &Ir) -> Vec<Vec<RelId>> {
+    let mut children = vec![Vec::new(); ir.relations.len()];
+    for rel in &ir.relations {
+        for dep in &rel.deps {
+            children[dep.index()].push(rel.id);
+        }
+    }
+    children
+}
+
+fn matches(
+    ir: &Ir,
+    children: &[Vec<RelId>],
+    selector: &Selector,
+) -> Result<HashSet<RelId>, SelectError> {
+    let mut out = HashSet::new();
+    match selector {
+        Selector::Tag(tag) => {
+            for (rel, model) in ir.models() {
+                if model.tags.iter().any(|t| t == tag) {
+                    out.insert(rel.id);
+                }
+            }
+        }
+        Selector::Layer(layer) => {
+            for (rel, model) in ir.models() {
+                if model.layer.as_deref() == Some(layer.as_str()) {
+                    out.insert(rel.id);
+                }
+            }
+        }
+        Selector::Node {
+            name,
+            parents,
+            children: down,
+            at,
+        } => {
+            let Some(&id) = ir.by_name.get(name) else {
+                let hint = crate::ir::suggest(name, ir.by_name.keys().map(String::as_str))
+                    .map(|s| format!(" (did you mean `{s}`?)"))
+                    .unwrap_or_default();
+                return Err(SelectError {
+                    selector: name.clone(),
+                    reason: format!("no relation has this name{hint}"),
+                });
+            };
+            out.insert(id);
+            let descendants = walk(id, *down, |r| children[r.index()].clone());
+            out.extend(descendants.iter().copied());
+            out.extend(walk(id, *parents, |r| ir.relation(r).deps.clone()));
+            if *at {
+                for d in descendants {
+                    out.extend(walk(d, Depth::All, |r| ir.relation(r).deps.clone()));
+                }
+            }
+        }
+    }
+    if out.is_empty() {
+        let what = match selector {
+            Selector::Tag(t) => format!("tag:{t}"),
+            Selector::Layer(l) => format!("layer:{l}"),
+            Selector::Node { name, .. } => name.clone(),
+        };
+        return Err(SelectError {
+            selector: what,
+            reason: "matches no model".into(),
+        });
+    }
+    Ok(out)
+}
+
+/// Breadth-first walk from `start` (not included) up to `depth` steps.
+fn walk(start: RelId, depth: Depth, next: impl Fn(RelId) -> Vec<RelId>) -> Vec<RelId> {
+    let max = match depth {
+        Depth::None => return Vec::new(),
+        Depth::Upto(n) => n,
+        Depth::All => usize::MAX,
+    };
+    let mut seen = HashSet::from([start]);
+    let mut frontier = vec![start];
+    let mut out = Vec::new();
+    let mut level = 0;
+    while !frontier.is_empty() && level < max {
+        let mut next_frontier = Vec::new();
+        for node in frontier {
+            for n in next(node) {
+                if seen.insert(n) {
+                    out.push(n);
+                    next_frontier.push(n);
+                }
+            }
+        }
+        frontier = next_frontier;
+        level += 1;
+    }
+    out
+}
+
+/// What a node of a plan is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeKind {
+    Seed,
+    Model,
+    Snapshot,
+}
+
+/// Classifies a relation for a plan: source tables with a seed file are
+/// seeds; other source tables are not built.
+pub fn node_kind(ir: &Ir, id: RelId, seeds: &HashSet<RelId>) -> Option<NodeKind> {
+    match ir.relation(id).kind {
+        RelationKind::Table(_) if seeds.contains(&id) => Some(NodeKind::Seed),
+        RelationKind::Table(_) => None,
+        RelationKind::Model(_) => Some(NodeKind::Model),
+        RelationKind::Snapshot(_) => Some(NodeKind::Snapshot),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_graph_operators() {
+        let node = |name: &str, parents, children| Selector::Node {
+            name: name.into(),
+            parents,
+            children,
+            at: false,
+        };
+        assert_eq!(
+            parse_selector("a").unwrap(),
+            node("a", Depth::None, Depth::None)
+        );
+        assert_eq!(
+            parse_selector("+a").unwrap(),
+            node("a", Depth::All, Depth::None)
+        );
+        assert_eq!(
+            parse_selector("a+").unwrap(),
+            node("a", Depth::None, Depth::All)
+        );
+        assert_eq!(
+            parse_selector("2+a+1").unwrap(),
+            node("a", Depth::Upto(2), Depth::Upto(1))
+        );
+        assert_eq!(
+            parse_selector("raw.raw_orders+").unwrap(),
+            node("raw.raw_orders", Depth::None, Depth::All)
+        );
+        assert_eq!(
+            parse_selector("tag:nightly").unwrap(),
+            Selector::Tag("nightly".into())
+        );
+        assert!(matches!(
+            parse_selector("@a").unwrap(),
+            Selector::Node { at: true, .. }
+        ));
+        assert!(parse_selector("+").is_err());
+        assert!(parse_selector("a++b").is_err());
+    }
+
+    fn ir() -> Ir {
+        use crate::span::SourceDb;
+        let mut db = SourceDb::new();
+        let config =
+            crate::config::parse_project_config(crate::span::FileId(0), "name = \"p\"\n").unwrap();
+        db.add("shop.toml", "name = \"p\"\n");
+        let text = "source raw {\n table t { columns { id: integer } }\n}\n\
+                    model a {\n tags = [\"x\"]\n from raw.t t\n columns { id = t.id }\n}\n\
+                    model b {\n from a\n columns { id = a.id }\n}\n\
+                    model c {\n from b\n columns { id = b.id }\n}\n\
+                    model d {\n from a\n columns { id = a.id }\n}\n";
+        let file = db.add("m.shop", text);
+        let compilation = crate::compile(&db, &config, &[file]);
+        assert!(
+            compilation.problems.is_empty(),
+            "{:?}",
+            compilation.problems
+        );
+        compilation.ir
+    }
+
+    fn names(ir: &Ir, selected: &[&str], excluded: &[&str]) -> Vec<String> {
+        let parse = |v: &[&str]| {
+            v.iter()
+                .map(|s| parse_selector(s).unwrap())
+                .collect::<Vec<_>>()
+        };
+        select(ir, &parse(selected), &parse(excluded))
+            .unwrap()
+            .iter()
+            .map(|id| ir.relation(*id).name.clone())
+            .collect()
+    }
+
+    #[test]
+    fn selects_along_the_graph() {
+        let ir = ir();
+        assert_eq!(names(&ir, &["b"], &[]), ["b"]);
+        assert_eq!(names(&ir, &["+b"], &[]), ["raw.t", "a", "b"]);
+        assert_eq!(names(&ir, &["1+c"], &[]), ["b", "c"]);
+        assert_eq!(names(&ir, &["a+"], &[]), ["a", "b", "c", "d"]);
+        assert_eq!(names(&ir, &["a+1"], &[]), ["a", "b", "d"]);
+        assert_eq!(names(&ir, &["a+"], &["b+"]), ["a", "d"]);
+        assert_eq!(names(&ir, &["tag:x"], &[]), ["a"]);
+        assert_eq!(names(&ir, &["@b"], &[]), ["raw.t", "a", "b", "c"]);
+        assert_eq!(names(&ir, &[], &["a+"]).len(), 1);
+        let err = select(&ir, &[parse_selector("bb").unwrap()], &[]).unwrap_err();
+        assert!(err.to_string().contains("did you mean `b`?"), "{err}");
+        assert!(select(&ir, &[parse_selector("tag:none").unwrap()], &[]).is_err());
+    }
+}

@@ -1,0 +1,403 @@
+//! Run: a plan's statements → a warehouse, with a progress line per node.
+//!
+//! `seed`, `run`, `test` and `build` share one loop over the selected nodes
+//! in build order. A node whose parent failed (or whose error-severity test
+//! failed, in `build`) is skipped, like `dbt build`. IO module.
+#![allow(clippy::disallowed_methods)]
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::time::Instant;
+
+use crate::emit::{Build, Emitter, RelationType, TestSql, physical_name};
+use crate::ir::{Ir, Materialized, RelId, RelationKind, TestSeverity};
+use crate::seed::{self, Seed};
+use crate::warehouse::{Rows, Warehouse};
+
+/// Which command is running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    Seed,
+    Run,
+    Test,
+    Build,
+}
+
+/// How many nodes ended how.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub ok: usize,
+    pub warned: usize,
+    pub failed: usize,
+    pub skipped: usize,
+}
+
+impl Summary {
+    pub fn success(&self) -> bool {
+        self.failed == 0
+    }
+}
+
+enum Step<'s> {
+    Seed(&'s Seed),
+    Model(RelId),
+    Snapshot(RelId),
+    Test(RelId, TestSql),
+}
+
+/// Runs `command` over the `selected` relations (in build order).
+pub fn execute(
+    ir: &Ir,
+    warehouse: &mut dyn Warehouse,
+    seeds: &[Seed],
+    command: Command,
+    selected: &[RelId],
+    out: &mut dyn Write,
+) -> Summary {
+    let emitter = Emitter::new(ir, warehouse.dialect());
+    // A test runs once everything it reads that this command builds is built:
+    // after its model, or after the parent of a relationships test if later.
+    let position: std::collections::HashMap<RelId, usize> = selected
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (*id, i))
+        .collect();
+    let mut tests_after: Vec<Vec<(RelId, TestSql)>> = vec![Vec::new(); selected.len()];
+    if matches!(command, Command::Test | Command::Build) {
+        for (i, &id) in selected.iter().enumerate() {
+            if !matches!(ir.relation(id).kind, RelationKind::Model(_)) {
+                continue;
+            }
+            for test in emitter.tests(id) {
+                let anchor = test
+                    .reads
+                    .iter()
+                    .filter_map(|r| position.get(r))
+                    .fold(i, |a, b| a.max(*b));
+                tests_after[anchor].push((id, test));
+            }
+        }
+    }
+    let mut steps = Vec::new();
+    for (i, &id) in selected.iter().enumerate() {
+        let rel = ir.relation(id);
+        match &rel.kind {
+            RelationKind::Table(_) => {
+                if matches!(command, Command::Seed | Command::Build)
+                    && let Some(seed) = seeds.iter().find(|s| s.relation == id)
+                {
+                    steps.push(Step::Seed(seed));
+                }
+            }
+            RelationKind::Model(model) => {
+                if matches!(command, Command::Run | Command::Build)
+                    && model.materialized != Materialized::Ephemeral
+                {
+                    steps.push(Step::Model(id));
+                }
+            }
+            RelationKind::Snapshot(_) => {
+                if matches!(command, Command::Run | Command::Build) {
+                    steps.push(Step::Snapshot(id));
+                }
+            }
+        }
+        steps.extend(
+            std::mem::take(&mut tests_after[i])
+                .into_iter()
+                .map(|(id, t)| Step::Test(id, t)),
+        );
+    }
+
+    let started = Instant::now();
+    let total = steps.len();
+    let mut summary = Summary::default();
+    let mut blocked: HashSet<RelId> = HashSet::new();
+    let _ = writeln!(out, "Running {total} nodes on {}", warehouse.describe());
+    for (i, step) in steps.into_iter().enumerate() {
+        let counter = format!(
+            "{:>width$} of {total}",
+            i + 1,
+            width = total.to_string().len()
+        );
+        let id = match &step {
+            Step::Seed(s) => s.relation,
+            Step::Model(id) | Step::Snapshot(id) | Step::Test(id, _) => *id,
+        };
+        let (kind, name) = describe(ir, &step);
+        let reads_blocked = match &step {
+            Step::Test(_, test) => test
+                .reads
+                .iter()
+                .any(|r| blocked.contains(r) || upstream_blocked(ir, *r, &blocked)),
+            _ => false,
+        };
+        if reads_blocked
+            || upstream_blocked(ir, id, &blocked)
+            || (matches!(step, Step::Test(..)) && blocked.contains(&id))
+        {
+            blocked.insert(id);
+            summary.skipped += 1;
+            line(out, &counter, "SKIP", kind, &name, "upstream failed");
+            continue;
+        }
+        let t = Instant::now();
+        match step {
+            Step::Seed(seed) => match load_seed(ir, &emitter, warehouse, seed) {
+                Ok(rows) => {
+                    summary.ok += 1;
+                    line(
+                        out,
+                        &counter,
+                        "OK",
+                        kind,
+                        &name,
+                        &format!("{rows} rows in {:.2}s", t.elapsed().as_secs_f64()),
+                    );
+                }
+                Err(message) => {
+                    blocked.insert(id);
+                    summary.failed += 1;
+                    line(
+                        out,
+                        &counter,
+                        "ERROR",
+                        kind,
+                        &name,
+                        &format!("{:.2}s", t.elapsed().as_secs_f64()),
+                    );
+                    detail(out, &message);
+                }
+            },
+            Step::Model(id) => match build(warehouse, &emitter, emitter.build(id)) {
+                Ok(()) => {
+                    summary.ok += 1;
+                    line(
+                        out,
+                        &counter,
+                        "OK",
+                        kind,
+                        &name,
+                        &format!("{:.2}s", t.elapsed().as_secs_f64()),
+                    );
+                }
+                Err(message) => {
+                    blocked.insert(id);
+                    summary.failed += 1;
+                    line(
+                        out,
+                        &counter,
+                        "ERROR",
+                        kind,
+                        &name,
+                        &format!("{:.2}s", t.elapsed().as_secs_f64()),
+                    );
+                    detail(out, &message);
+                }
+            },
+            Step::Snapshot(_) => {
+                summary.skipped += 1;
+                line(
+                    out,
+                    &counter,
+                    "SKIP",
+                    kind,
+                    &name,
+                    "snapshots are not built yet",
+                );
+            }
+            Step::Test(id, test) => {
+                let elapsed = || format!("{:.2}s", t.elapsed().as_secs_f64());
+                match run_test(warehouse, &test) {
+                    Ok((0, _)) => {
+                        summary.ok += 1;
+                        line(out, &counter, "PASS", kind, &name, &elapsed());
+                    }
+                    Ok((n, sample)) => {
+                        let status = format!(
+                            "{} {n}",
+                            if test.severity == TestSeverity::Warn {
+                                "WARN"
+                            } else {
+                                "FAIL"
+                            }
+                        );
+                        line(out, &counter, &status, kind, &name, &elapsed());
+                        detail(
+                            out,
+                            &format!(
+                                "{n} failing row{}; the first ones:",
+                                if n == 1 { "" } else { "s" }
+                            ),
+                        );
+                        detail(out, &render_rows(&sample));
+                        if test.severity == TestSeverity::Warn {
+                            summary.warned += 1;
+                        } else {
+                            summary.failed += 1;
+                            if command == Command::Build {
+                                blocked.insert(id);
+                            }
+                        }
+                    }
+                    Err(message) => {
+                        summary.failed += 1;
+                        blocked.insert(id);
+                        line(out, &counter, "ERROR", kind, &name, &elapsed());
+                        detail(out, &message);
+                    }
+                }
+            }
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\nFinished in {:.2}s: {} ok, {} warning{}, {} error{}, {} skipped",
+        started.elapsed().as_secs_f64(),
+        summary.ok,
+        summary.warned,
+        if summary.warned == 1 { "" } else { "s" },
+        summary.failed,
+        if summary.failed == 1 { "" } else { "s" },
+        summary.skipped,
+    );
+    summary
+}
+
+fn describe(ir: &Ir, step: &Step<'_>) -> (&'static str, String) {
+    let physical = |id: RelId| {
+        physical_name(ir, id).map_or_else(|| ir.relation(id).name.clone(), |p| p.display())
+    };
+    match step {
+        Step::Seed(seed) => ("seed", physical(seed.relation)),
+        Step::Model(id) => {
+            let kind = match &ir.relation(*id).kind {
+                RelationKind::Model(m) => match m.materialized {
+                    Materialized::View => "view",
+                    Materialized::Incremental(_) => "table",
+                    _ => "table",
+                },
+                _ => "table",
+            };
+            (kind, physical(*id))
+        }
+        Step::Snapshot(id) => ("snapshot", physical(*id)),
+        Step::Test(_, test) => ("test", test.name.clone()),
+    }
+}
+
+/// Whether a parent failed, looking through ephemeral models (which are
+/// never built themselves but fail with their parents).
+fn upstream_blocked(ir: &Ir, id: RelId, blocked: &HashSet<RelId>) -> bool {
+    ir.relation(id).deps.iter().any(|dep| {
+        blocked.contains(dep)
+            || matches!(&ir.relation(*dep).kind, RelationKind::Model(m) if m.materialized == Materialized::Ephemeral)
+                && upstream_blocked(ir, *dep, blocked)
+    })
+}
+
+fn line(out: &mut dyn Write, counter: &str, status: &str, kind: &str, name: &str, detail: &str) {
+    let label = format!("{kind} {name} ");
+    let dots = ".".repeat(60usize.saturating_sub(label.chars().count()).max(3));
+    let _ = writeln!(out, "{counter} {status:<7} {label}{dots} [{detail}]");
+}
+
+fn detail(out: &mut dyn Write, message: &str) {
+    for l in message.trim_end().lines() {
+        let _ = writeln!(out, "      {l}");
+    }
+}
+
+fn load_seed(
+    ir: &Ir,
+    emitter: &Emitter<'_>,
+    warehouse: &mut dyn Warehouse,
+    seed: &Seed,
+) -> Result<u64, String> {
+    let rows = seed::validate(ir, seed).map_err(|e| e.to_string())?;
+    let path =
+        std::fs::canonicalize(&seed.path).map_err(|e| format!("{}: {e}", seed.path.display()))?;
+    let Some(statements) = emitter.seed(seed.relation, &path.to_string_lossy()) else {
+        return Err(format!("{} cannot load CSV files", warehouse.describe()));
+    };
+    build(warehouse, emitter, statements)?;
+    Ok(rows)
+}
+
+/// Builds beside, then swaps in one transaction.
+fn build(warehouse: &mut dyn Warehouse, emitter: &Emitter<'_>, build: Build) -> Result<(), String> {
+    let Some(target) = &build.target else {
+        return Ok(());
+    };
+    for statement in &build.prepare {
+        warehouse.execute(statement).map_err(|e| e.to_string())?;
+    }
+    let mut swap = Vec::new();
+    match warehouse.relation_type(target).map_err(|e| e.to_string())? {
+        // A view is replaced in place; anything else is dropped first.
+        Some(RelationType::View) if build.relation_type == RelationType::View => {}
+        Some(existing) => swap.push(emitter.drop(target, existing)),
+        None => {}
+    }
+    swap.extend(build.swap.iter().cloned());
+    warehouse.transaction(&swap).map_err(|e| e.to_string())
+}
+
+/// Runs a test query: the number of failing rows and a few of them.
+fn run_test(warehouse: &mut dyn Warehouse, test: &TestSql) -> Result<(u64, Rows), String> {
+    let count = warehouse
+        .query(&format!(
+            "SELECT count(*) AS failures FROM (\n{}\n) AS t",
+            test.sql
+        ))
+        .map_err(|e| e.to_string())?;
+    let n = count
+        .rows
+        .first()
+        .and_then(|r| r.first().cloned().flatten())
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
+    if n == 0 {
+        return Ok((0, Rows::default()));
+    }
+    let sample = warehouse
+        .query(&format!("SELECT * FROM (\n{}\n) AS t LIMIT 5", test.sql))
+        .map_err(|e| e.to_string())?;
+    Ok((n, sample))
+}
+
+/// A small text table of rows.
+pub fn render_rows(rows: &Rows) -> String {
+    let cell = |v: &Option<String>| v.clone().unwrap_or_else(|| "NULL".into());
+    let mut widths: Vec<usize> = rows.columns.iter().map(|c| c.chars().count()).collect();
+    for row in &rows.rows {
+        for (i, v) in row.iter().enumerate() {
+            if let Some(w) = widths.get_mut(i) {
+                *w = (*w).max(cell(v).chars().count().min(40));
+            }
+        }
+    }
+    let fmt_row = |values: Vec<String>| {
+        values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let v: String = v.chars().take(40).collect();
+                format!("{v:<w$}", w = widths.get(i).copied().unwrap_or(0))
+            })
+            .collect::<Vec<_>>()
+            .join(" | ")
+    };
+    let mut out = vec![fmt_row(rows.columns.clone())];
+    out.push(
+        widths
+            .iter()
+            .map(|w| "-".repeat(*w))
+            .collect::<Vec<_>>()
+            .join("-+-"),
+    );
+    for row in &rows.rows {
+        out.push(fmt_row(row.iter().map(cell).collect()));
+    }
+    out.join("\n")
+}

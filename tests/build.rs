@@ -1,0 +1,408 @@
+//! `shopc seed | run | test | build` on embedded DuckDB, checked against
+//! figures computed independently from the seed CSVs.
+#![allow(clippy::disallowed_methods)]
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const SHOPCO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/shopco_models");
+
+fn shopc(args: &[&str]) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_shopc"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run shopc");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "shopc panicked:\n{err}");
+    out
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_name() == "target" {
+            continue;
+        }
+        let path = entry.path();
+        if path.is_dir() {
+            copy_dir(&path, &to.join(entry.file_name()));
+        } else {
+            std::fs::copy(&path, to.join(entry.file_name())).unwrap();
+        }
+    }
+}
+
+/// A copy of ShopCo in a temporary folder, so each test has its own database.
+fn shopco_copy() -> (tempfile::TempDir, PathBuf) {
+    let temp = tempfile::tempdir().unwrap();
+    let root = temp.path().join("shopco");
+    copy_dir(Path::new(SHOPCO), &root);
+    (temp, root)
+}
+
+fn run(command: &str, root: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![command, "--project", root.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    shopc(&args)
+}
+
+fn database(root: &Path) -> duckdb::Connection {
+    duckdb::Connection::open(root.join("target/shopco.duckdb")).unwrap()
+}
+
+fn scalar(db: &duckdb::Connection, sql: &str) -> i64 {
+    db.query_row(sql, [], |r| r.get(0)).unwrap()
+}
+
+/// Rows of a seed CSV as maps from column name to raw text.
+fn csv_rows(root: &Path, table: &str) -> Vec<HashMap<String, String>> {
+    let mut reader = csv::Reader::from_path(root.join(format!("seeds/{table}.csv"))).unwrap();
+    let headers = reader.headers().unwrap().clone();
+    reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            headers
+                .iter()
+                .map(String::from)
+                .zip(r.iter().map(String::from))
+                .collect()
+        })
+        .collect()
+}
+
+fn distinct(rows: &[HashMap<String, String>], column: &str) -> HashSet<String> {
+    rows.iter().map(|r| r[column].clone()).collect()
+}
+
+#[test]
+fn build_shopco_cleans_every_defect() {
+    let (_temp, root) = shopco_copy();
+    let out = run("build", &root, &[]);
+    let text = stdout(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A progress line per node and a summary.
+    assert!(text.contains("OK      seed raw.raw_customers"), "{text}");
+    assert!(text.contains("OK      view staging.stg_orders"), "{text}");
+    assert!(
+        text.contains("PASS    test accepted_values_stg_orders_status"),
+        "{text}"
+    );
+    assert!(
+        text.contains("PASS    test grain_unique_stg_web_events"),
+        "{text}"
+    );
+    assert!(text.contains("Finished in"), "{text}");
+    assert!(text.contains(" 0 errors, "), "{text}");
+
+    let db = database(&root);
+    let customers = csv_rows(&root, "raw_customers");
+    let orders = csv_rows(&root, "raw_orders");
+    let items = csv_rows(&root, "raw_order_items");
+    let products = csv_rows(&root, "raw_products");
+    let events = csv_rows(&root, "raw_web_events");
+
+    // Staging row counts equal the distinct valid keys of the raw data.
+    let order_ids = distinct(&orders, "order_id");
+    assert_eq!(
+        scalar(&db, "SELECT count(*) FROM staging.stg_customers") as usize,
+        distinct(&customers, "customer_id").len()
+    );
+    assert_eq!(
+        scalar(&db, "SELECT count(*) FROM staging.stg_orders") as usize,
+        order_ids.len()
+    );
+    assert_eq!(
+        scalar(&db, "SELECT count(*) FROM staging.stg_products") as usize,
+        distinct(&products, "product_id").len()
+    );
+    assert_eq!(
+        scalar(&db, "SELECT count(*) FROM staging.stg_web_events") as usize,
+        distinct(&events, "event_id").len()
+    );
+    let orphans: HashSet<String> = items
+        .iter()
+        .filter(|r| !order_ids.contains(&r["order_id"]))
+        .map(|r| r["order_item_id"].clone())
+        .collect();
+    assert!(
+        !orphans.is_empty(),
+        "the seed must contain orphan order items"
+    );
+    assert_eq!(
+        scalar(&db, "SELECT count(*) FROM staging.stg_order_items") as usize,
+        distinct(&items, "order_item_id").len()
+    );
+    assert_eq!(
+        scalar(
+            &db,
+            "SELECT count(*) FROM staging.stg_order_items WHERE is_orphan"
+        ) as usize,
+        orphans.len()
+    );
+
+    // Test accounts are flagged, by flag or by email domain.
+    let test_accounts: HashSet<&String> = customers
+        .iter()
+        .filter(|r| {
+            r["is_test_account"] == "true"
+                || r["email"].trim().to_lowercase().ends_with("@shopco.test")
+        })
+        .map(|r| &r["customer_id"])
+        .collect();
+    assert!(!test_accounts.is_empty());
+    assert_eq!(
+        scalar(
+            &db,
+            "SELECT count(*) FROM staging.stg_customers WHERE is_test_account"
+        ) as usize,
+        test_accounts.len()
+    );
+
+    // Raw data really is broken, and staging really is clean.
+    assert!(
+        events.len() > distinct(&events, "event_id").len(),
+        "the seed must contain duplicate events"
+    );
+    assert!(
+        customers
+            .iter()
+            .any(|r| r["email"] != r["email"].trim().to_lowercase())
+    );
+    assert_eq!(
+        scalar(
+            &db,
+            "SELECT count(*) FROM staging.stg_customers WHERE email <> lower(email) OR email <> trim(email) OR email LIKE '% %'"
+        ),
+        0
+    );
+    assert_eq!(
+        scalar(
+            &db,
+            "SELECT count(*) FROM staging.stg_orders WHERE status NOT IN ('placed', 'shipped', 'completed', 'returned', 'cancelled')"
+        ),
+        0
+    );
+    assert_eq!(
+        scalar(
+            &db,
+            "SELECT count(*) - count(DISTINCT event_id) FROM staging.stg_web_events"
+        ),
+        0
+    );
+    assert_eq!(
+        scalar(
+            &db,
+            "SELECT count(*) FROM staging.stg_customers WHERE segment NOT IN ('vip', 'regular', 'unknown')"
+        ),
+        0
+    );
+
+    // The latest version of each customer wins the dedupe: compare emails.
+    let mut latest: HashMap<String, (String, String)> = HashMap::new();
+    for r in &customers {
+        let entry = latest
+            .entry(r["customer_id"].clone())
+            .or_insert((String::new(), String::new()));
+        if r["updated_at"] > entry.0 {
+            *entry = (r["updated_at"].clone(), r["email"].trim().to_lowercase());
+        }
+    }
+    let mut statement = db
+        .prepare("SELECT CAST(customer_id AS VARCHAR), email FROM staging.stg_customers")
+        .unwrap();
+    let built: HashMap<String, String> = statement
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    for (id, (_, email)) in &latest {
+        assert_eq!(&built[id], email, "customer {id}");
+    }
+
+    // Anonymous events keep a NULL customer and are flagged.
+    let anonymous = events
+        .iter()
+        .filter(|r| r["customer_id"].is_empty())
+        .map(|r| &r["event_id"])
+        .collect::<HashSet<_>>();
+    assert_eq!(
+        scalar(
+            &db,
+            "SELECT count(*) FROM staging.stg_web_events WHERE is_anonymous"
+        ) as usize,
+        anonymous.len()
+    );
+}
+
+#[test]
+fn a_broken_row_fails_its_test_with_sample_rows() {
+    let (_temp, root) = shopco_copy();
+    let path = root.join("seeds/raw_orders.csv");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    lines[3] = lines[3].replacen(
+        &lines[3].split(',').nth(2).unwrap().to_string(),
+        "\"pending\"",
+        1,
+    );
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+
+    assert_eq!(run("seed", &root, &[]).status.code(), Some(0));
+    assert_eq!(run("run", &root, &[]).status.code(), Some(0));
+    let out = run("test", &root, &[]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("FAIL 1  test accepted_values_stg_orders_status"),
+        "{text}"
+    );
+    assert!(text.contains("pending"), "{text}");
+
+    // In `build`, the failing test skips what depends on stg_orders.
+    let out = run("build", &root, &[]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("SKIP    view staging.stg_order_items"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_bad_seed_row_fails_with_file_and_line_and_loads_nothing() {
+    let (_temp, root) = shopco_copy();
+    assert_eq!(run("seed", &root, &[]).status.code(), Some(0));
+    let before = scalar(&database(&root), "SELECT count(*) FROM raw.raw_order_items");
+
+    let path = root.join("seeds/raw_order_items.csv");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let mut fields: Vec<String> = lines[41].split(',').map(String::from).collect();
+    fields[3] = "three".into();
+    lines[41] = fields.join(",");
+    lines.push("99999,1,1,1,1.00,0.00,2024-06-29 00:00:00".into());
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+
+    let out = run("seed", &root, &[]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("raw_order_items.csv:42: column `quantity`: \"three\" is not an integer"),
+        "{text}"
+    );
+    assert_eq!(
+        scalar(&database(&root), "SELECT count(*) FROM raw.raw_order_items"),
+        before
+    );
+}
+
+#[test]
+fn a_failed_table_build_leaves_the_previous_table() {
+    let temp = tempfile::tempdir().unwrap();
+    let root = temp.path();
+    std::fs::create_dir_all(root.join("models")).unwrap();
+    std::fs::create_dir_all(root.join("seeds")).unwrap();
+    std::fs::write(root.join("shop.toml"), "name = \"swap\"\n").unwrap();
+    std::fs::write(
+        root.join("seeds/things.csv"),
+        "id,code\n1,\"10\"\n2,\"20\"\n",
+    )
+    .unwrap();
+    let model = |expr: &str| {
+        format!(
+            "source raw {{\n  table things {{ columns {{ id: integer, code: text }} }}\n}}\n\
+             model codes {{\n  materialized = \"table\"\n  from raw.things t\n  columns {{ id = t.id, code = {expr} }}\n}}\n"
+        )
+    };
+    std::fs::write(root.join("models/m.shop"), model("cast(t.code as integer)")).unwrap();
+    let out = run("build", root, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert_eq!(
+        scalar(
+            &duckdb::Connection::open(root.join("target/swap.duckdb")).unwrap(),
+            "SELECT sum(code) FROM main.codes"
+        ),
+        30
+    );
+
+    // New data that makes the table's query fail at run time.
+    std::fs::write(
+        root.join("seeds/things.csv"),
+        "id,code\n1,\"10\"\n2,\"twenty\"\n",
+    )
+    .unwrap();
+    let out = run("build", root, &[]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("ERROR   table main.codes"), "{text}");
+    let db = duckdb::Connection::open(root.join("target/swap.duckdb")).unwrap();
+    assert_eq!(
+        scalar(&db, "SELECT sum(code) FROM main.codes"),
+        30,
+        "the previous table is intact"
+    );
+    assert_eq!(
+        scalar(
+            &db,
+            "SELECT count(*) FROM information_schema.tables WHERE table_name LIKE '%__shopc_new'"
+        ),
+        0,
+        "the failed statement left no scratch table behind"
+    );
+}
+
+#[test]
+fn select_and_exclude_limit_the_nodes() {
+    let (_temp, root) = shopco_copy();
+    assert_eq!(run("seed", &root, &[]).status.code(), Some(0));
+    let out = run(
+        "run",
+        &root,
+        &["--select", "+stg_order_items", "--exclude", "stg_products"],
+    );
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("view staging.stg_orders"), "{text}");
+    assert!(text.contains("view staging.stg_order_items"), "{text}");
+    assert!(!text.contains("stg_customers"), "{text}");
+    assert!(!text.contains("stg_products"), "{text}");
+
+    let out = run("run", &root, &["--select", "stg_ordrs"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("did you mean `stg_orders`?"));
+}
+
+#[test]
+fn compile_writes_sql_files() {
+    let (_temp, root) = shopco_copy();
+    let out = run("compile", &root, &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sql = std::fs::read_to_string(root.join("target/compiled/stg_orders.sql")).unwrap();
+    assert!(sql.starts_with("-- shopc "), "{sql}");
+    assert!(
+        sql.contains("CREATE OR REPLACE VIEW \"staging\".\"stg_orders\""),
+        "{sql}"
+    );
+    assert!(
+        root.join("target/compiled/tests/accepted_values_stg_orders_status.sql")
+            .exists()
+    );
+}
