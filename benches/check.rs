@@ -2,22 +2,13 @@
 //! and 10,000 models. Target: 10,000 models in well under a second (release).
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use shopc::config::parse_project_config;
-use shopc::span::SourceDb;
 
 fn bench_check(c: &mut Criterion) {
     let mut group = c.benchmark_group("check");
     group.sample_size(10);
     for models in [1_000, 10_000] {
         let project = shopc::synth::project(models, 7);
-        let mut db = SourceDb::new();
-        let config_file = db.add("shop.toml", project.shop_toml.clone());
-        let config = parse_project_config(config_file, db.text(config_file)).unwrap();
-        let files: Vec<_> = project
-            .files
-            .iter()
-            .map(|(p, t)| db.add(p.clone(), t.clone()))
-            .collect();
+        let (db, config, files) = project.load();
         let bytes: usize = project.files.iter().map(|(_, t)| t.len()).sum();
         group.throughput(criterion::Throughput::Bytes(bytes as u64));
         group.bench_with_input(BenchmarkId::from_parameter(models), &models, |b, _| {

@@ -29,6 +29,7 @@ use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
 use clap::Parser;
+use shopc::synth::Rng;
 
 #[derive(Parser)]
 #[command(about = "Write deterministic ShopCo seed CSVs")]
@@ -42,28 +43,6 @@ struct Args {
     /// Random seed
     #[arg(long, default_value_t = 20_240_601)]
     seed: u64,
-}
-
-/// xorshift64*: small, fast and the same everywhere.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    /// True with probability `percent`/100.
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len() as u64) as usize]
-    }
 }
 
 /// Seconds since 2024-01-01 00:00:00 → `YYYY-MM-DD HH:MM:SS`.
@@ -400,7 +379,7 @@ fn main() -> std::io::Result<()> {
         "purchase",
     ];
     for n in 1..=events {
-        let event_id = format!("ev-{:016x}", rng.next() ^ n);
+        let event_id = format!("ev-{:016x}", rng.next_u64() ^ n);
         let customer = if rng.chance(30) {
             Field::Null
         } else {

@@ -9,14 +9,7 @@ fn main() {
         .and_then(|a| a.parse().ok())
         .unwrap_or(10_000);
     let project = shopc::synth::project(models, 7);
-    let mut db = shopc::span::SourceDb::new();
-    let config_file = db.add("shop.toml", project.shop_toml.clone());
-    let config = shopc::config::parse_project_config(config_file, db.text(config_file)).unwrap();
-    let files: Vec<_> = project
-        .files
-        .iter()
-        .map(|(p, t)| db.add(p.clone(), t.clone()))
-        .collect();
+    let (db, config, files) = project.load();
     let bytes: usize = project.files.iter().map(|(_, t)| t.len()).sum();
     let t = Instant::now();
     let mut asts = Vec::new();

@@ -365,29 +365,39 @@ fn report(db: &SourceDb, problems: &[Problem], color: ColorChoice) {
     eprint!("{}", diagnostic::render(db, &diagnostics, use_color(color)));
 }
 
-/// Loads and compiles a project; on errors, prints them and returns the exit code.
-fn compiled(
-    dir: &std::path::Path,
-    color: ColorChoice,
-) -> Result<(LoadedProject, crate::Compilation), ExitCode> {
-    let loaded = load(dir)?;
-    let Some(config) = &loaded.config else {
-        report(&loaded.db, &loaded.problems, color);
+/// A project loaded, compiled clean, and its selection resolved.
+struct Prepared {
+    loaded: LoadedProject,
+    config: crate::config::ProjectConfig,
+    compilation: crate::Compilation,
+    selected: Vec<crate::ir::RelId>,
+}
+
+/// Loads, compiles and selects; on errors, prints them and returns the exit code.
+fn prepare(args: &RunArgs) -> Result<Prepared, ExitCode> {
+    let loaded = load(&args.project.project)?;
+    let Some(config) = loaded.config.clone() else {
+        report(&loaded.db, &loaded.problems, args.color);
         return Err(ExitCode::from(EXIT_ERRORS));
     };
-    let compilation = crate::compile(&loaded.db, config, &loaded.shop_files);
+    let compilation = crate::compile(&loaded.db, &config, &loaded.shop_files);
     let mut problems = loaded.problems.clone();
     problems.extend(compilation.problems.iter().cloned());
+    report(&loaded.db, &problems, args.color);
     if problems.iter().any(Problem::is_error) {
-        report(&loaded.db, &problems, color);
         eprintln!("error: the project has errors; nothing was run");
         let io = problems
             .iter()
             .any(|p| matches!(p, Problem::UnreadableFile { .. }));
         return Err(ExitCode::from(if io { EXIT_USAGE } else { EXIT_ERRORS }));
     }
-    report(&loaded.db, &problems, color);
-    Ok((loaded, compilation))
+    let selected = selection(&compilation.ir, args)?;
+    Ok(Prepared {
+        loaded,
+        config,
+        compilation,
+        selected,
+    })
 }
 
 /// The selected relations, in build order.
@@ -408,33 +418,16 @@ fn selection(ir: &crate::ir::Ir, args: &RunArgs) -> Result<Vec<crate::ir::RelId>
     })
 }
 
-fn database_path(loaded: &LoadedProject, args: &RunArgs) -> PathBuf {
-    if let Some(path) = &args.database {
-        return path.clone();
-    }
-    let config = loaded
-        .config
-        .as_ref()
-        .expect("compiled projects have a config");
-    loaded
-        .root
-        .join(&config.paths.target)
-        .join(format!("{}.duckdb", config.name))
-}
-
 fn warehouse_command(args: &RunArgs, command: crate::run::Command) -> ExitCode {
-    let (loaded, compilation) = match compiled(&args.project.project, args.color) {
-        Ok(c) => c,
+    let Prepared {
+        loaded,
+        config,
+        compilation,
+        selected,
+    } = match prepare(args) {
+        Ok(p) => p,
         Err(code) => return code,
     };
-    let selected = match selection(&compilation.ir, args) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
-    let config = loaded
-        .config
-        .as_ref()
-        .expect("compiled projects have a config");
     let seeds = match crate::seed::discover(&compilation.ir, &loaded.root.join(&config.paths.seeds))
     {
         Ok(seeds) => seeds,
@@ -443,7 +436,12 @@ fn warehouse_command(args: &RunArgs, command: crate::run::Command) -> ExitCode {
             return ExitCode::from(EXIT_ERRORS);
         }
     };
-    let path = database_path(&loaded, args);
+    let path = args.database.clone().unwrap_or_else(|| {
+        loaded
+            .root
+            .join(&config.paths.target)
+            .join(format!("{}.duckdb", config.name))
+    });
     let mut warehouse = match crate::warehouse::DuckDbWarehouse::open(&path) {
         Ok(w) => w,
         Err(e) => {
@@ -468,18 +466,15 @@ fn warehouse_command(args: &RunArgs, command: crate::run::Command) -> ExitCode {
 }
 
 fn compile(args: &RunArgs) -> ExitCode {
-    let (loaded, compilation) = match compiled(&args.project.project, args.color) {
-        Ok(c) => c,
+    let Prepared {
+        loaded,
+        config,
+        compilation,
+        selected,
+    } = match prepare(args) {
+        Ok(p) => p,
         Err(code) => return code,
     };
-    let selected = match selection(&compilation.ir, args) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
-    let config = loaded
-        .config
-        .as_ref()
-        .expect("compiled projects have a config");
     let dir = loaded.root.join(&config.paths.target).join("compiled");
     let emitter = crate::emit::Emitter::new(&compilation.ir, crate::emit::Dialect::DuckDb);
     let mut written = 0;

@@ -143,58 +143,33 @@ pub fn execute(
         }
         let t = Instant::now();
         match step {
-            Step::Seed(seed) => match load_seed(ir, &emitter, warehouse, seed) {
-                Ok(rows) => {
-                    summary.ok += 1;
-                    line(
-                        out,
-                        &counter,
-                        "OK",
-                        kind,
-                        &name,
-                        &format!("{rows} rows in {:.2}s", t.elapsed().as_secs_f64()),
-                    );
+            Step::Seed(_) | Step::Model(_) => {
+                let result = match &step {
+                    Step::Seed(seed) => load_seed(ir, &emitter, warehouse, seed)
+                        .map(|rows| format!("{rows} rows in ")),
+                    _ => build(warehouse, &emitter, emitter.build(id)).map(|()| String::new()),
+                };
+                let seconds = format!("{:.2}s", t.elapsed().as_secs_f64());
+                match result {
+                    Ok(prefix) => {
+                        summary.ok += 1;
+                        line(
+                            out,
+                            &counter,
+                            "OK",
+                            kind,
+                            &name,
+                            &format!("{prefix}{seconds}"),
+                        );
+                    }
+                    Err(message) => {
+                        blocked.insert(id);
+                        summary.failed += 1;
+                        line(out, &counter, "ERROR", kind, &name, &seconds);
+                        detail(out, &message);
+                    }
                 }
-                Err(message) => {
-                    blocked.insert(id);
-                    summary.failed += 1;
-                    line(
-                        out,
-                        &counter,
-                        "ERROR",
-                        kind,
-                        &name,
-                        &format!("{:.2}s", t.elapsed().as_secs_f64()),
-                    );
-                    detail(out, &message);
-                }
-            },
-            Step::Model(id) => match build(warehouse, &emitter, emitter.build(id)) {
-                Ok(()) => {
-                    summary.ok += 1;
-                    line(
-                        out,
-                        &counter,
-                        "OK",
-                        kind,
-                        &name,
-                        &format!("{:.2}s", t.elapsed().as_secs_f64()),
-                    );
-                }
-                Err(message) => {
-                    blocked.insert(id);
-                    summary.failed += 1;
-                    line(
-                        out,
-                        &counter,
-                        "ERROR",
-                        kind,
-                        &name,
-                        &format!("{:.2}s", t.elapsed().as_secs_f64()),
-                    );
-                    detail(out, &message);
-                }
-            },
+            }
             Step::Snapshot(_) => {
                 summary.skipped += 1;
                 line(

@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use crate::ir::types::Type;
+use crate::ir::types::{Type, is_iso_date, is_iso_timestamp};
 use crate::ir::{Ir, RelId, RelationKind};
 
 /// A seed file and the source table it fills.
@@ -154,14 +154,8 @@ fn check_value(ty: Type, value: &str) -> Result<(), &'static str> {
             value.to_ascii_lowercase().as_str(),
             "true" | "false" | "t" | "f" | "1" | "0"
         ),
-        Type::Date => is_date(value),
-        Type::Timestamp | Type::TimestampTz => {
-            value.len() >= 10
-                && is_date(&value[..10])
-                && value[10..]
-                    .chars()
-                    .all(|c| c.is_ascii_digit() || " T:.+-Z".contains(c))
-        }
+        Type::Date => is_iso_date(value),
+        Type::Timestamp | Type::TimestampTz => is_iso_timestamp(value),
     };
     if ok {
         Ok(())
@@ -194,18 +188,6 @@ fn is_decimal(value: &str, params: Option<(u8, u8)>) -> bool {
         }
         None => true,
     }
-}
-
-fn is_date(text: &str) -> bool {
-    let b = text.as_bytes();
-    b.len() == 10
-        && b[4] == b'-'
-        && b[7] == b'-'
-        && b.iter()
-            .enumerate()
-            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
-        && matches!(text[5..7].parse::<u8>(), Ok(1..=12))
-        && matches!(text[8..10].parse::<u8>(), Ok(1..=31))
 }
 
 #[cfg(test)]

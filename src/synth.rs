@@ -9,6 +9,9 @@
 
 use std::fmt::Write;
 
+use crate::config::{ProjectConfig, parse_project_config};
+use crate::span::{FileId, SourceDb};
+
 /// A generated project: `shop.toml` text and `.shop` files as (path, text).
 #[derive(Debug, Clone)]
 pub struct SyntheticProject {
@@ -20,21 +23,53 @@ pub struct SyntheticProject {
 /// Models per generated file.
 const MODELS_PER_FILE: usize = 50;
 
-/// A small deterministic generator (xorshift64*); the project must be the
-/// same on every machine for benchmarks to compare.
-struct Rng(u64);
+/// A small deterministic generator (xorshift64*): generated projects and
+/// data must be the same on every machine for benchmarks to compare.
+pub struct Rng(pub u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
 
-    /// A number in `0..n` (n > 0).
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
+    /// A number in `0..n` (`0` when n is 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n.max(1)
+    }
+
+    /// An index in `0..n`.
+    pub fn index(&mut self, n: usize) -> usize {
+        self.below(n as u64) as usize
+    }
+
+    /// True with probability `percent` / 100.
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+
+    /// One of `items`, uniformly.
+    pub fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.index(items.len())]
+    }
+}
+
+impl SyntheticProject {
+    /// The project as a compilation takes it: its files in a [`SourceDb`],
+    /// its parsed `shop.toml`, and the ids of its `.shop` files.
+    pub fn load(&self) -> (SourceDb, ProjectConfig, Vec<FileId>) {
+        let mut db = SourceDb::new();
+        let config_file = db.add("shop.toml", self.shop_toml.clone());
+        let config = parse_project_config(config_file, &self.shop_toml)
+            .expect("the generated shop.toml is valid");
+        let files = self
+            .files
+            .iter()
+            .map(|(p, t)| db.add(p.clone(), t.clone()))
+            .collect();
+        (db, config, files)
     }
 }
 
@@ -59,11 +94,11 @@ pub fn project(models: usize, seed: u64) -> SyntheticProject {
     let mut current = String::new();
     for m in 0..models {
         let text = if m < staging {
-            staging_model(m, rng.below(tables))
+            staging_model(m, rng.index(tables))
         } else if m < staging + (models - staging) / 2 {
-            intermediate_model(m, rng.below(m), rng.below(m), &mut rng)
+            intermediate_model(m, rng.index(m), rng.index(m), &mut rng)
         } else {
-            let reads: Vec<usize> = (0..2 + rng.below(2)).map(|_| rng.below(m)).collect();
+            let reads: Vec<usize> = (0..2 + rng.index(2)).map(|_| rng.index(m)).collect();
             mart_model(m, &reads, &mut rng)
         };
         current.push_str(&text);
@@ -108,7 +143,7 @@ fn staging_model(m: usize, table: usize) -> String {
 }
 
 fn intermediate_model(m: usize, a: usize, b: usize, rng: &mut Rng) -> String {
-    let threshold = rng.below(100);
+    let threshold = rng.index(100);
     format!(
         "model m{m} {{\n  layer = \"intermediate\"\n  from m{a} a\n  left join m{b} b on b.id = a.parent_id\n  \
          where a.amount > {threshold} and a.category != 'test'\n  group by a.parent_id\n  \
@@ -124,11 +159,7 @@ fn mart_model(m: usize, reads: &[usize], rng: &mut Rng) -> String {
         reads[0]
     );
     for (i, r) in reads.iter().enumerate().skip(1) {
-        let kind = if rng.below(2) == 0 {
-            "left join"
-        } else {
-            "join"
-        };
+        let kind = if rng.chance(50) { "left join" } else { "join" };
         let _ = writeln!(text, "  {kind} m{r} r{i} on r{i}.id = r0.parent_id");
     }
     let amounts: Vec<String> = (0..reads.len())

@@ -2,19 +2,11 @@
 //! the compiler's work is linear in the number of models (the timing itself is
 //! measured by `cargo bench --bench check`, not here).
 
-use shopc::config::parse_project_config;
 use shopc::span::SourceDb;
 
 fn compile(models: usize) -> (shopc::Compilation, SourceDb) {
     let project = shopc::synth::project(models, 7);
-    let mut db = SourceDb::new();
-    let config_file = db.add("shop.toml", project.shop_toml.clone());
-    let config = parse_project_config(config_file, db.text(config_file)).unwrap();
-    let files: Vec<_> = project
-        .files
-        .iter()
-        .map(|(path, text)| db.add(path.clone(), text.clone()))
-        .collect();
+    let (db, config, files) = project.load();
     (shopc::compile(&db, &config, &files), db)
 }
 

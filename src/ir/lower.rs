@@ -11,7 +11,7 @@ use indexmap::IndexMap;
 use petgraph::graph::{DiGraph, NodeIndex};
 
 use super::library::{self, DATE_PARTS, FuncKind, Param, Ret};
-use super::types::{TYPE_NAMES, Type};
+use super::types::{TYPE_NAMES, Type, is_iso_date, is_iso_timestamp};
 use super::*;
 use crate::config::{LayerConfig, ProjectConfig, parse_duration};
 use crate::problem::{NameKind, Problem};
@@ -1773,7 +1773,7 @@ impl<'a> Lowerer<'a> {
             ast::Literal::Bool(b) => (Literal::Bool(*b), Type::Boolean),
             ast::Literal::Null => (Literal::Null, Type::Null),
             ast::Literal::Date(d) => {
-                if !is_date(d) {
+                if !is_iso_date(d) {
                     self.push(Problem::InvalidLiteral {
                         span,
                         reason: "a date literal is written `date 'YYYY-MM-DD'`".into(),
@@ -1782,11 +1782,7 @@ impl<'a> Lowerer<'a> {
                 (Literal::Date(d.clone()), Type::Date)
             }
             ast::Literal::Timestamp(t) => {
-                let ok = t.get(..10).is_some_and(is_date)
-                    && t[10..]
-                        .chars()
-                        .all(|c| c.is_ascii_digit() || " T:.+-Z".contains(c));
-                if !ok {
+                if !is_iso_timestamp(t) {
                     self.push(Problem::InvalidLiteral {
                         span,
                         reason: "a timestamp literal is written `timestamp 'YYYY-MM-DD HH:MM:SS'`"
@@ -2043,16 +2039,4 @@ impl<'a> Lowerer<'a> {
             span,
         }
     }
-}
-
-fn is_date(text: &str) -> bool {
-    let b = text.as_bytes();
-    b.len() == 10
-        && b[4] == b'-'
-        && b[7] == b'-'
-        && b.iter()
-            .enumerate()
-            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
-        && matches!(text[5..7].parse::<u8>(), Ok(1..=12))
-        && matches!(text[8..10].parse::<u8>(), Ok(1..=31))
 }

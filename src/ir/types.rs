@@ -171,6 +171,27 @@ impl Type {
     }
 }
 
+/// Whether text is an ISO date, `YYYY-MM-DD` (month 1–12, day 1–31).
+pub fn is_iso_date(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+        && matches!(text[5..7].parse::<u8>(), Ok(1..=12))
+        && matches!(text[8..10].parse::<u8>(), Ok(1..=31))
+}
+
+/// Whether text is an ISO timestamp: a date, then a time and an optional zone.
+pub fn is_iso_timestamp(text: &str) -> bool {
+    text.get(..10).is_some_and(is_iso_date)
+        && text[10..]
+            .chars()
+            .all(|c| c.is_ascii_digit() || " T:.+-Z".contains(c))
+}
+
 #[cfg(test)]
 mod tests {
     use super::Type::*;
