@@ -286,23 +286,26 @@ impl<'a> Emitter<'a> {
                 target: Some(name),
                 relation_type: RelationType::View,
             },
-            _ => {
-                let staging = name.with_suffix(BUILD_SUFFIX);
-                Build {
-                    prepare: vec![
-                        schema,
-                        format!("DROP TABLE IF EXISTS {}", staging.sql(self.d)),
-                        format!("CREATE TABLE {} AS\n{select}", staging.sql(self.d)),
-                    ],
-                    swap: vec![format!(
-                        "ALTER TABLE {} RENAME TO {}",
-                        staging.sql(self.d),
-                        self.q(&name.name)
-                    )],
-                    target: Some(name),
-                    relation_type: RelationType::Table,
-                }
-            }
+            _ => self.replace_table(name, &select),
+        }
+    }
+
+    /// Builds a table beside `name` from a query, to be swapped in.
+    fn replace_table(&self, name: PhysicalName, select: &str) -> Build {
+        let staging = name.with_suffix(BUILD_SUFFIX);
+        Build {
+            prepare: vec![
+                format!("CREATE SCHEMA IF NOT EXISTS {}", self.q(&name.schema)),
+                format!("DROP TABLE IF EXISTS {}", staging.sql(self.d)),
+                format!("CREATE TABLE {} AS\n{select}", staging.sql(self.d)),
+            ],
+            swap: vec![format!(
+                "ALTER TABLE {} RENAME TO {}",
+                staging.sql(self.d),
+                self.q(&name.name)
+            )],
+            target: Some(name),
+            relation_type: RelationType::Table,
         }
     }
 
@@ -329,24 +332,7 @@ impl<'a> Emitter<'a> {
             })
             .collect();
         let scan = self.d.csv_scan(csv_path, &columns)?;
-        let staging = name.with_suffix(BUILD_SUFFIX);
-        Some(Build {
-            prepare: vec![
-                format!("CREATE SCHEMA IF NOT EXISTS {}", self.q(&name.schema)),
-                format!("DROP TABLE IF EXISTS {}", staging.sql(self.d)),
-                format!(
-                    "CREATE TABLE {} AS SELECT * FROM {scan}",
-                    staging.sql(self.d)
-                ),
-            ],
-            swap: vec![format!(
-                "ALTER TABLE {} RENAME TO {}",
-                staging.sql(self.d),
-                self.q(&name.name)
-            )],
-            target: Some(name),
-            relation_type: RelationType::Table,
-        })
+        Some(self.replace_table(name, &format!("SELECT * FROM {scan}")))
     }
 
     /// The data tests of a model: the ones written in `tests { … }` and the
