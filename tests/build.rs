@@ -406,3 +406,53 @@ fn compile_writes_sql_files() {
             .exists()
     );
 }
+
+#[test]
+fn ephemeral_models_are_inlined_and_still_tested() {
+    let temp = tempfile::tempdir().unwrap();
+    let root = temp.path();
+    std::fs::create_dir_all(root.join("models")).unwrap();
+    std::fs::create_dir_all(root.join("seeds")).unwrap();
+    std::fs::write(
+        root.join("shop.toml"),
+        "name = \"eph\"\n[layers.intermediate]\nmaterialized = \"ephemeral\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("seeds/sales.csv"),
+        "id,shop,amount\n1,\"a\",10\n2,\"a\",5\n3,\"b\",7\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("models/m.shop"),
+        "source raw {\n  table sales { columns { id: integer, shop: text, amount: integer } }\n}\n\
+         model shop_totals {\n  layer = \"intermediate\"\n  grain = [shop]\n  from raw.sales s\n  group by s.shop\n  \
+         dimensions { shop = s.shop }\n  measures { total = sum(s.amount) }\n  tests { not_null(total) }\n}\n\
+         model big_shops {\n  materialized = \"table\"\n  from shop_totals t\n  where t.total > 8\n  columns { shop = t.shop, total = t.total }\n}\n",
+    )
+    .unwrap();
+    let out = run("build", root, &[]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("PASS    test grain_unique_shop_totals"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("view main.shop_totals") && !text.contains("table main.shop_totals"),
+        "{text}"
+    );
+    let db = duckdb::Connection::open(root.join("target/eph.duckdb")).unwrap();
+    assert_eq!(
+        scalar(
+            &db,
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'shop_totals'"
+        ),
+        0
+    );
+    assert_eq!(scalar(&db, "SELECT count(*) FROM main.big_shops"), 1);
+    assert_eq!(
+        scalar(&db, "SELECT total FROM main.big_shops WHERE shop = 'a'"),
+        15
+    );
+}
