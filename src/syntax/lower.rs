@@ -786,6 +786,9 @@ impl Lowerer<'_> {
 
 /// `text` without trailing white space and `#` comments.
 fn trim_trivia(mut text: &str) -> &str {
+    if !text.as_bytes().contains(&b'#') {
+        return text.trim_end(); // the common case: no comment anywhere
+    }
     loop {
         text = text.trim_end();
         let line_start = text.rfind('\n').map_or(0, |i| i + 1);
