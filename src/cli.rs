@@ -94,6 +94,12 @@ pub enum DebugStage {
         #[command(flatten)]
         project: ProjectArg,
     },
+    /// The derived grain of one relation, and each join's cardinality and why
+    Grain {
+        name: String,
+        #[command(flatten)]
+        project: ProjectArg,
+    },
 }
 
 /// Options shared by the commands that touch a warehouse.
@@ -298,9 +304,10 @@ fn explain(code: Option<&str>) -> ExitCode {
 }
 
 fn debug(stage: DebugStage) -> ExitCode {
-    let (name, dir, want_ir) = match &stage {
-        DebugStage::Ast { name, project } => (name, &project.project, false),
-        DebugStage::Ir { name, project } => (name, &project.project, true),
+    let (name, dir) = match &stage {
+        DebugStage::Ast { name, project }
+        | DebugStage::Ir { name, project }
+        | DebugStage::Grain { name, project } => (name, &project.project),
     };
     let loaded = match load(dir) {
         Ok(loaded) => loaded,
@@ -311,15 +318,7 @@ fn debug(stage: DebugStage) -> ExitCode {
         return ExitCode::from(EXIT_ERRORS);
     };
     let compilation = crate::compile(&loaded.db, config, &loaded.shop_files);
-    if want_ir {
-        let Some(&id) = compilation.ir.by_name.get(name.as_str()) else {
-            return not_found(name, compilation.ir.by_name.keys().map(String::as_str));
-        };
-        say!(
-            "{}",
-            crate::ir::dump_relation(&compilation.ir, id).trim_end()
-        );
-    } else {
+    if let DebugStage::Ast { .. } = stage {
         let item = compilation
             .files
             .iter()
@@ -337,6 +336,17 @@ fn debug(stage: DebugStage) -> ExitCode {
                 return not_found(name, names.iter().map(String::as_str));
             }
         }
+    } else {
+        let Some(&id) = compilation.ir.by_name.get(name.as_str()) else {
+            return not_found(name, compilation.ir.by_name.keys().map(String::as_str));
+        };
+        let text = if let DebugStage::Grain { .. } = stage {
+            let grains = crate::check::grain::derive(&compilation.ir);
+            crate::check::grain::explain(&compilation.ir, &grains, id)
+        } else {
+            crate::ir::dump_relation(&compilation.ir, id)
+        };
+        say!("{}", text.trim_end());
     }
     if compilation.error_count() > 0 {
         eprintln!(

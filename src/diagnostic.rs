@@ -76,6 +76,7 @@ codes! {
     T009 => "mismatched-branches",
     T010 => "window-misuse",
     T011 => "mixed-aggregation",
+    G001 => "grain-not-proven",
 }
 
 impl Code {

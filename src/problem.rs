@@ -221,6 +221,38 @@ pub enum Problem {
         plain: Span,
         column: String,
     },
+
+    // ---- grain (G)
+    /// A declared grain that the derivation does not prove.
+    GrainNotProven {
+        declared: Span,
+        model: String,
+        columns: Vec<String>,
+        cause: Box<GrainBreak>,
+    },
+}
+
+/// Why a declared grain could not be proven: the facts, not the words.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GrainBreak {
+    /// The relation read by `from` has no known grain.
+    UnknownSource { span: Span, relation: String },
+    /// A join can match several rows of its relation per row.
+    ToManyJoin {
+        span: Span,
+        alias: String,
+        relation: String,
+        key: Option<Vec<String>>,
+        equated: Vec<String>,
+    },
+    /// `group by` or `dedupe` on something other than plain columns.
+    ExpressionKey { span: Span },
+    /// The derived grain exists but is not covered by the declaration, or its
+    /// columns are not all outputs.
+    Other {
+        span: Span,
+        derived: Option<Vec<String>>,
+    },
 }
 
 fn did_you_mean(suggestion: &Option<String>) -> Option<String> {
@@ -276,6 +308,7 @@ impl Problem {
             MismatchedBranches { .. } => Code::T009,
             WindowMisuse { .. } => Code::T010,
             MixedAggregation { .. } => Code::T011,
+            GrainNotProven { .. } => Code::G001,
         }
     }
 
@@ -578,6 +611,57 @@ impl Problem {
             } => d
                 .with_title(format!("misused `{function}`"))
                 .with_primary(*span, *reason),
+            GrainNotProven {
+                declared,
+                model,
+                columns,
+                cause,
+            } => {
+                let grain = format!("[{}]", columns.join(", "));
+                let d = d
+                    .with_title(format!("the grain {grain} of `{model}` is not proven"))
+                    .with_primary(*declared, format!("declared: one row per {grain}"));
+                match cause.as_ref() {
+                    GrainBreak::UnknownSource { span, relation } => d
+                        .with_secondary(*span, format!("`{relation}` has no known grain"))
+                        .with_help(format!(
+                            "declare the grain of `{relation}` (or `expect_key` on a source), or establish it here with `dedupe on ... keep latest by ...` or `group by`"
+                        )),
+                    GrainBreak::ToManyJoin {
+                        span,
+                        alias,
+                        relation,
+                        key,
+                        equated,
+                    } => {
+                        let why = match key {
+                            Some(key) => format!(
+                                "the grain of `{relation}` is [{}] but the join only matches on [{}]",
+                                key.join(", "),
+                                equated.join(", ")
+                            ),
+                            None => format!("`{relation}` has no known grain, so any number of rows may match"),
+                        };
+                        d.with_secondary(*span, format!("this join is to-many: each row can match several `{alias}` rows"))
+                            .with_note(why)
+                            .with_help(format!(
+                                "aggregate `{relation}` to the join key first (a model with `group by`), join on its whole grain, or declare the finer grain this join produces"
+                            ))
+                    }
+                    GrainBreak::ExpressionKey { span } => d
+                        .with_secondary(*span, "keys here are expressions, not columns")
+                        .with_help("compute the key as a column in an upstream model, then group or dedupe on that column"),
+                    GrainBreak::Other { span, derived } => {
+                        let d = d.with_secondary(*span, "the grain is decided here");
+                        match derived {
+                            Some(derived) => d
+                                .with_note(format!("the derived grain is [{}]", derived.join(", ")))
+                                .with_help(format!("declare `grain = [{}]`", derived.join(", "))),
+                            None => d.with_help("output every column of the grain, unchanged, so that it can be traced"),
+                        }
+                    }
+                }
+            }
             MixedAggregation {
                 aggregate,
                 plain,

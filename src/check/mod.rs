@@ -4,12 +4,16 @@
 //! The grain algebra (declared grain proven, join cardinality, fan-out,
 //! additivity) grows here; for now it holds the aggregation-shape rule.
 
+pub mod grain;
+
 use crate::ir::{ExprKind, Ir, RelationKind};
-use crate::problem::Problem;
+use crate::problem::{GrainBreak, Problem};
+use grain::{Cardinality, Grain, Grains};
 
 /// Runs every check over the IR.
 pub fn check(ir: &Ir) -> Vec<Problem> {
     let mut problems = Vec::new();
+    let grains = grain::derive(ir);
     for &id in &ir.order {
         let rel = ir.relation(id);
         if !rel.complete {
@@ -17,9 +21,81 @@ pub fn check(ir: &Ir) -> Vec<Problem> {
         }
         if let RelationKind::Model(model) = &rel.kind {
             mixed_aggregation(ir, rel, model, &mut problems);
+            declared_grain(ir, &grains, rel, model, &mut problems);
         }
     }
     problems
+}
+
+/// A declared grain must be implied by the derived one: every column of the
+/// derived key is among the declared columns (a superset of a key is unique too).
+fn declared_grain(
+    ir: &Ir,
+    grains: &Grains,
+    rel: &crate::ir::Relation,
+    model: &crate::ir::Model,
+    problems: &mut Vec<Problem>,
+) {
+    let Some(declared) = &model.grain else { return };
+    let Some(derived) = grains.models.get(&rel.id) else {
+        return;
+    };
+    if let Grain::Key(key) = &derived.derived
+        && key.iter().all(|k| declared.iter().any(|(d, _)| d == k))
+    {
+        return;
+    }
+    let (Some((_, first)), Some((_, last))) = (declared.first(), declared.last()) else {
+        return;
+    };
+    let names = |cols: &[crate::ir::ColumnId]| {
+        cols.iter()
+            .map(|c| ir.column(*c).name.clone())
+            .collect::<Vec<_>>()
+    };
+    let q = &model.query;
+    let to_many = q
+        .joins
+        .iter()
+        .zip(&derived.joins)
+        .find_map(|(join, cardinality)| match cardinality {
+            Cardinality::ToMany { key, equated } => Some(GrainBreak::ToManyJoin {
+                span: join.span,
+                alias: q.scans[join.scan].alias.clone(),
+                relation: ir.relation(q.scans[join.scan].relation).name.clone(),
+                key: key.as_deref().map(names),
+                equated: names(equated),
+            }),
+            Cardinality::ToOne { .. } => None,
+        });
+    let grouped = !q.group_by.is_empty() || q.dedupe.is_some();
+    let cause = match (&derived.query, to_many) {
+        // Grouping or deduping re-establishes the grain whatever the joins did.
+        (None, _) if grouped => GrainBreak::ExpressionKey {
+            span: derived.decided_by.unwrap_or(*first),
+        },
+        (_, Some(join)) if !grouped => join,
+        (None, None) if !q.scans.is_empty() => GrainBreak::UnknownSource {
+            span: q.scans[0].span,
+            relation: ir.relation(q.scans[0].relation).name.clone(),
+        },
+        _ => GrainBreak::Other {
+            span: derived.decided_by.unwrap_or(*first),
+            derived: match &derived.derived {
+                Grain::Key(key) => Some(names(key)),
+                Grain::Unknown => None,
+            },
+        },
+    };
+    problems.push(Problem::GrainNotProven {
+        declared: first.to(*last),
+        model: rel.name.clone(),
+        columns: declared
+            .iter()
+            .map(|(c, _)| ir.column(*c).name.clone())
+            .collect(),
+        cause: Box::new(cause),
+    });
 }
 
 /// Without `group by`, one aggregate collapses the model to one row, so every

@@ -1,0 +1,332 @@
+//! The grain algebra: which columns identify a row of each relation, derived
+//! through `from`, joins, `where`, `group by` and `dedupe`, and whether each
+//! join is to-one or to-many.
+//!
+//! - a source table's grain is the key it claims (`expect_key`), else unknown;
+//! - `from X` starts from grain(X); `where` keeps it;
+//! - `join Y on …` is to-one when the columns of Y equated in the condition
+//!   cover grain(Y): the grain is kept. Otherwise it is to-many and the grain
+//!   becomes grain(left) ∪ grain(Y), or unknown;
+//! - `group by K` and `dedupe on K` make the grain K;
+//! - the model's grain is that set, when every column of it is an output.
+
+use std::collections::HashMap;
+
+use crate::ir::{ColumnId, Expr, ExprKind, Ir, Query, RelId, RelationKind};
+use crate::span::Span;
+use crate::syntax::ast::BinOp;
+
+/// A column of one of a query's scans: `(scan index, column)`.
+pub type ScanColumn = (usize, ColumnId);
+
+/// The grain of a relation, as its own columns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Grain {
+    Unknown,
+    Key(Vec<ColumnId>),
+}
+
+/// How a join multiplies rows, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cardinality {
+    /// The equated columns of the joined relation cover its grain.
+    ToOne { key: Vec<ColumnId> },
+    /// They do not: each left row can match many rows.
+    ToMany {
+        /// The joined relation's grain, when it has one.
+        key: Option<Vec<ColumnId>>,
+        /// Its columns the condition equates.
+        equated: Vec<ColumnId>,
+    },
+}
+
+/// What the algebra derived for one model.
+#[derive(Debug, Clone)]
+pub struct ModelGrain {
+    /// The grain of the query before projection, as scan columns.
+    pub query: Option<Vec<ScanColumn>>,
+    /// Cardinality of each join, in order.
+    pub joins: Vec<Cardinality>,
+    /// The derived grain as output columns.
+    pub derived: Grain,
+    /// The clause that last set or broke the grain (from, a join, group by,
+    /// dedupe), for messages.
+    pub decided_by: Option<Span>,
+}
+
+/// Derived grains of every relation (declared grains stand for models that
+/// declare one, so that one wrong declaration is reported once).
+#[derive(Debug, Default)]
+pub struct Grains {
+    pub relations: HashMap<RelId, Grain>,
+    pub models: HashMap<RelId, ModelGrain>,
+}
+
+impl Grains {
+    pub fn of(&self, id: RelId) -> &Grain {
+        self.relations.get(&id).unwrap_or(&Grain::Unknown)
+    }
+}
+
+/// Derives the grain of every relation, in build order.
+pub fn derive(ir: &Ir) -> Grains {
+    let mut grains = Grains::default();
+    for &id in &ir.order {
+        let rel = ir.relation(id);
+        let grain = match &rel.kind {
+            RelationKind::Table(t) if !t.expect_key.is_empty() => Grain::Key(t.expect_key.clone()),
+            RelationKind::Table(_) | RelationKind::Snapshot(_) => Grain::Unknown,
+            RelationKind::Model(model) => {
+                let derived = model_grain(ir, &grains, id, &model.query);
+                let grain = match &model.grain {
+                    Some(declared) => Grain::Key(declared.iter().map(|(c, _)| *c).collect()),
+                    None => derived.derived.clone(),
+                };
+                grains.models.insert(id, derived);
+                grain
+            }
+        };
+        grains.relations.insert(id, grain);
+    }
+    grains
+}
+
+fn model_grain(ir: &Ir, grains: &Grains, id: RelId, q: &Query) -> ModelGrain {
+    let mut out = ModelGrain {
+        query: None,
+        joins: Vec::new(),
+        derived: Grain::Unknown,
+        decided_by: None,
+    };
+    let Some(from) = q.scans.first() else {
+        return out;
+    };
+    out.decided_by = Some(from.span);
+    let scan_grain = |scan: usize| match grains.of(q.scans[scan].relation) {
+        Grain::Key(cols) => Some(cols.iter().map(|c| (scan, *c)).collect::<Vec<_>>()),
+        Grain::Unknown => None,
+    };
+    let mut grain = scan_grain(0);
+    for join in &q.joins {
+        let pairs = equated_pairs(&join.on, join.scan);
+        let equated: Vec<ColumnId> = pairs.iter().map(|(c, _)| *c).collect();
+        let cardinality = match grains.of(q.scans[join.scan].relation) {
+            Grain::Key(key) if key.iter().all(|k| equated.contains(k)) => {
+                Cardinality::ToOne { key: key.clone() }
+            }
+            Grain::Key(key) => Cardinality::ToMany {
+                key: Some(key.clone()),
+                equated: equated.clone(),
+            },
+            Grain::Unknown => Cardinality::ToMany { key: None, equated },
+        };
+        if let Cardinality::ToMany { .. } = cardinality {
+            grain = match (grain, scan_grain(join.scan)) {
+                (Some(mut left), Some(right)) => {
+                    // A key column equated with a column already in scope is
+                    // that column: `o.order_id = i.order_id` adds only `i.line`.
+                    for (scan, column) in right {
+                        let same = pairs
+                            .iter()
+                            .find(|(c, _)| *c == column)
+                            .and_then(|(_, other)| *other);
+                        let member = same.unwrap_or((scan, column));
+                        if !left.contains(&member) {
+                            left.push(member);
+                        }
+                    }
+                    Some(left)
+                }
+                _ => None,
+            };
+            out.decided_by = Some(join.span);
+        }
+        out.joins.push(cardinality);
+    }
+    let keyed = |keys: &[Expr]| -> Option<Vec<ScanColumn>> {
+        keys.iter()
+            .map(|k| match k.kind {
+                ExprKind::Column { scan, column } => Some((scan, column)),
+                _ => None,
+            })
+            .collect()
+    };
+    if !q.group_by.is_empty() {
+        grain = keyed(&q.group_by);
+        out.decided_by = q.group_by.first().map(|k| k.span);
+    } else if let Some(dedupe) = &q.dedupe {
+        grain = keyed(&dedupe.keys);
+        out.decided_by = Some(dedupe.span);
+    }
+    out.query = grain.clone();
+    // Project: every grain column must be an output that is exactly it.
+    let rel = ir.relation(id);
+    out.derived = match grain {
+        Some(cols) => {
+            let projected: Option<Vec<ColumnId>> = cols
+                .iter()
+                .map(|(scan, column)| {
+                    rel.columns.values().copied().find(|out| {
+                        matches!(ir.column(*out).expr.as_ref().map(|e| &e.kind),
+                            Some(ExprKind::Column { scan: s, column: c }) if s == scan && c == column)
+                    })
+                })
+                .collect();
+            projected.map_or(Grain::Unknown, |mut cols| {
+                cols.dedup();
+                Grain::Key(cols)
+            })
+        }
+        None => Grain::Unknown,
+    };
+    out
+}
+
+/// Columns of scan `scan` that the condition equates (through `and`) with
+/// something that does not come from that scan: a column of another scan
+/// (given), or a constant or expression (`None`).
+fn equated_pairs(on: &Expr, scan: usize) -> Vec<(ColumnId, Option<ScanColumn>)> {
+    let mut out = Vec::new();
+    collect_equated(on, scan, &mut out);
+    out
+}
+
+fn collect_equated(e: &Expr, scan: usize, out: &mut Vec<(ColumnId, Option<ScanColumn>)>) {
+    let ExprKind::Binary { op, lhs, rhs } = &e.kind else {
+        return;
+    };
+    match op {
+        BinOp::And => {
+            collect_equated(lhs, scan, out);
+            collect_equated(rhs, scan, out);
+        }
+        BinOp::Eq => {
+            for (this, other) in [(lhs, rhs), (rhs, lhs)] {
+                if let ExprKind::Column { scan: s, column } = this.kind
+                    && s == scan
+                    && !reads_scan(other, scan)
+                {
+                    let other = match other.kind {
+                        ExprKind::Column { scan, column } => Some((scan, column)),
+                        _ => None,
+                    };
+                    out.push((column, other));
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+fn reads_scan(e: &Expr, scan: usize) -> bool {
+    let mut reads = false;
+    e.walk(&mut |e| {
+        if let ExprKind::Column { scan: s, .. } = e.kind
+            && s == scan
+        {
+            reads = true;
+        }
+    });
+    reads
+}
+
+/// The proof, in words, for `shopc debug grain`: the grain each step
+/// derives, and for each join its cardinality and why.
+pub fn explain(ir: &Ir, grains: &Grains, id: RelId) -> String {
+    use std::fmt::Write;
+    let rel = ir.relation(id);
+    let names = |cols: &[ColumnId]| {
+        cols.iter()
+            .map(|c| ir.column(*c).name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let grain_text = |g: &Grain| match g {
+        Grain::Key(cols) => format!("[{}]", names(cols)),
+        Grain::Unknown => "unknown".to_string(),
+    };
+    let mut out = String::new();
+    let RelationKind::Model(model) = &rel.kind else {
+        let _ = writeln!(
+            out,
+            "{} {}: grain {}",
+            rel.kind_word(),
+            rel.name,
+            grain_text(grains.of(id))
+        );
+        if let RelationKind::Table(t) = &rel.kind
+            && !t.expect_key.is_empty()
+        {
+            let _ = writeln!(out, "  claimed by expect_key: tested, not trusted");
+        }
+        return out;
+    };
+    let Some(derived) = grains.models.get(&id) else {
+        return format!("model {}: not analysed (it has errors)\n", rel.name);
+    };
+    let q = &model.query;
+    let _ = writeln!(
+        out,
+        "model {}: derived grain {}",
+        rel.name,
+        grain_text(&derived.derived)
+    );
+    if let Some(declared) = &model.grain {
+        let cols: Vec<ColumnId> = declared.iter().map(|(c, _)| *c).collect();
+        let proven =
+            matches!(&derived.derived, Grain::Key(k) if k.iter().all(|c| cols.contains(c)));
+        let _ = writeln!(
+            out,
+            "  declared [{}]: {}",
+            names(&cols),
+            if proven {
+                "proven"
+            } else {
+                "NOT proven (see `shopc check`)"
+            }
+        );
+    }
+    if let Some(from) = q.scans.first() {
+        let _ = writeln!(
+            out,
+            "  from {} as {}: grain {}",
+            ir.relation(from.relation).name,
+            from.alias,
+            grain_text(grains.of(from.relation))
+        );
+    }
+    for (join, cardinality) in q.joins.iter().zip(&derived.joins) {
+        let scan = &q.scans[join.scan];
+        let target = ir.relation(scan.relation);
+        let kind = match join.kind {
+            crate::syntax::ast::JoinKind::Inner => "join",
+            crate::syntax::ast::JoinKind::Left => "left join",
+        };
+        let why = match cardinality {
+            Cardinality::ToOne { key } => format!(
+                "to-one: the condition equates [{}], the grain of {}",
+                names(key),
+                target.name
+            ),
+            Cardinality::ToMany {
+                key: Some(key),
+                equated,
+            } => format!(
+                "to-many: the grain of {} is [{}], the condition equates only [{}]",
+                target.name,
+                names(key),
+                names(equated)
+            ),
+            Cardinality::ToMany { key: None, .. } => {
+                format!("to-many: {} has no known grain", target.name)
+            }
+        };
+        let _ = writeln!(out, "  {kind} {} as {}: {why}", target.name, scan.alias);
+    }
+    if !q.group_by.is_empty() {
+        let _ = writeln!(out, "  group by: the grain becomes the group keys");
+    } else if q.dedupe.is_some() {
+        let _ = writeln!(out, "  dedupe: the grain becomes the dedupe keys");
+    }
+    out
+}

@@ -1,0 +1,196 @@
+//! The grain algebra on small models: each case states the grain the
+//! compiler must derive (`None`: unknown), and the declared-grain proof.
+
+use shopc::check::grain::{Grain, derive};
+use shopc::config::parse_project_config;
+use shopc::span::SourceDb;
+
+const SOURCES: &str = r#"
+source raw {
+  table customers { expect_key = [customer_id]
+    columns { customer_id: integer, email: text, country: text } }
+  table orders { expect_key = [order_id]
+    columns { order_id: integer, customer_id: integer, status: text, amount: numeric(12, 2), at: timestamp } }
+  table items { expect_key = [order_id, line]
+    columns { order_id: integer, line: integer, product_id: integer, quantity: integer } }
+  table events {
+    columns { event_id: text, customer_id: integer, at: timestamp } }
+}
+"#;
+
+/// (model source, expected derived grain)
+const CASES: &[(&str, Option<&[&str]>)] = &[
+    // from keeps the grain of what it reads
+    (
+        "model m { from raw.orders o\n columns { order_id = o.order_id, amount = o.amount } }",
+        Some(&["order_id"]),
+    ),
+    // ... but only when the key is projected
+    (
+        "model m { from raw.orders o\n columns { amount = o.amount } }",
+        None,
+    ),
+    // where keeps it
+    (
+        "model m { from raw.orders o\n where o.status = 'x'\n columns { order_id = o.order_id } }",
+        Some(&["order_id"]),
+    ),
+    // a renamed key is still the key
+    (
+        "model m { from raw.orders o\n columns { id = o.order_id } }",
+        Some(&["id"]),
+    ),
+    // a computed key is not traced
+    (
+        "model m { from raw.orders o\n columns { id = o.order_id + 0 } }",
+        None,
+    ),
+    // unknown source grain
+    (
+        "model m { from raw.events e\n columns { event_id = e.event_id } }",
+        None,
+    ),
+    // dedupe establishes it
+    (
+        "model m { from raw.events e\n dedupe on e.event_id keep latest by e.at\n columns { event_id = e.event_id } }",
+        Some(&["event_id"]),
+    ),
+    // composite claimed key
+    (
+        "model m { from raw.items i\n columns { order_id = i.order_id, line = i.line } }",
+        Some(&["order_id", "line"]),
+    ),
+    // to-one join keeps the grain
+    (
+        "model m { from raw.orders o\n join raw.customers c on c.customer_id = o.customer_id\n columns { order_id = o.order_id, email = c.email } }",
+        Some(&["order_id"]),
+    ),
+    // left to-one join keeps it too
+    (
+        "model m { from raw.orders o\n left join raw.customers c on c.customer_id = o.customer_id\n columns { order_id = o.order_id } }",
+        Some(&["order_id"]),
+    ),
+    // to-one with extra conditions
+    (
+        "model m { from raw.orders o\n join raw.customers c on c.customer_id = o.customer_id and c.country = 'FR'\n columns { order_id = o.order_id } }",
+        Some(&["order_id"]),
+    ),
+    // condition written the other way round
+    (
+        "model m { from raw.orders o\n join raw.customers c on o.customer_id = c.customer_id\n columns { order_id = o.order_id } }",
+        Some(&["order_id"]),
+    ),
+    // to-many join: the grain grows
+    (
+        "model m { from raw.customers c\n join raw.orders o on o.customer_id = c.customer_id\n columns { customer_id = c.customer_id, order_id = o.order_id } }",
+        Some(&["customer_id", "order_id"]),
+    ),
+    // to-many join without the joined key projected
+    (
+        "model m { from raw.customers c\n join raw.orders o on o.customer_id = c.customer_id\n columns { customer_id = c.customer_id } }",
+        None,
+    ),
+    // a composite key half-equated is to-many
+    (
+        "model m { from raw.orders o\n join raw.items i on i.order_id = o.order_id\n columns { order_id = o.order_id, line = i.line } }",
+        Some(&["order_id", "line"]),
+    ),
+    // a composite key fully equated is to-one
+    (
+        "model m { from raw.items a\n join raw.items b on b.order_id = a.order_id and b.line = a.line\n columns { order_id = a.order_id, line = a.line } }",
+        Some(&["order_id", "line"]),
+    ),
+    // joining a relation of unknown grain is to-many and loses the grain
+    (
+        "model m { from raw.customers c\n join raw.events e on e.customer_id = c.customer_id\n columns { customer_id = c.customer_id } }",
+        None,
+    ),
+    // group by sets the grain
+    (
+        "model m { from raw.orders o\n group by o.customer_id\n dimensions { customer_id = o.customer_id }\n measures { n = count(*) } }",
+        Some(&["customer_id"]),
+    ),
+    // group by after a to-many join re-establishes it
+    (
+        "model m { from raw.customers c\n join raw.orders o on o.customer_id = c.customer_id\n group by c.customer_id\n dimensions { customer_id = c.customer_id }\n measures { n = count(o.order_id) } }",
+        Some(&["customer_id"]),
+    ),
+    // group by two keys
+    (
+        "model m { from raw.orders o\n group by o.customer_id, o.status\n dimensions { customer_id = o.customer_id, status = o.status }\n measures { n = count(*) } }",
+        Some(&["customer_id", "status"]),
+    ),
+    // group by an expression: not traced
+    (
+        "model m { from raw.orders o\n group by date(o.at)\n measures { n = count(*) } }",
+        None,
+    ),
+    // window functions keep the grain
+    (
+        "model m { from raw.orders o\n columns { order_id = o.order_id, rank = rank() over (order by o.amount desc) } }",
+        Some(&["order_id"]),
+    ),
+];
+
+fn compile(models: &str) -> (shopc::Compilation, SourceDb) {
+    let mut db = SourceDb::new();
+    let config_file = db.add("shop.toml", "name = \"g\"\n");
+    let config = parse_project_config(config_file, "name = \"g\"\n").unwrap();
+    let sources = db.add("sources.shop", SOURCES);
+    let file = db.add("models.shop", models);
+    (shopc::compile(&db, &config, &[sources, file]), db)
+}
+
+#[test]
+fn derived_grains() {
+    for (source, expected) in CASES {
+        let (compilation, db) = compile(source);
+        let diagnostics: Vec<_> = compilation
+            .problems
+            .iter()
+            .map(|p| p.to_diagnostic())
+            .collect();
+        assert!(
+            compilation.problems.is_empty(),
+            "{source}\n{}",
+            shopc::diagnostic::render(&db, &diagnostics, false)
+        );
+        let ir = &compilation.ir;
+        let grains = derive(ir);
+        let model = ir.get("m").unwrap();
+        let derived = &grains.models[&model.id].derived;
+        let names = match derived {
+            Grain::Key(cols) => Some(
+                cols.iter()
+                    .map(|c| ir.column(*c).name.as_str())
+                    .collect::<Vec<_>>(),
+            ),
+            Grain::Unknown => None,
+        };
+        assert_eq!(names.as_deref(), *expected, "{source}");
+    }
+}
+
+#[test]
+fn declared_grain_is_proven_or_reported() {
+    // Proven: to-one join, declared grain is the derived one.
+    let ok = "model m {\n grain = [order_id]\n from raw.orders o\n join raw.customers c on c.customer_id = o.customer_id\n columns { order_id = o.order_id, email = c.email }\n}";
+    assert!(compile(ok).0.problems.is_empty());
+    // Proven: a superset of the derived key is unique too.
+    let wider = "model m {\n grain = [order_id, status]\n from raw.orders o\n columns { order_id = o.order_id, status = o.status }\n}";
+    assert!(compile(wider).0.problems.is_empty());
+    // Not proven: to-many join, unknown source, expression key.
+    for bad in [
+        "model m {\n grain = [customer_id]\n from raw.customers c\n join raw.orders o on o.customer_id = c.customer_id\n columns { customer_id = c.customer_id, order_id = o.order_id }\n}",
+        "model m {\n grain = [event_id]\n from raw.events e\n columns { event_id = e.event_id }\n}",
+        "model m {\n grain = [day]\n from raw.orders o\n group by date(o.at)\n dimensions { day = date(o.at) }\n measures { n = count(*) }\n}",
+    ] {
+        let problems = compile(bad).0.problems;
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.code() == shopc::diagnostic::Code::G001),
+            "{bad}: {problems:?}"
+        );
+    }
+}
