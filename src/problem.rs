@@ -222,6 +222,16 @@ pub enum Problem {
         column: String,
     },
 
+    // ---- joins (J)
+    /// A duplicate-sensitive aggregate over rows that a to-many join repeats.
+    FanOut {
+        aggregate: Span,
+        function: String,
+        alias: String,
+        join: Span,
+        join_alias: String,
+    },
+
     // ---- grain (G)
     /// A declared grain that the derivation does not prove.
     GrainNotProven {
@@ -309,6 +319,7 @@ impl Problem {
             WindowMisuse { .. } => Code::T010,
             MixedAggregation { .. } => Code::T011,
             GrainNotProven { .. } => Code::G001,
+            FanOut { .. } => Code::J001,
         }
     }
 
@@ -662,6 +673,19 @@ impl Problem {
                     }
                 }
             }
+            FanOut {
+                aggregate,
+                function,
+                alias,
+                join,
+                join_alias,
+            } => d
+                .with_title(format!("`{function}` double counts: rows of `{alias}` are repeated by a to-many join"))
+                .with_primary(*aggregate, format!("each `{alias}` row is counted once per matching `{join_alias}` row"))
+                .with_secondary(*join, "this join is to-many")
+                .with_help(format!(
+                    "aggregate `{alias}` at its own grain before the join (in another model), or, if duplicates are meant to be ignored, use min, max, any_value or count(distinct ...)"
+                )),
             MixedAggregation {
                 aggregate,
                 plain,

@@ -194,3 +194,34 @@ fn declared_grain_is_proven_or_reported() {
         );
     }
 }
+
+#[test]
+fn fan_out_is_reported_only_for_repeated_rows() {
+    let code = |source: &str| -> Vec<shopc::diagnostic::Code> {
+        compile(source)
+            .0
+            .problems
+            .iter()
+            .map(|p| p.code())
+            .collect()
+    };
+    let model = |measures: &str| {
+        format!(
+            "model m {{\n from raw.customers c\n join raw.orders o on o.customer_id = c.customer_id\n group by c.country\n \
+             dimensions {{ country = c.country }}\n measures {{ {measures} }}\n}}"
+        )
+    };
+    use shopc::diagnostic::Code::J001;
+    // Customers are repeated once per order: counting or summing them double counts.
+    assert_eq!(code(&model("n = count(c.customer_id)")), [J001]);
+    assert_eq!(code(&model("n = avg(c.customer_id)")), [J001]);
+    // Duplicate-insensitive aggregates, and the many side itself, are fine.
+    assert!(code(&model("n = count(distinct c.customer_id)")).is_empty());
+    assert!(code(&model("n = max(c.customer_id)")).is_empty());
+    assert!(code(&model("amount = sum(o.amount)")).is_empty());
+    assert!(code(&model("n = count(*)")).is_empty());
+    // A to-one join repeats nothing.
+    let to_one = "model m {\n from raw.orders o\n join raw.customers c on c.customer_id = o.customer_id\n group by c.country\n \
+                  dimensions { country = c.country }\n measures { amount = sum(o.amount) }\n}";
+    assert!(code(to_one).is_empty());
+}

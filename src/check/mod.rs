@@ -22,9 +22,94 @@ pub fn check(ir: &Ir) -> Vec<Problem> {
         if let RelationKind::Model(model) = &rel.kind {
             mixed_aggregation(ir, rel, model, &mut problems);
             declared_grain(ir, &grains, rel, model, &mut problems);
+            fan_out(ir, &grains, rel, model, &mut problems);
         }
     }
     problems
+}
+
+/// Aggregates that change when their input rows are repeated.
+const DUPLICATE_SENSITIVE: &[&str] = &["sum", "avg", "count", "stddev"];
+
+/// A to-many join repeats every row on its left; a duplicate-sensitive
+/// aggregate over columns of those rows only counts them several times.
+fn fan_out(
+    ir: &Ir,
+    grains: &Grains,
+    rel: &crate::ir::Relation,
+    model: &crate::ir::Model,
+    problems: &mut Vec<Problem>,
+) {
+    let Some(derived) = grains.models.get(&rel.id) else {
+        return;
+    };
+    let q = &model.query;
+    // For each scan, the first to-many join after it (which repeats its rows).
+    let repeated_by: Vec<Option<&crate::ir::Join>> = (0..q.scans.len())
+        .map(|scan| {
+            q.joins
+                .iter()
+                .zip(&derived.joins)
+                .find(|(join, cardinality)| {
+                    join.scan > scan && matches!(cardinality, Cardinality::ToMany { .. })
+                })
+                .map(|(join, _)| join)
+        })
+        .collect();
+    if repeated_by.iter().all(Option::is_none) {
+        return;
+    }
+    let mut check = |expr: &crate::ir::Expr| {
+        expr.walk(&mut |e| {
+            let ExprKind::Call(call) = &e.kind else {
+                return;
+            };
+            let func = call.func.func();
+            if func.kind != crate::ir::library::FuncKind::Aggregate
+                || call.over.is_some()
+                || call.distinct
+                || call.star
+                || !DUPLICATE_SENSITIVE.contains(&func.name)
+            {
+                return;
+            }
+            let mut scans = Vec::new();
+            for arg in &call.args {
+                arg.walk(&mut |a| {
+                    if let ExprKind::Column { scan, .. } = a.kind
+                        && !scans.contains(&scan)
+                    {
+                        scans.push(scan);
+                    }
+                });
+            }
+            let Some(&first) = scans.first() else { return };
+            // Only when every input column comes from repeated rows.
+            let Some(join) = scans
+                .iter()
+                .map(|s| repeated_by[*s])
+                .collect::<Option<Vec<_>>>()
+                .and_then(|j| j.first().copied())
+            else {
+                return;
+            };
+            problems.push(Problem::FanOut {
+                aggregate: e.span,
+                function: func.name.to_string(),
+                alias: q.scans[first].alias.clone(),
+                join: join.span,
+                join_alias: q.scans[join.scan].alias.clone(),
+            });
+        });
+    };
+    for column in rel.columns.values() {
+        if let Some(expr) = &ir.column(*column).expr {
+            check(expr);
+        }
+    }
+    if let Some(having) = &q.having {
+        check(having);
+    }
 }
 
 /// A declared grain must be implied by the derived one: every column of the
