@@ -78,6 +78,7 @@ codes! {
     T011 => "mixed-aggregation",
     G001 => "grain-not-proven",
     J001 => "fan-out",
+    J002 => "row-loss",
 }
 
 impl Code {

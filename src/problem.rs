@@ -232,6 +232,14 @@ pub enum Problem {
         join_alias: String,
     },
 
+    /// An inner to-one join drops the rows that find no match (a warning).
+    RowLoss {
+        join: Span,
+        alias: String,
+        relation: String,
+        left_alias: String,
+    },
+
     // ---- grain (G)
     /// A declared grain that the derivation does not prove.
     GrainNotProven {
@@ -320,11 +328,15 @@ impl Problem {
             MixedAggregation { .. } => Code::T011,
             GrainNotProven { .. } => Code::G001,
             FanOut { .. } => Code::J001,
+            RowLoss { .. } => Code::J002,
         }
     }
 
     pub fn severity(&self) -> Severity {
-        Severity::Error
+        match self {
+            Problem::RowLoss { .. } => Severity::Warning,
+            _ => Severity::Error,
+        }
     }
 
     pub fn is_error(&self) -> bool {
@@ -686,6 +698,18 @@ impl Problem {
                 .with_help(format!(
                     "aggregate `{alias}` at its own grain before the join (in another model), or, if duplicates are meant to be ignored, use min, max, any_value or count(distinct ...)"
                 )),
+            RowLoss {
+                join,
+                alias,
+                relation,
+                left_alias,
+            } => d
+                .with_title(format!("this inner join drops `{left_alias}` rows that have no `{alias}`"))
+                .with_primary(*join, format!("rows without a match in `{relation}` disappear here"))
+                .with_note(format!(
+                    "a derived test (`join_relationships_...`, severity warn) counts the `{left_alias}` rows that find no `{alias}`"
+                ))
+                .with_help("use `left join` to keep them, or filter them out explicitly with `where` if dropping them is the intent"),
             MixedAggregation {
                 aggregate,
                 plain,

@@ -456,3 +456,43 @@ fn ephemeral_models_are_inlined_and_still_tested() {
         15
     );
 }
+
+#[test]
+fn an_inner_join_that_drops_rows_is_counted_by_a_derived_warning_test() {
+    let temp = tempfile::tempdir().unwrap();
+    let root = temp.path();
+    std::fs::create_dir_all(root.join("models")).unwrap();
+    std::fs::create_dir_all(root.join("seeds")).unwrap();
+    std::fs::write(root.join("shop.toml"), "name = \"loss\"\n").unwrap();
+    std::fs::write(
+        root.join("seeds/customers.csv"),
+        "customer_id,email\n1,\"a@x\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("seeds/orders.csv"),
+        "order_id,customer_id\n10,1\n11,2\n12,2\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("models/m.shop"),
+        "source raw {\n  table customers { expect_key = [customer_id]\n    columns { customer_id: integer, email: text } }\n  \
+         table orders { expect_key = [order_id]\n    columns { order_id: integer, customer_id: integer } }\n}\n\
+         model order_emails {\n  from raw.orders o\n  join raw.customers c on c.customer_id = o.customer_id\n  \
+         columns { order_id = o.order_id, email = c.email }\n}\n",
+    )
+    .unwrap();
+    let out = run("build", root, &[]);
+    let text = stdout(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "a warning does not fail the build:\n{text}"
+    );
+    assert!(
+        text.contains("WARN 2  test join_relationships_order_emails_c"),
+        "{text}"
+    );
+    assert!(text.contains(" 1 warning, 0 errors"), "{text}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("warning[J002]"));
+}

@@ -218,6 +218,33 @@ fn collect_equated(e: &Expr, scan: usize, out: &mut Vec<(ColumnId, Option<ScanCo
     }
 }
 
+/// The foreign key of a join: the joined relation's columns equated with
+/// columns of one earlier scan, in pairs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForeignKey {
+    pub left_scan: usize,
+    /// (column of the left scan, column of the joined relation)
+    pub pairs: Vec<(ColumnId, ColumnId)>,
+}
+
+/// The foreign key of a join, when its condition equates columns of exactly
+/// one earlier scan with columns of the joined relation.
+pub fn join_foreign_key(join: &crate::ir::Join) -> Option<ForeignKey> {
+    let mut left_scan = None;
+    let mut pairs = Vec::new();
+    for (right, other) in equated_pairs(&join.on, join.scan) {
+        let (scan, left) = other?;
+        if *left_scan.get_or_insert(scan) != scan {
+            return None;
+        }
+        pairs.push((left, right));
+    }
+    Some(ForeignKey {
+        left_scan: left_scan?,
+        pairs,
+    })
+}
+
 fn reads_scan(e: &Expr, scan: usize) -> bool {
     let mut reads = false;
     e.walk(&mut |e| {

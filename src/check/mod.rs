@@ -23,9 +23,38 @@ pub fn check(ir: &Ir) -> Vec<Problem> {
             mixed_aggregation(ir, rel, model, &mut problems);
             declared_grain(ir, &grains, rel, model, &mut problems);
             fan_out(ir, &grains, rel, model, &mut problems);
+            row_loss(ir, &grains, rel, model, &mut problems);
         }
     }
     problems
+}
+
+/// An inner join that is to-one keeps the grain but drops left rows whose key
+/// finds no match: say so, once per join.
+fn row_loss(
+    ir: &Ir,
+    grains: &Grains,
+    rel: &crate::ir::Relation,
+    model: &crate::ir::Model,
+    problems: &mut Vec<Problem>,
+) {
+    let Some(derived) = grains.models.get(&rel.id) else {
+        return;
+    };
+    let q = &model.query;
+    for (join, cardinality) in q.joins.iter().zip(&derived.joins) {
+        if join.kind == crate::syntax::ast::JoinKind::Inner
+            && let Cardinality::ToOne { .. } = cardinality
+            && let Some(left) = grain::join_foreign_key(join).map(|fk| fk.left_scan)
+        {
+            problems.push(Problem::RowLoss {
+                join: join.span,
+                alias: q.scans[join.scan].alias.clone(),
+                relation: ir.relation(q.scans[join.scan].relation).name.clone(),
+                left_alias: q.scans[left].alias.clone(),
+            });
+        }
+    }
 }
 
 /// Aggregates that change when their input rows are repeated.

@@ -84,6 +84,8 @@ pub struct Emitter<'a> {
     ir: &'a Ir,
     dialect: Dialect,
     d: &'static dyn SqlDialect,
+    /// Derived grains and join cardinalities, for the tests they imply.
+    grains: crate::check::grain::Grains,
 }
 
 /// A data test, as a query returning the rows that fail it.
@@ -105,6 +107,7 @@ impl<'a> Emitter<'a> {
             ir,
             dialect,
             d: dialect.sql(),
+            grains: crate::check::grain::derive(ir),
         }
     }
 
@@ -118,6 +121,15 @@ impl<'a> Emitter<'a> {
         match physical_name(self.ir, id) {
             Some(name) => name.sql(self.d),
             None => self.q(&self.ir.relation(id).name),
+        }
+    }
+
+    /// A relation as a test reads it: its physical name, or an ephemeral
+    /// model's query in parentheses.
+    fn relation_source(&self, id: RelId) -> String {
+        match physical_name(self.ir, id) {
+            Some(name) => name.sql(self.d),
+            None => format!("(\n{}\n)", indent(&self.select(id))),
         }
     }
 
@@ -372,6 +384,55 @@ impl<'a> Emitter<'a> {
                 });
             }
         }
+        // An inner to-one join drops left rows without a match: count them.
+        if let Some(derived) = self.grains.models.get(&id) {
+            let q = &model.query;
+            for (join, cardinality) in q.joins.iter().zip(&derived.joins) {
+                if join.kind != JoinKind::Inner
+                    || !matches!(cardinality, crate::check::grain::Cardinality::ToOne { .. })
+                {
+                    continue;
+                }
+                let Some(fk) = crate::check::grain::join_foreign_key(join) else {
+                    continue;
+                };
+                let (left, right) = (q.scans[fk.left_scan].relation, q.scans[join.scan].relation);
+                let (child, parent) = (self.q("child"), self.q("parent"));
+                let on: Vec<String> = fk
+                    .pairs
+                    .iter()
+                    .map(|(l, r)| format!("{child}.{} = {parent}.{}", col(*l), col(*r)))
+                    .collect();
+                let mut filter: Vec<String> = fk
+                    .pairs
+                    .iter()
+                    .map(|(l, _)| format!("{child}.{} IS NOT NULL", col(*l)))
+                    .collect();
+                filter.push(format!("{parent}.{} IS NULL", col(fk.pairs[0].1)));
+                let keys: Vec<String> = fk
+                    .pairs
+                    .iter()
+                    .map(|(l, _)| format!("{child}.{}", col(*l)))
+                    .collect();
+                tests.push(TestSql {
+                    name: format!(
+                        "join_relationships_{}_{}",
+                        rel.name, q.scans[join.scan].alias
+                    ),
+                    sql: format!(
+                        "SELECT {} FROM {} AS {child}\nLEFT JOIN {} AS {parent} ON {}\nWHERE {}",
+                        keys.join(", "),
+                        self.relation_source(left),
+                        self.relation_source(right),
+                        on.join(" AND "),
+                        filter.join(" AND ")
+                    ),
+                    severity: TestSeverity::Warn,
+                    derived: true,
+                    reads: vec![left, right],
+                });
+            }
+        }
         for test in &model.tests {
             let reads = match &test.kind {
                 TestKind::Relationships { to, .. } => vec![self.ir.column(*to).relation],
@@ -411,10 +472,6 @@ impl<'a> Emitter<'a> {
                 }
                 TestKind::Relationships { column, to } => {
                     let parent = self.ir.column(*to).relation;
-                    let parent_from = match physical_name(self.ir, parent) {
-                        Some(name) => name.sql(self.d),
-                        None => format!("(\n{}\n)", indent(&self.select(parent))),
-                    };
                     let (child, target) = (self.q("child"), self.q("parent"));
                     (
                         format!(
@@ -428,10 +485,8 @@ impl<'a> Emitter<'a> {
                             "SELECT {child}.{c} FROM {from_child} AS {child}\nLEFT JOIN {parent_from} AS {target} ON {child}.{c} = {target}.{p}\nWHERE {child}.{c} IS NOT NULL AND {target}.{p} IS NULL",
                             c = col(*column),
                             p = col(*to),
-                            from_child = match physical_name(self.ir, id) {
-                                Some(name) => name.sql(self.d),
-                                None => format!("(\n{}\n)", indent(&self.select(id))),
-                            },
+                            from_child = self.relation_source(id),
+                            parent_from = self.relation_source(parent),
                         ),
                     )
                 }
