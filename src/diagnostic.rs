@@ -77,6 +77,7 @@ codes! {
     T010 => "window-misuse",
     T011 => "mixed-aggregation",
     G001 => "grain-not-proven",
+    G002 => "not-grouped",
     J001 => "fan-out",
     J002 => "row-loss",
 }

@@ -241,6 +241,13 @@ pub enum Problem {
     },
 
     // ---- grain (G)
+    /// In a grouped model, an output that is neither aggregated, a group
+    /// key, nor determined by the keys.
+    NotGrouped {
+        column: String,
+        reference: Span,
+        group_by: Span,
+    },
     /// A declared grain that the derivation does not prove.
     GrainNotProven {
         declared: Span,
@@ -327,6 +334,7 @@ impl Problem {
             WindowMisuse { .. } => Code::T010,
             MixedAggregation { .. } => Code::T011,
             GrainNotProven { .. } => Code::G001,
+            NotGrouped { .. } => Code::G002,
             FanOut { .. } => Code::J001,
             RowLoss { .. } => Code::J002,
         }
@@ -685,6 +693,15 @@ impl Problem {
                     }
                 }
             }
+            NotGrouped {
+                column,
+                reference,
+                group_by,
+            } => d
+                .with_title(format!("`{column}` is neither grouped nor aggregated"))
+                .with_primary(*reference, "this value can differ between the rows of one group")
+                .with_secondary(*group_by, "one row per value of these keys")
+                .with_help("add it to `group by`, aggregate it (`max(...)`, `any_value(...)`), or join its relation on the group key"),
             FanOut {
                 aggregate,
                 function,

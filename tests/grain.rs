@@ -250,3 +250,41 @@ fn inner_to_one_joins_warn_of_row_loss() {
     // The warning is not an error: the project still checks.
     assert!(compile(&join("join")).0.error_count() == 0);
 }
+
+#[test]
+fn grouped_outputs_must_be_keys_aggregates_or_determined() {
+    let codes = |source: &str| -> Vec<shopc::diagnostic::Code> {
+        compile(source)
+            .0
+            .problems
+            .iter()
+            .map(|p| p.code())
+            .collect()
+    };
+    use shopc::diagnostic::Code::G002;
+    let grouped = |key: &str, outputs: &str| {
+        format!(
+            "model m {{\n from raw.orders o\n left join raw.customers c on c.customer_id = o.customer_id\n group by {key}\n \
+             dimensions {{ {outputs} }}\n measures {{ n = count(*) }}\n}}"
+        )
+    };
+    // Keys and aggregates are fine.
+    assert!(codes(&grouped("o.customer_id", "customer_id = o.customer_id")).is_empty());
+    assert!(codes(&grouped("o.customer_id", "last_status = max(o.status)")).is_empty());
+    // A column of a relation joined to-one on the key is determined by it.
+    assert!(codes(&grouped("o.customer_id", "email = c.email")).is_empty());
+    // So is every column of a relation whose grain is among the keys.
+    assert!(codes(&grouped("o.order_id", "status = o.status, email = c.email")).is_empty());
+    // Anything else is G002.
+    assert_eq!(
+        codes(&grouped("o.customer_id", "status = o.status")),
+        [G002]
+    );
+    assert_eq!(codes(&grouped("c.country", "email = c.email")), [G002]);
+    // Expressions over keys are fine; over other columns they are not.
+    assert!(codes(&grouped("o.customer_id", "k = o.customer_id + 1")).is_empty());
+    assert_eq!(
+        codes(&grouped("o.customer_id", "s = upper(o.status)")),
+        [G002]
+    );
+}

@@ -24,9 +24,130 @@ pub fn check(ir: &Ir) -> Vec<Problem> {
             declared_grain(ir, &grains, rel, model, &mut problems);
             fan_out(ir, &grains, rel, model, &mut problems);
             row_loss(ir, &grains, rel, model, &mut problems);
+            group_dependency(ir, &grains, rel, model, &mut problems);
         }
     }
     problems
+}
+
+/// In a grouped model, every column read outside an aggregate must be a
+/// group key or determined by the keys: a column of a scan whose grain the
+/// keys cover, or of a scan joined to-one on determined columns.
+fn group_dependency(
+    ir: &Ir,
+    grains: &Grains,
+    rel: &crate::ir::Relation,
+    model: &crate::ir::Model,
+    problems: &mut Vec<Problem>,
+) {
+    let q = &model.query;
+    let (Some(first), Some(last)) = (q.group_by.first(), q.group_by.last()) else {
+        return;
+    };
+    let group_by = first.span.to(last.span);
+    let mut known: Vec<grain::ScanColumn> = q
+        .group_by
+        .iter()
+        .filter_map(|k| match k.kind {
+            ExprKind::Column { scan, column } => Some((scan, column)),
+            _ => None,
+        })
+        .collect();
+    // The joins that are to-one, by the scan they add.
+    let to_one: Vec<&crate::ir::Join> = match grains.models.get(&rel.id) {
+        Some(derived) => q
+            .joins
+            .iter()
+            .zip(&derived.joins)
+            .filter(|(_, c)| matches!(c, Cardinality::ToOne { .. }))
+            .map(|(j, _)| j)
+            .collect(),
+        None => Vec::new(),
+    };
+    // Fixpoint: a scan is determined when the known columns cover its grain,
+    // or when it is joined to-one on known columns; its columns are then known.
+    let mut determined = vec![false; q.scans.len()];
+    loop {
+        let mut changed = false;
+        for (scan, done) in determined.iter_mut().enumerate() {
+            if *done {
+                continue;
+            }
+            let by_grain = matches!(grains.of(q.scans[scan].relation),
+                Grain::Key(key) if key.iter().all(|k| known.contains(&(scan, *k))));
+            let by_join = to_one.iter().filter(|j| j.scan == scan).any(|join| {
+                grain::join_foreign_key(join).is_some_and(|fk| {
+                    fk.pairs
+                        .iter()
+                        .all(|(l, _)| known.contains(&(fk.left_scan, *l)))
+                })
+            });
+            if by_grain || by_join {
+                *done = true;
+                let columns = ir.relation(q.scans[scan].relation).columns.values();
+                known.extend(columns.map(|c| (scan, *c)));
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    for column in rel.columns.values().map(|c| ir.column(*c)) {
+        let Some(expr) = &column.expr else { continue };
+        if let Some(span) = ungrouped_reference(expr, &known) {
+            problems.push(Problem::NotGrouped {
+                column: column.name.clone(),
+                reference: span,
+                group_by,
+            });
+        }
+    }
+}
+
+/// The first column reference outside any aggregate or window that is not known.
+fn ungrouped_reference(
+    e: &crate::ir::Expr,
+    known: &[grain::ScanColumn],
+) -> Option<crate::span::Span> {
+    match &e.kind {
+        ExprKind::Column { scan, column } => (!known.contains(&(*scan, *column))).then_some(e.span),
+        ExprKind::Call(call)
+            if call.over.is_some()
+                || call.func.func().kind == crate::ir::library::FuncKind::Aggregate =>
+        {
+            None
+        }
+        _ => children(e)
+            .into_iter()
+            .find_map(|child| ungrouped_reference(child, known)),
+    }
+}
+
+/// The direct sub-expressions of an expression.
+fn children(e: &crate::ir::Expr) -> Vec<&crate::ir::Expr> {
+    use crate::ir::ExprKind as K;
+    match &e.kind {
+        K::Literal(_) | K::Column { .. } | K::Sql { .. } | K::Error => Vec::new(),
+        K::Unary { expr, .. } | K::IsNull { expr, .. } | K::Cast { expr, .. } => vec![expr],
+        K::Binary { lhs, rhs, .. } => vec![lhs, rhs],
+        K::InList { expr, list, .. } => std::iter::once(&**expr).chain(list).collect(),
+        K::Like { expr, pattern, .. } => vec![expr, pattern],
+        K::Between {
+            expr, low, high, ..
+        } => vec![expr, low, high],
+        K::Case {
+            operand,
+            arms,
+            otherwise,
+        } => operand
+            .iter()
+            .map(|o| &**o)
+            .chain(arms.iter().flat_map(|(w, t)| [w, t]))
+            .chain(otherwise.iter().map(|o| &**o))
+            .collect(),
+        K::Call(call) => call.args.iter().collect(),
+    }
 }
 
 /// An inner join that is to-one keeps the grain but drops left rows whose key
