@@ -10,6 +10,15 @@ use crate::ir::{ExprKind, Ir, RelationKind};
 use crate::problem::{GrainBreak, Problem};
 use grain::{Cardinality, Grain, Grains};
 
+/// What every rule over one model sees.
+#[derive(Clone, Copy)]
+struct ModelCx<'a> {
+    ir: &'a Ir,
+    grains: &'a Grains,
+    rel: &'a crate::ir::Relation,
+    model: &'a crate::ir::Model,
+}
+
 /// Runs every check over the IR.
 pub fn check(ir: &Ir) -> Vec<Problem> {
     let mut problems = Vec::new();
@@ -20,11 +29,17 @@ pub fn check(ir: &Ir) -> Vec<Problem> {
             continue;
         }
         if let RelationKind::Model(model) = &rel.kind {
-            mixed_aggregation(ir, rel, model, &mut problems);
-            declared_grain(ir, &grains, rel, model, &mut problems);
-            fan_out(ir, &grains, rel, model, &mut problems);
-            row_loss(ir, &grains, rel, model, &mut problems);
-            group_dependency(ir, &grains, rel, model, &mut problems);
+            let cx = ModelCx {
+                ir,
+                grains: &grains,
+                rel,
+                model,
+            };
+            mixed_aggregation(&cx, &mut problems);
+            declared_grain(&cx, &mut problems);
+            fan_out(&cx, &mut problems);
+            row_loss(&cx, &mut problems);
+            group_dependency(&cx, &mut problems);
         }
     }
     problems
@@ -33,13 +48,13 @@ pub fn check(ir: &Ir) -> Vec<Problem> {
 /// In a grouped model, every column read outside an aggregate must be a
 /// group key or determined by the keys: a column of a scan whose grain the
 /// keys cover, or of a scan joined to-one on determined columns.
-fn group_dependency(
-    ir: &Ir,
-    grains: &Grains,
-    rel: &crate::ir::Relation,
-    model: &crate::ir::Model,
-    problems: &mut Vec<Problem>,
-) {
+fn group_dependency(cx: &ModelCx<'_>, problems: &mut Vec<Problem>) {
+    let ModelCx {
+        ir,
+        grains,
+        rel,
+        model,
+    } = *cx;
     let q = &model.query;
     let (Some(first), Some(last)) = (q.group_by.first(), q.group_by.last()) else {
         return;
@@ -152,13 +167,13 @@ fn children(e: &crate::ir::Expr) -> Vec<&crate::ir::Expr> {
 
 /// An inner join that is to-one keeps the grain but drops left rows whose key
 /// finds no match: say so, once per join.
-fn row_loss(
-    ir: &Ir,
-    grains: &Grains,
-    rel: &crate::ir::Relation,
-    model: &crate::ir::Model,
-    problems: &mut Vec<Problem>,
-) {
+fn row_loss(cx: &ModelCx<'_>, problems: &mut Vec<Problem>) {
+    let ModelCx {
+        ir,
+        grains,
+        rel,
+        model,
+    } = *cx;
     let Some(derived) = grains.models.get(&rel.id) else {
         return;
     };
@@ -183,13 +198,13 @@ const DUPLICATE_SENSITIVE: &[&str] = &["sum", "avg", "count", "stddev"];
 
 /// A to-many join repeats every row on its left; a duplicate-sensitive
 /// aggregate over columns of those rows only counts them several times.
-fn fan_out(
-    ir: &Ir,
-    grains: &Grains,
-    rel: &crate::ir::Relation,
-    model: &crate::ir::Model,
-    problems: &mut Vec<Problem>,
-) {
+fn fan_out(cx: &ModelCx<'_>, problems: &mut Vec<Problem>) {
+    let ModelCx {
+        ir,
+        grains,
+        rel,
+        model,
+    } = *cx;
     let Some(derived) = grains.models.get(&rel.id) else {
         return;
     };
@@ -264,13 +279,13 @@ fn fan_out(
 
 /// A declared grain must be implied by the derived one: every column of the
 /// derived key is among the declared columns (a superset of a key is unique too).
-fn declared_grain(
-    ir: &Ir,
-    grains: &Grains,
-    rel: &crate::ir::Relation,
-    model: &crate::ir::Model,
-    problems: &mut Vec<Problem>,
-) {
+fn declared_grain(cx: &ModelCx<'_>, problems: &mut Vec<Problem>) {
+    let ModelCx {
+        ir,
+        grains,
+        rel,
+        model,
+    } = *cx;
     let Some(declared) = &model.grain else { return };
     let Some(derived) = grains.models.get(&rel.id) else {
         return;
@@ -335,12 +350,8 @@ fn declared_grain(
 
 /// Without `group by`, one aggregate collapses the model to one row, so every
 /// other output must be an aggregate (or a constant) too.
-fn mixed_aggregation(
-    ir: &Ir,
-    rel: &crate::ir::Relation,
-    model: &crate::ir::Model,
-    problems: &mut Vec<Problem>,
-) {
+fn mixed_aggregation(cx: &ModelCx<'_>, problems: &mut Vec<Problem>) {
+    let ModelCx { ir, rel, model, .. } = *cx;
     if !model.query.group_by.is_empty() {
         return;
     }
