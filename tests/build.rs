@@ -47,6 +47,14 @@ fn shopco_copy() -> (tempfile::TempDir, PathBuf) {
     (temp, root)
 }
 
+/// An empty project folder with `models/` and `seeds/`, for fixtures built in the test.
+fn small_project() -> tempfile::TempDir {
+    let temp = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(temp.path().join("models")).unwrap();
+    std::fs::create_dir_all(temp.path().join("seeds")).unwrap();
+    temp
+}
+
 fn run(command: &str, root: &Path, extra: &[&str]) -> Output {
     let mut args = vec![command, "--project", root.to_str().unwrap()];
     args.extend_from_slice(extra);
@@ -311,10 +319,8 @@ fn a_bad_seed_row_fails_with_file_and_line_and_loads_nothing() {
 
 #[test]
 fn a_failed_table_build_leaves_the_previous_table() {
-    let temp = tempfile::tempdir().unwrap();
+    let temp = small_project();
     let root = temp.path();
-    std::fs::create_dir_all(root.join("models")).unwrap();
-    std::fs::create_dir_all(root.join("seeds")).unwrap();
     std::fs::write(root.join("shop.toml"), "name = \"swap\"\n").unwrap();
     std::fs::write(
         root.join("seeds/things.csv"),
@@ -409,10 +415,8 @@ fn compile_writes_sql_files() {
 
 #[test]
 fn ephemeral_models_are_inlined_and_still_tested() {
-    let temp = tempfile::tempdir().unwrap();
+    let temp = small_project();
     let root = temp.path();
-    std::fs::create_dir_all(root.join("models")).unwrap();
-    std::fs::create_dir_all(root.join("seeds")).unwrap();
     std::fs::write(
         root.join("shop.toml"),
         "name = \"eph\"\n[layers.intermediate]\nmaterialized = \"ephemeral\"\n",
@@ -459,10 +463,8 @@ fn ephemeral_models_are_inlined_and_still_tested() {
 
 #[test]
 fn an_inner_join_that_drops_rows_is_counted_by_a_derived_warning_test() {
-    let temp = tempfile::tempdir().unwrap();
+    let temp = small_project();
     let root = temp.path();
-    std::fs::create_dir_all(root.join("models")).unwrap();
-    std::fs::create_dir_all(root.join("seeds")).unwrap();
     std::fs::write(root.join("shop.toml"), "name = \"loss\"\n").unwrap();
     std::fs::write(
         root.join("seeds/customers.csv"),

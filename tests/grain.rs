@@ -141,6 +141,16 @@ fn compile(models: &str) -> (shopc::Compilation, SourceDb) {
     (shopc::compile(&db, &config, &[sources, file]), db)
 }
 
+/// The codes of every problem the model source produces.
+fn codes(source: &str) -> Vec<shopc::diagnostic::Code> {
+    compile(source)
+        .0
+        .problems
+        .iter()
+        .map(|p| p.code())
+        .collect()
+}
+
 #[test]
 fn derived_grains() {
     for (source, expected) in CASES {
@@ -197,14 +207,6 @@ fn declared_grain_is_proven_or_reported() {
 
 #[test]
 fn fan_out_is_reported_only_for_repeated_rows() {
-    let code = |source: &str| -> Vec<shopc::diagnostic::Code> {
-        compile(source)
-            .0
-            .problems
-            .iter()
-            .map(|p| p.code())
-            .collect()
-    };
     let model = |measures: &str| {
         format!(
             "model m {{\n from raw.customers c\n join raw.orders o on o.customer_id = c.customer_id\n group by c.country\n \
@@ -213,29 +215,21 @@ fn fan_out_is_reported_only_for_repeated_rows() {
     };
     use shopc::diagnostic::Code::J001;
     // Customers are repeated once per order: counting or summing them double counts.
-    assert_eq!(code(&model("n = count(c.customer_id)")), [J001]);
-    assert_eq!(code(&model("n = avg(c.customer_id)")), [J001]);
+    assert_eq!(codes(&model("n = count(c.customer_id)")), [J001]);
+    assert_eq!(codes(&model("n = avg(c.customer_id)")), [J001]);
     // Duplicate-insensitive aggregates, and the many side itself, are fine.
-    assert!(code(&model("n = count(distinct c.customer_id)")).is_empty());
-    assert!(code(&model("n = max(c.customer_id)")).is_empty());
-    assert!(code(&model("amount = sum(o.amount)")).is_empty());
-    assert!(code(&model("n = count(*)")).is_empty());
+    assert!(codes(&model("n = count(distinct c.customer_id)")).is_empty());
+    assert!(codes(&model("n = max(c.customer_id)")).is_empty());
+    assert!(codes(&model("amount = sum(o.amount)")).is_empty());
+    assert!(codes(&model("n = count(*)")).is_empty());
     // A to-one join repeats nothing.
     let to_one = "model m {\n from raw.orders o\n join raw.customers c on c.customer_id = o.customer_id\n group by c.country\n \
                   dimensions { country = c.country }\n measures { amount = sum(o.amount) }\n}";
-    assert!(!code(to_one).contains(&J001));
+    assert!(!codes(to_one).contains(&J001));
 }
 
 #[test]
 fn inner_to_one_joins_warn_of_row_loss() {
-    let codes = |source: &str| -> Vec<shopc::diagnostic::Code> {
-        compile(source)
-            .0
-            .problems
-            .iter()
-            .map(|p| p.code())
-            .collect()
-    };
     use shopc::diagnostic::Code::J002;
     let join = |kind: &str| {
         format!(
@@ -253,14 +247,6 @@ fn inner_to_one_joins_warn_of_row_loss() {
 
 #[test]
 fn grouped_outputs_must_be_keys_aggregates_or_determined() {
-    let codes = |source: &str| -> Vec<shopc::diagnostic::Code> {
-        compile(source)
-            .0
-            .problems
-            .iter()
-            .map(|p| p.code())
-            .collect()
-    };
     use shopc::diagnostic::Code::G002;
     let grouped = |key: &str, outputs: &str| {
         format!(

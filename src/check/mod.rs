@@ -17,6 +17,8 @@ struct ModelCx<'a> {
     grains: &'a Grains,
     rel: &'a crate::ir::Relation,
     model: &'a crate::ir::Model,
+    /// What the grain algebra derived for this model.
+    derived: &'a grain::ModelGrain,
 }
 
 /// Runs every check over the IR.
@@ -28,12 +30,15 @@ pub fn check(ir: &Ir) -> Vec<Problem> {
         if !rel.complete {
             continue;
         }
-        if let RelationKind::Model(model) = &rel.kind {
+        if let RelationKind::Model(model) = &rel.kind
+            && let Some(derived) = grains.models.get(&id)
+        {
             let cx = ModelCx {
                 ir,
                 grains: &grains,
                 rel,
                 model,
+                derived,
             };
             mixed_aggregation(&cx, &mut problems);
             declared_grain(&cx, &mut problems);
@@ -54,6 +59,7 @@ fn group_dependency(cx: &ModelCx<'_>, problems: &mut Vec<Problem>) {
         grains,
         rel,
         model,
+        derived,
     } = *cx;
     let q = &model.query;
     let (Some(first), Some(last)) = (q.group_by.first(), q.group_by.last()) else {
@@ -69,16 +75,13 @@ fn group_dependency(cx: &ModelCx<'_>, problems: &mut Vec<Problem>) {
         })
         .collect();
     // The joins that are to-one, by the scan they add.
-    let to_one: Vec<&crate::ir::Join> = match grains.models.get(&rel.id) {
-        Some(derived) => q
-            .joins
-            .iter()
-            .zip(&derived.joins)
-            .filter(|(_, c)| matches!(c, Cardinality::ToOne { .. }))
-            .map(|(j, _)| j)
-            .collect(),
-        None => Vec::new(),
-    };
+    let to_one: Vec<&crate::ir::Join> = q
+        .joins
+        .iter()
+        .zip(&derived.joins)
+        .filter(|(_, c)| matches!(c, Cardinality::ToOne { .. }))
+        .map(|(j, _)| j)
+        .collect();
     // Fixpoint: a scan is determined when the known columns cover its grain,
     // or when it is joined to-one on known columns; its columns are then known.
     let mut determined = vec![false; q.scans.len()];
@@ -169,14 +172,8 @@ fn children(e: &crate::ir::Expr) -> Vec<&crate::ir::Expr> {
 /// finds no match: say so, once per join.
 fn row_loss(cx: &ModelCx<'_>, problems: &mut Vec<Problem>) {
     let ModelCx {
-        ir,
-        grains,
-        rel,
-        model,
+        ir, model, derived, ..
     } = *cx;
-    let Some(derived) = grains.models.get(&rel.id) else {
-        return;
-    };
     let q = &model.query;
     for (join, cardinality) in q.joins.iter().zip(&derived.joins) {
         if join.kind == crate::syntax::ast::JoinKind::Inner
@@ -201,13 +198,11 @@ const DUPLICATE_SENSITIVE: &[&str] = &["sum", "avg", "count", "stddev"];
 fn fan_out(cx: &ModelCx<'_>, problems: &mut Vec<Problem>) {
     let ModelCx {
         ir,
-        grains,
         rel,
         model,
+        derived,
+        ..
     } = *cx;
-    let Some(derived) = grains.models.get(&rel.id) else {
-        return;
-    };
     let q = &model.query;
     // For each scan, the first to-many join after it (which repeats its rows).
     let repeated_by: Vec<Option<&crate::ir::Join>> = (0..q.scans.len())
@@ -282,14 +277,12 @@ fn fan_out(cx: &ModelCx<'_>, problems: &mut Vec<Problem>) {
 fn declared_grain(cx: &ModelCx<'_>, problems: &mut Vec<Problem>) {
     let ModelCx {
         ir,
-        grains,
         rel,
         model,
+        derived,
+        ..
     } = *cx;
     let Some(declared) = &model.grain else { return };
-    let Some(derived) = grains.models.get(&rel.id) else {
-        return;
-    };
     if let Grain::Key(key) = &derived.derived
         && key.iter().all(|k| declared.iter().any(|(d, _)| d == k))
     {
