@@ -232,6 +232,7 @@ fn check(dir: &std::path::Path, format: Format, color: ColorChoice) -> ExitCode 
     let snapshots = compilation.as_ref().map_or(0, |c| {
         c.ir.count(|k| matches!(k, RelationKind::Snapshot(_)))
     });
+    let reconciles = compilation.as_ref().map_or(0, |c| c.ir.reconciles.len());
     let millis = elapsed.as_secs_f64() * 1000.0;
     match format {
         Format::Human => {
@@ -241,10 +242,11 @@ fn check(dir: &std::path::Path, format: Format, color: ColorChoice) -> ExitCode 
             );
             let verdict = if errors > 0 { "failed" } else { "ok" };
             say!(
-                "check {verdict}: {} files, {models} models, {sources} source tables, {snapshots} snapshot{}; \
-                 {errors} error{}, {warnings} warning{} in {millis:.1}ms",
+                "check {verdict}: {} files, {models} models, {sources} source tables, {snapshots} snapshot{}, \
+                 {reconciles} reconciliation{}; {errors} error{}, {warnings} warning{} in {millis:.1}ms",
                 shop_files.len(),
                 plural(snapshots),
+                plural(reconciles),
                 plural(errors),
                 plural(warnings),
             );
@@ -257,6 +259,7 @@ fn check(dir: &std::path::Path, format: Format, color: ColorChoice) -> ExitCode 
                     "models": models,
                     "source_tables": sources,
                     "snapshots": snapshots,
+                    "reconciliations": reconciles,
                     "errors": errors,
                     "warnings": warnings,
                     "elapsed_ms": (millis * 10.0).round() / 10.0,

@@ -15,6 +15,7 @@ pub enum NameKind {
     Column,
     Alias,
     Setting,
+    Reconcile,
 }
 
 impl NameKind {
@@ -25,6 +26,7 @@ impl NameKind {
             NameKind::Column => "column",
             NameKind::Alias => "alias",
             NameKind::Setting => "setting",
+            NameKind::Reconcile => "reconciliation",
         }
     }
 }
@@ -681,7 +683,7 @@ impl Problem {
                     }
                     GrainBreak::ExpressionKey { span } => d
                         .with_secondary(*span, "keys here are expressions, not columns")
-                        .with_help("compute the key as a column in an upstream model, then group or dedupe on that column"),
+                        .with_help("output each key unchanged as a column (`month = date_trunc('month', o.ordered_at)` for that `group by` key), or compute it as a column in an upstream model and group or dedupe on that column"),
                     GrainBreak::Other { span, derived } => {
                         let d = d.with_secondary(*span, "the grain is decided here");
                         match derived {

@@ -64,18 +64,25 @@ pub fn execute(
         .collect();
     let mut tests_after: Vec<Vec<(RelId, TestSql)>> = vec![Vec::new(); selected.len()];
     if matches!(command, Command::Test | Command::Build) {
-        for (i, &id) in selected.iter().enumerate() {
-            if !matches!(ir.relation(id).kind, RelationKind::Model(_)) {
-                continue;
-            }
-            for test in emitter.tests(id) {
-                let anchor = test
-                    .reads
-                    .iter()
-                    .filter_map(|r| position.get(r))
-                    .fold(i, |a, b| a.max(*b));
-                tests_after[anchor].push((id, test));
-            }
+        // Reconciliations go last among the tests at their anchor: they
+        // compare models that have their own tests.
+        let tests = selected
+            .iter()
+            .enumerate()
+            .flat_map(|(i, &id)| emitter.tests(id).into_iter().map(move |t| (i, id, t)));
+        let reconciliations = selected.iter().enumerate().flat_map(|(i, &id)| {
+            emitter
+                .reconciliations(id)
+                .into_iter()
+                .map(move |t| (i, id, t))
+        });
+        for (i, id, test) in tests.chain(reconciliations) {
+            let anchor = test
+                .reads
+                .iter()
+                .filter_map(|r| position.get(r))
+                .fold(i, |a, b| a.max(*b));
+            tests_after[anchor].push((id, test));
         }
     }
     let mut steps = Vec::new();
@@ -210,14 +217,16 @@ pub fn execute(
                             summary.warned += 1;
                         } else {
                             summary.failed += 1;
-                            if command == Command::Build {
+                            if command == Command::Build && !test.standalone {
                                 blocked.insert(id);
                             }
                         }
                     }
                     Err(message) => {
                         summary.failed += 1;
-                        blocked.insert(id);
+                        if !test.standalone {
+                            blocked.insert(id);
+                        }
                         line(out, &counter, "ERROR", kind, &name, &elapsed());
                         detail(out, &message);
                     }
@@ -348,7 +357,7 @@ pub fn render_rows(rows: &Rows) -> String {
     for row in &rows.rows {
         for (i, v) in row.iter().enumerate() {
             if let Some(w) = widths.get_mut(i) {
-                *w = (*w).max(cell(v).chars().count().min(40));
+                *w = (*w).max(cell(v).chars().count().min(60));
             }
         }
     }
@@ -357,7 +366,7 @@ pub fn render_rows(rows: &Rows) -> String {
             .iter()
             .enumerate()
             .map(|(i, v)| {
-                let v: String = v.chars().take(40).collect();
+                let v: String = v.chars().take(60).collect();
                 format!("{v:<w$}", w = widths.get(i).copied().unwrap_or(0))
             })
             .collect::<Vec<_>>()

@@ -82,7 +82,7 @@ fn shopco_checks_clean_with_a_summary_line() {
     let summary = stdout(&out);
     assert!(
         summary.starts_with(
-            "check ok: 7 files, 5 models, 5 source tables, 1 snapshot; 0 errors, 0 warnings in "
+            "check ok: 17 files, 14 models, 5 source tables, 1 snapshot, 1 reconciliation; 0 errors, 0 warnings in "
         ),
         "{summary}"
     );
@@ -147,7 +147,7 @@ fn json_format_carries_code_file_line_and_column() {
     assert_eq!(d["line"], 11);
     assert_eq!(d["column"], 17);
     assert_eq!(json["summary"]["errors"], 1);
-    assert_eq!(json["summary"]["models"], 5);
+    assert_eq!(json["summary"]["models"], 14);
 }
 
 #[test]

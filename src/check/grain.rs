@@ -159,8 +159,27 @@ fn model_grain(ir: &Ir, grains: &Grains, id: RelId, q: &Query) -> ModelGrain {
         out.decided_by = Some(dedupe.span);
     }
     out.query = grain.clone();
-    // Project: every grain column must be an output that is exactly it.
     let rel = ir.relation(id);
+    if !q.group_by.is_empty() {
+        // Each key must be an output that computes exactly it (a column or
+        // the same expression).
+        let projected: Option<Vec<ColumnId>> = q
+            .group_by
+            .iter()
+            .map(|key| {
+                rel.columns
+                    .values()
+                    .copied()
+                    .find(|out| ir.column(*out).expr.as_ref().is_some_and(|e| e.same(key)))
+            })
+            .collect();
+        out.derived = projected.map_or(Grain::Unknown, |mut cols| {
+            cols.dedup();
+            Grain::Key(cols)
+        });
+        return out;
+    }
+    // Project: every grain column must be an output that is exactly it.
     out.derived = match grain {
         Some(cols) => {
             let projected: Option<Vec<ColumnId>> = cols

@@ -113,58 +113,18 @@ fn group_dependency(cx: &ModelCx<'_>, problems: &mut Vec<Problem>) {
     }
     for column in rel.columns.values().map(|c| ir.column(*c)) {
         let Some(expr) = &column.expr else { continue };
-        if let Some(span) = ungrouped_reference(expr, &known) {
+        let mut reads = Vec::new();
+        expr.ungrouped_columns(&q.group_by, &mut reads);
+        let unknown = reads.iter().find(|e| {
+            matches!(e.kind, ExprKind::Column { scan, column } if !known.contains(&(scan, column)))
+        });
+        if let Some(span) = unknown.map(|e| e.span) {
             problems.push(Problem::NotGrouped {
                 column: column.name.clone(),
                 reference: span,
                 group_by,
             });
         }
-    }
-}
-
-/// The first column reference outside any aggregate or window that is not known.
-fn ungrouped_reference(
-    e: &crate::ir::Expr,
-    known: &[grain::ScanColumn],
-) -> Option<crate::span::Span> {
-    match &e.kind {
-        ExprKind::Column { scan, column } => (!known.contains(&(*scan, *column))).then_some(e.span),
-        ExprKind::Call(call)
-            if call.over.is_some()
-                || call.func.func().kind == crate::ir::library::FuncKind::Aggregate =>
-        {
-            None
-        }
-        _ => children(e)
-            .into_iter()
-            .find_map(|child| ungrouped_reference(child, known)),
-    }
-}
-
-/// The direct sub-expressions of an expression.
-fn children(e: &crate::ir::Expr) -> Vec<&crate::ir::Expr> {
-    use crate::ir::ExprKind as K;
-    match &e.kind {
-        K::Literal(_) | K::Column { .. } | K::Sql { .. } | K::Error => Vec::new(),
-        K::Unary { expr, .. } | K::IsNull { expr, .. } | K::Cast { expr, .. } => vec![expr],
-        K::Binary { lhs, rhs, .. } => vec![lhs, rhs],
-        K::InList { expr, list, .. } => std::iter::once(&**expr).chain(list).collect(),
-        K::Like { expr, pattern, .. } => vec![expr, pattern],
-        K::Between {
-            expr, low, high, ..
-        } => vec![expr, low, high],
-        K::Case {
-            operand,
-            arms,
-            otherwise,
-        } => operand
-            .iter()
-            .map(|o| &**o)
-            .chain(arms.iter().flat_map(|(w, t)| [w, t]))
-            .chain(otherwise.iter().map(|o| &**o))
-            .collect(),
-        K::Call(call) => call.args.iter().collect(),
     }
 }
 

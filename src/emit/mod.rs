@@ -99,6 +99,9 @@ pub struct TestSql {
     pub derived: bool,
     /// Other relations the test reads (the parent of a relationships test).
     pub reads: Vec<RelId>,
+    /// Not a test of one model (a reconciliation): when it fails, nothing
+    /// downstream is skipped.
+    pub standalone: bool,
 }
 
 impl<'a> Emitter<'a> {
@@ -244,7 +247,26 @@ impl<'a> Emitter<'a> {
             let _ = write!(tail, "\nWHERE {}", self.expr(q, filter));
         }
         if !q.group_by.is_empty() {
-            let keys: Vec<String> = q.group_by.iter().map(|k| self.expr(q, k)).collect();
+            // The checker proved that every column read outside an aggregate
+            // is a key or determined by the keys (G002). SQL engines only
+            // know the keys, so the determined columns are grouped by too:
+            // the groups stay the same.
+            let mut keys: Vec<&Expr> = q.group_by.iter().collect();
+            let mut reads = Vec::new();
+            for column in rel.columns.values() {
+                if let Some(expr) = &self.ir.column(*column).expr {
+                    expr.ungrouped_columns(&q.group_by, &mut reads);
+                }
+            }
+            if let Some(having) = &q.having {
+                having.ungrouped_columns(&q.group_by, &mut reads);
+            }
+            for read in reads {
+                if !keys.iter().any(|k| k.same(read)) {
+                    keys.push(read);
+                }
+            }
+            let keys: Vec<String> = keys.iter().map(|k| self.expr(q, k)).collect();
             let _ = write!(tail, "\nGROUP BY {}", keys.join(", "));
         }
         if let Some(having) = &q.having {
@@ -373,6 +395,7 @@ impl<'a> Emitter<'a> {
                 severity: TestSeverity::Error,
                 derived: true,
                 reads: Vec::new(),
+                standalone: false,
             });
             for c in &ids {
                 tests.push(TestSql {
@@ -381,6 +404,7 @@ impl<'a> Emitter<'a> {
                     severity: TestSeverity::Error,
                     derived: true,
                     reads: Vec::new(),
+                    standalone: false,
                 });
             }
         }
@@ -430,6 +454,7 @@ impl<'a> Emitter<'a> {
                     severity: TestSeverity::Warn,
                     derived: true,
                     reads: vec![left, right],
+                    standalone: false,
                 });
             }
         }
@@ -497,9 +522,61 @@ impl<'a> Emitter<'a> {
                 severity: test.severity,
                 derived: false,
                 reads,
+                standalone: false,
             });
         }
         tests
+    }
+
+    /// The reconciliations whose first total is read from `id`: one query
+    /// each, returning every total when they are not all equal.
+    pub fn reconciliations(&self, id: RelId) -> Vec<TestSql> {
+        let (term, total_of, total, totals) = (
+            self.q("term"),
+            self.q("total_of"),
+            self.q("total"),
+            self.q("totals"),
+        );
+        self.ir
+            .reconciles
+            .iter()
+            .filter(|r| r.terms[0].query.scans[0].relation == id)
+            .map(|r| {
+                let selects: Vec<String> = r
+                    .terms
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| {
+                        let q = &t.query;
+                        let scan = &q.scans[0];
+                        let mut select = format!(
+                            "SELECT {} AS {term}, {} AS {total_of}, coalesce(sum({}.{}), 0) AS {total} FROM {} AS {}",
+                            i + 1,
+                            self.d.string_literal(&t.label),
+                            self.q(&scan.alias),
+                            self.q(&self.ir.column(t.column).name),
+                            self.relation_source(scan.relation),
+                            self.q(&scan.alias),
+                        );
+                        if let Some(filter) = &q.filter {
+                            let _ = write!(select, " WHERE {}", self.expr(q, filter));
+                        }
+                        select
+                    })
+                    .collect();
+                TestSql {
+                    name: format!("reconcile_{}", r.name),
+                    sql: format!(
+                        "WITH {totals} AS (\n{}\n)\nSELECT {total_of}, {total} FROM {totals}\nWHERE (SELECT count(DISTINCT {total}) FROM {totals}) > 1\nORDER BY {term}",
+                        indent(&selects.join("\nUNION ALL\n"))
+                    ),
+                    severity: TestSeverity::Error,
+                    derived: false,
+                    reads: r.reads(),
+                    standalone: true,
+                }
+            })
+            .collect()
     }
 
     fn unique_sql(&self, from: &str, cols: &[String]) -> String {

@@ -36,6 +36,7 @@ pub fn lower(
         broken: broken.iter().map(String::as_str).collect(),
         models: Vec::new(),
         snapshots: Vec::new(),
+        reconciles: Vec::new(),
         ref_spans: HashMap::new(),
         pending: HashMap::new(),
     };
@@ -50,6 +51,7 @@ pub fn lower(
         lowerer.lower_relation(id);
     }
     lowerer.lower_tests();
+    lowerer.lower_reconciles();
     (lowerer.ir, lowerer.problems)
 }
 
@@ -61,6 +63,7 @@ struct Lowerer<'a> {
     broken: HashSet<&'a str>,
     models: Vec<(RelId, &'a ast::ModelDef, Option<String>)>,
     snapshots: Vec<(RelId, &'a ast::SnapshotDef)>,
+    reconciles: Vec<&'a ast::ReconcileDef>,
     /// Where relation A first reads relation B, for cycle reports.
     ref_spans: HashMap<(RelId, RelId), Span>,
     /// Where the definition of each model or snapshot waits to be lowered.
@@ -227,6 +230,22 @@ impl<'a> Lowerer<'a> {
                     self.pending
                         .insert(id, Pending::Snapshot(self.snapshots.len()));
                     self.snapshots.push((id, snapshot));
+                }
+            }
+            ast::Item::Reconcile(reconcile) => {
+                if let Some(first) = self
+                    .reconciles
+                    .iter()
+                    .find(|r| r.name.name == reconcile.name.name)
+                {
+                    self.push(Problem::Duplicate {
+                        kind: NameKind::Reconcile,
+                        name: reconcile.name.name.clone(),
+                        first: first.name.span,
+                        second: reconcile.name.span,
+                    });
+                } else {
+                    self.reconciles.push(reconcile);
                 }
             }
         }
@@ -951,7 +970,14 @@ impl<'a> Lowerer<'a> {
                         alias: alias.name.clone(),
                         span: relation.span.to(alias.span),
                     });
-                    if let Clause::Join { kind, on, span, .. } = clause {
+                    if let Clause::Join {
+                        kind,
+                        claim,
+                        on,
+                        span,
+                        ..
+                    } = clause
+                    {
                         let on = {
                             let scope = Scope {
                                 scans: &query.scans,
@@ -966,6 +992,7 @@ impl<'a> Lowerer<'a> {
                         };
                         query.joins.push(Join {
                             kind: *kind,
+                            claim: *claim,
                             scan: query.scans.len() - 1,
                             on,
                             span: *span,
@@ -1378,6 +1405,99 @@ impl<'a> Lowerer<'a> {
     }
 
     // ------------------------------------------------------------ expressions
+
+    // ------------------------------------------------------------ reconciliations
+
+    fn lower_reconciles(&mut self) {
+        for def in std::mem::take(&mut self.reconciles) {
+            let mut terms = Vec::new();
+            let mut complete = true;
+            for term in &def.terms {
+                match self.reconcile_term(term) {
+                    Some(t) => terms.push(t),
+                    None => complete = false,
+                }
+            }
+            if def.terms.len() < 2 {
+                self.push(Problem::InvalidTest {
+                    span: def.name.span,
+                    test: "reconcile".into(),
+                    reason: "a reconciliation compares at least two totals, one per line: `relation.column [where condition]`".into(),
+                });
+                continue;
+            }
+            if complete {
+                self.ir.reconciles.push(Reconcile {
+                    name: def.name.name.clone(),
+                    doc: def.doc.clone(),
+                    span: def.span,
+                    terms,
+                });
+            }
+        }
+    }
+
+    fn reconcile_term(&mut self, term: &ast::ReconcileTerm) -> Option<ReconcileTerm> {
+        let (column, parts) = term.path.split_last()?;
+        if parts.is_empty() {
+            self.push(Problem::InvalidTest {
+                span: term.span,
+                test: "reconcile".into(),
+                reason: format!(
+                    "name the relation and the column: `relation.{}`",
+                    column.name
+                ),
+            });
+            return None;
+        }
+        let relation = ast::RelationRef {
+            span: parts[0].span.to(parts[parts.len() - 1].span),
+            parts: parts.to_vec(),
+        };
+        let rel = self.resolve_relation(&relation)?;
+        let column_id = self.output_column(rel, &column.name, column.span)?;
+        let ty = self.ir.column(column_id).ty;
+        if !ty.is_numeric() && !ty.is_wildcard() {
+            self.push(Problem::ArgumentType {
+                span: column.span,
+                function: "sum".into(),
+                position: 1,
+                expected: Param::Numeric.describe().into(),
+                found: ty.to_string(),
+            });
+            return None;
+        }
+        let mut query = Query::default();
+        query.scans.push(Scan {
+            relation: rel,
+            alias: relation.dotted(),
+            span: relation.span,
+        });
+        if let Some(filter) = &term.filter {
+            let scope = Scope {
+                scans: &query.scans,
+                silent: !self.ir.relation(rel).complete,
+            };
+            let filter = self.condition(
+                &scope,
+                ROW_CX("in a reconciliation's `where`"),
+                filter,
+                "a `where` condition",
+            );
+            query.filter = Some(filter);
+        }
+        Some(ReconcileTerm {
+            query,
+            column: column_id,
+            label: self
+                .db
+                .snippet(term.span)
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" "),
+            span: term.span,
+        })
+    }
 
     fn condition(&mut self, scope: &Scope, cx: Cx, e: &ast::Expr, what: &'static str) -> Expr {
         let expr = self.expr(scope, cx, e);
@@ -1930,11 +2050,14 @@ impl<'a> Lowerer<'a> {
                 no_aggregate: Some("inside another aggregate"),
                 window: false,
             }
-        } else {
+        } else if is_window {
+            // Window functions do not nest.
             Cx {
                 window: false,
                 ..cx
             }
+        } else {
+            cx
         };
         let args: Vec<Expr> = call
             .args

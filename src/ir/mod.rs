@@ -20,7 +20,7 @@ pub use print::dump_relation;
 
 use crate::config::MaterializedKind;
 use crate::span::Span;
-use crate::syntax::ast::{BinOp, JoinKind, Keep, UnaryOp};
+use crate::syntax::ast::{BinOp, JoinClaim, JoinKind, Keep, UnaryOp};
 use library::FuncId;
 use types::Type;
 
@@ -58,6 +58,8 @@ pub struct Ir {
     /// Every relation, dependencies before dependents. Relations caught in a
     /// cycle are left out.
     pub order: Vec<RelId>,
+    /// Totals that must agree (`reconcile` items).
+    pub reconciles: Vec<Reconcile>,
 }
 
 impl Ir {
@@ -220,6 +222,8 @@ pub struct Scan {
 #[derive(Debug)]
 pub struct Join {
     pub kind: JoinKind,
+    /// `join one` / `join many`: the cardinality the author claims.
+    pub claim: Option<(JoinClaim, Span)>,
     /// Index into [`Query::scans`].
     pub scan: usize,
     pub on: Expr,
@@ -308,6 +312,41 @@ pub enum TestKind {
         column: ColumnId,
         to: ColumnId,
     },
+}
+
+/// `reconcile NAME { … }`: the sums of several columns, each over its own
+/// relation and filter, must be equal. Tested with the relation of the first
+/// term, once every relation it reads is built.
+#[derive(Debug)]
+pub struct Reconcile {
+    pub name: String,
+    pub doc: Option<String>,
+    pub span: Span,
+    pub terms: Vec<ReconcileTerm>,
+}
+
+#[derive(Debug)]
+pub struct ReconcileTerm {
+    /// One scan (aliased by the relation's name) and the term's `where`.
+    pub query: Query,
+    pub column: ColumnId,
+    /// The term as written, to name it in a failure.
+    pub label: String,
+    pub span: Span,
+}
+
+impl Reconcile {
+    /// The relations the totals read, in term order, without repeats.
+    pub fn reads(&self) -> Vec<RelId> {
+        let mut reads = Vec::new();
+        for term in &self.terms {
+            let rel = term.query.scans[0].relation;
+            if !reads.contains(&rel) {
+                reads.push(rel);
+            }
+        }
+        reads
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -457,6 +496,187 @@ impl Expr {
                 if let Some(w) = &call.over {
                     w.partition_by.iter().for_each(|e| e.walk(f));
                     w.order_by.iter().for_each(|(e, _, _)| e.walk(f));
+                }
+            }
+        }
+    }
+
+    /// True when both compute the same value the same way: equal up to
+    /// spans. `group by date_trunc('month', o.ordered_at)` and an output
+    /// `month = date_trunc('month', o.ordered_at)` are the same key.
+    pub fn same(&self, other: &Expr) -> bool {
+        use ExprKind as K;
+        let all =
+            |a: &[Expr], b: &[Expr]| a.len() == b.len() && a.iter().zip(b).all(|(a, b)| a.same(b));
+        let opt = |a: &Option<Box<Expr>>, b: &Option<Box<Expr>>| match (a, b) {
+            (Some(a), Some(b)) => a.same(b),
+            (None, None) => true,
+            _ => false,
+        };
+        match (&self.kind, &other.kind) {
+            (K::Literal(a), K::Literal(b)) => a == b,
+            (
+                K::Column {
+                    scan: s1,
+                    column: c1,
+                },
+                K::Column {
+                    scan: s2,
+                    column: c2,
+                },
+            ) => s1 == s2 && c1 == c2,
+            (K::Unary { op: o1, expr: e1 }, K::Unary { op: o2, expr: e2 }) => {
+                o1 == o2 && e1.same(e2)
+            }
+            (
+                K::Binary {
+                    op: o1,
+                    lhs: l1,
+                    rhs: r1,
+                },
+                K::Binary {
+                    op: o2,
+                    lhs: l2,
+                    rhs: r2,
+                },
+            ) => o1 == o2 && l1.same(l2) && r1.same(r2),
+            (
+                K::IsNull {
+                    expr: e1,
+                    negated: n1,
+                },
+                K::IsNull {
+                    expr: e2,
+                    negated: n2,
+                },
+            ) => n1 == n2 && e1.same(e2),
+            (
+                K::InList {
+                    expr: e1,
+                    list: l1,
+                    negated: n1,
+                },
+                K::InList {
+                    expr: e2,
+                    list: l2,
+                    negated: n2,
+                },
+            ) => n1 == n2 && e1.same(e2) && all(l1, l2),
+            (
+                K::Like {
+                    expr: e1,
+                    pattern: p1,
+                    negated: n1,
+                    case_insensitive: i1,
+                },
+                K::Like {
+                    expr: e2,
+                    pattern: p2,
+                    negated: n2,
+                    case_insensitive: i2,
+                },
+            ) => n1 == n2 && i1 == i2 && e1.same(e2) && p1.same(p2),
+            (
+                K::Between {
+                    expr: e1,
+                    low: l1,
+                    high: h1,
+                    negated: n1,
+                },
+                K::Between {
+                    expr: e2,
+                    low: l2,
+                    high: h2,
+                    negated: n2,
+                },
+            ) => n1 == n2 && e1.same(e2) && l1.same(l2) && h1.same(h2),
+            (K::Cast { expr: e1, ty: t1 }, K::Cast { expr: e2, ty: t2 }) => t1 == t2 && e1.same(e2),
+            (
+                K::Case {
+                    operand: o1,
+                    arms: a1,
+                    otherwise: w1,
+                },
+                K::Case {
+                    operand: o2,
+                    arms: a2,
+                    otherwise: w2,
+                },
+            ) => {
+                opt(o1, o2)
+                    && opt(w1, w2)
+                    && a1.len() == a2.len()
+                    && a1
+                        .iter()
+                        .zip(a2)
+                        .all(|((w1, t1), (w2, t2))| w1.same(w2) && t1.same(t2))
+            }
+            (K::Call(a), K::Call(b)) => {
+                a.func == b.func
+                    && a.star == b.star
+                    && a.distinct == b.distinct
+                    && all(&a.args, &b.args)
+                    && opt(&a.filter, &b.filter)
+                    && match (&a.over, &b.over) {
+                        (None, None) => true,
+                        (Some(w1), Some(w2)) => {
+                            all(&w1.partition_by, &w2.partition_by)
+                                && w1.order_by.len() == w2.order_by.len()
+                                && w1.order_by.iter().zip(&w2.order_by).all(
+                                    |((e1, d1, n1), (e2, d2, n2))| {
+                                        d1 == d2 && n1 == n2 && e1.same(e2)
+                                    },
+                                )
+                        }
+                        _ => false,
+                    }
+            }
+            (K::Sql { text: a }, K::Sql { text: b }) => a == b && self.ty == other.ty,
+            _ => false,
+        }
+    }
+
+    /// The direct sub-expressions (arguments of a call, not its filter or window).
+    pub fn children(&self) -> Vec<&Expr> {
+        use ExprKind as K;
+        match &self.kind {
+            K::Literal(_) | K::Column { .. } | K::Sql { .. } | K::Error => Vec::new(),
+            K::Unary { expr, .. } | K::IsNull { expr, .. } | K::Cast { expr, .. } => vec![expr],
+            K::Binary { lhs, rhs, .. } => vec![lhs, rhs],
+            K::InList { expr, list, .. } => std::iter::once(&**expr).chain(list).collect(),
+            K::Like { expr, pattern, .. } => vec![expr, pattern],
+            K::Between {
+                expr, low, high, ..
+            } => vec![expr, low, high],
+            K::Case {
+                operand,
+                arms,
+                otherwise,
+            } => operand
+                .iter()
+                .map(|o| &**o)
+                .chain(arms.iter().flat_map(|(w, t)| [w, t]))
+                .chain(otherwise.iter().map(|o| &**o))
+                .collect(),
+            K::Call(call) => call.args.iter().collect(),
+        }
+    }
+
+    /// In a query grouped by `keys`, the column references this expression
+    /// reads row by row: outside every aggregate and window, and not inside
+    /// a sub-expression that is itself a key.
+    pub fn ungrouped_columns<'a>(&'a self, keys: &[Expr], out: &mut Vec<&'a Expr>) {
+        if keys.iter().any(|k| k.same(self)) {
+            return;
+        }
+        match &self.kind {
+            ExprKind::Column { .. } => out.push(self),
+            ExprKind::Call(call)
+                if call.over.is_some() || call.func.func().kind == library::FuncKind::Aggregate => {
+            }
+            _ => {
+                for child in self.children() {
+                    child.ungrouped_columns(keys, out);
                 }
             }
         }

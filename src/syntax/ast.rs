@@ -22,6 +22,7 @@ pub enum Item {
     Source(SourceDef),
     Model(ModelDef),
     Snapshot(SnapshotDef),
+    Reconcile(ReconcileDef),
 }
 
 impl Item {
@@ -30,6 +31,7 @@ impl Item {
             Item::Source(s) => &s.name,
             Item::Model(m) => &m.name,
             Item::Snapshot(s) => &s.name,
+            Item::Reconcile(r) => &r.name,
         }
     }
 
@@ -38,6 +40,7 @@ impl Item {
             Item::Source(s) => s.span,
             Item::Model(m) => m.span,
             Item::Snapshot(s) => s.span,
+            Item::Reconcile(r) => r.span,
         }
     }
 }
@@ -156,6 +159,13 @@ pub enum JoinKind {
     Left,
 }
 
+/// The cardinality an author claims for a join: `join one …`, `join many …`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinClaim {
+    One,
+    Many,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Keep {
     Latest,
@@ -172,6 +182,7 @@ pub enum Clause {
     },
     Join {
         kind: JoinKind,
+        claim: Option<(JoinClaim, Span)>,
         relation: RelationRef,
         alias: Option<Ident>,
         on: Expr,
@@ -277,6 +288,26 @@ pub struct SnapshotDef {
     pub name: Ident,
     pub from: Option<RelationRef>,
     pub settings: Vec<Setting>,
+    pub span: Span,
+}
+
+// ------------------------------------------------------------------ reconciliations
+
+/// `reconcile NAME { relation.column [where condition] … }`: totals that
+/// must agree.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReconcileDef {
+    pub doc: Doc,
+    pub name: Ident,
+    pub terms: Vec<ReconcileTerm>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReconcileTerm {
+    /// The relation's name parts, then the column.
+    pub path: Vec<Ident>,
+    pub filter: Option<Expr>,
     pub span: Span,
 }
 

@@ -48,6 +48,7 @@ pub(super) fn items_at(file: FileId, offset: usize, pairs: Pairs<'_, Rule>, pars
             Rule::source_def => Item::Source(lowerer.source(pair)),
             Rule::model_def => Item::Model(lowerer.model(pair)),
             Rule::snapshot_def => Item::Snapshot(lowerer.snapshot(pair)),
+            Rule::reconcile_def => Item::Reconcile(lowerer.reconcile(pair)),
             _ => continue, // EOI, stray doc comments
         };
         parsed.file.items.push(item);
@@ -381,6 +382,14 @@ impl Lowerer<'_> {
             _ => JoinKind::Inner,
         };
         inner.next(); // kw_join
+        let claim = inner.next_if(|p| p.as_rule() == Rule::join_claim).map(|p| {
+            let claim = if p.as_str().starts_with("one") {
+                JoinClaim::One
+            } else {
+                JoinClaim::Many
+            };
+            (claim, self.span(&p))
+        });
         let rel = inner.next().expect("join relation");
         let relation = RelationRef {
             span: self.span(&rel),
@@ -397,6 +406,7 @@ impl Lowerer<'_> {
         );
         Clause::Join {
             kind,
+            claim,
             relation,
             alias,
             on,
@@ -501,6 +511,39 @@ impl Lowerer<'_> {
             name,
             from,
             settings,
+            span,
+        }
+    }
+
+    // ------------------------------------------------------------ reconciliations
+
+    fn reconcile(&mut self, pair: Pair<'_, Rule>) -> ReconcileDef {
+        let span = self.span(&pair);
+        let mut inner = pair.into_inner().peekable();
+        let doc = self.docs(&mut inner);
+        inner.next(); // kw_reconcile
+        let name = self.ident(inner.next().expect("reconcile name"));
+        let terms = inner
+            .filter(|p| p.as_rule() == Rule::reconcile_term)
+            .map(|term| {
+                let span = self.span(&term);
+                let mut parts = term.into_inner();
+                let path = parts
+                    .next()
+                    .expect("term path")
+                    .into_inner()
+                    .map(|p| self.ident(p))
+                    .collect();
+                let filter = parts
+                    .find(|p| p.as_rule() == Rule::expr)
+                    .map(|p| self.expr(p));
+                ReconcileTerm { path, filter, span }
+            })
+            .collect();
+        ReconcileDef {
+            doc,
+            name,
+            terms,
             span,
         }
     }

@@ -107,7 +107,7 @@ fn starts_item_after_docs(text: &str) -> bool {
     after.is_some_and(|line| ITEM_KEYWORDS.iter().any(|k| starts_with_word(line, k)))
 }
 
-const ITEM_KEYWORDS: [&str; 3] = ["source", "model", "snapshot"];
+const ITEM_KEYWORDS: [&str; 4] = ["source", "model", "snapshot", "reconcile"];
 
 fn starts_with_word(line: &str, word: &str) -> bool {
     line.strip_prefix(word)
@@ -270,6 +270,9 @@ fn describe_rule(rule: Rule) -> Option<&'static str> {
         Rule::source_def | Rule::kw_source => "`source`",
         Rule::model_def | Rule::kw_model => "`model`",
         Rule::snapshot_def | Rule::kw_snapshot => "`snapshot`",
+        Rule::reconcile_def | Rule::kw_reconcile => "`reconcile`",
+        Rule::reconcile_term | Rule::path => "a `relation.column` total",
+        Rule::join_claim | Rule::kw_one | Rule::kw_many => "`one` or `many`",
         Rule::table_def | Rule::kw_table => "`table`",
         Rule::kw_columns | Rule::columns_block | Rule::column_decls => "`columns`",
         Rule::kw_dimensions | Rule::dimensions_block => "`dimensions`",
