@@ -80,6 +80,9 @@ codes! {
     G002 => "not-grouped",
     J001 => "fan-out",
     J002 => "row-loss",
+    J003 => "join-claim",
+    M001 => "sum-of-non-additive",
+    M002 => "sum-across-dimension",
 }
 
 impl Code {

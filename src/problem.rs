@@ -242,6 +242,39 @@ pub enum Problem {
         left_alias: String,
     },
 
+    /// `join one` on a join the proof says is to-many.
+    JoinClaimBroken {
+        claim: Span,
+        join: Span,
+        alias: String,
+        relation: String,
+        /// The joined relation's grain, when it has one.
+        key: Option<Vec<String>>,
+        equated: Vec<String>,
+    },
+
+    // ---- measures (M)
+    /// `sum` over a column that is an average, a ratio, a distinct count…
+    SumOfNonAdditive {
+        aggregate: Span,
+        column: String,
+        relation: String,
+        /// Why it is not additive: "an average", "a ratio"…
+        reason: String,
+        /// Where the column is defined.
+        defined: Option<Span>,
+    },
+    /// `sum` of a semi-additive measure across the dimension it must not be
+    /// summed over.
+    SumAcrossDimension {
+        aggregate: Span,
+        column: String,
+        relation: String,
+        dimension: String,
+        /// The `group by` that leaves the dimension out, if any.
+        group_by: Option<Span>,
+    },
+
     // ---- grain (G)
     /// In a grouped model, an output that is neither aggregated, a group
     /// key, nor determined by the keys.
@@ -339,6 +372,9 @@ impl Problem {
             NotGrouped { .. } => Code::G002,
             FanOut { .. } => Code::J001,
             RowLoss { .. } => Code::J002,
+            JoinClaimBroken { .. } => Code::J003,
+            SumOfNonAdditive { .. } => Code::M001,
+            SumAcrossDimension { .. } => Code::M002,
         }
     }
 
@@ -717,6 +753,70 @@ impl Problem {
                 .with_help(format!(
                     "aggregate `{alias}` at its own grain before the join (in another model), or, if duplicates are meant to be ignored, use min, max, any_value or count(distinct ...)"
                 )),
+            JoinClaimBroken {
+                claim,
+                join,
+                alias,
+                relation,
+                key,
+                equated,
+            } => {
+                let d = d
+                    .with_title(format!("`join one` claims one `{alias}` row per row, but the join is to-many"))
+                    .with_primary(*claim, "claimed here")
+                    .with_secondary(*join, format!("each row can match several `{alias}` rows"));
+                match key {
+                    Some(key) => {
+                        let missing: Vec<&String> = key.iter().filter(|k| !equated.contains(k)).collect();
+                        d.with_note(format!(
+                            "the grain of `{relation}` is [{}]; the condition equates [{}]",
+                            key.join(", "),
+                            equated.join(", ")
+                        ))
+                        .with_help(format!(
+                            "equate the rest of the grain ({}) in `on`, or join a model at the grain of the condition",
+                            missing.iter().map(|m| format!("`{alias}.{m}`")).collect::<Vec<_>>().join(", ")
+                        ))
+                    }
+                    None => d
+                        .with_note(format!("`{relation}` has no known grain: nothing proves one row per key"))
+                        .with_help(format!("declare `grain` on `{relation}` (or `expect_key` on a source table), or write `join many`")),
+                }
+            }
+            SumOfNonAdditive {
+                aggregate,
+                column,
+                relation,
+                reason,
+                defined,
+            } => {
+                let d = d
+                    .with_title(format!("`{column}` of `{relation}` is {reason}: summing it is meaningless"))
+                    .with_primary(*aggregate, format!("sums {reason}"));
+                let d = match defined {
+                    Some(span) => d.with_secondary(*span, format!("`{column}` is defined here")),
+                    None => d,
+                };
+                d.with_note("a sum of averages, ratios or distinct counts is not the average, ratio or distinct count of the whole")
+                    .with_help("sum the additive parts it is computed from, then combine them: for an average order value, `sum(revenue) / sum(orders)`")
+            }
+            SumAcrossDimension {
+                aggregate,
+                column,
+                relation,
+                dimension,
+                group_by,
+            } => {
+                let d = d
+                    .with_title(format!("`{column}` of `{relation}` cannot be summed across `{dimension}`"))
+                    .with_primary(*aggregate, format!("adds up values of different `{dimension}`s"));
+                let d = match group_by {
+                    Some(span) => d.with_secondary(*span, format!("`{dimension}` is not a key here")),
+                    None => d,
+                };
+                d.with_note(format!("`{column}` is semi-additive: it adds up within one `{dimension}`, not across them (like a balance over time)"))
+                    .with_help(format!("group by `{dimension}` too, or take one value per key first (the latest `{dimension}`)"))
+            }
             RowLoss {
                 join,
                 alias,

@@ -130,6 +130,121 @@ const CASES: &[(&str, Option<&[&str]>)] = &[
         "model m { from raw.orders o\n columns { order_id = o.order_id, rank = rank() over (order by o.amount desc) } }",
         Some(&["order_id"]),
     ),
+    // group by an expression that is output unchanged: traced to the output
+    (
+        "model m { from raw.orders o\n group by date(o.at)\n dimensions { day = date(o.at) }\n measures { n = count(*) } }",
+        Some(&["day"]),
+    ),
+    // a column key and an expression key
+    (
+        "model m { from raw.orders o\n group by o.customer_id, date(o.at)\n dimensions { customer_id = o.customer_id, day = date(o.at) }\n measures { n = count(*) } }",
+        Some(&["customer_id", "day"]),
+    ),
+    // a cast key, output the same way
+    (
+        "model m { from raw.orders o\n group by cast(o.at as date)\n dimensions { day = cast(o.at as date) }\n measures { n = count(*) } }",
+        Some(&["day"]),
+    ),
+    // a renamed group key
+    (
+        "model m { from raw.orders o\n group by o.status\n dimensions { s = o.status }\n measures { n = count(*) } }",
+        Some(&["s"]),
+    ),
+    // a group key left out of the outputs
+    (
+        "model m { from raw.orders o\n group by o.status\n measures { n = count(*) } }",
+        None,
+    ),
+    // having keeps the group grain
+    (
+        "model m { from raw.orders o\n group by o.customer_id\n having count(*) > 1\n dimensions { customer_id = o.customer_id }\n measures { n = count(*) } }",
+        Some(&["customer_id"]),
+    ),
+    // a filtered aggregate
+    (
+        "model m { from raw.orders o\n group by o.customer_id\n dimensions { customer_id = o.customer_id }\n measures { shipped = count(*) filter (where o.status = 'shipped') } }",
+        Some(&["customer_id"]),
+    ),
+    // a window over aggregates in a grouped model
+    (
+        "model m { from raw.orders o\n group by o.customer_id\n dimensions { customer_id = o.customer_id }\n measures { n = count(*), share = count(*) / sum(count(*)) over () } }",
+        Some(&["customer_id"]),
+    ),
+    // dedupe on two keys
+    (
+        "model m { from raw.events e\n dedupe on e.customer_id, e.event_id keep latest by e.at\n columns { customer_id = e.customer_id, event_id = e.event_id } }",
+        Some(&["customer_id", "event_id"]),
+    ),
+    // a dedupe key left out of the outputs
+    (
+        "model m { from raw.events e\n dedupe on e.event_id keep latest by e.at\n columns { customer_id = e.customer_id } }",
+        None,
+    ),
+    // dedupe after a to-many join re-establishes the grain
+    (
+        "model m { from raw.customers c\n join raw.orders o on o.customer_id = c.customer_id\n dedupe on c.customer_id keep latest by o.at\n columns { customer_id = c.customer_id, last_order_id = o.order_id } }",
+        Some(&["customer_id"]),
+    ),
+    // a model reading a deduped model keeps its derived grain
+    (
+        "model h { from raw.events e\n dedupe on e.event_id keep latest by e.at\n columns { event_id = e.event_id, customer_id = e.customer_id } }\n\
+         model m { from h\n columns { event_id = h.event_id } }",
+        Some(&["event_id"]),
+    ),
+    // joining a grouped model on its derived grain is to-one
+    (
+        "model h { from raw.orders o\n group by o.customer_id\n dimensions { customer_id = o.customer_id }\n measures { n = count(*) } }\n\
+         model m { from raw.customers c\n left join h on h.customer_id = c.customer_id\n columns { customer_id = c.customer_id, n = h.n } }",
+        Some(&["customer_id"]),
+    ),
+    // through an ephemeral model, inlined
+    (
+        "model h { materialized = \"ephemeral\"\n from raw.orders o\n group by o.customer_id\n dimensions { customer_id = o.customer_id }\n measures { n = count(*) } }\n\
+         model m { from h\n columns { customer_id = h.customer_id, n = h.n } }",
+        Some(&["customer_id"]),
+    ),
+    // a declared grain wider than the derived one stands for the model
+    (
+        "model h { grain = [order_id, status]\n from raw.orders o\n columns { order_id = o.order_id, status = o.status } }\n\
+         model m { from h\n columns { order_id = h.order_id, status = h.status } }",
+        Some(&["order_id", "status"]),
+    ),
+    // two to-one joins
+    (
+        "model h { from raw.orders o\n group by o.customer_id\n dimensions { customer_id = o.customer_id }\n measures { n = count(*) } }\n\
+         model m { from raw.orders o\n left join raw.customers c on c.customer_id = o.customer_id\n left join h on h.customer_id = o.customer_id\n columns { order_id = o.order_id, email = c.email, n = h.n } }",
+        Some(&["order_id"]),
+    ),
+    // to-many, then to-one
+    (
+        "model m { from raw.customers c\n join raw.orders o on o.customer_id = c.customer_id\n left join raw.customers c2 on c2.customer_id = o.customer_id\n columns { customer_id = c.customer_id, order_id = o.order_id } }",
+        Some(&["customer_id", "order_id"]),
+    ),
+    // two to-many joins: customers, their orders, their lines
+    (
+        "model m { from raw.customers c\n join raw.orders o on o.customer_id = c.customer_id\n join raw.items i on i.order_id = o.order_id\n columns { customer_id = c.customer_id, order_id = o.order_id, line = i.line } }",
+        Some(&["customer_id", "order_id", "line"]),
+    ),
+    // ... then grouped back to orders
+    (
+        "model m { from raw.customers c\n join raw.orders o on o.customer_id = c.customer_id\n join raw.items i on i.order_id = o.order_id\n group by o.order_id\n dimensions { order_id = o.order_id }\n measures { lines = count(i.line) } }",
+        Some(&["order_id"]),
+    ),
+    // where on a joined column keeps the grain
+    (
+        "model m { from raw.orders o\n left join raw.customers c on c.customer_id = o.customer_id\n where c.country = 'FR'\n columns { order_id = o.order_id } }",
+        Some(&["order_id"]),
+    ),
+    // a key equated with a constant is to-one
+    (
+        "model m { from raw.orders o\n left join raw.customers c on c.customer_id = 1\n columns { order_id = o.order_id, email = c.email } }",
+        Some(&["order_id"]),
+    ),
+    // a self-join on a non-key is to-many
+    (
+        "model m { from raw.orders a\n join raw.orders b on b.customer_id = a.customer_id\n columns { a_id = a.order_id, b_id = b.order_id } }",
+        Some(&["a_id", "b_id"]),
+    ),
 ];
 
 fn compile(models: &str) -> (shopc::Compilation, SourceDb) {
@@ -193,7 +308,7 @@ fn declared_grain_is_proven_or_reported() {
     for bad in [
         "model m {\n grain = [customer_id]\n from raw.customers c\n join raw.orders o on o.customer_id = c.customer_id\n columns { customer_id = c.customer_id, order_id = o.order_id }\n}",
         "model m {\n grain = [event_id]\n from raw.events e\n columns { event_id = e.event_id }\n}",
-        "model m {\n grain = [day]\n from raw.orders o\n group by date(o.at)\n dimensions { day = date(o.at) }\n measures { n = count(*) }\n}",
+        "model m {\n grain = [day]\n from raw.orders o\n group by date(o.at)\n dimensions { day = date_trunc('day', o.at) }\n measures { n = count(*) }\n}",
     ] {
         let problems = compile(bad).0.problems;
         assert!(
@@ -273,4 +388,112 @@ fn grouped_outputs_must_be_keys_aggregates_or_determined() {
         codes(&grouped("o.customer_id", "s = upper(o.status)")),
         [G002]
     );
+}
+
+#[test]
+fn cases_cover_at_least_forty_models() {
+    assert!(CASES.len() >= 40, "{} grain cases", CASES.len());
+}
+
+#[test]
+fn join_one_must_be_proven() {
+    use shopc::diagnostic::Code::J003;
+    let join = |claim: &str, on: &str| {
+        format!(
+            "model m {{\n from raw.orders o\n left join {claim} raw.items i on {on}\n columns {{ order_id = o.order_id, line = i.line }}\n}}"
+        )
+    };
+    // Half of the items' grain: to-many, so `one` is wrong.
+    assert_eq!(codes(&join("one", "i.order_id = o.order_id")), [J003]);
+    // The whole grain: to-one, the claim holds.
+    assert!(codes(&join("one", "i.order_id = o.order_id and i.line = 1")).is_empty());
+    // `many` is always accepted, and so is no claim.
+    assert!(codes(&join("many", "i.order_id = o.order_id")).is_empty());
+    assert!(codes(&join("", "i.order_id = o.order_id")).is_empty());
+    // A relation of unknown grain cannot be claimed one.
+    let events = "model m {\n from raw.customers c\n left join one raw.events e on e.customer_id = c.customer_id\n columns { customer_id = c.customer_id }\n}";
+    assert_eq!(codes(events), [J003]);
+}
+
+/// A customer-level model with an average, a distinct count and a ratio,
+/// and a model `m` over it with the given measures.
+fn over_customers(measures: &str) -> String {
+    format!(
+        "model h {{\n from raw.customers c\n left join raw.orders o on o.customer_id = c.customer_id\n group by c.customer_id\n \
+         dimensions {{ customer_id = c.customer_id, country = c.country }}\n \
+         measures {{ orders = count(o.order_id), revenue = coalesce(sum(o.amount), 0), aov = avg(o.amount),\n \
+         statuses = count(distinct o.status), share = sum(o.amount) / nullif(count(*), 0), best = max(o.amount),\n \
+         rank = rank() over (order by sum(o.amount) desc), per_cent = sum(o.amount) / 100 }}\n}}\n\
+         model m {{\n from h\n group by h.country\n dimensions {{ country = h.country }}\n measures {{ {measures} }}\n}}"
+    )
+}
+
+#[test]
+fn non_additive_measures_are_not_summed() {
+    use shopc::diagnostic::Code::M001;
+    for measure in ["aov", "statuses", "share", "best", "rank"] {
+        assert_eq!(
+            codes(&over_customers(&format!("x = sum(h.{measure})"))),
+            [M001],
+            "{measure}"
+        );
+    }
+    // Additive measures sum; non-additive ones re-aggregate with other functions.
+    for ok in [
+        "x = sum(h.orders)",
+        "x = sum(h.revenue)",
+        "x = sum(h.per_cent)",
+        "x = sum(h.revenue) / sum(h.orders)",
+        "x = max(h.aov)",
+        "x = avg(h.aov)",
+        "x = count(h.customer_id)",
+    ] {
+        assert!(codes(&over_customers(ok)).is_empty(), "{ok}");
+    }
+    // Additivity travels through models that pass a column on.
+    let chained = format!(
+        "{}\nmodel n {{\n from m\n columns {{ country = m.country, x = m.x }}\n}}\nmodel o {{\n from n\n measures {{ total = sum(n.x) }}\n}}",
+        over_customers("x = max(h.aov)")
+    );
+    assert_eq!(codes(&chained), [M001]);
+    // Declared non-additive.
+    let declared = "model h {\n non_additive = [amount]\n from raw.orders o\n columns { order_id = o.order_id, amount = o.amount }\n}\n\
+                    model m {\n from h\n measures { total = sum(h.amount) }\n}";
+    assert_eq!(codes(declared), [M001]);
+}
+
+#[test]
+fn semi_additive_measures_sum_only_within_their_dimension() {
+    use shopc::diagnostic::Code::M002;
+    let balances = |group: &str, dims: &str| {
+        format!(
+            "model b {{\n semi_additive = {{ balance = day }}\n from raw.orders o\n group by o.customer_id, date(o.at)\n \
+             dimensions {{ customer_id = o.customer_id, day = date(o.at) }}\n measures {{ balance = sum(o.amount) }}\n}}\n\
+             model m {{\n from b\n group by {group}\n dimensions {{ {dims} }}\n measures {{ balance = sum(b.balance) }}\n}}"
+        )
+    };
+    // Across days: wrong.
+    assert_eq!(
+        codes(&balances("b.customer_id", "customer_id = b.customer_id")),
+        [M002]
+    );
+    // Within a day: fine.
+    assert!(codes(&balances("b.day", "day = b.day")).is_empty());
+    assert!(
+        codes(&balances(
+            "b.customer_id, b.day",
+            "customer_id = b.customer_id, day = b.day"
+        ))
+        .is_empty()
+    );
+    // A window sum partitioned by the day is fine; one over all days is not.
+    let window = |partition: &str| {
+        format!(
+            "model b {{\n semi_additive = {{ balance = day }}\n from raw.orders o\n group by o.customer_id, date(o.at)\n \
+             dimensions {{ customer_id = o.customer_id, day = date(o.at) }}\n measures {{ balance = sum(o.amount) }}\n}}\n\
+             model m {{\n from b\n columns {{ customer_id = b.customer_id, day = b.day, total = sum(b.balance) over ({partition}) }}\n}}"
+        )
+    };
+    assert!(codes(&window("partition by b.day")).is_empty());
+    assert_eq!(codes(&window("partition by b.customer_id")), [M002]);
 }

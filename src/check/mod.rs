@@ -4,6 +4,7 @@
 //! The grain algebra (declared grain proven, join cardinality, fan-out,
 //! additivity) grows here; for now it holds the aggregation-shape rule.
 
+pub mod additivity;
 pub mod grain;
 
 use crate::ir::{ExprKind, Ir, RelationKind};
@@ -19,12 +20,14 @@ struct ModelCx<'a> {
     model: &'a crate::ir::Model,
     /// What the grain algebra derived for this model.
     derived: &'a grain::ModelGrain,
+    additivities: &'a additivity::Additivities,
 }
 
 /// Runs every check over the IR.
 pub fn check(ir: &Ir) -> Vec<Problem> {
     let mut problems = Vec::new();
     let grains = grain::derive(ir);
+    let additivities = additivity::derive(ir);
     for &id in &ir.order {
         let rel = ir.relation(id);
         if !rel.complete {
@@ -39,12 +42,15 @@ pub fn check(ir: &Ir) -> Vec<Problem> {
                 rel,
                 model,
                 derived,
+                additivities: &additivities,
             };
             mixed_aggregation(&cx, &mut problems);
             declared_grain(&cx, &mut problems);
             fan_out(&cx, &mut problems);
             row_loss(&cx, &mut problems);
             group_dependency(&cx, &mut problems);
+            join_claims(&cx, &mut problems);
+            sums(&cx, &mut problems);
         }
     }
     problems
@@ -60,6 +66,7 @@ fn group_dependency(cx: &ModelCx<'_>, problems: &mut Vec<Problem>) {
         rel,
         model,
         derived,
+        ..
     } = *cx;
     let q = &model.query;
     let (Some(first), Some(last)) = (q.group_by.first(), q.group_by.last()) else {
@@ -125,6 +132,115 @@ fn group_dependency(cx: &ModelCx<'_>, problems: &mut Vec<Problem>) {
                 group_by,
             });
         }
+    }
+}
+
+/// `join one` must be proven to-one. (`join many` is always true.)
+fn join_claims(cx: &ModelCx<'_>, problems: &mut Vec<Problem>) {
+    let ModelCx {
+        ir, model, derived, ..
+    } = *cx;
+    let q = &model.query;
+    let names = |cols: &[crate::ir::ColumnId]| {
+        cols.iter()
+            .map(|c| ir.column(*c).name.clone())
+            .collect::<Vec<_>>()
+    };
+    for (join, cardinality) in q.joins.iter().zip(&derived.joins) {
+        if let Some((crate::syntax::ast::JoinClaim::One, claim)) = join.claim
+            && let Cardinality::ToMany { key, equated } = cardinality
+        {
+            problems.push(Problem::JoinClaimBroken {
+                claim,
+                join: join.span,
+                alias: q.scans[join.scan].alias.clone(),
+                relation: ir.relation(q.scans[join.scan].relation).name.clone(),
+                key: key.as_deref().map(names),
+                equated: names(equated),
+            });
+        }
+    }
+}
+
+/// `sum` only over additive columns, and over a semi-additive one only
+/// within one value of its dimension.
+fn sums(cx: &ModelCx<'_>, problems: &mut Vec<Problem>) {
+    use additivity::Additivity;
+    let ModelCx {
+        ir,
+        rel,
+        model,
+        additivities,
+        ..
+    } = *cx;
+    let q = &model.query;
+    let group_by = match (q.group_by.first(), q.group_by.last()) {
+        (Some(first), Some(last)) => Some(first.span.to(last.span)),
+        _ => None,
+    };
+    let mut check = |expr: &crate::ir::Expr| {
+        expr.walk(&mut |e| {
+            let ExprKind::Call(call) = &e.kind else {
+                return;
+            };
+            if call.func.func().name != "sum" {
+                return;
+            }
+            // A window sum adds up within its partition; a plain one within its group.
+            let keys: &[crate::ir::Expr] = match &call.over {
+                Some(window) => &window.partition_by,
+                None => &q.group_by,
+            };
+            let mut reported = false;
+            for arg in &call.args {
+                arg.walk(&mut |a| {
+                    let ExprKind::Column { scan, column } = a.kind else {
+                        return;
+                    };
+                    if reported {
+                        return;
+                    }
+                    let source = ir.column(column);
+                    let relation = ir.relation(source.relation).name.clone();
+                    match additivities.of(column) {
+                        Additivity::Additive => {}
+                        Additivity::NonAdditive { reason } => {
+                            reported = true;
+                            problems.push(Problem::SumOfNonAdditive {
+                                aggregate: e.span,
+                                column: source.name.clone(),
+                                relation,
+                                reason: reason.to_string(),
+                                defined: Some(source.span),
+                            });
+                        }
+                        Additivity::Semi { dimension } => {
+                            let grouped = keys.iter().any(|k| {
+                                matches!(k.kind, ExprKind::Column { scan: s, column: c } if s == scan && c == dimension)
+                            });
+                            if !grouped {
+                                reported = true;
+                                problems.push(Problem::SumAcrossDimension {
+                                    aggregate: e.span,
+                                    column: source.name.clone(),
+                                    relation,
+                                    dimension: ir.column(dimension).name.clone(),
+                                    group_by: if call.over.is_some() { None } else { group_by },
+                                });
+                            }
+                        }
+                    }
+                });
+            }
+        });
+    };
+    for column in rel.columns.values() {
+        if let Some(expr) = &ir.column(*column).expr {
+            check(expr);
+        }
+    }
+    if let Some(having) = &q.having {
+        check(having);
     }
 }
 

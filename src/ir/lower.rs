@@ -109,6 +109,8 @@ const MODEL_SETTINGS: &[&str] = &[
     "tags",
     "cluster_by",
     "partition_by",
+    "non_additive",
+    "semi_additive",
 ];
 const SOURCE_SETTINGS: &[&str] = &["schema", "loaded_at", "freshness"];
 const TABLE_SETTINGS: &[&str] = &["expect_key", "identifier", "loaded_at", "freshness"];
@@ -197,6 +199,8 @@ impl<'a> Lowerer<'a> {
                     tags: Vec::new(),
                     grain: None,
                     cluster_by: Vec::new(),
+                    non_additive: Vec::new(),
+                    semi_additive: Vec::new(),
                     query: Query::default(),
                     tests: Vec::new(),
                 }));
@@ -761,6 +765,31 @@ impl<'a> Lowerer<'a> {
         if let Some(v) = settings.get("partition_by") {
             self.column_list(id, v, "partition_by");
         }
+        let non_additive = settings
+            .get("non_additive")
+            .map(|v| self.column_list(id, v, "non_additive"))
+            .unwrap_or_default();
+        let mut semi_additive = Vec::new();
+        if let Some(v) = settings.get("semi_additive") {
+            match &v.kind {
+                ValueKind::Table(entries) => {
+                    for (measure, dimension) in entries {
+                        let measure = self.output_column(id, &measure.name, measure.span);
+                        let dimension = self
+                            .name(dimension, "semi_additive")
+                            .and_then(|(name, span)| self.output_column(id, &name, span));
+                        if let (Some(m), Some(d)) = (measure, dimension) {
+                            semi_additive.push((m, d));
+                        }
+                    }
+                }
+                _ => self.invalid(
+                    v,
+                    "semi_additive",
+                    "an inline table of measure = dimension, like `{ balance = snapshot_date }`",
+                ),
+            }
+        }
         let schema = match settings.get("schema") {
             Some(v) => self.string(v, "schema"),
             None => defaults.schema.clone(),
@@ -805,6 +834,8 @@ impl<'a> Lowerer<'a> {
             model.tags = tags;
             model.grain = grain;
             model.cluster_by = cluster_by;
+            model.non_additive = non_additive;
+            model.semi_additive = semi_additive;
             model.query = query;
         }
     }

@@ -158,6 +158,12 @@ pub struct Model {
     /// Declared grain: output columns claimed unique together.
     pub grain: Option<Vec<(ColumnId, Span)>>,
     pub cluster_by: Vec<ColumnId>,
+    /// Measures declared non-additive (`non_additive = [...]`), beyond the
+    /// ones the checker infers (averages, ratios, distinct counts…).
+    pub non_additive: Vec<ColumnId>,
+    /// Semi-additive measures and the dimension each must not be summed
+    /// across (`semi_additive = { balance = snapshot_date }`).
+    pub semi_additive: Vec<(ColumnId, ColumnId)>,
     pub query: Query,
     pub tests: Vec<Test>,
 }
