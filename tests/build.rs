@@ -4,47 +4,12 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-const SHOPCO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/shopco_models");
+mod common;
+use common::{database, run, shopc, stdout};
 
-fn shopc(args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_shopc"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run shopc");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!err.contains("panicked"), "shopc panicked:\n{err}");
-    out
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        if entry.file_name() == "target" {
-            continue;
-        }
-        let path = entry.path();
-        if path.is_dir() {
-            copy_dir(&path, &to.join(entry.file_name()));
-        } else {
-            std::fs::copy(&path, to.join(entry.file_name())).unwrap();
-        }
-    }
-}
-
-/// A copy of ShopCo in a temporary folder, so each test has its own database.
 fn shopco_copy() -> (tempfile::TempDir, PathBuf) {
-    let temp = tempfile::tempdir().unwrap();
-    let root = temp.path().join("shopco");
-    copy_dir(Path::new(SHOPCO), &root);
-    (temp, root)
+    common::shopco_copy(&[])
 }
 
 /// An empty project folder with `models/` and `seeds/`, for fixtures built in the test.
@@ -53,16 +18,6 @@ fn small_project() -> tempfile::TempDir {
     std::fs::create_dir_all(temp.path().join("models")).unwrap();
     std::fs::create_dir_all(temp.path().join("seeds")).unwrap();
     temp
-}
-
-fn run(command: &str, root: &Path, extra: &[&str]) -> Output {
-    let mut args = vec![command, "--project", root.to_str().unwrap()];
-    args.extend_from_slice(extra);
-    shopc(&args)
-}
-
-fn database(root: &Path) -> duckdb::Connection {
-    duckdb::Connection::open(root.join("target/shopco.duckdb")).unwrap()
 }
 
 fn scalar(db: &duckdb::Connection, sql: &str) -> i64 {

@@ -3,25 +3,10 @@
 #![allow(clippy::disallowed_methods)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-const SHOPCO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/shopco_models");
-
-fn shopc(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_shopc"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run shopc")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+mod common;
+use common::{SHOPCO, shopc, stderr, stdout};
 
 fn assert_no_panic(o: &Output) {
     let err = stderr(o);
@@ -30,27 +15,7 @@ fn assert_no_panic(o: &Output) {
 
 /// A copy of the ShopCo project's `.shop` files and shop.toml in a temp dir.
 fn copy_shopco() -> (tempfile::TempDir, PathBuf) {
-    let temp = tempfile::tempdir().unwrap();
-    let root = temp.path().join("shopco");
-    copy_dir(Path::new(SHOPCO), &root);
-    (temp, root)
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let name = entry.file_name();
-        if name == "target" || name == "seeds" {
-            continue;
-        }
-        let path = entry.path();
-        if path.is_dir() {
-            copy_dir(&path, &to.join(&name));
-        } else {
-            std::fs::copy(&path, to.join(&name)).unwrap();
-        }
-    }
+    common::shopco_copy(&["seeds"])
 }
 
 fn shop_files(dir: &Path) -> Vec<PathBuf> {
