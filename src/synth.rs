@@ -149,7 +149,7 @@ fn intermediate_model(m: usize, a: usize, b: usize, rng: &mut Rng) -> String {
          where a.amount > {threshold} and a.category != 'test'\n  group by a.parent_id\n  \
          dimensions {{\n    id = a.parent_id\n  }}\n  measures {{\n    parent_id = min(a.id)\n    name = max(a.name)\n    \
          category = max(b.category)\n    amount = sum(a.amount * a.quantity) filter (where a.quantity > 0)\n    \
-         quantity = count(distinct a.id)\n    updated_at = max(a.updated_at)\n  }}\n}}\n\n"
+         quantity = count(a.id)\n    updated_at = max(a.updated_at)\n  }}\n}}\n\n"
     )
 }
 

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 mod common;
-use common::{database, run, shopc, stdout};
+use common::{database, run, stdout};
 
 fn shopco_copy() -> (tempfile::TempDir, PathBuf) {
     common::shopco_copy(&[])

@@ -14,7 +14,7 @@
 
 use std::collections::HashMap;
 
-use crate::ir::{ColumnId, Expr, ExprKind, Ir, Query, RelationKind};
+use crate::ir::{ColumnId, Expr, ExprKind, Ir, RelationKind};
 use crate::syntax::ast::BinOp;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,7 +78,7 @@ pub fn derive(ir: &Ir) -> Additivities {
                 }
             } else {
                 match &ir.column(column).expr {
-                    Some(expr) => match classify(&out, &model.query, expr) {
+                    Some(expr) => match classify(&out, expr) {
                         // An inherited dimension must be an output here too.
                         Additivity::Semi { dimension } => rel
                             .columns
@@ -107,10 +107,10 @@ pub fn derive(ir: &Ir) -> Additivities {
     out
 }
 
-fn classify(known: &Additivities, q: &Query, e: &Expr) -> Additivity {
+fn classify(known: &Additivities, e: &Expr) -> Additivity {
     use Additivity::*;
     let all = |exprs: &mut dyn Iterator<Item = &Expr>| {
-        exprs.fold(Additive, |a, e| a.and(classify(known, q, e)))
+        exprs.fold(Additive, |a, e| a.and(classify(known, e)))
     };
     match &e.kind {
         ExprKind::Column { column, .. } => known.of(*column),
@@ -140,14 +140,14 @@ fn classify(known: &Additivities, q: &Query, e: &Expr) -> Additivity {
             _ => all(&mut call.args.iter()),
         },
         ExprKind::Binary { op, lhs, rhs } => match op {
-            BinOp::Div | BinOp::Mod if rhs.is_constant() => classify(known, q, lhs),
+            BinOp::Div | BinOp::Mod if rhs.is_constant() => classify(known, lhs),
             BinOp::Div | BinOp::Mod => NonAdditive { reason: "a ratio" },
             BinOp::Mul if lhs.find_aggregate().is_some() && rhs.find_aggregate().is_some() => {
                 NonAdditive {
                     reason: "a product of aggregates",
                 }
             }
-            _ => classify(known, q, lhs).and(classify(known, q, rhs)),
+            _ => classify(known, lhs).and(classify(known, rhs)),
         },
         ExprKind::Case {
             arms, otherwise, ..
@@ -155,7 +155,7 @@ fn classify(known: &Additivities, q: &Query, e: &Expr) -> Additivity {
             .iter()
             .map(|(_, then)| then)
             .chain(otherwise.iter().map(|o| &**o))),
-        ExprKind::Unary { expr, .. } | ExprKind::Cast { expr, .. } => classify(known, q, expr),
+        ExprKind::Unary { expr, .. } | ExprKind::Cast { expr, .. } => classify(known, expr),
         _ => Additive,
     }
 }
