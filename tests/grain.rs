@@ -497,3 +497,23 @@ fn semi_additive_measures_sum_only_within_their_dimension() {
     assert!(codes(&window("partition by b.day")).is_empty());
     assert_eq!(codes(&window("partition by b.customer_id")), [M002]);
 }
+
+#[test]
+fn reconciliations_are_resolved_and_typed() {
+    use shopc::diagnostic::Code::{C008, R001, R002, T001};
+    let model = "model m {\n from raw.orders o\n columns { order_id = o.order_id, amount = o.amount, status = o.status }\n}\n";
+    let with = |body: &str| format!("{model}reconcile r {{\n{body}\n}}");
+    let ok = compile(&with("m.amount where status = 'paid'\nraw.orders.amount"));
+    assert!(ok.0.problems.is_empty(), "{:?}", ok.0.problems);
+    assert_eq!(ok.0.ir.reconciles[0].terms.len(), 2);
+    assert_eq!(
+        ok.0.ir.reconciles[0].terms[0].label,
+        "m.amount where status = 'paid'"
+    );
+    // One total compares nothing; text cannot be summed; names must resolve.
+    assert_eq!(codes(&with("m.amount")), [C008]);
+    assert_eq!(codes(&with("m.amount\nm.status")), [T001]);
+    assert_eq!(codes(&with("m.amount\nn.amount")), [R001]);
+    assert_eq!(codes(&with("m.amount\nm.amont")), [R002]);
+    assert_eq!(codes(&with("m.amount where stats = 'x'\nm.amount")), [R002]);
+}

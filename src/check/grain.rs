@@ -367,7 +367,16 @@ pub fn explain(ir: &Ir, grains: &Grains, id: RelId) -> String {
                 format!("to-many: {} has no known grain", target.name)
             }
         };
-        let _ = writeln!(out, "  {kind} {} as {}: {why}", target.name, scan.alias);
+        let claim = match join.claim {
+            Some((crate::syntax::ast::JoinClaim::One, _)) => " (claimed `one`)",
+            Some((crate::syntax::ast::JoinClaim::Many, _)) => " (claimed `many`)",
+            None => "",
+        };
+        let _ = writeln!(
+            out,
+            "  {kind} {} as {}: {why}{claim}",
+            target.name, scan.alias
+        );
     }
     if !q.group_by.is_empty() {
         let _ = writeln!(out, "  group by: the grain becomes the group keys");
