@@ -388,6 +388,21 @@ fn grouped_outputs_must_be_keys_aggregates_or_determined() {
         codes(&grouped("o.customer_id", "s = upper(o.status)")),
         [G002]
     );
+    // Windows run per group: their partition keys must be grouped too.
+    assert!(
+        codes(&grouped(
+            "o.customer_id",
+            "r = rank() over (partition by c.country order by count(*))"
+        ))
+        .is_empty()
+    );
+    assert_eq!(
+        codes(&grouped(
+            "o.customer_id",
+            "r = rank() over (partition by o.status order by count(*))"
+        )),
+        [G002]
+    );
 }
 
 #[test]

@@ -677,9 +677,20 @@ impl Expr {
         }
         match &self.kind {
             ExprKind::Column { .. } => out.push(self),
-            ExprKind::Call(call)
-                if call.over.is_some() || call.func.func().kind == library::FuncKind::Aggregate => {
+            // Windows run after grouping: what they read outside aggregates
+            // (arguments, partition and order keys) is read per group.
+            ExprKind::Call(call) if call.over.is_some() => {
+                let window = call.over.as_ref().expect("a window");
+                let parts = call
+                    .args
+                    .iter()
+                    .chain(&window.partition_by)
+                    .chain(window.order_by.iter().map(|(e, _, _)| e));
+                for part in parts {
+                    part.ungrouped_columns(keys, out);
+                }
             }
+            ExprKind::Call(call) if call.func.func().kind == library::FuncKind::Aggregate => {}
             _ => {
                 for child in self.children() {
                     child.ungrouped_columns(keys, out);
