@@ -23,6 +23,18 @@ struct ModelCx<'a> {
     additivities: &'a additivity::Additivities,
 }
 
+impl<'a> ModelCx<'a> {
+    /// The expressions that may hold aggregates: every output, then `having`.
+    fn aggregating_exprs(&self) -> impl Iterator<Item = &'a crate::ir::Expr> + use<'a> {
+        let ir = self.ir;
+        self.rel
+            .columns
+            .values()
+            .filter_map(move |c| ir.column(*c).expr.as_ref())
+            .chain(self.model.query.having.as_ref())
+    }
+}
+
 /// Runs every check over the IR.
 pub fn check(ir: &Ir) -> Vec<Problem> {
     let mut problems = Vec::new();
@@ -168,7 +180,6 @@ fn sums(cx: &ModelCx<'_>, problems: &mut Vec<Problem>) {
     use additivity::Additivity;
     let ModelCx {
         ir,
-        rel,
         model,
         additivities,
         ..
@@ -178,7 +189,7 @@ fn sums(cx: &ModelCx<'_>, problems: &mut Vec<Problem>) {
         (Some(first), Some(last)) => Some(first.span.to(last.span)),
         _ => None,
     };
-    let mut check = |expr: &crate::ir::Expr| {
+    let check = |expr: &crate::ir::Expr| {
         expr.walk(&mut |e| {
             let ExprKind::Call(call) = &e.kind else {
                 return;
@@ -234,14 +245,7 @@ fn sums(cx: &ModelCx<'_>, problems: &mut Vec<Problem>) {
             }
         });
     };
-    for column in rel.columns.values() {
-        if let Some(expr) = &ir.column(*column).expr {
-            check(expr);
-        }
-    }
-    if let Some(having) = &q.having {
-        check(having);
-    }
+    cx.aggregating_exprs().for_each(check);
 }
 
 /// An inner join that is to-one keeps the grain but drops left rows whose key
@@ -272,13 +276,7 @@ const DUPLICATE_SENSITIVE: &[&str] = &["sum", "avg", "count", "stddev"];
 /// A to-many join repeats every row on its left; a duplicate-sensitive
 /// aggregate over columns of those rows only counts them several times.
 fn fan_out(cx: &ModelCx<'_>, problems: &mut Vec<Problem>) {
-    let ModelCx {
-        ir,
-        rel,
-        model,
-        derived,
-        ..
-    } = *cx;
+    let ModelCx { model, derived, .. } = *cx;
     let q = &model.query;
     // For each scan, the first to-many join after it (which repeats its rows).
     let repeated_by: Vec<Option<&crate::ir::Join>> = (0..q.scans.len())
@@ -295,7 +293,7 @@ fn fan_out(cx: &ModelCx<'_>, problems: &mut Vec<Problem>) {
     if repeated_by.iter().all(Option::is_none) {
         return;
     }
-    let mut check = |expr: &crate::ir::Expr| {
+    let check = |expr: &crate::ir::Expr| {
         expr.walk(&mut |e| {
             let ExprKind::Call(call) = &e.kind else {
                 return;
@@ -338,14 +336,7 @@ fn fan_out(cx: &ModelCx<'_>, problems: &mut Vec<Problem>) {
             });
         });
     };
-    for column in rel.columns.values() {
-        if let Some(expr) = &ir.column(*column).expr {
-            check(expr);
-        }
-    }
-    if let Some(having) = &q.having {
-        check(having);
-    }
+    cx.aggregating_exprs().for_each(check);
 }
 
 /// A declared grain must be implied by the derived one: every column of the
