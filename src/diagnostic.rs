@@ -83,6 +83,7 @@ codes! {
     J003 => "join-claim",
     M001 => "sum-of-non-additive",
     M002 => "sum-across-dimension",
+    I001 => "nullable-unique-key",
 }
 
 impl Code {

@@ -275,6 +275,22 @@ pub enum Problem {
         group_by: Option<Span>,
     },
 
+    // ---- incremental (I)
+    /// An incremental model's `unique_key` (or a snapshot's) that can be
+    /// NULL: a merge never matches a NULL key, so it inserts those rows again
+    /// on every run.
+    NullableKey {
+        /// The setting that names the key.
+        setting: Span,
+        key: String,
+        relation: String,
+        /// `"an incremental model"` or `"a snapshot"`.
+        kind: &'static str,
+        /// Where the NULL comes from, and why.
+        because: Span,
+        reason: String,
+    },
+
     // ---- grain (G)
     /// In a grouped model, an output that is neither aggregated, a group
     /// key, nor determined by the keys.
@@ -375,6 +391,7 @@ impl Problem {
             JoinClaimBroken { .. } => Code::J003,
             SumOfNonAdditive { .. } => Code::M001,
             SumAcrossDimension { .. } => Code::M002,
+            NullableKey { .. } => Code::I001,
         }
     }
 
@@ -829,6 +846,21 @@ impl Problem {
                     "a derived test (`join_relationships_...`, severity warn) counts the `{left_alias}` rows that find no `{alias}`"
                 ))
                 .with_help("use `left join` to keep them, or filter them out explicitly with `where` if dropping them is the intent"),
+            NullableKey {
+                setting,
+                key,
+                relation,
+                kind,
+                because,
+                reason,
+            } => d
+                .with_title(format!("the unique key `{key}` of `{relation}` can be NULL"))
+                .with_primary(*setting, format!("{kind} merged on `{key}`"))
+                .with_secondary(*because, reason.clone())
+                .with_note("a merge matches rows on `key = key`, which is never true for NULL: every run would insert the NULL-keyed rows again, as duplicates")
+                .with_help(format!(
+                    "keep only rows with a key (`where ... is not null`), give it a default with `coalesce(...)`, or merge on a column that cannot be NULL; a `not_null({key})` test or a declared grain upstream also guarantees it"
+                )),
             MixedAggregation {
                 aggregate,
                 plain,

@@ -119,7 +119,10 @@ pub fn execute(
     let started = Instant::now();
     let total = steps.len();
     let mut summary = Summary::default();
+    // Relations whose descendants are skipped: a failed build or test.
     let mut blocked: HashSet<RelId> = HashSet::new();
+    // Relations not built by this command because they failed or were skipped.
+    let mut unbuilt: HashSet<RelId> = HashSet::new();
     let _ = writeln!(out, "Running {total} nodes on {}", warehouse.describe());
     for (i, step) in steps.into_iter().enumerate() {
         let counter = format!(
@@ -132,18 +135,23 @@ pub fn execute(
             Step::Model(id) | Step::Snapshot(id) | Step::Test(id, _) => *id,
         };
         let (kind, name) = describe(ir, &step);
-        let reads_blocked = match &step {
+        // A test needs what it reads built; a failed sibling test does not
+        // stop it (like dbt, every test of a built model runs).
+        let unbuilt_reads = match &step {
             Step::Test(_, test) => test
                 .reads
                 .iter()
-                .any(|r| blocked.contains(r) || upstream_blocked(ir, *r, &blocked)),
+                .any(|r| unbuilt.contains(r) || upstream_blocked(ir, *r, &blocked)),
             _ => false,
         };
-        if reads_blocked
+        if unbuilt_reads
             || upstream_blocked(ir, id, &blocked)
-            || (matches!(step, Step::Test(..)) && blocked.contains(&id))
+            || (matches!(step, Step::Test(..)) && unbuilt.contains(&id))
         {
             blocked.insert(id);
+            if !matches!(step, Step::Test(..)) {
+                unbuilt.insert(id);
+            }
             summary.skipped += 1;
             line(out, &counter, "SKIP", kind, &name, "upstream failed");
             continue;
@@ -171,6 +179,7 @@ pub fn execute(
                     }
                     Err(message) => {
                         blocked.insert(id);
+                        unbuilt.insert(id);
                         summary.failed += 1;
                         line(out, &counter, "ERROR", kind, &name, &seconds);
                         detail(out, &message);

@@ -245,6 +245,36 @@ fn a_broken_row_fails_its_test_with_sample_rows() {
 }
 
 #[test]
+fn a_claimed_source_key_is_tested_before_anything_reads_it() {
+    let (_temp, root) = shopco_copy();
+    // Order 7 arrives twice: `expect_key = [order_id]` no longer holds.
+    let path = root.join("seeds/raw_orders.csv");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let again = text
+        .lines()
+        .find(|l| l.starts_with("7,"))
+        .unwrap()
+        .to_string();
+    std::fs::write(&path, format!("{text}{again}\n")).unwrap();
+
+    let out = run("build", &root, &[]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("FAIL 1  test expect_key_unique_raw_raw_orders"),
+        "{text}"
+    );
+    assert!(
+        text.contains("PASS    test expect_key_not_null_raw_raw_orders_order_id"),
+        "{text}"
+    );
+    // Everything built on the broken claim waits; the rest is built.
+    assert!(text.contains("SKIP    view staging.stg_orders"), "{text}");
+    assert!(text.contains("SKIP    table marts.fact_orders"), "{text}");
+    assert!(text.contains("OK      view staging.stg_products"), "{text}");
+}
+
+#[test]
 fn a_bad_seed_row_fails_with_file_and_line_and_loads_nothing() {
     let (_temp, root) = shopco_copy();
     assert_eq!(run("seed", &root, &[]).status.code(), Some(0));

@@ -532,3 +532,122 @@ fn reconciliations_are_resolved_and_typed() {
     assert_eq!(codes(&with("m.amount\nm.amont")), [R002]);
     assert_eq!(codes(&with("m.amount where stats = 'x'\nm.amount")), [R002]);
 }
+
+/// I001, with the key computed by `columns` (and the query lines around it).
+fn incremental(query: &str, key: &str) -> String {
+    format!(
+        "model m {{\n materialized = {{ incremental = {{ unique_key = \"k\" }} }}\n {query}\n columns {{ k = {key}, order_id = o.order_id }}\n}}"
+    )
+}
+
+#[test]
+fn merge_keys_that_can_be_null_are_reported() {
+    use shopc::diagnostic::Code::I001;
+    let from = "from raw.orders o";
+    let left = "from raw.orders o\n left join raw.customers c on c.customer_id = o.customer_id";
+    // A claimed source key is tested before anything reads it.
+    assert!(codes(&incremental(from, "o.order_id")).is_empty());
+    // An unclaimed source column may be NULL…
+    assert_eq!(codes(&incremental(from, "o.customer_id")), [I001]);
+    // … unless the query keeps only non-NULL values or gives a default.
+    for (query, key) in [
+        (
+            &*format!("{from}\n where o.customer_id is not null"),
+            "o.customer_id",
+        ),
+        (
+            &*format!("{from}\n where o.customer_id > 0"),
+            "o.customer_id",
+        ),
+        (from, "coalesce(o.customer_id, -1)"),
+        (from, "o.order_id * 10 + 1"),
+        (from, "case when o.status = 'x' then 1 else 2 end"),
+        (from, "md5(concat(o.order_id, 'x'))"),
+        (
+            "from raw.orders o\n join raw.customers c on c.customer_id = o.customer_id",
+            "o.customer_id",
+        ),
+        (&*format!("{left}\n where c.email is not null"), "c.email"),
+        (left, "o.order_id"),
+    ] {
+        let model = incremental(query, key);
+        assert!(!codes(&model).contains(&I001), "{model}");
+    }
+    // A left join null-extends even a claimed key; functions and `case`
+    // without `else` can return NULL; so can division (by zero).
+    for (query, key) in [
+        (left, "c.customer_id"),
+        (left, "coalesce(c.email, c.country)"),
+        (from, "nullif(o.status, '')"),
+        (from, "case when o.status = 'x' then 1 end"),
+        (from, "o.order_id / 2"),
+        (
+            &*format!("{from}\n where o.customer_id is not null or o.status = 'x'"),
+            "o.customer_id",
+        ),
+    ] {
+        let model = incremental(query, key);
+        assert_eq!(codes(&model), [I001], "{model}");
+    }
+}
+
+#[test]
+fn upstream_tests_and_grains_guarantee_keys() {
+    use shopc::diagnostic::Code::I001;
+    let upstream = |grain: &str, tests: &str| {
+        format!(
+            "model s {{\n {grain}\n from raw.events e\n dedupe on e.event_id keep latest by e.at\n \
+             columns {{ event_id = e.event_id, customer_id = e.customer_id }}\n tests {{ {tests} }}\n}}\n\
+             model m {{\n materialized = {{ incremental = {{ unique_key = \"customer_id\" }} }}\n from s\n \
+             group by s.customer_id\n dimensions {{ customer_id = s.customer_id }}\n measures {{ events = count(*) }}\n}}\n"
+        )
+    };
+    assert_eq!(codes(&upstream("", "")), [I001]);
+    assert!(codes(&upstream("", "not_null(customer_id)")).is_empty());
+    // A warning does not stop the build, so it guarantees nothing.
+    assert_eq!(
+        codes(&upstream("", "not_null(customer_id, severity = \"warn\")")),
+        [I001]
+    );
+    // A declared grain is tested not NULL too.
+    let grained = "model s {\n grain = [customer_id]\n from raw.events e\n group by e.customer_id\n \
+                   dimensions { customer_id = e.customer_id }\n measures { events = count(*) }\n}\n\
+                   model m {\n materialized = { incremental = { unique_key = \"customer_id\" } }\n from s\n \
+                   columns { customer_id = s.customer_id, events = s.events }\n}\n";
+    assert!(codes(grained).is_empty());
+    assert_eq!(codes(&grained.replace("grain = [customer_id]", "")), [I001]);
+    // A model's own test runs after its merge: it does not count.
+    let own = "model m {\n materialized = { incremental = { unique_key = \"customer_id\" } }\n from raw.events e\n \
+               columns { customer_id = e.customer_id, at = e.at }\n tests { not_null(customer_id) }\n}";
+    assert_eq!(codes(own), [I001]);
+    // Aggregates are NULL over no rows: without `group by`, or with `filter`.
+    let total = |measure: &str, group: &str| {
+        format!(
+            "model m {{\n materialized = {{ incremental = {{ unique_key = \"k\" }} }}\n from raw.orders o\n {group}\n \
+             columns {{ k = {measure} }}\n}}"
+        )
+    };
+    assert_eq!(codes(&total("max(o.order_id)", "")), [I001]);
+    assert!(codes(&total("count(*)", "")).is_empty());
+    assert_eq!(
+        codes(&total(
+            "max(o.order_id) filter (where o.status = 'x')",
+            "group by o.customer_id"
+        )),
+        [I001]
+    );
+}
+
+#[test]
+fn snapshot_keys_must_not_be_null() {
+    use shopc::diagnostic::Code::I001;
+    let snapshot = |key: &str, tests: &str| {
+        format!(
+            "model s {{\n from raw.events e\n columns {{ event_id = e.event_id, at = e.at }}\n tests {{ {tests} }}\n}}\n\
+             snapshot h {{\n from s\n unique_key = {key}\n strategy = {{ timestamp = at }}\n}}\n"
+        )
+    };
+    assert_eq!(codes(&snapshot("event_id", "")), [I001]);
+    // The snapshot runs after `s` and its tests: here they count.
+    assert!(codes(&snapshot("event_id", "not_null(event_id)")).is_empty());
+}

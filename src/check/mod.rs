@@ -6,8 +6,9 @@
 
 pub mod additivity;
 pub mod grain;
+pub mod nullability;
 
-use crate::ir::{ExprKind, Ir, RelationKind};
+use crate::ir::{ExprKind, Ir, Materialized, RelationKind};
 use crate::problem::{GrainBreak, Problem};
 use grain::{Cardinality, Grain, Grains};
 
@@ -65,7 +66,85 @@ pub fn check(ir: &Ir) -> Vec<Problem> {
             sums(&cx, &mut problems);
         }
     }
+    nullable_keys(ir, &nullability::derive(ir), &mut problems);
     problems
+}
+
+/// I001: the unique key of an incremental model or a snapshot must never be
+/// NULL. A model's own tests run after the merge, so only upstream
+/// guarantees and the model's own query count.
+fn nullable_keys(ir: &Ir, known: &nullability::Nullability, problems: &mut Vec<Problem>) {
+    for &id in &ir.order {
+        let rel = ir.relation(id);
+        if !rel.complete {
+            continue;
+        }
+        match &rel.kind {
+            RelationKind::Model(model) => {
+                let Materialized::Incremental(incremental) = &model.materialized else {
+                    continue;
+                };
+                for key in &incremental.unique_key {
+                    let Some(expr) = rel
+                        .columns
+                        .get(key)
+                        .and_then(|c| ir.column(*c).expr.as_ref())
+                    else {
+                        continue;
+                    };
+                    if let Some(why) = nullability::why(ir, known, &model.query, expr) {
+                        problems.push(Problem::NullableKey {
+                            setting: incremental.span,
+                            key: key.clone(),
+                            relation: rel.name.clone(),
+                            kind: "an incremental model",
+                            because: why.span(),
+                            reason: why.describe(),
+                        });
+                    }
+                }
+            }
+            RelationKind::Snapshot(snapshot) => {
+                let from = ir.relation(snapshot.from);
+                for &key in &snapshot.unique_key {
+                    let name = &ir.column(key).name;
+                    let Some(&upstream) = from.columns.get(name) else {
+                        continue;
+                    };
+                    if known.never_null(upstream) {
+                        continue;
+                    }
+                    // Point at where the upstream column gets its NULLs.
+                    let column = ir.column(upstream);
+                    let why = match (&from.kind, &column.expr) {
+                        (RelationKind::Model(m), Some(expr)) => {
+                            nullability::why(ir, known, &m.query, expr)
+                        }
+                        _ => None,
+                    };
+                    let (because, reason) = match why {
+                        Some(why) => (why.span(), why.describe()),
+                        None => (
+                            column.span,
+                            format!(
+                                "`{}.{name}` can be NULL: nothing proves or tests otherwise",
+                                from.name
+                            ),
+                        ),
+                    };
+                    problems.push(Problem::NullableKey {
+                        setting: rel.name_span,
+                        key: name.clone(),
+                        relation: rel.name.clone(),
+                        kind: "a snapshot",
+                        because,
+                        reason,
+                    });
+                }
+            }
+            RelationKind::Table(_) => {}
+        }
+    }
 }
 
 /// In a grouped model, every column read outside an aggregate must be a

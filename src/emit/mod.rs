@@ -369,12 +369,25 @@ impl<'a> Emitter<'a> {
         Some(self.replace_table(name, &format!("SELECT * FROM {scan}")))
     }
 
-    /// The data tests of a model: the ones written in `tests { … }` and the
-    /// ones its declared grain implies (unique and not null).
+    /// The data tests of a relation: for a model, the ones written in
+    /// `tests { … }` and the ones its declared grain implies (unique and not
+    /// null); for a source table, the ones its claimed key implies.
     pub fn tests(&self, id: RelId) -> Vec<TestSql> {
         let rel = self.ir.relation(id);
-        let RelationKind::Model(model) = &rel.kind else {
-            return Vec::new();
+        let model = match &rel.kind {
+            RelationKind::Model(model) => model,
+            RelationKind::Table(table) if !table.expect_key.is_empty() => {
+                let Some(name) = physical_name(self.ir, id) else {
+                    return Vec::new();
+                };
+                return self.key_tests(
+                    "expect_key",
+                    &rel.name.replace('.', "_"),
+                    &name.sql(self.d),
+                    &table.expect_key,
+                );
+            }
+            _ => return Vec::new(),
         };
         let from = match physical_name(self.ir, id) {
             Some(name) => name.sql(self.d),
@@ -389,24 +402,7 @@ impl<'a> Emitter<'a> {
         let mut tests = Vec::new();
         if let Some(grain) = &model.grain {
             let ids: Vec<ColumnId> = grain.iter().map(|(c, _)| *c).collect();
-            tests.push(TestSql {
-                name: format!("grain_unique_{}", rel.name),
-                sql: self.unique_sql(&from, &ids.iter().map(|c| col(*c)).collect::<Vec<_>>()),
-                severity: TestSeverity::Error,
-                derived: true,
-                reads: Vec::new(),
-                standalone: false,
-            });
-            for c in &ids {
-                tests.push(TestSql {
-                    name: format!("grain_not_null_{}_{}", rel.name, name_of(*c)),
-                    sql: format!("SELECT * FROM {from} WHERE {} IS NULL", col(*c)),
-                    severity: TestSeverity::Error,
-                    derived: true,
-                    reads: Vec::new(),
-                    standalone: false,
-                });
-            }
+            tests.extend(self.key_tests("grain", &rel.name, &from, &ids));
         }
         // An inner to-one join drops left rows without a match: count them.
         if let Some(derived) = self.grains.models.get(&id) {
@@ -577,6 +573,31 @@ impl<'a> Emitter<'a> {
                 }
             })
             .collect()
+    }
+
+    /// `BASE_unique_RELATION` over the key and `BASE_not_null_RELATION_COLUMN` for each of
+    /// its columns: what a declared grain or a claimed key implies.
+    fn key_tests(&self, base: &str, relation: &str, from: &str, key: &[ColumnId]) -> Vec<TestSql> {
+        let col = |c: ColumnId| self.q(&self.ir.column(c).name);
+        let test = |name: String, sql: String| TestSql {
+            name,
+            sql,
+            severity: TestSeverity::Error,
+            derived: true,
+            reads: Vec::new(),
+            standalone: false,
+        };
+        let mut tests = vec![test(
+            format!("{base}_unique_{relation}"),
+            self.unique_sql(from, &key.iter().map(|c| col(*c)).collect::<Vec<_>>()),
+        )];
+        tests.extend(key.iter().map(|c| {
+            test(
+                format!("{base}_not_null_{relation}_{}", self.ir.column(*c).name),
+                format!("SELECT * FROM {from} WHERE {} IS NULL", col(*c)),
+            )
+        }));
+        tests
     }
 
     fn unique_sql(&self, from: &str, cols: &[String]) -> String {

@@ -82,6 +82,24 @@ pub struct Func {
     /// The last parameter repeats.
     pub variadic: bool,
     pub ret: Ret,
+    /// When the result can be NULL.
+    pub nulls: Nulls,
+}
+
+/// When a function's result can be NULL, for the nullability analysis
+/// (`check::nullability`). Aggregates other than `count` are NULL over no
+/// rows, which the analysis adds on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nulls {
+    /// NULL exactly when an argument is NULL: most functions.
+    Strict,
+    /// Never NULL: `count`, `row_number`…
+    Never,
+    /// NULL only when every argument is: `coalesce`.
+    AllArgs,
+    /// May be NULL whatever the arguments: `nullif`, `lag`, a sample
+    /// standard deviation of one row.
+    Maybe,
 }
 
 /// Index of a function in [`FUNCTIONS`].
@@ -123,6 +141,13 @@ const fn f(
         required,
         variadic,
         ret,
+        nulls: Nulls::Strict,
+    }
+}
+
+impl Func {
+    const fn nulls(self, nulls: Nulls) -> Func {
+        Func { nulls, ..self }
     }
 }
 
@@ -186,8 +211,8 @@ pub static FUNCTIONS: &[Func] = &[
     f("concat", S, &[Any], 1, true, Ret::Fixed(Type::Text)),
     f("md5", S, &[Text], 1, false, Ret::Fixed(Type::Text)),
     // any type
-    f("coalesce", S, &[Any], 1, true, Ret::Common),
-    f("nullif", S, &[Any, Any], 2, false, Ret::CommonOfTwo),
+    f("coalesce", S, &[Any], 1, true, Ret::Common).nulls(Nulls::AllArgs),
+    f("nullif", S, &[Any, Any], 2, false, Ret::CommonOfTwo).nulls(Nulls::Maybe),
     f("greatest", S, &[Any], 1, true, Ret::Common),
     f("least", S, &[Any], 1, true, Ret::Common),
     // numbers
@@ -257,7 +282,7 @@ pub static FUNCTIONS: &[Func] = &[
         Ret::Fixed(Type::TimestampTz),
     ),
     // aggregates
-    f("count", A, &[Any], 0, false, Ret::Fixed(Type::BigInt)),
+    f("count", A, &[Any], 0, false, Ret::Fixed(Type::BigInt)).nulls(Nulls::Never),
     f("sum", A, &[Numeric], 1, false, Ret::Sum),
     f("avg", A, &[Numeric], 1, false, Ret::Avg),
     f("min", A, &[Any], 1, false, Ret::Arg(0)),
@@ -279,15 +304,15 @@ pub static FUNCTIONS: &[Func] = &[
         false,
         Ret::Fixed(Type::Boolean),
     ),
-    f("stddev", A, &[Numeric], 1, false, Ret::Fixed(Type::Double)),
+    f("stddev", A, &[Numeric], 1, false, Ret::Fixed(Type::Double)).nulls(Nulls::Maybe),
     // window functions
-    f("row_number", W, &[], 0, false, Ret::Fixed(Type::BigInt)),
-    f("rank", W, &[], 0, false, Ret::Fixed(Type::BigInt)),
-    f("dense_rank", W, &[], 0, false, Ret::Fixed(Type::BigInt)),
-    f("ntile", W, &[Integer], 1, false, Ret::Fixed(Type::BigInt)),
-    f("percent_rank", W, &[], 0, false, Ret::Fixed(Type::Double)),
-    f("lag", W, &[Any, Integer], 1, false, Ret::Arg(0)),
-    f("lead", W, &[Any, Integer], 1, false, Ret::Arg(0)),
+    f("row_number", W, &[], 0, false, Ret::Fixed(Type::BigInt)).nulls(Nulls::Never),
+    f("rank", W, &[], 0, false, Ret::Fixed(Type::BigInt)).nulls(Nulls::Never),
+    f("dense_rank", W, &[], 0, false, Ret::Fixed(Type::BigInt)).nulls(Nulls::Never),
+    f("ntile", W, &[Integer], 1, false, Ret::Fixed(Type::BigInt)).nulls(Nulls::Never),
+    f("percent_rank", W, &[], 0, false, Ret::Fixed(Type::Double)).nulls(Nulls::Never),
+    f("lag", W, &[Any, Integer], 1, false, Ret::Arg(0)).nulls(Nulls::Maybe),
+    f("lead", W, &[Any, Integer], 1, false, Ret::Arg(0)).nulls(Nulls::Maybe),
     f("first_value", W, &[Any], 1, false, Ret::Arg(0)),
     f("last_value", W, &[Any], 1, false, Ret::Arg(0)),
 ];
