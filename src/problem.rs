@@ -286,9 +286,9 @@ pub enum Problem {
         relation: String,
         /// `"an incremental model"` or `"a snapshot"`.
         kind: &'static str,
-        /// Where the NULL comes from, and why.
-        because: Span,
-        reason: String,
+        /// Where the NULL comes from, and why: the chain from the key to
+        /// the model that makes it NULL-able.
+        because: Vec<(Span, String)>,
     },
 
     // ---- grain (G)
@@ -852,11 +852,13 @@ impl Problem {
                 relation,
                 kind,
                 because,
-                reason,
-            } => d
-                .with_title(format!("the unique key `{key}` of `{relation}` can be NULL"))
-                .with_primary(*setting, format!("{kind} merged on `{key}`"))
-                .with_secondary(*because, reason.clone())
+            } => because
+                .iter()
+                .fold(
+                    d.with_title(format!("the unique key `{key}` of `{relation}` can be NULL"))
+                        .with_primary(*setting, format!("{kind} merged on `{key}`")),
+                    |d, (span, reason)| d.with_secondary(*span, reason.clone()),
+                )
                 .with_note("a merge matches rows on `key = key`, which is never true for NULL: every run would insert the NULL-keyed rows again, as duplicates")
                 .with_help(format!(
                     "keep only rows with a key (`where ... is not null`), give it a default with `coalesce(...)`, or merge on a column that cannot be NULL; a `not_null({key})` test or a declared grain upstream also guarantees it"

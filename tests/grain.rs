@@ -603,6 +603,20 @@ fn upstream_tests_and_grains_guarantee_keys() {
         )
     };
     assert_eq!(codes(&upstream("", "")), [I001]);
+    // The message follows the NULL upstream to the column it comes from.
+    let (compiled, _) = compile(&upstream("", ""));
+    let Some(shopc::problem::Problem::NullableKey { because, .. }) = compiled.problems.first()
+    else {
+        panic!("{:?}", compiled.problems)
+    };
+    let labels: Vec<&str> = because.iter().map(|(_, l)| l.as_str()).collect();
+    assert_eq!(
+        labels,
+        [
+            "`s.customer_id` can be NULL",
+            "`raw.events.customer_id` can be NULL: nothing proves or tests otherwise"
+        ]
+    );
     assert!(codes(&upstream("", "not_null(customer_id)")).is_empty());
     // A warning does not stop the build, so it guarantees nothing.
     assert_eq!(

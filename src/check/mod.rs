@@ -70,6 +70,27 @@ pub fn check(ir: &Ir) -> Vec<Problem> {
     problems
 }
 
+/// The labels of a NULL's trace, from the key to its origin.
+fn because(
+    ir: &Ir,
+    known: &nullability::Nullability,
+    why: nullability::Why,
+) -> Vec<(crate::span::Span, String)> {
+    let chain = nullability::trace(ir, known, why);
+    let last = chain.len() - 1;
+    chain
+        .iter()
+        .enumerate()
+        .map(|(i, w)| match w {
+            nullability::Why::Column { .. } if i == last => (
+                w.span(),
+                format!("{}: nothing proves or tests otherwise", w.describe()),
+            ),
+            _ => (w.span(), w.describe()),
+        })
+        .collect()
+}
+
 /// I001: the unique key of an incremental model or a snapshot must never be
 /// NULL. A model's own tests run after the merge, so only upstream
 /// guarantees and the model's own query count.
@@ -98,8 +119,7 @@ fn nullable_keys(ir: &Ir, known: &nullability::Nullability, problems: &mut Vec<P
                             key: key.clone(),
                             relation: rel.name.clone(),
                             kind: "an incremental model",
-                            because: why.span(),
-                            reason: why.describe(),
+                            because: because(ir, known, why),
                         });
                     }
                 }
@@ -122,15 +142,15 @@ fn nullable_keys(ir: &Ir, known: &nullability::Nullability, problems: &mut Vec<P
                         }
                         _ => None,
                     };
-                    let (because, reason) = match why {
-                        Some(why) => (why.span(), why.describe()),
-                        None => (
+                    let because = match why {
+                        Some(why) => because(ir, known, why),
+                        None => vec![(
                             column.span,
                             format!(
                                 "`{}.{name}` can be NULL: nothing proves or tests otherwise",
                                 from.name
                             ),
-                        ),
+                        )],
                     };
                     problems.push(Problem::NullableKey {
                         setting: rel.name_span,
@@ -138,7 +158,6 @@ fn nullable_keys(ir: &Ir, known: &nullability::Nullability, problems: &mut Vec<P
                         relation: rel.name.clone(),
                         kind: "a snapshot",
                         because,
-                        reason,
                     });
                 }
             }

@@ -46,8 +46,9 @@ pub enum Why {
     /// A column nothing guarantees: `relation.column`, read at `span`.
     Column {
         span: Span,
+        column: ColumnId,
         relation: String,
-        column: String,
+        name: String,
     },
     /// A column of a left-joined scan: rows without a match have NULL.
     OuterJoin {
@@ -80,9 +81,7 @@ impl Why {
     /// The reason in words, for a label at [`Why::span`].
     pub fn describe(&self) -> String {
         match self {
-            Why::Column {
-                relation, column, ..
-            } => format!("`{relation}.{column}` can be NULL: nothing proves or tests otherwise"),
+            Why::Column { relation, name, .. } => format!("`{relation}.{name}` can be NULL"),
             Why::OuterJoin { alias, .. } => {
                 format!("`{alias}` is left joined: rows without a match have NULL here")
             }
@@ -142,6 +141,29 @@ pub fn derive(ir: &Ir) -> Nullability {
 /// cannot.
 pub fn why(ir: &Ir, known: &Nullability, q: &Query, expr: &Expr) -> Option<Why> {
     Scope::new(q).why(ir, known, expr)
+}
+
+/// `why` and, while it blames a model column, the reason inside that model:
+/// the chain from the value to where its NULLs come from.
+/// The last one is where the NULLs come from (a column of a source table is
+/// described as such).
+pub fn trace(ir: &Ir, known: &Nullability, why: Why) -> Vec<Why> {
+    let mut chain = vec![why];
+    while let Some(Why::Column { column, .. }) = chain.last()
+        && chain.len() < 64
+    {
+        let column = ir.column(*column);
+        let (RelationKind::Model(model), Some(expr)) =
+            (&ir.relation(column.relation).kind, &column.expr)
+        else {
+            break;
+        };
+        match self::why(ir, known, &model.query, expr) {
+            Some(next) => chain.push(next),
+            None => break,
+        }
+    }
+    chain
 }
 
 /// What a query's clauses say about the nulls of its scans.
@@ -207,8 +229,9 @@ impl<'q> Scope<'q> {
                 let c = ir.column(*column);
                 Some(Why::Column {
                     span: e.span,
+                    column: *column,
                     relation: ir.relation(c.relation).name.clone(),
-                    column: c.name.clone(),
+                    name: c.name.clone(),
                 })
             }
             ExprKind::Binary {
