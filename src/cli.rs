@@ -68,6 +68,20 @@ pub enum Command {
         #[command(flatten)]
         run: RunArgs,
     },
+    /// Write the SQL of the selected relations for one warehouse: schema and
+    /// table DDL, MERGE / INSERT for incremental models, SCD2 statements for
+    /// snapshots, and every data test as a query
+    Emit {
+        /// The dialect to write: duckdb, postgres, snowflake or bigquery
+        #[arg(long, value_name = "DIALECT", value_parser = parse_dialect, default_value = "duckdb")]
+        target: crate::emit::Dialect,
+        /// Write one file per relation and statement kind into this folder
+        /// (stdout without it)
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        run: RunArgs,
+    },
     /// Explain a diagnostic code (e.g. `shopc explain R001`); list all codes without one
     Explain {
         /// A code such as R001, or a rule name such as unknown-relation
@@ -176,6 +190,7 @@ pub fn main() -> ExitCode {
         Command::Test { run } => warehouse_command(&run, crate::run::Command::Test),
         Command::Build { run } => warehouse_command(&run, crate::run::Command::Build),
         Command::Compile { run } => compile(&run),
+        Command::Emit { target, out, run } => emit(&run, target, out.as_deref()),
         Command::Explain { code } => explain(code.as_deref()),
         Command::Debug { stage } => debug(stage),
     }
@@ -476,6 +491,55 @@ fn warehouse_command(args: &RunArgs, command: crate::run::Command) -> ExitCode {
     } else {
         ExitCode::from(EXIT_ERRORS)
     }
+}
+
+fn parse_dialect(text: &str) -> Result<crate::emit::Dialect, String> {
+    crate::emit::Dialect::parse(text).ok_or_else(|| {
+        let names: Vec<&str> = crate::emit::Dialect::ALL.iter().map(|d| d.name()).collect();
+        format!(
+            "unknown dialect `{text}`; expected one of {}",
+            names.join(", ")
+        )
+    })
+}
+
+fn emit(args: &RunArgs, dialect: crate::emit::Dialect, out: Option<&std::path::Path>) -> ExitCode {
+    let Prepared {
+        loaded,
+        compilation,
+        selected,
+        ..
+    } = match prepare(args) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let emitter = crate::emit::Emitter::new(&compilation.ir, dialect);
+    report(&loaded.db, &emitter.unsupported_options(), args.color);
+    let files = emitter.files(&selected);
+    let Some(dir) = out else {
+        for file in &files {
+            say!("-- file: {}\n{}", file.path, file.text);
+        }
+        return ExitCode::SUCCESS;
+    };
+    for file in &files {
+        let path = dir.join(&file.path);
+        let result = path
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::write(&path, &file.text));
+        if let Err(e) = result {
+            eprintln!("error: cannot write `{}`: {e}", path.display());
+            return ExitCode::from(EXIT_USAGE);
+        }
+    }
+    say!(
+        "emitted {} files for {} into {}",
+        files.len(),
+        dialect.name(),
+        dir.display()
+    );
+    ExitCode::SUCCESS
 }
 
 fn compile(args: &RunArgs) -> ExitCode {

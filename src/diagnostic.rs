@@ -84,6 +84,7 @@ codes! {
     M001 => "sum-of-non-additive",
     M002 => "sum-across-dimension",
     I001 => "nullable-unique-key",
+    E001 => "unsupported-option",
 }
 
 impl Code {

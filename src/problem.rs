@@ -291,6 +291,15 @@ pub enum Problem {
         because: Vec<(Span, String)>,
     },
 
+    // ---- emission (E)
+    /// A physical option the target dialect does not have (a warning).
+    UnsupportedOption {
+        span: Span,
+        option: &'static str,
+        model: String,
+        dialect: &'static str,
+    },
+
     // ---- grain (G)
     /// In a grouped model, an output that is neither aggregated, a group
     /// key, nor determined by the keys.
@@ -392,12 +401,13 @@ impl Problem {
             SumOfNonAdditive { .. } => Code::M001,
             SumAcrossDimension { .. } => Code::M002,
             NullableKey { .. } => Code::I001,
+            UnsupportedOption { .. } => Code::E001,
         }
     }
 
     pub fn severity(&self) -> Severity {
         match self {
-            Problem::RowLoss { .. } => Severity::Warning,
+            Problem::RowLoss { .. } | Problem::UnsupportedOption { .. } => Severity::Warning,
             _ => Severity::Error,
         }
     }
@@ -846,6 +856,19 @@ impl Problem {
                     "a derived test (`join_relationships_...`, severity warn) counts the `{left_alias}` rows that find no `{alias}`"
                 ))
                 .with_help("use `left join` to keep them, or filter them out explicitly with `where` if dropping them is the intent"),
+            UnsupportedOption {
+                span,
+                option,
+                model,
+                dialect,
+            } => d
+                .with_title(format!("{dialect} has no `{option}`: `{model}` is built without it"))
+                .with_primary(*span, format!("ignored on {dialect}"))
+                .with_note(match *option {
+                    "cluster_by" => "cluster keys are written as `CLUSTER BY` on Snowflake and BigQuery and as indexes on PostgreSQL",
+                    _ => "partitioning is written as `PARTITION BY` on BigQuery only",
+                })
+                .with_help(format!("nothing to do if the model also targets a warehouse that has it; otherwise remove `{option}`")),
             NullableKey {
                 setting,
                 key,

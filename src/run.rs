@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use std::io::Write;
 use std::time::Instant;
 
-use crate::emit::{Build, Emitter, RelationType, TestSql, physical_name};
+use crate::emit::{Build, Emitter, TestSql, physical_name};
 use crate::ir::{Ir, Materialized, RelId, RelationKind, TestSeverity};
 use crate::seed::{self, Seed};
 use crate::warehouse::{Rows, Warehouse};
@@ -327,8 +327,8 @@ fn build(warehouse: &mut dyn Warehouse, emitter: &Emitter<'_>, build: Build) -> 
     }
     let mut swap = Vec::new();
     match warehouse.relation_type(target).map_err(|e| e.to_string())? {
-        // A view is replaced in place; anything else is dropped first.
-        Some(RelationType::View) if build.relation_type == RelationType::View => {}
+        // `CREATE OR REPLACE` replaces its own kind; anything else is dropped first.
+        Some(existing) if existing == build.relation_type && build.in_place => {}
         Some(existing) => swap.push(emitter.drop(target, existing)),
         None => {}
     }

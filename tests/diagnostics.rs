@@ -61,7 +61,13 @@ fn check(dir: &Path) -> (String, Vec<Problem>) {
     let loaded = shopc::project::load(dir).unwrap();
     let mut problems = loaded.problems.clone();
     if let Some(config) = &loaded.config {
-        problems.extend(shopc::compile(&loaded.db, config, &loaded.shop_files).problems);
+        let compilation = shopc::compile(&loaded.db, config, &loaded.shop_files);
+        problems.extend(compilation.problems);
+        // Options a target does not have are reported when emitting for it.
+        for &dialect in shopc::emit::Dialect::ALL {
+            let emitter = shopc::emit::Emitter::new(&compilation.ir, dialect);
+            problems.extend(emitter.unsupported_options());
+        }
     }
     let diagnostics: Vec<_> = problems.iter().map(Problem::to_diagnostic).collect();
     let rendered = render(&loaded.db, &diagnostics, false);

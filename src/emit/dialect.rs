@@ -2,8 +2,9 @@
 //!
 //! Emission code asks a [`SqlDialect`] how to spell things; it never tests
 //! which dialect it has. A dialect overrides only what differs from the
-//! documented defaults. Function spellings are data: a table from portable
-//! name to a template.
+//! documented defaults (standard SQL, as DuckDB and PostgreSQL speak it).
+//! Function spellings are data: a table from a portable name (optionally
+//! `name:part` for one date part) to a template.
 
 use crate::ir::types::Type;
 
@@ -11,26 +12,72 @@ use crate::ir::types::Type;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Dialect {
     DuckDb,
+    Postgres,
+    Snowflake,
+    BigQuery,
 }
 
 impl Dialect {
+    pub const ALL: &'static [Dialect] = &[
+        Dialect::DuckDb,
+        Dialect::Postgres,
+        Dialect::Snowflake,
+        Dialect::BigQuery,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Dialect::DuckDb => "duckdb",
+            Dialect::Postgres => "postgres",
+            Dialect::Snowflake => "snowflake",
+            Dialect::BigQuery => "bigquery",
         }
+    }
+
+    pub fn parse(name: &str) -> Option<Dialect> {
+        Dialect::ALL
+            .iter()
+            .copied()
+            .find(|d| d.name().eq_ignore_ascii_case(name))
     }
 
     pub fn sql(self) -> &'static dyn SqlDialect {
         match self {
             Dialect::DuckDb => &DuckDb,
+            Dialect::Postgres => &Postgres,
+            Dialect::Snowflake => &Snowflake,
+            Dialect::BigQuery => &BigQuery,
         }
     }
+}
+
+/// How a table replaces its previous version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableReplace {
+    /// Build beside (`name__shopc_new`), then drop the old table and rename
+    /// the new one in one transaction: DDL is transactional.
+    BuildBesideAndSwap,
+    /// `CREATE OR REPLACE TABLE … AS SELECT`, atomic in the warehouse.
+    CreateOrReplace,
+}
+
+/// How physical layout options are written, when a dialect has them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// `CLUSTER BY (a, b)` / `CLUSTER BY a, b` in `CREATE TABLE`.
+    ClusterClause { parenthesized: bool },
+    /// One `CREATE INDEX` per key (grain, cluster columns).
+    Indexes,
+    /// Nothing: the option is ignored, with a warning.
+    None,
 }
 
 /// How a dialect spells SQL. Every method has a default that follows
 /// standard SQL; a dialect overrides what it does differently.
 pub trait SqlDialect: Sync {
-    /// Quotes an identifier. Default: double quotes, doubled inside.
+    /// Quotes an identifier. Default: double quotes, doubled inside. Quoting
+    /// every identifier keeps its case in every warehouse (Snowflake folds
+    /// unquoted names to upper case, PostgreSQL to lower case).
     fn quote_identifier(&self, name: &str) -> String {
         format!("\"{}\"", name.replace('"', "\"\""))
     }
@@ -57,11 +104,63 @@ pub trait SqlDialect: Sync {
         }
     }
 
+    /// A typed literal: `DATE '2024-01-31'`. Default: the type's name, then
+    /// the string.
+    fn typed_literal(&self, ty: Type, text: &str) -> String {
+        format!("{} {}", self.type_name(ty), self.string_literal(text))
+    }
+
+    /// `TRUE` / `FALSE`.
+    fn bool_literal(&self, value: bool) -> &'static str {
+        if value { "TRUE" } else { "FALSE" }
+    }
+
     /// How to spell a library function, as a template: `{0}`, `{1}`… are the
     /// arguments, `{part}` a date-part argument as a bare keyword and `{type}`
-    /// the SQL type of the result. `None`: the portable `name(args…)`.
+    /// the SQL type of the result. Looked up as `name:part` first (for a
+    /// date part that needs its own spelling), then `name`. `None`: the
+    /// portable `name(args…)`.
     fn function_template(&self, name: &str) -> Option<&'static str> {
         let _ = name;
+        None
+    }
+
+    /// Whether aggregates take `FILTER (WHERE …)`. Without it, shopc writes
+    /// `agg(CASE WHEN cond THEN x END)`, which every engine reads the same.
+    fn filter_clause(&self) -> bool {
+        true
+    }
+
+    /// Whether `integer / integer` truncates (PostgreSQL). shopc's `/` is
+    /// exact division everywhere, so such a dialect gets a cast first.
+    fn integer_division_truncates(&self) -> bool {
+        false
+    }
+
+    /// The type integers are cast to before `/` when division truncates.
+    fn division_type(&self) -> &'static str {
+        "DOUBLE PRECISION"
+    }
+
+    /// The current time as a timestamp without time zone (snapshot times).
+    fn now(&self) -> &'static str {
+        "CAST(current_timestamp AS TIMESTAMP)"
+    }
+
+    /// How a table replaces its previous version.
+    fn table_replace(&self) -> TableReplace {
+        TableReplace::BuildBesideAndSwap
+    }
+
+    /// How `cluster_by` is written, if at all.
+    fn cluster_layout(&self) -> Layout {
+        Layout::None
+    }
+
+    /// `PARTITION BY …` for a date or timestamp column at a granularity
+    /// (`DAY`, `MONTH`…), if the dialect partitions tables.
+    fn partition_clause(&self, column: &str, ty: Type, granularity: &str) -> Option<String> {
+        let _ = (column, ty, granularity);
         None
     }
 
@@ -81,6 +180,12 @@ pub trait SqlDialect: Sync {
     }
 }
 
+fn lookup(table: &'static [(&str, &'static str)], name: &str) -> Option<&'static str> {
+    table.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+}
+
+// ------------------------------------------------------------------ DuckDB
+
 /// DuckDB (embedded): the default target.
 pub struct DuckDb;
 
@@ -95,17 +200,14 @@ const DUCKDB_FUNCTIONS: &[(&str, &str)] = &[
     // DuckDB has no initcap: capitalise each space-separated word.
     (
         "initcap",
-        "array_to_string(list_transform(string_split(lower({0}), ' '), lambda w: upper(w[1]) || w[2:]), ' ')",
+        "array_to_string(list_transform(string_split(lower({0}), ' '), lambda w: upper(substr(w, 1, 1)) || substr(w, 2)), ' ')",
     ),
     ("stddev", "stddev_samp({0})"),
 ];
 
 impl SqlDialect for DuckDb {
     fn function_template(&self, name: &str) -> Option<&'static str> {
-        DUCKDB_FUNCTIONS
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, t)| *t)
+        lookup(DUCKDB_FUNCTIONS, name)
     }
 
     fn csv_scan(&self, path: &str, columns: &[(String, String)]) -> Option<String> {
@@ -118,5 +220,289 @@ impl SqlDialect for DuckDb {
             self.string_literal(path),
             columns.join(", ")
         ))
+    }
+}
+
+// ------------------------------------------------------------------ PostgreSQL
+
+/// PostgreSQL 15 and later (`MERGE` arrived in 15).
+pub struct Postgres;
+
+/// PostgreSQL has no `date_diff`: each part is computed from `date_part`
+/// or day arithmetic, counting boundaries crossed like DuckDB does.
+const POSTGRES_FUNCTIONS: &[(&str, &str)] = &[
+    ("date", "CAST({0} AS DATE)"),
+    ("date_trunc", "CAST(date_trunc({0}, {1}) AS {type})"),
+    (
+        "date_add:quarter",
+        "CAST({2} + ({1}) * INTERVAL '3 MONTH' AS {type})",
+    ),
+    (
+        "date_add",
+        "CAST({2} + ({1}) * INTERVAL '1 {part}' AS {type})",
+    ),
+    ("date_part", "CAST(date_part({0}, {1}) AS INTEGER)"),
+    (
+        "date_diff:year",
+        "CAST(date_part('year', {2}) - date_part('year', {1}) AS BIGINT)",
+    ),
+    (
+        "date_diff:quarter",
+        "CAST((date_part('year', {2}) - date_part('year', {1})) * 4 + date_part('quarter', {2}) - date_part('quarter', {1}) AS BIGINT)",
+    ),
+    (
+        "date_diff:month",
+        "CAST((date_part('year', {2}) - date_part('year', {1})) * 12 + date_part('month', {2}) - date_part('month', {1}) AS BIGINT)",
+    ),
+    (
+        "date_diff:week",
+        "CAST((CAST(date_trunc('week', {2}) AS DATE) - CAST(date_trunc('week', {1}) AS DATE)) / 7 AS BIGINT)",
+    ),
+    (
+        "date_diff:day",
+        "CAST(CAST({2} AS DATE) - CAST({1} AS DATE) AS BIGINT)",
+    ),
+    (
+        "date_diff",
+        "CAST(floor(date_part('epoch', date_trunc({0}, {2}) - date_trunc({0}, {1})) / date_part('epoch', INTERVAL '1 {part}')) AS BIGINT)",
+    ),
+    ("current_date", "current_date"),
+    ("current_timestamp", "current_timestamp"),
+    ("stddev", "stddev_samp({0})"),
+    // `any_value` arrived in PostgreSQL 16: any value will do.
+    ("any_value", "min({0})"),
+    // round(double precision, integer) does not exist.
+    ("round", "round(CAST({0} AS NUMERIC), {1})"),
+    ("ln", "ln({0})"),
+];
+
+impl SqlDialect for Postgres {
+    fn type_name(&self, ty: Type) -> String {
+        match ty {
+            Type::Text | Type::Null | Type::Unknown => "TEXT".into(),
+            Type::Numeric(Some((p, s))) => format!("NUMERIC({p}, {s})"),
+            Type::Numeric(None) => "NUMERIC".into(),
+            Type::Double => "DOUBLE PRECISION".into(),
+            other => DuckDb.type_name(other),
+        }
+    }
+
+    fn function_template(&self, name: &str) -> Option<&'static str> {
+        lookup(POSTGRES_FUNCTIONS, name)
+    }
+
+    fn integer_division_truncates(&self) -> bool {
+        true
+    }
+
+    fn now(&self) -> &'static str {
+        "LOCALTIMESTAMP"
+    }
+
+    fn cluster_layout(&self) -> Layout {
+        Layout::Indexes
+    }
+}
+
+// ------------------------------------------------------------------ Snowflake
+
+/// Snowflake. Single-quoted strings treat `\` as an escape; there is no
+/// `FILTER` clause; `CREATE OR REPLACE TABLE` is atomic.
+pub struct Snowflake;
+
+const SNOWFLAKE_FUNCTIONS: &[(&str, &str)] = &[
+    ("date", "CAST({0} AS DATE)"),
+    ("date_trunc", "CAST(DATE_TRUNC({part}, {1}) AS {type})"),
+    ("date_diff", "DATEDIFF({part}, {1}, {2})"),
+    ("date_add", "CAST(DATEADD({part}, {1}, {2}) AS {type})"),
+    ("date_part", "CAST(DATE_PART({part}, {1}) AS INTEGER)"),
+    ("starts_with", "STARTSWITH({0}, {1})"),
+    ("bool_and", "BOOLAND_AGG({0})"),
+    ("bool_or", "BOOLOR_AGG({0})"),
+    ("stddev", "STDDEV_SAMP({0})"),
+    ("current_date", "CURRENT_DATE()"),
+    ("current_timestamp", "CURRENT_TIMESTAMP()"),
+];
+
+impl SqlDialect for Snowflake {
+    fn string_literal(&self, value: &str) -> String {
+        format!("'{}'", value.replace('\\', "\\\\").replace('\'', "''"))
+    }
+
+    fn type_name(&self, ty: Type) -> String {
+        match ty {
+            Type::Numeric(Some((p, s))) => format!("NUMBER({p}, {s})"),
+            Type::Numeric(None) => "NUMBER(38, 9)".into(),
+            Type::Double => "FLOAT".into(),
+            Type::Timestamp => "TIMESTAMP_NTZ".into(),
+            Type::TimestampTz => "TIMESTAMP_TZ".into(),
+            other => DuckDb.type_name(other),
+        }
+    }
+
+    fn function_template(&self, name: &str) -> Option<&'static str> {
+        lookup(SNOWFLAKE_FUNCTIONS, name)
+    }
+
+    fn filter_clause(&self) -> bool {
+        false
+    }
+
+    fn now(&self) -> &'static str {
+        "CAST(CURRENT_TIMESTAMP() AS TIMESTAMP_NTZ)"
+    }
+
+    fn table_replace(&self) -> TableReplace {
+        TableReplace::CreateOrReplace
+    }
+
+    fn cluster_layout(&self) -> Layout {
+        Layout::ClusterClause {
+            parenthesized: true,
+        }
+    }
+}
+
+// ------------------------------------------------------------------ BigQuery
+
+/// BigQuery (GoogleSQL). Backticks quote names, `\` escapes in strings, a
+/// timestamp without time zone is a `DATETIME`, and tables are partitioned
+/// and clustered in `CREATE TABLE`.
+pub struct BigQuery;
+
+const BIGQUERY_FUNCTIONS: &[(&str, &str)] = &[
+    ("date", "CAST({0} AS DATE)"),
+    ("date_trunc", "CAST(DATE_TRUNC({1}, {part}) AS {type})"),
+    (
+        "date_diff",
+        "DATETIME_DIFF(CAST({2} AS DATETIME), CAST({1} AS DATETIME), {part})",
+    ),
+    (
+        "date_add",
+        "CAST(DATETIME_ADD(CAST({2} AS DATETIME), INTERVAL {1} {part}) AS {type})",
+    ),
+    ("date_part", "CAST(EXTRACT({part} FROM {1}) AS INT64)"),
+    ("split_part", "SPLIT({0}, {1})[SAFE_ORDINAL({2})]"),
+    ("md5", "TO_HEX(MD5({0}))"),
+    ("ceil", "CEIL({0})"),
+    ("power", "POW({0}, {1})"),
+    ("bool_and", "LOGICAL_AND({0})"),
+    ("bool_or", "LOGICAL_OR({0})"),
+    ("stddev", "STDDEV_SAMP({0})"),
+    ("current_date", "CURRENT_DATE()"),
+    ("current_timestamp", "CURRENT_TIMESTAMP()"),
+];
+
+impl SqlDialect for BigQuery {
+    fn quote_identifier(&self, name: &str) -> String {
+        format!("`{}`", name.replace('\\', "\\\\").replace('`', "\\`"))
+    }
+
+    fn string_literal(&self, value: &str) -> String {
+        format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'"))
+    }
+
+    fn type_name(&self, ty: Type) -> String {
+        match ty {
+            Type::Text | Type::Null | Type::Unknown => "STRING".into(),
+            Type::Integer | Type::BigInt => "INT64".into(),
+            // NUMERIC holds 29 digits before the point and 9 after.
+            Type::Numeric(Some((p, s))) if s <= 9 && p - s <= 29 => format!("NUMERIC({p}, {s})"),
+            Type::Numeric(Some((p, s))) => format!("BIGNUMERIC({p}, {s})"),
+            Type::Numeric(None) => "NUMERIC".into(),
+            Type::Double => "FLOAT64".into(),
+            Type::Boolean => "BOOL".into(),
+            Type::Date => "DATE".into(),
+            Type::Timestamp => "DATETIME".into(),
+            Type::TimestampTz => "TIMESTAMP".into(),
+        }
+    }
+
+    fn typed_literal(&self, ty: Type, text: &str) -> String {
+        // A parameterized type name is not a literal prefix.
+        let prefix = match ty {
+            Type::Numeric(_) => "NUMERIC".to_string(),
+            other => self.type_name(other),
+        };
+        format!("{prefix} {}", self.string_literal(text))
+    }
+
+    fn function_template(&self, name: &str) -> Option<&'static str> {
+        lookup(BIGQUERY_FUNCTIONS, name)
+    }
+
+    fn filter_clause(&self) -> bool {
+        false
+    }
+
+    fn division_type(&self) -> &'static str {
+        "FLOAT64"
+    }
+
+    fn now(&self) -> &'static str {
+        "CURRENT_DATETIME()"
+    }
+
+    fn table_replace(&self) -> TableReplace {
+        TableReplace::CreateOrReplace
+    }
+
+    fn cluster_layout(&self) -> Layout {
+        Layout::ClusterClause {
+            parenthesized: false,
+        }
+    }
+
+    fn partition_clause(&self, column: &str, ty: Type, granularity: &str) -> Option<String> {
+        Some(match (ty, granularity) {
+            (Type::Date, "DAY") => format!("PARTITION BY {column}"),
+            (Type::Date, _) => format!("PARTITION BY DATE_TRUNC({column}, {granularity})"),
+            (Type::TimestampTz, _) => {
+                format!("PARTITION BY TIMESTAMP_TRUNC({column}, {granularity})")
+            }
+            _ => format!("PARTITION BY DATETIME_TRUNC({column}, {granularity})"),
+        })
+    }
+
+    fn transactional_ddl(&self) -> bool {
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_and_escaping_follow_each_dialect() {
+        assert_eq!(DuckDb.quote_identifier("a\"b"), "\"a\"\"b\"");
+        assert_eq!(BigQuery.quote_identifier("a`b"), "`a\\`b`");
+        assert_eq!(Postgres.string_literal("it's \\n"), "'it''s \\n'");
+        assert_eq!(Snowflake.string_literal("it's \\n"), "'it''s \\\\n'");
+        assert_eq!(BigQuery.string_literal("it's \\n"), "'it\\'s \\\\n'");
+    }
+
+    #[test]
+    fn types_are_named_per_dialect() {
+        let names = |ty| {
+            Dialect::ALL
+                .iter()
+                .map(|d| d.sql().type_name(ty))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(Type::Text), ["VARCHAR", "TEXT", "VARCHAR", "STRING"]);
+        assert_eq!(
+            names(Type::Timestamp),
+            ["TIMESTAMP", "TIMESTAMP", "TIMESTAMP_NTZ", "DATETIME"]
+        );
+        assert_eq!(
+            names(Type::Numeric(Some((40, 2)))),
+            [
+                "DECIMAL(40, 2)",
+                "NUMERIC(40, 2)",
+                "NUMBER(40, 2)",
+                "BIGNUMERIC(40, 2)"
+            ]
+        );
     }
 }

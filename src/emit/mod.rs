@@ -7,13 +7,15 @@
 //! return the failing rows.
 
 pub mod dialect;
+pub mod files;
 
 use std::fmt::Write;
 
-pub use dialect::{Dialect, SqlDialect};
+pub use dialect::{Dialect, Layout, SqlDialect, TableReplace};
 
 use crate::config::MaterializedKind;
 use crate::ir::library::FuncKind;
+use crate::ir::types::Type;
 use crate::ir::{
     ColumnId, Expr, ExprKind, Ir, Literal, Materialized, Query, RelId, RelationKind, TestKind,
     TestSeverity,
@@ -308,39 +310,458 @@ impl<'a> Emitter<'a> {
             RelationKind::Model(m) => m.materialized.kind(),
             _ => MaterializedKind::Table,
         };
-        let schema = format!("CREATE SCHEMA IF NOT EXISTS {}", self.q(&name.schema));
         let select = self.select(id);
         match kind {
             MaterializedKind::View => Build {
-                prepare: vec![schema],
+                prepare: vec![self.create_schema(&name)],
                 swap: vec![format!(
                     "CREATE OR REPLACE VIEW {} AS\n{select}",
                     name.sql(self.d)
                 )],
                 target: Some(name),
                 relation_type: RelationType::View,
+                in_place: true,
             },
-            _ => self.replace_table(name, &select),
+            _ => self.replace_table(name, &select, self.layout(id)),
         }
     }
 
-    /// Builds a table beside `name` from a query, to be swapped in.
-    fn replace_table(&self, name: PhysicalName, select: &str) -> Build {
-        let staging = name.with_suffix(BUILD_SUFFIX);
-        Build {
-            prepare: vec![
-                format!("CREATE SCHEMA IF NOT EXISTS {}", self.q(&name.schema)),
-                format!("DROP TABLE IF EXISTS {}", staging.sql(self.d)),
-                format!("CREATE TABLE {} AS\n{select}", staging.sql(self.d)),
-            ],
-            swap: vec![format!(
-                "ALTER TABLE {} RENAME TO {}",
-                staging.sql(self.d),
-                self.q(&name.name)
-            )],
-            target: Some(name),
-            relation_type: RelationType::Table,
+    fn create_schema(&self, name: &PhysicalName) -> String {
+        format!("CREATE SCHEMA IF NOT EXISTS {}", self.q(&name.schema))
+    }
+
+    /// The physical layout a model asks for, as this dialect writes it.
+    fn layout(&self, id: RelId) -> TableLayout {
+        let mut layout = TableLayout::default();
+        let RelationKind::Model(model) = &self.ir.relation(id).kind else {
+            return layout;
+        };
+        let cols = |ids: &[ColumnId]| -> Vec<String> {
+            ids.iter()
+                .map(|c| self.q(&self.ir.column(*c).name))
+                .collect()
+        };
+        if let Some(partition) = &model.partition_by {
+            let column = self.ir.column(partition.column);
+            layout.clauses.extend(self.d.partition_clause(
+                &self.q(&column.name),
+                column.ty,
+                partition.granularity,
+            ));
         }
+        let cluster = cols(&model.cluster_by);
+        match self.d.cluster_layout() {
+            Layout::ClusterClause { parenthesized } if !cluster.is_empty() => {
+                layout.clauses.push(if parenthesized {
+                    format!("CLUSTER BY ({})", cluster.join(", "))
+                } else {
+                    format!("CLUSTER BY {}", cluster.join(", "))
+                });
+            }
+            Layout::Indexes => {
+                if let Some(grain) = &model.grain {
+                    let grain: Vec<ColumnId> = grain.iter().map(|(c, _)| *c).collect();
+                    layout.indexes.push(("grain", cols(&grain)));
+                }
+                if !cluster.is_empty() {
+                    layout.indexes.push(("cluster", cluster));
+                }
+            }
+            _ => {}
+        }
+        layout
+    }
+
+    /// Builds a table from a query and puts it in place of `name`: beside
+    /// and swapped in where DDL is transactional, `CREATE OR REPLACE` where
+    /// that is atomic.
+    fn replace_table(&self, name: PhysicalName, select: &str, layout: TableLayout) -> Build {
+        let clauses: String = layout.clauses.iter().map(|c| format!("\n{c}")).collect();
+        let indexes = layout.indexes.iter().map(|(what, cols)| {
+            format!(
+                "CREATE INDEX {} ON {} ({})",
+                self.q(&format!("{}__{what}", name.name)),
+                name.sql(self.d),
+                cols.join(", ")
+            )
+        });
+        match self.d.table_replace() {
+            TableReplace::CreateOrReplace => Build {
+                prepare: vec![self.create_schema(&name)],
+                swap: vec![format!(
+                    "CREATE OR REPLACE TABLE {}{clauses} AS\n{select}",
+                    name.sql(self.d)
+                )],
+                target: Some(name),
+                relation_type: RelationType::Table,
+                in_place: true,
+            },
+            TableReplace::BuildBesideAndSwap => {
+                let staging = name.with_suffix(BUILD_SUFFIX);
+                let mut swap = vec![format!(
+                    "ALTER TABLE {} RENAME TO {}",
+                    staging.sql(self.d),
+                    self.q(&name.name)
+                )];
+                swap.extend(indexes);
+                Build {
+                    prepare: vec![
+                        self.create_schema(&name),
+                        format!("DROP TABLE IF EXISTS {}", staging.sql(self.d)),
+                        format!("CREATE TABLE {}{clauses} AS\n{select}", staging.sql(self.d)),
+                    ],
+                    swap,
+                    target: Some(name),
+                    relation_type: RelationType::Table,
+                    in_place: false,
+                }
+            }
+        }
+    }
+
+    /// The statements that bring an incremental model's existing table up
+    /// to date (one transaction), or `None` for other models. The first
+    /// build, and `--full-refresh`, use [`Emitter::build`].
+    ///
+    /// - merge: `MERGE` the model's rows (since the target's latest `since`,
+    ///   minus `lookback`, when `since` is set) on `unique_key`;
+    /// - append: `INSERT` the rows newer than the target's latest `since`;
+    ///   with a `unique_key`, the rows within `lookback` of it whose key is
+    ///   not loaded yet.
+    pub fn incremental(&self, id: RelId) -> Option<Vec<String>> {
+        let rel = self.ir.relation(id);
+        let RelationKind::Model(model) = &rel.kind else {
+            return None;
+        };
+        let Materialized::Incremental(inc) = &model.materialized else {
+            return None;
+        };
+        let target = physical_name(self.ir, id)?.sql(self.d);
+        let (t, s) = (self.q("target"), self.q("source"));
+        let names: Vec<String> = rel.columns.keys().map(|n| self.q(n)).collect();
+        let keys: Vec<String> = inc.unique_key.iter().map(|k| self.q(k)).collect();
+        let since = inc.since.as_ref().map(|since| {
+            let ty = rel
+                .columns
+                .get(since)
+                .map_or(Type::Timestamp, |c| self.ir.column(*c).ty);
+            (self.q(since), ty)
+        });
+        let latest = |since: &str| format!("(SELECT max({since}) FROM {target})");
+        let window = |since: &str, ty: Type| -> String {
+            let latest = latest(since);
+            match inc.lookback {
+                Some(seconds) if seconds > 0 => format!(
+                    ">= {}",
+                    self.call(
+                        "date_add",
+                        &["'second'".into(), format!("-{seconds}"), latest],
+                        "SECOND",
+                        ty
+                    )
+                ),
+                _ => format!("> {latest}"),
+            }
+        };
+        let select = self.select(id);
+        let key_match = |left: &str, right: &str| -> String {
+            keys.iter()
+                .map(|k| format!("{left}.{k} = {right}.{k}"))
+                .collect::<Vec<_>>()
+                .join(" AND ")
+        };
+        match inc.strategy {
+            crate::ir::IncrementalStrategy::Merge => {
+                let source = match &since {
+                    Some((since, ty)) => format!(
+                        "SELECT * FROM (\n{}\n) AS {s}\nWHERE {s}.{since} {} OR {} IS NULL",
+                        indent(&select),
+                        window(since, *ty),
+                        latest(since)
+                    ),
+                    None => select,
+                };
+                let updates: Vec<String> = names
+                    .iter()
+                    .filter(|n| !keys.contains(n))
+                    .map(|n| format!("{n} = {s}.{n}"))
+                    .collect();
+                let values: Vec<String> = names.iter().map(|n| format!("{s}.{n}")).collect();
+                let mut merge = format!(
+                    "MERGE INTO {target} AS {t}\nUSING (\n{}\n) AS {s}\nON {}",
+                    indent(&source),
+                    key_match(&t, &s)
+                );
+                if !updates.is_empty() {
+                    let _ = write!(
+                        merge,
+                        "\nWHEN MATCHED THEN UPDATE SET {}",
+                        updates.join(", ")
+                    );
+                }
+                let _ = write!(
+                    merge,
+                    "\nWHEN NOT MATCHED THEN INSERT ({}) VALUES ({})",
+                    names.join(", "),
+                    values.join(", ")
+                );
+                Some(vec![merge])
+            }
+            crate::ir::IncrementalStrategy::Append => {
+                let (since, ty) = since?;
+                let mut filter = if keys.is_empty() {
+                    format!(
+                        "({s}.{since} > {} OR {} IS NULL)",
+                        latest(&since),
+                        latest(&since)
+                    )
+                } else {
+                    format!(
+                        "({s}.{since} {} OR {} IS NULL)",
+                        window(&since, ty),
+                        latest(&since)
+                    )
+                };
+                if !keys.is_empty() {
+                    let _ = write!(
+                        filter,
+                        "\n  AND NOT EXISTS (SELECT 1 FROM {target} AS {t} WHERE {})",
+                        key_match(&t, &s)
+                    );
+                }
+                let columns: Vec<String> = names.iter().map(|n| format!("{s}.{n}")).collect();
+                Some(vec![format!(
+                    "INSERT INTO {target} ({})\nSELECT {}\nFROM (\n{}\n) AS {s}\nWHERE {filter}",
+                    names.join(", "),
+                    columns.join(", "),
+                    indent(&select)
+                )])
+            }
+        }
+    }
+
+    /// A library function spelled for this dialect, from SQL arguments.
+    fn call(&self, name: &str, args: &[String], part: &str, ty: Type) -> String {
+        let template = self
+            .d
+            .function_template(&format!("{name}:{}", part.to_ascii_lowercase()))
+            .or_else(|| self.d.function_template(name))
+            .filter(|t| template_fits(t, args.len()));
+        match template {
+            Some(t) => fill_template(t, args, part, &self.d.type_name(ty)),
+            None => format!("{name}({})", args.join(", ")),
+        }
+    }
+
+    /// The SCD2 statements of a snapshot: `create` makes the table on the
+    /// first run; `update`, run in one transaction on later runs, closes the
+    /// current rows that changed (and, per `hard_deletes`, the ones whose key
+    /// disappeared) and inserts a new current row for every key that has
+    /// none. `now` is the run's timestamp as SQL, the same in every statement.
+    ///
+    /// Changes are compared with `IS DISTINCT FROM`, so NULL ↔ value is a
+    /// change; a row is inserted only for a key without a current row, so
+    /// there is exactly one current row per key.
+    pub fn snapshot(&self, id: RelId, now: &str) -> Option<SnapshotSql> {
+        let rel = self.ir.relation(id);
+        let RelationKind::Snapshot(snap) = &rel.kind else {
+            return None;
+        };
+        let target = physical_name(self.ir, id)?;
+        let table = target.sql(self.d);
+        let from = self.relation_source(snap.from);
+        let (t, s) = (self.q("snapshot"), self.q("source"));
+        let col = |c: ColumnId| self.q(&self.ir.column(c).name);
+        let data: Vec<ColumnId> = rel
+            .columns
+            .values()
+            .copied()
+            .filter(|c| self.ir.column(*c).role != crate::ir::Role::Meta)
+            .collect();
+        let has = |name: &str| rel.columns.contains_key(name);
+        let deletes_as_rows = has("dbt_is_deleted");
+        let text = self.d.type_name(Type::Text);
+        let ts = self.d.type_name(Type::Timestamp);
+        let key_match = |left: &str, right: &str| -> String {
+            snap.unique_key
+                .iter()
+                .map(|k| format!("{left}.{} = {right}.{}", col(*k), col(*k)))
+                .collect::<Vec<_>>()
+                .join(" AND ")
+        };
+        let updated_at = match &snap.strategy {
+            crate::ir::SnapshotStrategy::Timestamp(c) => {
+                format!("CAST({s}.{} AS {ts})", col(*c))
+            }
+            _ => now.to_string(),
+        };
+        let scd_id = {
+            let mut parts: Vec<String> = snap
+                .unique_key
+                .iter()
+                .map(|k| format!("coalesce(CAST({s}.{} AS {text}), '')", col(*k)))
+                .collect();
+            parts.push(format!("CAST({updated_at} AS {text})"));
+            self.call("md5", &[parts.join(" || '|' || ")], "", Type::Text)
+        };
+        // The row a source row becomes: its columns, then the metadata.
+        let row = |deleted: bool| -> String {
+            let mut values: Vec<String> = data.iter().map(|c| format!("{s}.{}", col(*c))).collect();
+            values.push(format!("{scd_id} AS {}", self.q("dbt_scd_id")));
+            values.push(format!("{updated_at} AS {}", self.q("dbt_updated_at")));
+            values.push(format!("{updated_at} AS {}", self.q("dbt_valid_from")));
+            values.push(format!("CAST(NULL AS {ts}) AS {}", self.q("dbt_valid_to")));
+            if deletes_as_rows {
+                values.push(format!(
+                    "{} AS {}",
+                    self.d.bool_literal(deleted),
+                    self.q("dbt_is_deleted")
+                ));
+            }
+            values.join(",\n  ")
+        };
+        let names: Vec<String> = rel.columns.keys().map(|n| self.q(n)).collect();
+        let current = format!("{t}.{} IS NULL", self.q("dbt_valid_to"));
+        let create = vec![
+            self.create_schema(&target),
+            format!(
+                "CREATE TABLE {table} AS\nSELECT\n  {}\nFROM {from} AS {s}",
+                row(false)
+            ),
+        ];
+
+        let changed = match &snap.strategy {
+            crate::ir::SnapshotStrategy::Timestamp(c) => {
+                format!("{s}.{} > {t}.{}", col(*c), self.q("dbt_updated_at"))
+            }
+            crate::ir::SnapshotStrategy::Check(cols) => self.distinct(cols, &t, &s),
+            crate::ir::SnapshotStrategy::CheckAll => {
+                let cols: Vec<ColumnId> = data
+                    .iter()
+                    .copied()
+                    .filter(|c| !snap.unique_key.contains(c))
+                    .collect();
+                self.distinct(&cols, &t, &s)
+            }
+        };
+        let changed = if deletes_as_rows {
+            format!("({changed} OR {t}.{})", self.q("dbt_is_deleted"))
+        } else {
+            changed
+        };
+        let valid_to = self.q("dbt_valid_to");
+        let mut update = vec![format!(
+            "UPDATE {table} AS {t}\nSET {valid_to} = {updated_at}\nFROM {from} AS {s}\nWHERE {} AND {current} AND {changed}",
+            key_match(&t, &s)
+        )];
+        let gone = format!(
+            "NOT EXISTS (SELECT 1 FROM {from} AS {s} WHERE {})",
+            key_match(&s, &t)
+        );
+        match snap.hard_deletes {
+            crate::ir::HardDeletes::Ignore => {}
+            crate::ir::HardDeletes::Invalidate => update.push(format!(
+                "UPDATE {table} AS {t}\nSET {valid_to} = {now}\nWHERE {current} AND {gone}"
+            )),
+            crate::ir::HardDeletes::NewRecord => {
+                let deleted = self.q("dbt_is_deleted");
+                update.push(format!(
+                    "UPDATE {table} AS {t}\nSET {valid_to} = {now}\nWHERE {current} AND NOT {t}.{deleted} AND {gone}"
+                ));
+                // A deletion is a row too: the key, NULLs, and the flag.
+                let mut values: Vec<String> = data
+                    .iter()
+                    .map(|c| {
+                        if snap.unique_key.contains(c) {
+                            format!("{t}.{}", col(*c))
+                        } else {
+                            format!("CAST(NULL AS {})", self.d.type_name(self.ir.column(*c).ty))
+                        }
+                    })
+                    .collect();
+                let tombstone_id = self.call(
+                    "md5",
+                    &[format!(
+                        "{} || '|deleted|' || CAST({now} AS {text})",
+                        snap.unique_key
+                            .iter()
+                            .map(|k| format!("coalesce(CAST({t}.{} AS {text}), '')", col(*k)))
+                            .collect::<Vec<_>>()
+                            .join(" || '|' || ")
+                    )],
+                    "",
+                    Type::Text,
+                );
+                values.extend([
+                    tombstone_id,
+                    now.to_string(),
+                    now.to_string(),
+                    format!("CAST(NULL AS {ts})"),
+                    self.d.bool_literal(true).to_string(),
+                ]);
+                let latest = self.q("latest");
+                update.push(format!(
+                    "INSERT INTO {table} ({})\nSELECT {}\nFROM {table} AS {t}\nWHERE NOT {t}.{deleted} AND {t}.{valid_to} = (SELECT max({latest}.{valid_to}) FROM {table} AS {latest} WHERE {})\n  AND NOT EXISTS (SELECT 1 FROM {table} AS {latest} WHERE {} AND {latest}.{valid_to} IS NULL)\n  AND {gone}",
+                    names.join(", "),
+                    values.join(", "),
+                    key_match(&latest, &t),
+                    key_match(&latest, &t),
+                ));
+            }
+        }
+        update.push(format!(
+            "INSERT INTO {table} ({})\nSELECT\n  {}\nFROM {from} AS {s}\nWHERE NOT EXISTS (SELECT 1 FROM {table} AS {t} WHERE {} AND {current})",
+            names.join(", "),
+            row(false),
+            key_match(&t, &s)
+        ));
+        Some(SnapshotSql { create, update })
+    }
+
+    /// `(a.x IS DISTINCT FROM b.x OR …)`: NULL-safe inequality.
+    fn distinct(&self, cols: &[ColumnId], left: &str, right: &str) -> String {
+        if cols.is_empty() {
+            return self.d.bool_literal(false).to_string();
+        }
+        let parts: Vec<String> = cols
+            .iter()
+            .map(|c| {
+                let c = self.q(&self.ir.column(*c).name);
+                format!("{left}.{c} IS DISTINCT FROM {right}.{c}")
+            })
+            .collect();
+        format!("({})", parts.join(" OR "))
+    }
+
+    /// Warnings for the physical options this dialect cannot honour.
+    pub fn unsupported_options(&self) -> Vec<crate::problem::Problem> {
+        let mut out = Vec::new();
+        for (rel, model) in self.ir.models() {
+            if let (Some(span), Layout::None) = (model.cluster_by_span, self.d.cluster_layout()) {
+                out.push(crate::problem::Problem::UnsupportedOption {
+                    span,
+                    option: "cluster_by",
+                    model: rel.name.clone(),
+                    dialect: self.dialect.name(),
+                });
+            }
+            if let Some(partition) = &model.partition_by {
+                let column = self.ir.column(partition.column);
+                if self
+                    .d
+                    .partition_clause("x", column.ty, partition.granularity)
+                    .is_none()
+                {
+                    out.push(crate::problem::Problem::UnsupportedOption {
+                        span: partition.span,
+                        option: "partition_by",
+                        model: rel.name.clone(),
+                        dialect: self.dialect.name(),
+                    });
+                }
+            }
+        }
+        out
     }
 
     /// The statement that removes an existing relation of the given type.
@@ -366,7 +787,11 @@ impl<'a> Emitter<'a> {
             })
             .collect();
         let scan = self.d.csv_scan(csv_path, &columns)?;
-        Some(self.replace_table(name, &format!("SELECT * FROM {scan}")))
+        Some(self.replace_table(
+            name,
+            &format!("SELECT * FROM {scan}"),
+            TableLayout::default(),
+        ))
     }
 
     /// The data tests of a relation: for a model, the ones written in
@@ -620,13 +1045,21 @@ impl<'a> Emitter<'a> {
                 UnaryOp::Neg => format!("(-{})", self.expr(q, expr)),
             },
             ExprKind::Binary { op, lhs, rhs } => {
+                let mut left = self.expr(q, lhs);
+                if *op == BinOp::Div
+                    && self.d.integer_division_truncates()
+                    && lhs.ty.is_integer()
+                    && rhs.ty.is_integer()
+                {
+                    left = format!("CAST({left} AS {})", self.d.division_type());
+                }
                 let op = match op {
                     BinOp::Or => "OR",
                     BinOp::And => "AND",
                     BinOp::NotEq => "<>",
                     other => other.symbol(),
                 };
-                format!("({} {op} {})", self.expr(q, lhs), self.expr(q, rhs))
+                format!("({left} {op} {})", self.expr(q, rhs))
             }
             ExprKind::IsNull { expr, negated } => {
                 format!(
@@ -699,23 +1132,43 @@ impl<'a> Emitter<'a> {
             }
             ExprKind::Call(call) => {
                 let func = call.func.func();
-                let args: Vec<String> = call.args.iter().map(|a| self.expr(q, a)).collect();
-                let mut out = match self.d.function_template(func.name) {
-                    Some(template) => {
-                        let part = call
-                            .args
-                            .iter()
-                            .find_map(|a| match &a.kind {
-                                ExprKind::Literal(Literal::Text(part)) => {
-                                    Some(part.to_ascii_uppercase())
-                                }
-                                _ => None,
-                            })
-                            .unwrap_or_default();
-                        fill_template(template, &args, &part, &self.d.type_name(e.ty))
+                let mut args: Vec<String> = call.args.iter().map(|a| self.expr(q, a)).collect();
+                let mut star = call.star;
+                // Without `FILTER`, the filter moves into the argument:
+                // aggregates skip the NULLs of rows it rejects.
+                let filter = call.filter.as_ref().map(|f| self.expr(q, f));
+                let inline_filter = filter.is_some() && !self.d.filter_clause();
+                if let (Some(filter), true) = (&filter, inline_filter) {
+                    if star || args.is_empty() {
+                        args = vec!["1".to_string()];
+                        star = false;
                     }
+                    for arg in &mut args {
+                        *arg = format!("CASE WHEN {filter} THEN {arg} END");
+                    }
+                }
+                let part = call
+                    .args
+                    .iter()
+                    .find_map(|a| match &a.kind {
+                        ExprKind::Literal(Literal::Text(part)) => Some(part.to_ascii_lowercase()),
+                        _ => None,
+                    })
+                    .unwrap_or_default();
+                let template = self
+                    .d
+                    .function_template(&format!("{}:{part}", func.name))
+                    .or_else(|| self.d.function_template(func.name))
+                    .filter(|t| template_fits(t, args.len()));
+                let mut out = match template {
+                    Some(template) => fill_template(
+                        template,
+                        &args,
+                        &part.to_ascii_uppercase(),
+                        &self.d.type_name(e.ty),
+                    ),
                     None => {
-                        let inner = if call.star {
+                        let inner = if star {
                             "*".to_string()
                         } else {
                             format!(
@@ -727,8 +1180,8 @@ impl<'a> Emitter<'a> {
                         format!("{}({inner})", func.name)
                     }
                 };
-                if let Some(filter) = &call.filter {
-                    let _ = write!(out, " FILTER (WHERE {})", self.expr(q, filter));
+                if let (Some(filter), false) = (&filter, inline_filter) {
+                    let _ = write!(out, " FILTER (WHERE {filter})");
                 }
                 if let Some(window) = &call.over {
                     let mut parts = Vec::new();
@@ -775,11 +1228,10 @@ impl<'a> Emitter<'a> {
             Literal::Integer(n) => n.to_string(),
             Literal::Decimal(d) => d.clone(),
             Literal::Text(s) => self.d.string_literal(s),
-            Literal::Bool(true) => "TRUE".into(),
-            Literal::Bool(false) => "FALSE".into(),
+            Literal::Bool(b) => self.d.bool_literal(*b).into(),
             Literal::Null => "NULL".into(),
-            Literal::Date(d) => format!("DATE {}", self.d.string_literal(d)),
-            Literal::Timestamp(t) => format!("TIMESTAMP {}", self.d.string_literal(t)),
+            Literal::Date(d) => self.d.typed_literal(Type::Date, d),
+            Literal::Timestamp(t) => self.d.typed_literal(Type::Timestamp, t),
         }
     }
 }
@@ -802,6 +1254,27 @@ pub struct Build {
     pub swap: Vec<String>,
     pub target: Option<PhysicalName>,
     pub relation_type: RelationType,
+    /// `swap` replaces a relation of the same type itself (`CREATE OR
+    /// REPLACE`): nothing is dropped first.
+    pub in_place: bool,
+}
+
+/// The SCD2 statements of a snapshot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SnapshotSql {
+    /// The first run: create the table from the current rows.
+    pub create: Vec<String>,
+    /// Later runs, in one transaction: close changed and deleted rows, then
+    /// insert the new versions.
+    pub update: Vec<String>,
+}
+
+/// Physical options of a table, as SQL: clauses of `CREATE TABLE` and
+/// indexes created after it (name suffix, columns).
+#[derive(Debug, Default)]
+struct TableLayout {
+    clauses: Vec<String>,
+    indexes: Vec<(&'static str, Vec<String>)>,
 }
 
 /// Fills a function template in one pass, so that text inside an argument
@@ -830,6 +1303,23 @@ fn fill_template(template: &str, args: &[String], part: &str, ty: &str) -> Strin
     }
     out.push_str(rest);
     out
+}
+
+/// Whether every argument a template names is there (an optional argument
+/// left out falls back to the portable spelling).
+fn template_fits(template: &str, args: usize) -> bool {
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        let Some(close) = after.find('}') else {
+            return true;
+        };
+        if after[..close].parse::<usize>().is_ok_and(|i| i >= args) {
+            return false;
+        }
+        rest = &after[close + 1..];
+    }
+    true
 }
 
 fn indent(text: &str) -> String {

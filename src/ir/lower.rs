@@ -199,6 +199,8 @@ impl<'a> Lowerer<'a> {
                     tags: Vec::new(),
                     grain: None,
                     cluster_by: Vec::new(),
+                    cluster_by_span: None,
+                    partition_by: None,
                     non_additive: Vec::new(),
                     semi_additive: Vec::new(),
                     query: Query::default(),
@@ -762,9 +764,10 @@ impl<'a> Lowerer<'a> {
             .get("cluster_by")
             .map(|v| self.column_list(id, v, "cluster_by"))
             .unwrap_or_default();
-        if let Some(v) = settings.get("partition_by") {
-            self.column_list(id, v, "partition_by");
-        }
+        let cluster_by_span = settings.get("cluster_by").map(|v| v.span);
+        let partition_by = settings
+            .get("partition_by")
+            .and_then(|v| self.partition(id, v));
         let non_additive = settings
             .get("non_additive")
             .map(|v| self.column_list(id, v, "non_additive"))
@@ -834,10 +837,68 @@ impl<'a> Lowerer<'a> {
             model.tags = tags;
             model.grain = grain;
             model.cluster_by = cluster_by;
+            model.cluster_by_span = cluster_by_span;
+            model.partition_by = partition_by;
             model.non_additive = non_additive;
             model.semi_additive = semi_additive;
             model.query = query;
         }
+    }
+
+    /// `partition_by = column` (by day) or
+    /// `partition_by = { field = column, granularity = "month" }`.
+    fn partition(&mut self, id: RelId, value: &'a ast::Value) -> Option<Partition> {
+        const GRANULARITIES: &[&str] = &["HOUR", "DAY", "MONTH", "YEAR"];
+        let (field, granularity) = match &value.kind {
+            ValueKind::Table(_) => {
+                let table = self.table(value, "partition_by", &["field", "granularity"])?;
+                let Some(field) = table.get("field") else {
+                    self.invalid(
+                        value,
+                        "partition_by",
+                        "`{ field = column, granularity = \"day\" }`",
+                    );
+                    return None;
+                };
+                let granularity = match table.get("granularity") {
+                    Some(g) => {
+                        let text = self.string(g, "granularity")?;
+                        match GRANULARITIES.iter().find(|k| k.eq_ignore_ascii_case(&text)) {
+                            Some(k) => *k,
+                            None => {
+                                self.invalid_text(
+                                    g,
+                                    "granularity",
+                                    "\"hour\", \"day\", \"month\" or \"year\"",
+                                    &text,
+                                );
+                                return None;
+                            }
+                        }
+                    }
+                    None => "DAY",
+                };
+                (*field, granularity)
+            }
+            _ => (value, "DAY"),
+        };
+        let (name, span) = self.name(field, "partition_by")?;
+        let column = self.output_column(id, &name, span)?;
+        if !self.ir.column(column).ty.is_temporal() {
+            let found = self.ir.column(column).ty.to_string();
+            self.push(Problem::InvalidSetting {
+                span,
+                key: "partition_by".into(),
+                expected: "a date or timestamp column".into(),
+                found: format!("`{name}`, {found}"),
+            });
+            return None;
+        }
+        Some(Partition {
+            column,
+            granularity,
+            span: value.span,
+        })
     }
 
     fn materialized(&mut self, id: RelId, value: &'a ast::Value) -> Materialized {
@@ -1217,6 +1278,18 @@ impl<'a> Lowerer<'a> {
             },
             None => HardDeletes::Ignore,
         };
+        if hard_deletes == HardDeletes::NewRecord {
+            // A deletion is recorded as a row of its own, flagged.
+            self.add_column(Column {
+                relation: id,
+                name: "dbt_is_deleted".to_string(),
+                span: def.name.span,
+                ty: Type::Boolean,
+                role: Role::Meta,
+                expr: None,
+                doc: None,
+            });
+        }
         let schema = settings
             .get("schema")
             .and_then(|v| self.string(v, "schema"));

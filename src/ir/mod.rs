@@ -158,6 +158,10 @@ pub struct Model {
     /// Declared grain: output columns claimed unique together.
     pub grain: Option<Vec<(ColumnId, Span)>>,
     pub cluster_by: Vec<ColumnId>,
+    /// Where `cluster_by` is set, for warnings on targets without it.
+    pub cluster_by_span: Option<Span>,
+    /// `partition_by = day_column` or `{ field = column, granularity = "month" }`.
+    pub partition_by: Option<Partition>,
     /// Measures declared non-additive (`non_additive = [...]`), beyond the
     /// ones the checker infers (averages, ratios, distinct counts…).
     pub non_additive: Vec<ColumnId>,
@@ -166,6 +170,15 @@ pub struct Model {
     pub semi_additive: Vec<(ColumnId, ColumnId)>,
     pub query: Query,
     pub tests: Vec<Test>,
+}
+
+/// A table partitioned by a date or timestamp column.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Partition {
+    pub column: ColumnId,
+    /// `DAY`, `HOUR`, `MONTH` or `YEAR`.
+    pub granularity: &'static str,
+    pub span: Span,
 }
 
 #[derive(Debug, Clone, PartialEq)]

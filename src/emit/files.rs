@@ -1,0 +1,117 @@
+//! The files `shopc emit` writes: one per relation and statement kind, each
+//! formatted with sqlformat under a header comment. Pure: paths and texts.
+
+use super::Emitter;
+use crate::ir::{Materialized, RelId, RelationKind};
+
+/// One emitted file: a path relative to the output folder, and its text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmittedFile {
+    pub path: String,
+    /// What the statements do: `build`, `incremental`, `snapshot_create`…
+    pub kind: &'static str,
+    pub statements: Vec<String>,
+    pub text: String,
+}
+
+impl Emitter<'_> {
+    /// Every file for the given relations, in order. `now` is how snapshot
+    /// statements spell the run's timestamp.
+    pub fn files(&self, selected: &[RelId]) -> Vec<EmittedFile> {
+        let mut files = Vec::new();
+        for &id in selected {
+            let rel = self.ir.relation(id);
+            let mut add = |kind: &'static str, statements: Vec<String>| {
+                if !statements.is_empty() {
+                    files.push(self.file(
+                        id,
+                        format!("{}.{kind}.sql", file_name(&rel.name)),
+                        kind,
+                        statements,
+                    ));
+                }
+            };
+            match &rel.kind {
+                RelationKind::Table(_) => {}
+                RelationKind::Model(model) => {
+                    if model.materialized == Materialized::Ephemeral {
+                        add("select", vec![self.select(id)]);
+                    } else {
+                        let build = self.build(id);
+                        add(
+                            "build",
+                            build.prepare.into_iter().chain(build.swap).collect(),
+                        );
+                    }
+                    if let Some(statements) = self.incremental(id) {
+                        add("incremental", statements);
+                    }
+                }
+                RelationKind::Snapshot(_) => {
+                    if let Some(snapshot) = self.snapshot(id, self.d.now()) {
+                        add("snapshot_create", snapshot.create);
+                        add("snapshot_update", snapshot.update);
+                    }
+                }
+            }
+            for test in self.tests(id).into_iter().chain(self.reconciliations(id)) {
+                files.push(self.file(
+                    id,
+                    format!("tests/{}.sql", file_name(&test.name)),
+                    "test",
+                    vec![test.sql],
+                ));
+            }
+        }
+        files
+    }
+
+    fn file(
+        &self,
+        id: RelId,
+        path: String,
+        kind: &'static str,
+        statements: Vec<String>,
+    ) -> EmittedFile {
+        let mut text = format!("{} · {kind}\n", self.header(id));
+        for statement in &statements {
+            text.push_str(&format_sql(statement));
+            text.push_str(";\n\n");
+        }
+        text.truncate(text.trim_end().len());
+        text.push('\n');
+        EmittedFile {
+            path,
+            kind,
+            statements,
+            text,
+        }
+    }
+}
+
+/// A name as a portable file name: letters, digits, `_`, `-` and `.`; any
+/// other character (a space, a quote) becomes `_`.
+fn file_name(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// One statement, formatted for reading: two-space indents, keywords as
+/// written (shopc writes them in upper case).
+pub fn format_sql(sql: &str) -> String {
+    let options = sqlformat::FormatOptions {
+        indent: sqlformat::Indent::Spaces(2),
+        lines_between_queries: 1,
+        ..sqlformat::FormatOptions::default()
+    };
+    // sqlformat breaks the line inside `CREATE OR REPLACE`.
+    sqlformat::format(sql, &sqlformat::QueryParams::None, &options)
+        .replace("CREATE\nOR REPLACE", "CREATE OR REPLACE")
+}
