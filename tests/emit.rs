@@ -143,8 +143,16 @@ source raw {
   schema = "Raw Data"
   table `Orders` {
     expect_key = [`order`]
-    columns { `order`: integer, `Mixed Case`: text, `it"s`: text, `select`: numeric(12, 2) }
+    columns { `order`: integer, `Mixed Case`: text, `it"s`: text, `select`: numeric(12, 2), at: timestamp }
   }
+}
+
+## Appended by time; a key already loaded is never inserted again.
+model `Order Log` {
+  layer = "marts"
+  materialized = { incremental = { strategy = "append", since = "at", unique_key = "order", lookback = "1 day" } }
+  from raw.`Orders` o
+  columns { `order` = o.`order`, at = o.at, amount = o.`select` }
 }
 
 model `Order Facts` {
@@ -168,7 +176,7 @@ model `Order Facts` {
     .unwrap();
     std::fs::write(
         root.join("seeds/Orders.csv"),
-        "order,Mixed Case,it\"s,select\n1,A,it's,1.50\n2,B,\"say \"\"hi\"\"\",2.00\n3,C,back\\slash,3.25\n",
+        "order,Mixed Case,it\"s,select,at\n1,A,it's,1.50,2024-01-01 10:00:00\n2,B,\"say \"\"hi\"\"\",2.00,2024-01-02 10:00:00\n3,C,back\\slash,3.25,2024-01-03 10:00:00\n",
     )
     .unwrap();
     temp
@@ -194,6 +202,29 @@ fn awkward_names_and_values_are_quoted_in_every_dialect() {
         text.contains("PASS    test accepted_values_Order Facts_it\"s"),
         "{text}"
     );
+    // The append statement adds only rows whose key is not loaded yet.
+    let append = emit(temp.path(), Dialect::DuckDb)
+        .into_iter()
+        .find(|f| f.path == "Order_Log.incremental.sql")
+        .unwrap();
+    assert!(
+        append.statements[0].starts_with("INSERT INTO"),
+        "{:?}",
+        append.statements
+    );
+    let db = duckdb::Connection::open(temp.path().join("target/awkward.duckdb")).unwrap();
+    let count = |db: &duckdb::Connection| -> i64 {
+        db.query_row("SELECT count(*) FROM \"Marts\".\"Order Log\"", [], |r| {
+            r.get(0)
+        })
+        .unwrap()
+    };
+    db.execute_batch("DELETE FROM \"Marts\".\"Order Log\" WHERE \"order\" = 3")
+        .unwrap();
+    for _ in 0..2 {
+        db.execute_batch(&append.statements[0]).unwrap();
+        assert_eq!(count(&db), 3);
+    }
 }
 
 #[test]

@@ -15,8 +15,8 @@ pub struct EmittedFile {
 }
 
 impl Emitter<'_> {
-    /// Every file for the given relations, in order. `now` is how snapshot
-    /// statements spell the run's timestamp.
+    /// Every file for the given relations, in order. Snapshot statements
+    /// take the run's timestamp from the dialect's clock ([`super::SqlDialect::now`]).
     pub fn files(&self, selected: &[RelId]) -> Vec<EmittedFile> {
         let mut files = Vec::new();
         for &id in selected {
