@@ -48,13 +48,18 @@ pub enum Command {
         #[command(flatten)]
         run: RunArgs,
     },
-    /// Build the selected models (views and tables) in dependency order
+    /// Build the selected models (views, tables, incremental models) and snapshots in dependency order
     Run {
         #[command(flatten)]
         run: RunArgs,
     },
     /// Run the data tests of the selected models
     Test {
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Take the snapshots: record changed rows of their relations as new versions (SCD2)
+    Snapshot {
         #[command(flatten)]
         run: RunArgs,
     },
@@ -128,6 +133,9 @@ pub struct RunArgs {
     /// Nodes to leave out, with the same selectors
     #[arg(long, num_args = 1.., value_name = "SELECTOR")]
     pub exclude: Vec<String>,
+    /// Rebuild incremental models from scratch instead of merging into them
+    #[arg(long)]
+    pub full_refresh: bool,
     /// DuckDB database file (default: TARGET/NAME.duckdb in the project)
     #[arg(long, value_name = "FILE")]
     pub database: Option<PathBuf>,
@@ -187,6 +195,7 @@ pub fn main() -> ExitCode {
         } => check(&project.project, format, color),
         Command::Seed { run } => warehouse_command(&run, crate::run::Command::Seed),
         Command::Run { run } => warehouse_command(&run, crate::run::Command::Run),
+        Command::Snapshot { run } => warehouse_command(&run, crate::run::Command::Snapshot),
         Command::Test { run } => warehouse_command(&run, crate::run::Command::Test),
         Command::Build { run } => warehouse_command(&run, crate::run::Command::Build),
         Command::Compile { run } => compile(&run),
@@ -483,6 +492,9 @@ fn warehouse_command(args: &RunArgs, command: crate::run::Command) -> ExitCode {
         &mut warehouse,
         &seeds,
         command,
+        crate::run::Options {
+            full_refresh: args.full_refresh,
+        },
         &selected,
         &mut out,
     );

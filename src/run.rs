@@ -9,8 +9,10 @@ use std::collections::HashSet;
 use std::io::Write;
 use std::time::Instant;
 
-use crate::emit::{Build, Emitter, TestSql, physical_name};
-use crate::ir::{Ir, Materialized, RelId, RelationKind, TestSeverity};
+use crate::emit::{Build, Emitter, PhysicalName, RelationType, TestSql, physical_name};
+use crate::ir::{
+    IncrementalStrategy, Ir, Materialized, OnSchemaChange, RelId, RelationKind, TestSeverity,
+};
 use crate::seed::{self, Seed};
 use crate::warehouse::{Rows, Warehouse};
 
@@ -21,6 +23,15 @@ pub enum Command {
     Run,
     Test,
     Build,
+    /// Only the snapshots.
+    Snapshot,
+}
+
+/// How a command runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Rebuild incremental models from scratch instead of merging.
+    pub full_refresh: bool,
 }
 
 /// How many nodes ended how.
@@ -51,6 +62,7 @@ pub fn execute(
     warehouse: &mut dyn Warehouse,
     seeds: &[Seed],
     command: Command,
+    options: Options,
     selected: &[RelId],
     out: &mut dyn Write,
 ) -> Summary {
@@ -104,7 +116,7 @@ pub fn execute(
                 }
             }
             RelationKind::Snapshot(_) => {
-                if matches!(command, Command::Run | Command::Build) {
+                if matches!(command, Command::Run | Command::Build | Command::Snapshot) {
                     steps.push(Step::Snapshot(id));
                 }
             }
@@ -123,6 +135,8 @@ pub fn execute(
     let mut blocked: HashSet<RelId> = HashSet::new();
     // Relations not built by this command because they failed or were skipped.
     let mut unbuilt: HashSet<RelId> = HashSet::new();
+    // The run's time, read from the warehouse once, for every snapshot.
+    let mut now: Option<String> = None;
     let _ = writeln!(out, "Running {total} nodes on {}", warehouse.describe());
     for (i, step) in steps.into_iter().enumerate() {
         let counter = format!(
@@ -162,7 +176,7 @@ pub fn execute(
                 let result = match &step {
                     Step::Seed(seed) => load_seed(ir, &emitter, warehouse, seed)
                         .map(|rows| format!("{rows} rows in ")),
-                    _ => build(warehouse, &emitter, emitter.build(id)).map(|()| String::new()),
+                    _ => build_model(ir, warehouse, &emitter, id, options),
                 };
                 let seconds = format!("{:.2}s", t.elapsed().as_secs_f64());
                 match result {
@@ -187,15 +201,29 @@ pub fn execute(
                 }
             }
             Step::Snapshot(_) => {
-                summary.skipped += 1;
-                line(
-                    out,
-                    &counter,
-                    "SKIP",
-                    kind,
-                    &name,
-                    "snapshots are not built yet",
-                );
+                let clock = match now.clone() {
+                    Some(now) => Ok(now),
+                    None => run_clock(warehouse, &emitter),
+                };
+                let result = clock.and_then(|clock| {
+                    now = Some(clock.clone());
+                    snapshot(warehouse, &emitter, id, &clock)
+                });
+                let seconds = format!("{:.2}s", t.elapsed().as_secs_f64());
+                match result {
+                    Ok(prefix) => {
+                        summary.ok += 1;
+                        let detail = format!("{prefix}{seconds}");
+                        line(out, &counter, "OK", kind, &name, &detail);
+                    }
+                    Err(message) => {
+                        blocked.insert(id);
+                        unbuilt.insert(id);
+                        summary.failed += 1;
+                        line(out, &counter, "ERROR", kind, &name, &seconds);
+                        detail(out, &message);
+                    }
+                }
             }
             Step::Test(id, test) => {
                 let elapsed = || format!("{:.2}s", t.elapsed().as_secs_f64());
@@ -267,7 +295,7 @@ fn describe(ir: &Ir, step: &Step<'_>) -> (&'static str, String) {
             let kind = match &ir.relation(*id).kind {
                 RelationKind::Model(m) => match m.materialized {
                     Materialized::View => "view",
-                    Materialized::Incremental(_) => "table",
+                    Materialized::Incremental(_) => "incremental",
                     _ => "table",
                 },
                 _ => "table",
@@ -315,6 +343,155 @@ fn load_seed(
     };
     build(warehouse, emitter, statements)?;
     Ok(rows)
+}
+
+/// Builds a model: an incremental model whose table exists is brought up to
+/// date in one transaction (after any schema change its policy allows);
+/// anything else is built in full. Returns the detail's prefix.
+fn build_model(
+    ir: &Ir,
+    warehouse: &mut dyn Warehouse,
+    emitter: &Emitter<'_>,
+    id: RelId,
+    options: Options,
+) -> Result<String, String> {
+    let incremental = match &ir.relation(id).kind {
+        RelationKind::Model(m) => match &m.materialized {
+            Materialized::Incremental(inc) => Some(inc),
+            _ => None,
+        },
+        _ => None,
+    };
+    if let (Some(inc), false, Some(target)) =
+        (incremental, options.full_refresh, physical_name(ir, id))
+        && warehouse
+            .relation_type(&target)
+            .map_err(|e| e.to_string())?
+            == Some(RelationType::Table)
+    {
+        let mut statements = schema_change(ir, warehouse, emitter, id, inc, &target)?;
+        statements.extend(emitter.incremental(id).unwrap_or_default());
+        warehouse
+            .transaction(&statements)
+            .map_err(|e| e.to_string())?;
+        return Ok(match inc.strategy {
+            IncrementalStrategy::Merge => "merge in ",
+            IncrementalStrategy::Append => "append in ",
+        }
+        .to_string());
+    }
+    build(warehouse, emitter, emitter.build(id))?;
+    Ok(if incremental.is_some() {
+        "full refresh in ".to_string()
+    } else {
+        String::new()
+    })
+}
+
+/// The statements that adapt an incremental model's table to the model's
+/// columns, as `on_schema_change` allows; an error when it does not.
+fn schema_change(
+    ir: &Ir,
+    warehouse: &mut dyn Warehouse,
+    emitter: &Emitter<'_>,
+    id: RelId,
+    inc: &crate::ir::Incremental,
+    target: &PhysicalName,
+) -> Result<Vec<String>, String> {
+    let rel = ir.relation(id);
+    let existing: Vec<String> = warehouse
+        .columns(target)
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    let added: Vec<(&String, &crate::ir::ColumnId)> = rel
+        .columns
+        .iter()
+        .filter(|(name, _)| !existing.contains(name))
+        .collect();
+    let removed: Vec<&String> = existing
+        .iter()
+        .filter(|name| !rel.columns.contains_key(*name))
+        .collect();
+    if added.is_empty() && removed.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = |names: Vec<&String>| {
+        names
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let adds = added.iter().map(|(_, c)| emitter.add_column(target, **c));
+    match inc.on_schema_change {
+        OnSchemaChange::Fail => {
+            let mut changes = Vec::new();
+            if !added.is_empty() {
+                changes.push(format!(
+                    "new columns {}",
+                    list(added.iter().map(|(n, _)| *n).collect())
+                ));
+            }
+            if !removed.is_empty() {
+                changes.push(format!("removed columns {}", list(removed.clone())));
+            }
+            Err(format!(
+                "the model's columns changed since `{}` was built: {}.
+                 Run with --full-refresh to rebuild it, or set                  `on_schema_change = \"append_new_columns\"` or `\"sync_all_columns\"`.",
+                target.display(),
+                changes.join("; ")
+            ))
+        }
+        OnSchemaChange::AppendNewColumns => Ok(adds.collect()),
+        OnSchemaChange::SyncAllColumns => Ok(adds
+            .chain(removed.iter().map(|n| emitter.drop_column(target, n)))
+            .collect()),
+    }
+}
+
+/// The run's time as a timestamp literal, read from the warehouse's clock.
+fn run_clock(warehouse: &mut dyn Warehouse, emitter: &Emitter<'_>) -> Result<String, String> {
+    let rows = warehouse
+        .query(&emitter.now_query())
+        .map_err(|e| e.to_string())?;
+    let now = rows
+        .rows
+        .first()
+        .and_then(|r| r.first().cloned().flatten())
+        .ok_or("the warehouse returned no current time")?;
+    Ok(emitter.timestamp_literal(&now))
+}
+
+/// Runs a snapshot: creates its table on the first run, else closes and
+/// inserts versions in one transaction.
+fn snapshot(
+    warehouse: &mut dyn Warehouse,
+    emitter: &Emitter<'_>,
+    id: RelId,
+    now: &str,
+) -> Result<String, String> {
+    let (Some(target), Some(sql)) = (physical_name(emitter.ir(), id), emitter.snapshot(id, now))
+    else {
+        return Err("not a snapshot".into());
+    };
+    if warehouse
+        .relation_type(&target)
+        .map_err(|e| e.to_string())?
+        .is_some()
+    {
+        warehouse
+            .transaction(&sql.update)
+            .map_err(|e| e.to_string())?;
+        return Ok("updated in ".into());
+    }
+    let (schema, create) = sql.create.split_at(1);
+    for statement in schema {
+        warehouse.execute(statement).map_err(|e| e.to_string())?;
+    }
+    warehouse.transaction(create).map_err(|e| e.to_string())?;
+    Ok("created in ".into())
 }
 
 /// Builds beside, then swaps in one transaction.

@@ -270,7 +270,10 @@ fn a_claimed_source_key_is_tested_before_anything_reads_it() {
     );
     // Everything built on the broken claim waits; the rest is built.
     assert!(text.contains("SKIP    view staging.stg_orders"), "{text}");
-    assert!(text.contains("SKIP    table marts.fact_orders"), "{text}");
+    assert!(
+        text.contains("SKIP    incremental marts.fact_orders"),
+        "{text}"
+    );
     assert!(text.contains("OK      view staging.stg_products"), "{text}");
 }
 

@@ -68,7 +68,7 @@ fn shopco_marts_build_and_agree_with_the_raw_data() {
     let log = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{log}\n{}", stderr(&out));
     for line in [
-        "OK      table marts.fact_orders",
+        "OK      incremental marts.fact_orders",
         "OK      table marts.dim_customers",
         "OK      table marts.dim_products",
         "OK      table marts.fct_customer_cohorts",

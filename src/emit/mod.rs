@@ -120,6 +120,11 @@ impl<'a> Emitter<'a> {
         self.d.quote_identifier(name)
     }
 
+    /// The IR this emitter writes SQL for.
+    pub fn ir(&self) -> &'a Ir {
+        self.ir
+    }
+
     /// How a query refers to a relation: its physical name, or for an
     /// ephemeral model the name of its CTE.
     fn relation_ref(&self, id: RelId) -> String {
@@ -762,6 +767,38 @@ impl<'a> Emitter<'a> {
             }
         }
         out
+    }
+
+    /// `ALTER TABLE … ADD COLUMN` for a column of a model (schema changes of
+    /// incremental models).
+    pub fn add_column(&self, target: &PhysicalName, column: ColumnId) -> String {
+        let column = self.ir.column(column);
+        format!(
+            "ALTER TABLE {} ADD COLUMN {} {}",
+            target.sql(self.d),
+            self.q(&column.name),
+            self.d.type_name(column.ty)
+        )
+    }
+
+    /// `ALTER TABLE … DROP COLUMN`.
+    pub fn drop_column(&self, target: &PhysicalName, name: &str) -> String {
+        format!(
+            "ALTER TABLE {} DROP COLUMN {}",
+            target.sql(self.d),
+            self.q(name)
+        )
+    }
+
+    /// A query returning the current time as one timestamp value, to be
+    /// read once per run and used by every snapshot statement.
+    pub fn now_query(&self) -> String {
+        format!("SELECT {} AS now", self.d.now())
+    }
+
+    /// A timestamp value as a literal of this dialect.
+    pub fn timestamp_literal(&self, text: &str) -> String {
+        self.d.typed_literal(Type::Timestamp, text)
     }
 
     /// The statement that removes an existing relation of the given type.

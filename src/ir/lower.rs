@@ -115,7 +115,13 @@ const MODEL_SETTINGS: &[&str] = &[
 const SOURCE_SETTINGS: &[&str] = &["schema", "loaded_at", "freshness"];
 const TABLE_SETTINGS: &[&str] = &["expect_key", "identifier", "loaded_at", "freshness"];
 const SNAPSHOT_SETTINGS: &[&str] = &["unique_key", "strategy", "hard_deletes", "schema"];
-const INCREMENTAL_KEYS: &[&str] = &["unique_key", "since", "lookback", "strategy"];
+const INCREMENTAL_KEYS: &[&str] = &[
+    "unique_key",
+    "since",
+    "lookback",
+    "strategy",
+    "on_schema_change",
+];
 
 /// The closest candidate within a small edit distance, for "did you mean".
 pub fn suggest<'c>(name: &str, candidates: impl IntoIterator<Item = &'c str>) -> Option<String> {
@@ -974,11 +980,29 @@ impl<'a> Lowerer<'a> {
                 let lookback = config
                     .get("lookback")
                     .and_then(|v| self.duration(v, "lookback"));
+                let on_schema_change = match config.get("on_schema_change") {
+                    Some(v) => match self.string(v, "on_schema_change").as_deref() {
+                        Some("fail") | None => OnSchemaChange::Fail,
+                        Some("append_new_columns") => OnSchemaChange::AppendNewColumns,
+                        Some("sync_all_columns") => OnSchemaChange::SyncAllColumns,
+                        Some(other) => {
+                            self.invalid_text(
+                                v,
+                                "on_schema_change",
+                                "\"fail\", \"append_new_columns\" or \"sync_all_columns\"",
+                                other,
+                            );
+                            OnSchemaChange::Fail
+                        }
+                    },
+                    None => OnSchemaChange::Fail,
+                };
                 Materialized::Incremental(Incremental {
                     strategy,
                     unique_key,
                     since,
                     lookback,
+                    on_schema_change,
                     span: value.span,
                 })
             }

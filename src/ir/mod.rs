@@ -209,7 +209,21 @@ pub struct Incremental {
     pub since: Option<String>,
     /// Seconds re-read before the maximum, for late rows.
     pub lookback: Option<u64>,
+    /// What to do when the model's columns no longer match the table's.
+    pub on_schema_change: OnSchemaChange,
     pub span: Span,
+}
+
+/// `on_schema_change`: when an incremental model's columns differ from its
+/// existing table's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnSchemaChange {
+    /// Stop, and say what changed (the default).
+    Fail,
+    /// Add the new columns (NULL in old rows); keep the removed ones.
+    AppendNewColumns,
+    /// Add the new columns and drop the removed ones.
+    SyncAllColumns,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,0 +1,303 @@
+//! Incremental models and snapshots across runs, on embedded DuckDB: a
+//! merge equals a full refresh, running twice changes nothing, a snapshot
+//! keeps the exact history with one current row per key, and a failed
+//! incremental build leaves the table as it was.
+#![allow(clippy::disallowed_methods)]
+
+use std::path::Path;
+
+mod common;
+use common::{database, run, stdout};
+
+/// Rewrites a seed CSV: `edit` gets its lines (header first).
+fn edit_csv(root: &Path, table: &str, edit: impl FnOnce(&mut Vec<String>)) {
+    let path = root.join(format!("seeds/{table}.csv"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    edit(&mut lines);
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+}
+
+fn build(root: &Path, extra: &[&str]) -> String {
+    let out = run("build", root, extra);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    text
+}
+
+fn count(db: &duckdb::Connection, sql: &str) -> i64 {
+    db.query_row(sql, [], |r| r.get(0)).unwrap()
+}
+
+/// Rows of `table` in one database and not in the other, both ways.
+fn difference(db: &duckdb::Connection, table: &str, other: &str) -> i64 {
+    count(
+        db,
+        &format!(
+            "SELECT (SELECT count(*) FROM (SELECT * FROM {table} EXCEPT ALL SELECT * FROM {other}.{table})) \
+             + (SELECT count(*) FROM (SELECT * FROM {other}.{table} EXCEPT ALL SELECT * FROM {table}))"
+        ),
+    )
+}
+
+#[test]
+fn merged_fact_orders_equals_a_full_refresh_and_is_idempotent() {
+    let (_temp, root) = common::shopco_copy(&[]);
+    let first = build(&root, &[]);
+    assert!(
+        first.contains("OK      incremental marts.fact_orders"),
+        "{first}"
+    );
+    assert!(first.contains("[full refresh in"), "{first}");
+
+    // Day 2: order 1 is completed now, and a new order arrives with a line.
+    edit_csv(&root, "raw_orders", |lines| {
+        let fields: Vec<&str> = lines[1].split(',').collect();
+        assert_eq!(fields[0], "1");
+        lines[1] = format!(
+            "1,{},\"completed\",{},{},2024-07-01 00:00:00,2024-07-01 00:00:00",
+            fields[1], fields[3], fields[4]
+        );
+        lines.push(
+            "2001,5,\"shipped\",2024-06-30 12:00:00,4.99,2024-06-30 12:00:00,2024-07-01 00:00:00"
+                .into(),
+        );
+    });
+    edit_csv(&root, "raw_order_items", |lines| {
+        lines.push("9001,2001,1,2,10.00,0.00,2024-07-01 00:00:00".into());
+    });
+    let second = build(&root, &[]);
+    assert!(second.contains("[merge in"), "{second}");
+
+    // The same data built from scratch in another database.
+    let full = root.join("target/full.duckdb");
+    build(
+        &root,
+        &["--full-refresh", "--database", full.to_str().unwrap()],
+    );
+    {
+        let db = database(&root);
+        db.execute_batch(&format!(
+            "ATTACH '{}' AS rebuilt (READ_ONLY)",
+            full.display()
+        ))
+        .unwrap();
+        assert_eq!(difference(&db, "marts.fact_orders", "rebuilt"), 0);
+        assert_eq!(count(&db, "SELECT count(*) FROM marts.fact_orders"), 2001);
+        assert_eq!(
+            count(
+                &db,
+                "SELECT count(*) FROM marts.fact_orders WHERE order_id = 1 AND status = 'completed'"
+            ),
+            1
+        );
+        db.execute_batch("CREATE TABLE main.before AS SELECT * FROM marts.fact_orders")
+            .unwrap();
+    }
+    // Running the same build again changes nothing.
+    build(&root, &[]);
+    let db = database(&root);
+    assert_eq!(
+        count(
+            &db,
+            "SELECT (SELECT count(*) FROM (SELECT * FROM marts.fact_orders EXCEPT ALL SELECT * FROM main.before)) \
+             + (SELECT count(*) FROM (SELECT * FROM main.before EXCEPT ALL SELECT * FROM marts.fact_orders))"
+        ),
+        0
+    );
+}
+
+#[test]
+fn the_snapshot_keeps_exact_history_and_one_current_row_per_key() {
+    let (_temp, root) = common::shopco_copy(&[]);
+    let first = build(&root, &[]);
+    assert!(
+        first.contains("OK      snapshot snapshots.customers_snapshot"),
+        "{first}"
+    );
+    assert!(first.contains("[created in"), "{first}");
+
+    // A customer with no orders, to delete.
+    let orders = std::fs::read_to_string(root.join("seeds/raw_orders.csv")).unwrap();
+    let buyers: std::collections::HashSet<&str> = orders
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(1).unwrap())
+        .collect();
+    let gone = (1..=500)
+        .find(|id| !buyers.contains(id.to_string().as_str()))
+        .unwrap();
+    let customers = 500;
+
+    // Day 2: customer 2 changes email and segment; customer 3's country goes
+    // from a value to nothing (NULL); the customer without orders is deleted.
+    edit_csv(&root, "raw_customers", |lines| {
+        lines.retain(|l| !l.starts_with(&format!("{gone},")));
+        lines.push("2,\"mary.new@example.com\",\"mary\",\"Garcia\",\"vip\",\"BR\",false,2024-04-13 02:11:03,2024-07-01 00:00:00,2024-07-01 00:00:00".into());
+        lines.push("3,\"KENJI.OKAFOR3@EXAMPLE.COM\",\"KENJI\",\"Okafor\",\"regular\",\"\",false,2024-04-08 03:10:26,2024-07-01 00:00:00,2024-07-01 00:00:00".into());
+    });
+    let second = build(&root, &[]);
+    assert!(second.contains("[updated in"), "{second}");
+    build(&root, &[]); // a second run with nothing new
+
+    let db = database(&root);
+    let rows = |sql: &str| {
+        count(
+            &db,
+            &format!("SELECT count(*) FROM snapshots.customers_snapshot WHERE {sql}"),
+        )
+    };
+    assert_eq!(rows("true"), customers + 2);
+    assert_eq!(rows("dbt_valid_to IS NULL"), customers - 1);
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM (SELECT customer_id FROM snapshots.customers_snapshot WHERE dbt_valid_to IS NULL GROUP BY 1 HAVING count(*) > 1)"
+        ),
+        0
+    );
+    // Customer 2: the old version closed when the new one began.
+    assert_eq!(rows("customer_id = 2"), 2);
+    assert_eq!(
+        rows(
+            "customer_id = 2 AND dbt_valid_to IS NULL AND email = 'mary.new@example.com' AND segment = 'vip'"
+        ),
+        1
+    );
+    assert_eq!(
+        rows("customer_id = 2 AND dbt_valid_to IS NOT NULL AND segment = 'regular'"),
+        1
+    );
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM snapshots.customers_snapshot a JOIN snapshots.customers_snapshot b \
+                    ON a.customer_id = b.customer_id AND a.dbt_valid_to = b.dbt_valid_from WHERE a.customer_id = 2"
+        ),
+        1
+    );
+    // Customer 3: a value → NULL is a change.
+    assert_eq!(
+        rows("customer_id = 3 AND dbt_valid_to IS NULL AND country IS NULL"),
+        1
+    );
+    assert_eq!(
+        rows("customer_id = 3 AND dbt_valid_to IS NOT NULL AND country = 'GB'"),
+        1
+    );
+    // The deleted customer is closed (hard_deletes = "invalidate"), not removed.
+    assert_eq!(rows(&format!("customer_id = {gone}")), 1);
+    assert_eq!(
+        rows(&format!(
+            "customer_id = {gone} AND dbt_valid_to IS NOT NULL"
+        )),
+        1
+    );
+    // `shopc snapshot` runs only the snapshot.
+    drop(db);
+    let out = run("snapshot", &root, &[]);
+    let text = stdout(&out);
+    assert!(text.starts_with("Running 1 nodes"), "{text}");
+    assert!(
+        text.contains("OK      snapshot snapshots.customers_snapshot"),
+        "{text}"
+    );
+}
+
+/// A one-model project: `m` merges `raw.items` on `id`, casting `code`.
+fn small_project(model_columns: &str, policy: &str) -> tempfile::TempDir {
+    let temp = tempfile::tempdir().unwrap();
+    let root = temp.path();
+    std::fs::create_dir_all(root.join("models")).unwrap();
+    std::fs::create_dir_all(root.join("seeds")).unwrap();
+    std::fs::write(root.join("shop.toml"), "name = \"small\"\n").unwrap();
+    write_model(root, model_columns, policy);
+    std::fs::write(root.join("seeds/items.csv"), "id,code\n1,10\n2,20\n").unwrap();
+    temp
+}
+
+fn write_model(root: &Path, columns: &str, policy: &str) {
+    std::fs::write(
+        root.join("models/m.shop"),
+        format!(
+            "source raw {{\n table items {{ expect_key = [id]\n columns {{ id: integer, code: text }} }}\n}}\n\
+             model m {{\n materialized = {{ incremental = {{ unique_key = \"id\"{policy} }} }}\n from raw.items i\n \
+             columns {{ id = i.id, {columns} }}\n}}\n"
+        ),
+    )
+    .unwrap();
+}
+
+fn table(root: &Path, sql: &str) -> Vec<String> {
+    let db = duckdb::Connection::open(root.join("target/small.duckdb")).unwrap();
+    let mut statement = db.prepare(sql).unwrap();
+    statement
+        .query_map([], |r| r.get::<_, String>(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+#[test]
+fn a_failed_merge_or_schema_change_leaves_the_table_as_it_was() {
+    let temp = small_project("number = cast(i.code as integer)", "");
+    let root = temp.path();
+    build(root, &[]);
+    let rows = "SELECT id || '=' || number FROM main.m ORDER BY id";
+    assert_eq!(table(root, rows), ["1=10", "2=20"]);
+
+    // Day 2 brings a code that is not a number: the merge fails as a whole.
+    std::fs::write(root.join("seeds/items.csv"), "id,code\n1,11\n2,20\n3,x\n").unwrap();
+    let out = run("build", root, &[]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("ERROR   incremental main.m"), "{text}");
+    assert_eq!(table(root, rows), ["1=10", "2=20"]);
+
+    // A new column: the default policy stops and says what to do.
+    std::fs::write(root.join("seeds/items.csv"), "id,code\n1,11\n2,20\n3,30\n").unwrap();
+    write_model(
+        root,
+        "number = cast(i.code as integer), doubled = cast(i.code as integer) * 2",
+        "",
+    );
+    let out = run("build", root, &[]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("new columns `doubled`"), "{text}");
+    assert!(text.contains("--full-refresh"), "{text}");
+    assert_eq!(table(root, rows), ["1=10", "2=20"]);
+
+    // append_new_columns adds it, then merges.
+    write_model(
+        root,
+        "number = cast(i.code as integer), doubled = cast(i.code as integer) * 2",
+        ", on_schema_change = \"append_new_columns\"",
+    );
+    let text = build(root, &[]);
+    assert!(text.contains("[merge in"), "{text}");
+    assert_eq!(
+        table(
+            root,
+            "SELECT id || '=' || number || '/' || doubled FROM main.m ORDER BY id"
+        ),
+        ["1=11/22", "2=20/40", "3=30/60"]
+    );
+
+    // sync_all_columns also drops what the model no longer has.
+    write_model(
+        root,
+        "doubled = cast(i.code as integer) * 2",
+        ", on_schema_change = \"sync_all_columns\"",
+    );
+    build(root, &[]);
+    assert_eq!(
+        table(
+            root,
+            "SELECT string_agg(column_name, ',' ORDER BY ordinal_position) FROM information_schema.columns WHERE table_name = 'm'"
+        ),
+        ["id,doubled"]
+    );
+    let text = build(root, &["--full-refresh"]);
+    assert!(text.contains("[full refresh in"), "{text}");
+}
