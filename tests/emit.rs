@@ -165,6 +165,7 @@ model `Order Facts` {
     `Mixed Case` = o.`Mixed Case`
     `it"s` = o.`it"s`
     `group` = o.`select` * 2
+    code_number = try_cast(o.`Mixed Case` as integer)
   }
   tests {
     accepted_values(`it"s`, ["it's", "say \"hi\"", "back\\slash"])
@@ -219,6 +220,15 @@ fn awkward_names_and_values_are_quoted_in_every_dialect() {
         })
         .unwrap()
     };
+    // `try_cast` of letters is NULL, not an error.
+    let nulls: i64 = db
+        .query_row(
+            "SELECT count(*) FROM \"Marts\".\"Order Facts\" WHERE code_number IS NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(nulls, 3);
     db.execute_batch("DELETE FROM \"Marts\".\"Order Log\" WHERE \"order\" = 3")
         .unwrap();
     for _ in 0..2 {

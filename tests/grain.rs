@@ -579,6 +579,7 @@ fn merge_keys_that_can_be_null_are_reported() {
         (left, "c.customer_id"),
         (left, "coalesce(c.email, c.country)"),
         (from, "nullif(o.status, '')"),
+        (from, "try_cast(o.status as integer)"),
         (from, "case when o.status = 'x' then 1 end"),
         (from, "o.order_id / 2"),
         (

@@ -242,6 +242,10 @@ impl<'q> Scope<'q> {
                 span: e.span,
                 name: "/ (by zero)".into(),
             })),
+            ExprKind::Cast { safe: true, .. } => Some(Why::Function {
+                span: e.span,
+                name: "try_cast".into(),
+            }),
             ExprKind::Unary { expr, .. } | ExprKind::Cast { expr, .. } => self.why(ir, known, expr),
             ExprKind::Binary { lhs, rhs, .. } => {
                 first(&mut [lhs.as_ref(), rhs.as_ref()].into_iter())

@@ -110,6 +110,12 @@ pub trait SqlDialect: Sync {
         format!("{} {}", self.type_name(ty), self.string_literal(text))
     }
 
+    /// `try_cast(x as t)`: NULL instead of an error when `x` does not
+    /// convert. Default: `TRY_CAST(x AS t)` (DuckDB).
+    fn safe_cast(&self, expr: &str, ty: Type) -> String {
+        format!("TRY_CAST({expr} AS {})", self.type_name(ty))
+    }
+
     /// `TRUE` / `FALSE`.
     fn bool_literal(&self, value: bool) -> &'static str {
         if value { "TRUE" } else { "FALSE" }
@@ -295,6 +301,30 @@ impl SqlDialect for Postgres {
         true
     }
 
+    /// PostgreSQL has no safe cast: the text is tested against the shape
+    /// the type accepts first (a value of the right shape that still does
+    /// not fit, such as an out-of-range integer or 2024-02-30, errors).
+    fn safe_cast(&self, expr: &str, ty: Type) -> String {
+        let cast = format!("CAST({expr} AS {})", self.type_name(ty));
+        let pattern = match ty {
+            Type::Integer | Type::BigInt => r"^\s*[-+]?[0-9]+\s*$",
+            Type::Numeric(_) | Type::Double => {
+                r"^\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?\s*$"
+            }
+            Type::Boolean => r"^\s*(t|f|true|false|y|n|yes|no|on|off|1|0)\s*$",
+            Type::Date => r"^\s*[0-9]{4}-[0-9]{2}-[0-9]{2}\s*$",
+            Type::Timestamp | Type::TimestampTz => {
+                r"^\s*[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?)?([+-][0-9]{2}(:?[0-9]{2})?|Z)?\s*$"
+            }
+            // Anything converts to text.
+            Type::Text | Type::Null | Type::Unknown => return cast,
+        };
+        format!(
+            "CASE WHEN CAST({expr} AS TEXT) ~* {} THEN {cast} END",
+            self.string_literal(pattern)
+        )
+    }
+
     fn now(&self) -> &'static str {
         "LOCALTIMESTAMP"
     }
@@ -346,6 +376,14 @@ impl SqlDialect for Snowflake {
 
     fn filter_clause(&self) -> bool {
         false
+    }
+
+    /// Snowflake's `TRY_CAST` accepts only text: convert to text first.
+    fn safe_cast(&self, expr: &str, ty: Type) -> String {
+        format!(
+            "TRY_CAST(CAST({expr} AS VARCHAR) AS {})",
+            self.type_name(ty)
+        )
     }
 
     fn now(&self) -> &'static str {
@@ -437,6 +475,10 @@ impl SqlDialect for BigQuery {
 
     fn division_type(&self) -> &'static str {
         "FLOAT64"
+    }
+
+    fn safe_cast(&self, expr: &str, ty: Type) -> String {
+        format!("SAFE_CAST({expr} AS {})", self.type_name(ty))
     }
 
     fn now(&self) -> &'static str {

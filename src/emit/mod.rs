@@ -1142,9 +1142,16 @@ impl<'a> Emitter<'a> {
                 self.expr(q, low),
                 self.expr(q, high)
             ),
-            ExprKind::Cast { expr, ty } => {
-                format!("CAST({} AS {})", self.expr(q, expr), self.d.type_name(*ty))
-            }
+            ExprKind::Cast {
+                expr,
+                ty,
+                safe: false,
+            } => format!("CAST({} AS {})", self.expr(q, expr), self.d.type_name(*ty)),
+            ExprKind::Cast {
+                expr,
+                ty,
+                safe: true,
+            } => self.d.safe_cast(&self.expr(q, expr), *ty),
             ExprKind::Case {
                 operand,
                 arms,

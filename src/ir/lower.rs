@@ -1864,13 +1864,14 @@ impl<'a> Lowerer<'a> {
                     Type::Boolean,
                 )
             }
-            A::Cast { expr, ty } => {
+            A::Cast { expr, ty, safe } => {
                 let inner = self.expr(scope, cx, expr);
                 let ty = self.type_name(ty);
                 (
                     ExprKind::Cast {
                         expr: Box::new(inner),
                         ty,
+                        safe: *safe,
                     },
                     ty,
                 )

@@ -450,6 +450,8 @@ pub enum ExprKind {
     Cast {
         expr: Box<Expr>,
         ty: Type,
+        /// `try_cast`: NULL when the value does not convert.
+        safe: bool,
     },
     Case {
         operand: Option<Box<Expr>>,
@@ -623,7 +625,18 @@ impl Expr {
                     negated: n2,
                 },
             ) => n1 == n2 && e1.same(e2) && l1.same(l2) && h1.same(h2),
-            (K::Cast { expr: e1, ty: t1 }, K::Cast { expr: e2, ty: t2 }) => t1 == t2 && e1.same(e2),
+            (
+                K::Cast {
+                    expr: e1,
+                    ty: t1,
+                    safe: s1,
+                },
+                K::Cast {
+                    expr: e2,
+                    ty: t2,
+                    safe: s2,
+                },
+            ) => t1 == t2 && s1 == s2 && e1.same(e2),
             (
                 K::Case {
                     operand: o1,

@@ -184,7 +184,11 @@ pub fn show(ir: &Ir, q: &Query, e: &Expr) -> String {
             s(low),
             s(high)
         ),
-        ExprKind::Cast { expr, ty } => format!("cast({} as {ty})", s(expr)),
+        ExprKind::Cast { expr, ty, safe } => format!(
+            "{}({} as {ty})",
+            if *safe { "try_cast" } else { "cast" },
+            s(expr)
+        ),
         ExprKind::Case {
             operand,
             arms,

@@ -430,6 +430,8 @@ pub enum ExprKind {
     Cast {
         expr: Box<Expr>,
         ty: TypeName,
+        /// `try_cast`: NULL when the value does not convert.
+        safe: bool,
     },
     Case {
         operand: Option<Box<Expr>>,
@@ -525,7 +527,10 @@ impl std::fmt::Display for Expr {
                 "({expr} {}between {low} and {high})",
                 if *negated { "not " } else { "" }
             ),
-            ExprKind::Cast { expr, ty } => write!(f, "cast({expr} as {ty})"),
+            ExprKind::Cast { expr, ty, safe } => {
+                let word = if *safe { "try_cast" } else { "cast" };
+                write!(f, "{word}({expr} as {ty})")
+            }
             ExprKind::Case {
                 operand,
                 arms,

@@ -615,6 +615,7 @@ impl Lowerer<'_> {
             Rule::cast_op => ExprKind::Cast {
                 expr: lhs,
                 ty: self.type_name(inner.next().expect("cast type")),
+                safe: false,
             },
             Rule::is_null_op => ExprKind::IsNull {
                 expr: lhs,
@@ -720,6 +721,9 @@ impl Lowerer<'_> {
             }
             Rule::cast_expr => {
                 let mut inner = pair.into_inner();
+                let safe = inner
+                    .peek()
+                    .is_some_and(|p| p.as_rule() == Rule::kw_try_cast);
                 let expr = self.expr(
                     inner
                         .find(|p| p.as_rule() == Rule::expr)
@@ -733,6 +737,7 @@ impl Lowerer<'_> {
                 ExprKind::Cast {
                     expr: Box::new(expr),
                     ty,
+                    safe,
                 }
             }
             Rule::sql_expr => {

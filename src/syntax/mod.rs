@@ -216,6 +216,7 @@ fn collapse_expression_starts(expected: &mut Vec<String>) {
         "`sql`",
         "`timestamp`",
         "`true`",
+        "`try_cast`",
     ];
     let starts_expression = ["a number", "a function"]
         .iter()
