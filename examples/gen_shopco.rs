@@ -23,6 +23,22 @@
 //!   event types in mixed case.
 //!
 //! In the CSVs an unquoted empty field is NULL and `""` is the empty string.
+//!
+//! `--day 2` and `--day 3` write the extracts of the next two days: the same
+//! rows as day 1 (byte for byte where nothing changed) plus each day's
+//! changes, as a source system would deliver them (one row per order, its
+//! latest state; every customer version; every event so far):
+//! - day 2 (loaded 2024-06-30): new customers; new email and segment for some
+//!   customers (a new version row); new orders, placed, with their lines;
+//!   status changes on old orders; new web events, some delivered twice;
+//! - day 3 (loaded 2024-07-01): another version for some customers, a
+//!   country cleared (a value becomes NULL); one of day 2's new customers
+//!   deleted; day 2's orders shipped and some of their lines arriving late;
+//!   more orders and events.
+//!
+//! ```sh
+//! cargo run --release --example gen_shopco -- --day 2 --out shopco_models/days/day2
+//! ```
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -43,6 +59,21 @@ struct Args {
     /// Random seed
     #[arg(long, default_value_t = 20_240_601)]
     seed: u64,
+    /// Which day's extract: 1 is the first load; 2 and 3 add a day each
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=3))]
+    day: u64,
+}
+
+/// The extract of day `day` is loaded at midnight starting day 180 + day - 1
+/// (day 1: 2024-06-29).
+fn loaded_on(day: u64) -> String {
+    timestamp((179 + day) * 86_400)
+}
+
+/// `hours` into the day before extract `day` is loaded: when its changes
+/// happen.
+fn during(day: u64, hours: u64) -> u64 {
+    (178 + day) * 86_400 + 3_600 * hours
 }
 
 /// Seconds since 2024-01-01 00:00:00 → `YYYY-MM-DD HH:MM:SS`.
@@ -149,7 +180,13 @@ fn main() -> std::io::Result<()> {
     let orders = 2_000 * scale;
     let products = 100 * scale.min(100); // a catalogue grows slower than its orders
     let events = 3_000 * scale;
-    let loaded = timestamp(180 * 86_400);
+    let loaded = loaded_on(1);
+    // The changes of days 2 and 3 draw from their own streams, so day 1's
+    // rows stay the same whatever the day.
+    let (day2, day3) = (args.day >= 2, args.day >= 3);
+    let mut r2 = Rng(args.seed ^ 0x0002_0002);
+    let mut r3 = Rng(args.seed ^ 0x0003_0003);
+    let new_customers = 5 * scale;
 
     // Products.
     let mut t = Table::create(
@@ -240,22 +277,105 @@ fn main() -> std::io::Result<()> {
                 raw(timestamp(created + 3600)),
             ])?;
         }
-        t.row(&[
-            raw(id),
-            text(messy),
-            text(if rng.chance(20) {
-                format!(" {first} ")
+        let first_name = if rng.chance(20) {
+            format!(" {first} ")
+        } else {
+            first.to_string()
+        };
+        let country = rng.pick(COUNTRIES);
+        let version =
+            |email: &str, segment: &str, country: &str, updated: String, loaded: String| {
+                [
+                    raw(id),
+                    text(email),
+                    text(first_name.clone()),
+                    text(last),
+                    text(segment),
+                    text(country),
+                    raw(flag),
+                    raw(timestamp(created)),
+                    raw(updated),
+                    raw(loaded),
+                ]
+            };
+        t.row(&version(
+            &messy,
+            segment,
+            country,
+            timestamp(updated + 1),
+            loaded.clone(),
+        ))?;
+        // Day 2: a new address and the other segment, as a new version.
+        let flip = |s: &str| {
+            if s.trim().eq_ignore_ascii_case("vip") {
+                "regular"
             } else {
-                first.to_string()
-            }),
-            text(last),
-            text(segment),
-            text(rng.pick(COUNTRIES)),
-            raw(flag),
-            raw(timestamp(created)),
-            raw(timestamp(updated + 1)),
-            raw(&loaded),
-        ])?;
+                "vip"
+            }
+        };
+        let (mut email, mut segment) = (messy.clone(), segment.to_string());
+        if day2 && r2.chance(4) {
+            email = format!(
+                "{}.{}{id}@newmail.example",
+                first.to_lowercase(),
+                last.to_lowercase()
+            );
+            segment = flip(&segment).to_string();
+            t.row(&version(
+                &email,
+                &segment,
+                country,
+                timestamp(during(2, 9)),
+                loaded_on(2),
+            ))?;
+        }
+        // Day 3: the segment changes again, or the country is cleared.
+        if day3 {
+            let (resegment, clear) = (r3.chance(3), r3.chance(2));
+            if resegment || clear {
+                if resegment {
+                    segment = flip(&segment).to_string();
+                }
+                let country = if clear { "" } else { country };
+                t.row(&version(
+                    &email,
+                    &segment,
+                    country,
+                    timestamp(during(3, 9)),
+                    loaded_on(3),
+                ))?;
+            }
+        }
+    }
+    // Day 2: new sign-ups, who have no orders yet; day 3 deletes the first.
+    if day2 {
+        for n in 1..=new_customers {
+            let id = customers + n;
+            // Drawn before the deletion below, so that day 3 draws the same.
+            let first = r2.pick(FIRST);
+            let last = r2.pick(LAST);
+            let signed_up = timestamp(during(2, 1 + r2.below(20)));
+            let country = r2.pick(COUNTRIES);
+            if day3 && n == 1 {
+                continue;
+            }
+            t.row(&[
+                raw(id),
+                text(format!(
+                    "{}.{}{id}@example.com",
+                    first.to_lowercase(),
+                    last.to_lowercase()
+                )),
+                text(first),
+                text(last),
+                text(""),
+                text(country),
+                raw(false),
+                raw(&signed_up),
+                raw(&signed_up),
+                raw(loaded_on(2)),
+            ])?;
+        }
     }
     t.out.flush()?;
 
@@ -307,14 +427,27 @@ fn main() -> std::io::Result<()> {
         } else {
             raw(format!("{}.{:02}", rng.below(20), rng.below(100)))
         };
+        let customer = 1 + rng.below(customers);
+        let mut status = rng.pick(&statuses).to_string();
+        let mut updated = timestamp(ordered + rng.below(5 * 86_400));
+        let mut loaded_at = loaded.clone();
+        // Days 2 and 3: the shop moves some old orders on.
+        if day2 && r2.chance(3) {
+            status = r2.pick(&["shipped", "completed", "returned"]).to_string();
+            (updated, loaded_at) = (timestamp(during(2, 6)), loaded_on(2));
+        }
+        if day3 && r3.chance(2) {
+            status = r3.pick(&["completed", "returned", "cancelled"]).to_string();
+            (updated, loaded_at) = (timestamp(during(3, 6)), loaded_on(3));
+        }
         to.row(&[
             raw(id),
-            raw(1 + rng.below(customers)),
-            text(rng.pick(&statuses)),
+            raw(customer),
+            text(status),
             raw(timestamp(ordered)),
             shipping,
-            raw(timestamp(ordered + rng.below(5 * 86_400))),
-            raw(&loaded),
+            raw(updated),
+            raw(loaded_at),
         ])?;
         let lines = 1 + rng.below(4); // 2.5 lines per order on average
         for _ in 0..lines {
@@ -352,6 +485,62 @@ fn main() -> std::io::Result<()> {
             raw("0.00"),
             raw(&loaded),
         ])?;
+    }
+    // Days 2 and 3: new orders, placed that day, with their lines; day 2's
+    // ship on day 3, and some of their lines only arrive on day 3.
+    let mut late = Vec::new();
+    let mut next_order = orders;
+    for (day, on) in [(2, day2), (3, day3)] {
+        if !on {
+            continue;
+        }
+        let r = if day == 2 { &mut r2 } else { &mut r3 };
+        for _ in 0..(30 * scale) {
+            next_order += 1;
+            let placed = during(day, r.below(12));
+            let mut status = "placed";
+            let mut updated = timestamp(placed);
+            let mut loaded_at = loaded_on(day);
+            if day == 2 && day3 {
+                status = "shipped";
+                (updated, loaded_at) = (timestamp(during(3, 2)), loaded_on(3));
+            }
+            to.row(&[
+                raw(next_order),
+                raw(1 + r.below(customers)),
+                text(status),
+                raw(timestamp(placed)),
+                raw("4.99"),
+                raw(updated),
+                raw(loaded_at),
+            ])?;
+            for line in 0..(1 + r.below(3)) {
+                item_id += 1;
+                let product = 1 + r.below(products);
+                let price = prices[(product - 1) as usize];
+                let fields = [
+                    raw(item_id),
+                    raw(next_order),
+                    raw(product),
+                    raw(1 + line),
+                    raw(format!("{}.{:02}", price / 100, price % 100)),
+                    raw("0.00"),
+                    raw(loaded_on(day)),
+                ];
+                // The second line of some day-2 orders is only loaded on day 3.
+                if day == 2 && line == 1 && r.chance(40) {
+                    late.push(fields);
+                } else {
+                    ti.row(&fields)?;
+                }
+            }
+        }
+        if day == 2 && day3 {
+            for mut fields in late.drain(..) {
+                fields[6] = raw(loaded_on(3));
+                ti.row(&fields)?;
+            }
+        }
     }
     to.out.flush()?;
     ti.out.flush()?;
@@ -409,6 +598,42 @@ fn main() -> std::io::Result<()> {
         t.row(&fields(timestamp(at + 60)))?;
         if rng.chance(5) {
             t.row(&fields(timestamp(at + 7200)))?;
+        }
+    }
+    // Days 2 and 3: that day's events, some delivered twice.
+    for (day, on) in [(2, day2), (3, day3)] {
+        if !on {
+            continue;
+        }
+        let r = if day == 2 { &mut r2 } else { &mut r3 };
+        for n in 0..(200 * scale) {
+            let at = during(day, 0) + r.below(86_400);
+            let customer = if r.chance(30) {
+                Field::Null
+            } else {
+                raw(1 + r.below(customers))
+            };
+            let event_id = format!("ev-d{day}-{n:08}");
+            let kind = r.pick(&types);
+            let url = format!("/p/{}", 1 + r.below(products));
+            let twice = r.chance(5);
+            for delivered in [true, twice] {
+                if !delivered {
+                    continue;
+                }
+                let customer = match &customer {
+                    Field::Raw(c) => raw(c),
+                    _ => Field::Null,
+                };
+                t.row(&[
+                    text(event_id.clone()),
+                    customer,
+                    text(kind),
+                    text(url.clone()),
+                    raw(timestamp(at)),
+                    raw(loaded_on(day)),
+                ])?;
+            }
         }
     }
     t.out.flush()?;

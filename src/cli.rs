@@ -133,6 +133,10 @@ pub struct RunArgs {
     /// Nodes to leave out, with the same selectors
     #[arg(long, num_args = 1.., value_name = "SELECTOR")]
     pub exclude: Vec<String>,
+    /// Load seed CSVs from this folder instead of the project's seeds path
+    /// (another day's extracts, for example)
+    #[arg(long, value_name = "DIR")]
+    pub seeds: Option<PathBuf>,
     /// Rebuild incremental models from scratch instead of merging into them
     #[arg(long)]
     pub full_refresh: bool,
@@ -465,8 +469,11 @@ fn warehouse_command(args: &RunArgs, command: crate::run::Command) -> ExitCode {
         Ok(p) => p,
         Err(code) => return code,
     };
-    let seeds = match crate::seed::discover(&compilation.ir, &loaded.root.join(&config.paths.seeds))
-    {
+    let seeds_dir = args
+        .seeds
+        .clone()
+        .unwrap_or_else(|| loaded.root.join(&config.paths.seeds));
+    let seeds = match crate::seed::discover(&compilation.ir, &seeds_dir) {
         Ok(seeds) => seeds,
         Err(e) => {
             eprintln!("error: {e}");

@@ -879,7 +879,7 @@ impl Problem {
                 .iter()
                 .fold(
                     d.with_title(format!("the unique key `{key}` of `{relation}` can be NULL"))
-                        .with_primary(*setting, format!("{kind} merged on `{key}`")),
+                        .with_primary(*setting, format!("{kind} keyed on `{key}`")),
                     |d, (span, reason)| d.with_secondary(*span, reason.clone()),
                 )
                 .with_note("a merge matches rows on `key = key`, which is never true for NULL: every run would insert the NULL-keyed rows again, as duplicates")

@@ -301,3 +301,121 @@ fn a_failed_merge_or_schema_change_leaves_the_table_as_it_was() {
     let text = build(root, &["--full-refresh"]);
     assert!(text.contains("[full refresh in"), "{text}");
 }
+
+/// Independent of shopc: the versions a check snapshot of email, segment
+/// and country must hold after loading days 1 to 3, from the raw CSVs.
+fn expected_versions(root: &Path) -> (i64, i64) {
+    let db = duckdb::Connection::open_in_memory().unwrap();
+    let read = |dir: &str| {
+        format!(
+            "read_csv('{}', header = true, all_varchar = true, allow_quoted_nulls = false)",
+            root.join(dir).join("raw_customers.csv").display()
+        )
+    };
+    let sql = format!(
+        "WITH raw AS (SELECT 1 AS day, * FROM {} UNION ALL SELECT 2, * FROM {} UNION ALL SELECT 3, * FROM {}),
+         states AS (
+           SELECT day, customer_id, lower(trim(email)) AS e,
+                  coalesce(nullif(lower(trim(segment)), ''), 'unknown') AS s,
+                  upper(nullif(trim(country), '')) AS c
+           FROM raw
+           QUALIFY row_number() OVER (PARTITION BY day, customer_id ORDER BY updated_at DESC) = 1),
+         versions AS (
+           SELECT lag(e) OVER w IS DISTINCT FROM e OR lag(s) OVER w IS DISTINCT FROM s
+                  OR lag(c) OVER w IS DISTINCT FROM c AS new_version
+           FROM states WINDOW w AS (PARTITION BY customer_id ORDER BY day))
+         SELECT (SELECT count(*) FROM versions WHERE new_version),
+                (SELECT count(*) FROM states WHERE day = 3)",
+        read("seeds"),
+        read("days/day2"),
+        read("days/day3")
+    );
+    db.query_row(&sql, [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+}
+
+#[test]
+fn three_days_of_shopco_equal_a_full_refresh_and_keep_history() {
+    let (_temp, root) = common::shopco_copy(&[]);
+    let day = |n: u32| root.join(format!("days/day{n}"));
+    build(&root, &[]);
+    let second = build(&root, &["--seeds", day(2).to_str().unwrap()]);
+    assert!(
+        second.contains("OK      incremental marts.fact_orders"),
+        "{second}"
+    );
+    assert!(second.contains("[merge in"), "{second}");
+    assert!(second.contains("[append in"), "{second}");
+    build(&root, &["--seeds", day(3).to_str().unwrap()]);
+
+    // Day 3 built from scratch in another database.
+    let full = root.join("target/full.duckdb");
+    build(
+        &root,
+        &[
+            "--full-refresh",
+            "--seeds",
+            day(3).to_str().unwrap(),
+            "--database",
+            full.to_str().unwrap(),
+        ],
+    );
+    let compare = |root: &Path| {
+        let db = database(root);
+        db.execute_batch(&format!(
+            "ATTACH '{}' AS rebuilt (READ_ONLY)",
+            full.display()
+        ))
+        .unwrap();
+        for table in ["marts.fact_orders", "staging.stg_web_events"] {
+            assert_eq!(difference(&db, table, "rebuilt"), 0, "{table}");
+        }
+        (
+            count(&db, "SELECT count(*) FROM marts.fact_orders"),
+            count(&db, "SELECT count(*) FROM staging.stg_web_events"),
+            count(&db, "SELECT count(*) FROM snapshots.customers_snapshot"),
+        )
+    };
+    let after_day3 = compare(&root);
+    // 2,000 + 30 + 30 orders; events of three days without duplicates.
+    assert_eq!(after_day3.0, 2060);
+    assert!(after_day3.1 > 3000 + 200, "{after_day3:?}");
+
+    // The snapshot holds exactly the history the raw extracts imply.
+    let (versions, customers) = expected_versions(&root);
+    assert_eq!(after_day3.2, versions);
+    assert!(
+        versions > customers + 20,
+        "{versions} versions of {customers} customers"
+    );
+    {
+        let db = database(&root);
+        assert_eq!(
+            count(
+                &db,
+                "SELECT count(*) FROM snapshots.customers_snapshot WHERE dbt_valid_to IS NULL"
+            ),
+            customers
+        );
+        assert_eq!(
+            count(
+                &db,
+                "SELECT count(*) FROM (SELECT customer_id FROM snapshots.customers_snapshot \
+                        WHERE dbt_valid_to IS NULL GROUP BY 1 HAVING count(*) > 1)"
+            ),
+            0
+        );
+        // Customer 501 signed up on day 2 and was deleted on day 3: closed.
+        assert_eq!(
+            count(
+                &db,
+                "SELECT count(*) FROM snapshots.customers_snapshot WHERE customer_id = 501 AND dbt_valid_to IS NOT NULL"
+            ),
+            1
+        );
+    }
+
+    // Running day 3 again changes nothing.
+    build(&root, &["--seeds", day(3).to_str().unwrap()]);
+    assert_eq!(compare(&root), after_day3);
+}
