@@ -419,3 +419,95 @@ fn three_days_of_shopco_equal_a_full_refresh_and_keep_history() {
     build(&root, &["--seeds", day(3).to_str().unwrap()]);
     assert_eq!(compare(&root), after_day3);
 }
+
+#[test]
+fn timestamp_and_check_all_snapshots_record_deletions_as_asked() {
+    let temp = tempfile::tempdir().unwrap();
+    let root = temp.path();
+    std::fs::create_dir_all(root.join("models")).unwrap();
+    std::fs::create_dir_all(root.join("seeds")).unwrap();
+    std::fs::write(root.join("shop.toml"), "name = \"small\"\n").unwrap();
+    std::fs::write(
+        root.join("models/people.shop"),
+        "source raw {\n table people { columns { id: integer, name: text, tier: text, changed_at: timestamp } }\n}\n\
+         model people {\n grain = [id]\n from raw.people p\n dedupe on p.id keep latest by p.changed_at\n \
+         columns { id = p.id, name = p.name, tier = p.tier, changed_at = p.changed_at }\n}\n\
+         snapshot by_time {\n from people\n unique_key = id\n strategy = { timestamp = changed_at }\n hard_deletes = \"new_record\"\n}\n\
+         snapshot by_all {\n from people\n unique_key = id\n strategy = { check = \"all\" }\n}\n",
+    )
+    .unwrap();
+    let day = |rows: &str| {
+        std::fs::write(
+            root.join("seeds/people.csv"),
+            format!("id,name,tier,changed_at\n{rows}"),
+        )
+        .unwrap();
+        build(root, &[]);
+    };
+    let db = || duckdb::Connection::open(root.join("target/small.duckdb")).unwrap();
+    let rows = |table: &str, filter: &str| {
+        count(
+            &db(),
+            &format!("SELECT count(*) FROM snapshots.{table} WHERE {filter}"),
+        )
+    };
+    day(
+        "1,a,gold,2024-01-01 00:00:00\n2,b,silver,2024-01-01 00:00:00\n3,c,bronze,2024-01-01 00:00:00\n",
+    );
+    // Day 2: 1 moves up a tier, 3 is deleted, 4 arrives.
+    day(
+        "1,a,platinum,2024-01-02 00:00:00\n2,b,silver,2024-01-01 00:00:00\n4,d,gold,2024-01-02 00:00:00\n",
+    );
+    // Timestamp strategy: the old version of 1 closes at the new one's time.
+    assert_eq!(rows("by_time", "id = 1"), 2);
+    assert_eq!(
+        rows(
+            "by_time",
+            "id = 1 AND tier = 'gold' AND dbt_valid_to = TIMESTAMP '2024-01-02 00:00:00'"
+        ),
+        1
+    );
+    assert_eq!(
+        rows(
+            "by_time",
+            "id = 1 AND tier = 'platinum' AND dbt_valid_from = TIMESTAMP '2024-01-02 00:00:00' AND dbt_valid_to IS NULL"
+        ),
+        1
+    );
+    // new_record: the deletion is a current row of its own.
+    assert_eq!(rows("by_time", "id = 3"), 2);
+    assert_eq!(
+        rows(
+            "by_time",
+            "id = 3 AND dbt_valid_to IS NULL AND dbt_is_deleted AND name IS NULL"
+        ),
+        1
+    );
+    assert_eq!(rows("by_time", "true"), 6);
+    // Check all, deletions ignored: 3 stays current.
+    assert_eq!(rows("by_all", "true"), 5);
+    assert_eq!(rows("by_all", "id = 3 AND dbt_valid_to IS NULL"), 1);
+
+    // Day 3: 3 comes back.
+    day(
+        "1,a,platinum,2024-01-02 00:00:00\n2,b,silver,2024-01-01 00:00:00\n3,c,bronze,2024-01-03 00:00:00\n4,d,gold,2024-01-02 00:00:00\n",
+    );
+    assert_eq!(rows("by_time", "id = 3"), 3);
+    assert_eq!(
+        rows(
+            "by_time",
+            "id = 3 AND dbt_valid_to IS NULL AND NOT dbt_is_deleted AND name = 'c'"
+        ),
+        1
+    );
+    assert_eq!(rows("by_all", "id = 3"), 2);
+    for table in ["by_time", "by_all"] {
+        assert_eq!(rows(table, "dbt_valid_to IS NULL"), 4, "{table}");
+    }
+    // Nothing new: nothing changes.
+    day(
+        "1,a,platinum,2024-01-02 00:00:00\n2,b,silver,2024-01-01 00:00:00\n3,c,bronze,2024-01-03 00:00:00\n4,d,gold,2024-01-02 00:00:00\n",
+    );
+    assert_eq!(rows("by_time", "true"), 7);
+    assert_eq!(rows("by_all", "true"), 6);
+}
