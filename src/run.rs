@@ -172,10 +172,20 @@ pub fn execute(
         }
         let t = Instant::now();
         match step {
-            Step::Seed(_) | Step::Model(_) => {
+            Step::Seed(_) | Step::Model(_) | Step::Snapshot(_) => {
                 let result = match &step {
                     Step::Seed(seed) => load_seed(ir, &emitter, warehouse, seed)
                         .map(|rows| format!("{rows} rows in ")),
+                    Step::Snapshot(_) => {
+                        let clock = match now.clone() {
+                            Some(now) => Ok(now),
+                            None => run_clock(warehouse, &emitter),
+                        };
+                        clock.and_then(|clock| {
+                            now = Some(clock.clone());
+                            snapshot(warehouse, &emitter, id, &clock)
+                        })
+                    }
                     _ => build_model(ir, warehouse, &emitter, id, options),
                 };
                 let seconds = format!("{:.2}s", t.elapsed().as_secs_f64());
@@ -190,31 +200,6 @@ pub fn execute(
                             &name,
                             &format!("{prefix}{seconds}"),
                         );
-                    }
-                    Err(message) => {
-                        blocked.insert(id);
-                        unbuilt.insert(id);
-                        summary.failed += 1;
-                        line(out, &counter, "ERROR", kind, &name, &seconds);
-                        detail(out, &message);
-                    }
-                }
-            }
-            Step::Snapshot(_) => {
-                let clock = match now.clone() {
-                    Some(now) => Ok(now),
-                    None => run_clock(warehouse, &emitter),
-                };
-                let result = clock.and_then(|clock| {
-                    now = Some(clock.clone());
-                    snapshot(warehouse, &emitter, id, &clock)
-                });
-                let seconds = format!("{:.2}s", t.elapsed().as_secs_f64());
-                match result {
-                    Ok(prefix) => {
-                        summary.ok += 1;
-                        let detail = format!("{prefix}{seconds}");
-                        line(out, &counter, "OK", kind, &name, &detail);
                     }
                     Err(message) => {
                         blocked.insert(id);
