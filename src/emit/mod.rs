@@ -547,15 +547,20 @@ impl<'a> Emitter<'a> {
 
     /// A library function spelled for this dialect, from SQL arguments.
     fn call(&self, name: &str, args: &[String], part: &str, ty: Type) -> String {
-        let template = self
-            .d
-            .function_template(&format!("{name}:{}", part.to_ascii_lowercase()))
-            .or_else(|| self.d.function_template(name))
-            .filter(|t| template_fits(t, args.len()));
-        match template {
+        match self.template(name, part, args.len()) {
             Some(t) => fill_template(t, args, part, &self.d.type_name(ty)),
             None => format!("{name}({})", args.join(", ")),
         }
+    }
+
+    /// This dialect's template for a function called with `args` arguments
+    /// and date part `part`: `name:part` first, then `name`; `None` when it
+    /// has none, or when the template needs an argument left out.
+    fn template(&self, name: &str, part: &str, args: usize) -> Option<&'static str> {
+        self.d
+            .function_template(&format!("{name}:{}", part.to_ascii_lowercase()))
+            .or_else(|| self.d.function_template(name))
+            .filter(|t| template_fits(t, args))
     }
 
     /// The SCD2 statements of a snapshot: `create` makes the table on the
@@ -1199,12 +1204,7 @@ impl<'a> Emitter<'a> {
                         _ => None,
                     })
                     .unwrap_or_default();
-                let template = self
-                    .d
-                    .function_template(&format!("{}:{part}", func.name))
-                    .or_else(|| self.d.function_template(func.name))
-                    .filter(|t| template_fits(t, args.len()));
-                let mut out = match template {
+                let mut out = match self.template(func.name, &part, args.len()) {
                     Some(template) => fill_template(
                         template,
                         &args,

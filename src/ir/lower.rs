@@ -1245,12 +1245,35 @@ impl<'a> Lowerer<'a> {
                 doc,
             });
         }
+        let hard_deletes = match settings.get("hard_deletes") {
+            Some(v) => match self.string(v, "hard_deletes").as_deref() {
+                Some("ignore") | None => HardDeletes::Ignore,
+                Some("invalidate") => HardDeletes::Invalidate,
+                Some("new_record") => HardDeletes::NewRecord,
+                Some(other) => {
+                    self.invalid_text(
+                        v,
+                        "hard_deletes",
+                        "\"ignore\", \"invalidate\" or \"new_record\"",
+                        other,
+                    );
+                    HardDeletes::Ignore
+                }
+            },
+            None => HardDeletes::Ignore,
+        };
+        // With `new_record`, a deletion is a row of its own, flagged.
+        let deletion_flag =
+            (hard_deletes == HardDeletes::NewRecord).then_some(("dbt_is_deleted", Type::Boolean));
         for (name, ty) in [
             ("dbt_scd_id", Type::Text),
             ("dbt_updated_at", Type::Timestamp),
             ("dbt_valid_from", Type::Timestamp),
             ("dbt_valid_to", Type::Timestamp),
-        ] {
+        ]
+        .into_iter()
+        .chain(deletion_flag)
+        {
             self.add_column(Column {
                 relation: id,
                 name: name.to_string(),
@@ -1285,35 +1308,6 @@ impl<'a> Lowerer<'a> {
                 SnapshotStrategy::CheckAll
             }
         };
-        let hard_deletes = match settings.get("hard_deletes") {
-            Some(v) => match self.string(v, "hard_deletes").as_deref() {
-                Some("ignore") | None => HardDeletes::Ignore,
-                Some("invalidate") => HardDeletes::Invalidate,
-                Some("new_record") => HardDeletes::NewRecord,
-                Some(other) => {
-                    self.invalid_text(
-                        v,
-                        "hard_deletes",
-                        "\"ignore\", \"invalidate\" or \"new_record\"",
-                        other,
-                    );
-                    HardDeletes::Ignore
-                }
-            },
-            None => HardDeletes::Ignore,
-        };
-        if hard_deletes == HardDeletes::NewRecord {
-            // A deletion is recorded as a row of its own, flagged.
-            self.add_column(Column {
-                relation: id,
-                name: "dbt_is_deleted".to_string(),
-                span: def.name.span,
-                ty: Type::Boolean,
-                role: Role::Meta,
-                expr: None,
-                doc: None,
-            });
-        }
         let schema = settings
             .get("schema")
             .and_then(|v| self.string(v, "schema"));
