@@ -186,6 +186,7 @@ fn main() -> std::io::Result<()> {
     let (day2, day3) = (args.day >= 2, args.day >= 3);
     let mut r2 = Rng(args.seed ^ 0x0002_0002);
     let mut r3 = Rng(args.seed ^ 0x0003_0003);
+    let mut r2_twice = Rng(args.seed ^ 0x0002_0022);
     let new_customers = 5 * scale;
 
     // Products.
@@ -328,6 +329,17 @@ fn main() -> std::io::Result<()> {
                 timestamp(during(2, 9)),
                 loaded_on(2),
             ))?;
+            // Some fix a typo the same afternoon: two changes in one day.
+            if r2_twice.chance(40) {
+                email = email.replace("@newmail", "@mail");
+                t.row(&version(
+                    &email,
+                    &segment,
+                    country,
+                    timestamp(during(2, 15)),
+                    loaded_on(2),
+                ))?;
+            }
         }
         // Day 3: the segment changes again, or the country is cleared.
         if day3 {

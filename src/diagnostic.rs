@@ -78,6 +78,7 @@ codes! {
     T011 => "mixed-aggregation",
     G001 => "grain-not-proven",
     G002 => "not-grouped",
+    G003 => "snapshot-grain",
     J001 => "fan-out",
     J002 => "row-loss",
     J003 => "join-claim",

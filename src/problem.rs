@@ -308,6 +308,17 @@ pub enum Problem {
         reference: Span,
         group_by: Span,
     },
+    /// A snapshot whose source can hold several rows per key (per key and
+    /// timestamp, with the timestamp strategy).
+    SnapshotGrain {
+        key: Span,
+        snapshot: String,
+        unique_key: Vec<String>,
+        /// The timestamp column, with the timestamp strategy.
+        timestamp: Option<String>,
+        /// Where the source is defined, its name, and its grain if known.
+        from: Box<(Span, String, Option<Vec<String>>)>,
+    },
     /// A declared grain that the derivation does not prove.
     GrainNotProven {
         declared: Span,
@@ -395,6 +406,7 @@ impl Problem {
             MixedAggregation { .. } => Code::T011,
             GrainNotProven { .. } => Code::G001,
             NotGrouped { .. } => Code::G002,
+            SnapshotGrain { .. } => Code::G003,
             FanOut { .. } => Code::J001,
             RowLoss { .. } => Code::J002,
             JoinClaimBroken { .. } => Code::J003,
@@ -756,6 +768,43 @@ impl Problem {
                             None => d.with_help("output every column of the grain, unchanged, so that it can be traced"),
                         }
                     }
+                }
+            }
+            SnapshotGrain {
+                key,
+                snapshot,
+                unique_key,
+                timestamp,
+                from,
+            } => {
+                let (from_span, from, grain) = from.as_ref();
+                let key_list = format!("[{}]", unique_key.join(", "));
+                let d = d
+                    .with_title(format!(
+                        "`{from}` can hold several rows per key of the snapshot `{snapshot}`"
+                    ))
+                    .with_primary(*key, format!("one current row per {key_list}"))
+                    .with_secondary(
+                        *from_span,
+                        match grain {
+                            Some(grain) => format!("one row per [{}]", grain.join(", ")),
+                            None => "no known grain".to_string(),
+                        },
+                    );
+                match timestamp {
+                    Some(ts) => d
+                        .with_note(format!(
+                            "the timestamp strategy records every version of a key: it needs one row per {key_list} and `{ts}`, so that each version has its own validity"
+                        ))
+                        .with_help(format!(
+                            "give `{from}` a grain of [{}, {ts}] or finer-keyed rows deduplicated to it (`dedupe on ... keep latest by ...`), or key the snapshot on its grain",
+                            unique_key.join(", ")
+                        )),
+                    None => d
+                        .with_note("a check snapshot compares one row per key with the current version: with several, the comparison and the new current row are ambiguous")
+                        .with_help(format!(
+                            "deduplicate `{from}` to one row per {key_list} (`dedupe on ... keep latest by ...`), or record every version with `strategy = {{ timestamp = ... }}` over one row per key and version"
+                        )),
                 }
             }
             NotGrouped {

@@ -15,6 +15,8 @@ source raw {
     columns { order_id: integer, line: integer, product_id: integer, quantity: integer } }
   table events {
     columns { event_id: text, customer_id: integer, at: timestamp } }
+  table customer_versions { expect_key = [customer_id, changed_at]
+    columns { customer_id: integer, email: text, changed_at: timestamp } }
 }
 "#;
 
@@ -658,11 +660,55 @@ fn snapshot_keys_must_not_be_null() {
     use shopc::diagnostic::Code::I001;
     let snapshot = |key: &str, tests: &str| {
         format!(
-            "model s {{\n from raw.events e\n columns {{ event_id = e.event_id, at = e.at }}\n tests {{ {tests} }}\n}}\n\
+            "model s {{\n from raw.events e\n dedupe on e.event_id keep latest by e.at\n columns {{ event_id = e.event_id, at = e.at }}\n tests {{ {tests} }}\n}}\n\
              snapshot h {{\n from s\n unique_key = {key}\n strategy = {{ timestamp = at }}\n}}\n"
         )
     };
     assert_eq!(codes(&snapshot("event_id", "")), [I001]);
     // The snapshot runs after `s` and its tests: here they count.
     assert!(codes(&snapshot("event_id", "not_null(event_id)")).is_empty());
+}
+
+#[test]
+fn a_snapshot_reads_one_row_per_key_or_per_key_and_version() {
+    use shopc::diagnostic::Code::G003;
+    let snapshot = |from: &str, key: &str, strategy: &str| {
+        format!("snapshot h {{\n from {from}\n unique_key = {key}\n strategy = {strategy}\n}}\n")
+    };
+    let check = "{ check = [status] }";
+    // One row per order: an order snapshot is fine, a customer one is not.
+    assert!(codes(&snapshot("raw.orders", "order_id", check)).is_empty());
+    assert!(codes(&snapshot("raw.orders", "customer_id", check)).contains(&G003));
+    // Versions of a customer, one per (customer_id, changed_at): a timestamp
+    // snapshot keyed on the customer records them all, a check one cannot.
+    let versions = "{ timestamp = changed_at }";
+    assert!(codes(&snapshot("raw.customer_versions", "customer_id", versions)).is_empty());
+    assert_eq!(
+        codes(&snapshot(
+            "raw.customer_versions",
+            "customer_id",
+            "{ check = [email] }"
+        )),
+        [G003]
+    );
+    // Finer than key and version: ambiguous either way.
+    assert!(codes(&snapshot("raw.orders", "customer_id", "{ timestamp = at }")).contains(&G003));
+    // The version column is a time.
+    assert_eq!(
+        codes(&snapshot(
+            "raw.customer_versions",
+            "customer_id",
+            "{ timestamp = email }"
+        )),
+        [shopc::diagnostic::Code::C004]
+    );
+    // No known grain: nothing is proven.
+    let events = "model e {\n from raw.events v\n where v.event_id is not null\n columns { event_id = v.event_id, at = v.at }\n}\n";
+    assert_eq!(
+        codes(&format!(
+            "{events}{}",
+            snapshot("e", "event_id", "{ timestamp = at }")
+        )),
+        [G003]
+    );
 }

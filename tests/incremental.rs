@@ -511,3 +511,126 @@ fn timestamp_and_check_all_snapshots_record_deletions_as_asked() {
     assert_eq!(rows("by_time", "true"), 7);
     assert_eq!(rows("by_all", "true"), 6);
 }
+
+/// A timestamp snapshot over a relation of versions records every change of
+/// a key, however many happened between two runs: after days 1, 2 and 3 it
+/// holds each version of the raw extracts once, each valid until the next —
+/// the same history a single build over day 3 derives — with one current
+/// row per customer still there.
+#[test]
+fn a_timestamp_snapshot_records_every_version_between_runs() {
+    let (_temp, root) = common::shopco_copy(&[]);
+    std::fs::write(
+        root.join("snapshots/customer_versions.shop"),
+        "snapshot customer_versions {\n  from raw.raw_customers\n  unique_key = customer_id\n  \
+         strategy = { timestamp = updated_at }\n  hard_deletes = \"invalidate\"\n}\n",
+    )
+    .unwrap();
+    let day = |n: u32| root.join(format!("days/day{n}"));
+    build(&root, &[]);
+    build(&root, &["--seeds", day(2).to_str().unwrap()]);
+    build(&root, &["--seeds", day(3).to_str().unwrap()]);
+    let once = root.join("target/once.duckdb");
+    build(
+        &root,
+        &[
+            "--seeds",
+            day(3).to_str().unwrap(),
+            "--database",
+            once.to_str().unwrap(),
+        ],
+    );
+
+    let db = database(&root);
+    // Every version of the three extracts, independently of shopc.
+    let read = |dir: &Path| {
+        format!(
+            "SELECT customer_id, updated_at FROM read_csv('{}', header = true, all_varchar = true)",
+            dir.join("raw_customers.csv").display()
+        )
+    };
+    let versions = count(
+        &db,
+        &format!(
+            "SELECT count(*) FROM ({} UNION {} UNION {})",
+            read(&root.join("seeds")),
+            read(&day(2)),
+            read(&day(3))
+        ),
+    );
+    let history = "snapshots.customer_versions";
+    assert_eq!(
+        count(&db, &format!("SELECT count(*) FROM {history}")),
+        versions
+    );
+    // Ten customers changed twice during day 2: both versions are there.
+    assert_eq!(
+        count(
+            &db,
+            &format!(
+                "SELECT count(*) FROM {history} WHERE dbt_valid_from = TIMESTAMP '2024-06-29 09:00:00' \
+                 AND dbt_valid_to = TIMESTAMP '2024-06-29 15:00:00'"
+            )
+        ),
+        10
+    );
+    // Each version is valid until the next one of its key.
+    assert_eq!(
+        count(
+            &db,
+            &format!(
+                "SELECT count(*) FROM (SELECT dbt_valid_to, lead(dbt_valid_from) OVER \
+                 (PARTITION BY customer_id ORDER BY dbt_valid_from) AS next FROM {history}) \
+                 WHERE next IS NOT NULL AND dbt_valid_to IS DISTINCT FROM next"
+            )
+        ),
+        0
+    );
+    // One current row per customer of day 3; the deleted one has none.
+    assert_eq!(
+        count(
+            &db,
+            &format!("SELECT count(*) FROM {history} WHERE dbt_valid_to IS NULL")
+        ),
+        count(
+            &db,
+            &format!(
+                "SELECT count(DISTINCT customer_id) FROM ({})",
+                read(&day(3))
+            )
+        )
+    );
+    assert_eq!(
+        count(
+            &db,
+            &format!(
+                "SELECT count(*) FROM {history} WHERE customer_id = 501 AND dbt_valid_to IS NULL"
+            )
+        ),
+        0
+    );
+    // Three runs kept the history one run over day 3 derives (but for the
+    // customer deleted on day 3, whom that run never saw).
+    db.execute_batch(&format!("ATTACH '{}' AS once (READ_ONLY)", once.display()))
+        .unwrap();
+    let columns = "customer_id, email, segment, updated_at, dbt_scd_id, dbt_updated_at, dbt_valid_from, dbt_valid_to";
+    assert_eq!(
+        count(
+            &db,
+            &format!(
+                "SELECT count(*) FROM (\
+                 (SELECT {columns} FROM {history} WHERE customer_id <> 501 EXCEPT ALL SELECT {columns} FROM once.{history}) \
+                 UNION ALL (SELECT {columns} FROM once.{history} EXCEPT ALL SELECT {columns} FROM {history}))"
+            )
+        ),
+        0
+    );
+    drop(db);
+
+    // Loading day 3 again changes nothing.
+    build(&root, &["--seeds", day(3).to_str().unwrap()]);
+    assert_eq!(
+        count(&database(&root), &format!("SELECT count(*) FROM {history}")),
+        versions
+    );
+}

@@ -66,8 +66,48 @@ pub fn check(ir: &Ir) -> Vec<Problem> {
             sums(&cx, &mut problems);
         }
     }
+    snapshot_grains(ir, &grains, &mut problems);
     nullable_keys(ir, &nullability::derive(ir), &mut problems);
     problems
+}
+
+/// G003: a snapshot's source has one row per `unique_key` or, with the
+/// timestamp strategy, one row per key and timestamp (every version).
+fn snapshot_grains(ir: &Ir, grains: &Grains, problems: &mut Vec<Problem>) {
+    for &id in &ir.order {
+        let rel = ir.relation(id);
+        let RelationKind::Snapshot(snapshot) = &rel.kind else {
+            continue;
+        };
+        if !rel.complete || snapshot.unique_key.is_empty() {
+            continue;
+        }
+        let name = |c: crate::ir::ColumnId| ir.column(c).name.clone();
+        let mut allowed: Vec<String> = snapshot.unique_key.iter().map(|c| name(*c)).collect();
+        let timestamp = match snapshot.strategy {
+            crate::ir::SnapshotStrategy::Timestamp(c) => Some(name(c)),
+            _ => None,
+        };
+        allowed.extend(timestamp.clone());
+        let from = ir.relation(snapshot.from);
+        let grain = match grains.of(snapshot.from) {
+            Grain::Key(cols) => Some(cols.iter().map(|c| name(*c)).collect::<Vec<_>>()),
+            Grain::Unknown => None,
+        };
+        if grain
+            .as_ref()
+            .is_some_and(|g| g.iter().all(|c| allowed.contains(c)))
+        {
+            continue;
+        }
+        problems.push(Problem::SnapshotGrain {
+            key: snapshot.key_span,
+            snapshot: rel.name.clone(),
+            unique_key: snapshot.unique_key.iter().map(|c| name(*c)).collect(),
+            timestamp,
+            from: Box::new((from.name_span, from.name.clone(), grain)),
+        });
+    }
 }
 
 /// The labels of a NULL's trace, from the key to its origin.
@@ -153,7 +193,7 @@ fn nullable_keys(ir: &Ir, known: &nullability::Nullability, problems: &mut Vec<P
                         )],
                     };
                     problems.push(Problem::NullableKey {
-                        setting: rel.name_span,
+                        setting: snapshot.key_span,
                         key: name.clone(),
                         relation: rel.name.clone(),
                         kind: "a snapshot",

@@ -572,6 +572,12 @@ impl<'a> Emitter<'a> {
     /// Changes are compared with `IS DISTINCT FROM`, so NULL ↔ value is a
     /// change; a row is inserted only for a key without a current row, so
     /// there is exactly one current row per key.
+    ///
+    /// With the timestamp strategy the source may hold several versions of
+    /// a key (its grain is the key and the timestamp, which the checker
+    /// proves): every version newer than the latest one recorded is
+    /// inserted, each valid until the next, so several changes between two
+    /// runs are all kept.
     pub fn snapshot(&self, id: RelId, now: &str) -> Option<SnapshotSql> {
         let rel = self.ir.relation(id);
         let RelationKind::Snapshot(snap) = &rel.kind else {
@@ -580,7 +586,7 @@ impl<'a> Emitter<'a> {
         let target = physical_name(self.ir, id)?;
         let table = target.sql(self.d);
         let from = self.relation_source(snap.from);
-        let (t, s) = (self.q("snapshot"), self.q("source"));
+        let (t, s, l) = (self.q("snapshot"), self.q("source"), self.q("latest"));
         let col = |c: ColumnId| self.q(&self.ir.column(c).name);
         let data: Vec<ColumnId> = rel
             .columns
@@ -588,8 +594,7 @@ impl<'a> Emitter<'a> {
             .copied()
             .filter(|c| self.ir.column(*c).role != crate::ir::Role::Meta)
             .collect();
-        let has = |name: &str| rel.columns.contains_key(name);
-        let deletes_as_rows = has("dbt_is_deleted");
+        let deletes_as_rows = rel.columns.contains_key("dbt_is_deleted");
         let text = self.d.type_name(Type::Text);
         let ts = self.d.type_name(Type::Timestamp);
         let key_match = |left: &str, right: &str| -> String {
@@ -599,93 +604,193 @@ impl<'a> Emitter<'a> {
                 .collect::<Vec<_>>()
                 .join(" AND ")
         };
-        let updated_at = match &snap.strategy {
-            crate::ir::SnapshotStrategy::Timestamp(c) => {
-                format!("CAST({s}.{} AS {ts})", col(*c))
-            }
-            _ => now.to_string(),
-        };
-        let scd_id = {
+        let scd_id = |table: &str, time: &str| {
             let mut parts: Vec<String> = snap
                 .unique_key
                 .iter()
-                .map(|k| format!("coalesce(CAST({s}.{} AS {text}), '')", col(*k)))
+                .map(|k| format!("coalesce(CAST({table}.{} AS {text}), '')", col(*k)))
                 .collect();
-            parts.push(format!("CAST({updated_at} AS {text})"));
+            parts.push(format!("CAST({time} AS {text})"));
             self.call("md5", &[parts.join(" || '|' || ")], "", Type::Text)
         };
-        // The row a source row becomes: its columns, then the metadata.
-        let row = |deleted: bool| -> String {
-            let mut values: Vec<String> = data.iter().map(|c| format!("{s}.{}", col(*c))).collect();
-            values.push(format!("{scd_id} AS {}", self.q("dbt_scd_id")));
-            values.push(format!("{updated_at} AS {}", self.q("dbt_updated_at")));
-            values.push(format!("{updated_at} AS {}", self.q("dbt_valid_from")));
-            values.push(format!("CAST(NULL AS {ts}) AS {}", self.q("dbt_valid_to")));
-            if deletes_as_rows {
-                values.push(format!(
-                    "{} AS {}",
-                    self.d.bool_literal(deleted),
-                    self.q("dbt_is_deleted")
-                ));
-            }
-            values.join(",\n  ")
-        };
+        let (valid_to, deleted) = (self.q("dbt_valid_to"), self.q("dbt_is_deleted"));
         let names: Vec<String> = rel.columns.keys().map(|n| self.q(n)).collect();
-        let current = format!("{t}.{} IS NULL", self.q("dbt_valid_to"));
-        let create = vec![
-            self.create_schema(&target),
-            format!(
-                "CREATE TABLE {table} AS\nSELECT\n  {}\nFROM {from} AS {s}",
-                row(false)
-            ),
-        ];
-
-        let changed = match &snap.strategy {
-            crate::ir::SnapshotStrategy::Timestamp(c) => {
-                format!("{s}.{} > {t}.{}", col(*c), self.q("dbt_updated_at"))
-            }
-            crate::ir::SnapshotStrategy::Check(cols) => self.distinct(cols, &t, &s),
-            crate::ir::SnapshotStrategy::CheckAll => {
-                let cols: Vec<ColumnId> = data
-                    .iter()
-                    .copied()
-                    .filter(|c| !snap.unique_key.contains(c))
-                    .collect();
-                self.distinct(&cols, &t, &s)
-            }
-        };
-        let changed = if deletes_as_rows {
-            format!("({changed} OR {t}.{})", self.q("dbt_is_deleted"))
-        } else {
-            changed
-        };
-        let valid_to = self.q("dbt_valid_to");
-        let mut update = vec![format!(
-            "UPDATE {table} AS {t}\nSET {valid_to} = {updated_at}\nFROM {from} AS {s}\nWHERE {} AND {current} AND {changed}",
-            key_match(&t, &s)
-        )];
-        let gone = format!(
-            "NOT EXISTS (SELECT 1 FROM {from} AS {s} WHERE {})",
+        let insert =
+            |select: String| format!("INSERT INTO {table} ({})\n{select}", names.join(", "));
+        let current = format!("{t}.{valid_to} IS NULL");
+        let in_source = format!(
+            "EXISTS (SELECT 1 FROM {from} AS {s} WHERE {})",
             key_match(&s, &t)
         );
-        match snap.hard_deletes {
-            crate::ir::HardDeletes::Ignore => {}
-            crate::ir::HardDeletes::Invalidate => update.push(format!(
-                "UPDATE {table} AS {t}\nSET {valid_to} = {now}\nWHERE {current} AND {gone}"
-            )),
-            crate::ir::HardDeletes::NewRecord => {
-                let deleted = self.q("dbt_is_deleted");
+        // The row a source row becomes: its columns, then the metadata.
+        let row = |updated_at: &str, valid_from: &str, valid_to: &str| -> String {
+            let mut values: Vec<String> = data.iter().map(|c| format!("{s}.{}", col(*c))).collect();
+            values.push(format!(
+                "{} AS {}",
+                scd_id(&s, valid_from),
+                self.q("dbt_scd_id")
+            ));
+            values.push(format!("{updated_at} AS {}", self.q("dbt_updated_at")));
+            values.push(format!("{valid_from} AS {}", self.q("dbt_valid_from")));
+            values.push(format!("{valid_to} AS {}", self.q("dbt_valid_to")));
+            if deletes_as_rows {
+                values.push(format!("{} AS {deleted}", self.d.bool_literal(false)));
+            }
+            format!("SELECT\n  {}", values.join(",\n  "))
+        };
+        let no_end = format!("CAST(NULL AS {ts})");
+
+        let mut update = Vec::new();
+        let create = match &snap.strategy {
+            crate::ir::SnapshotStrategy::Timestamp(c) => {
+                let stamp = |table: &str| format!("CAST({table}.{} AS {ts})", col(*c));
+                // Every version, with the time the next one replaced it.
+                let next = self.q("shopc_next_version");
+                let versions = format!(
+                    "(SELECT {s}.*, lead({}) OVER (PARTITION BY {} ORDER BY {s}.{}) AS {next} FROM {from} AS {s})",
+                    stamp(&s),
+                    snap.unique_key
+                        .iter()
+                        .map(|k| format!("{s}.{}", col(*k)))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    col(*c),
+                );
+                let chained = row(&stamp(&s), &stamp(&s), &format!("{s}.{next}"));
+                // A current row with newer versions ends where the first begins
+                // (a current row, unless a deletion, is the key's latest version).
+                let live_current = if deletes_as_rows {
+                    format!("{current} AND NOT {t}.{deleted}")
+                } else {
+                    current.clone()
+                };
+                let newer = format!(
+                    "FROM {from} AS {s} WHERE {} AND {} > {t}.{}",
+                    key_match(&s, &t),
+                    stamp(&s),
+                    self.q("dbt_updated_at")
+                );
                 update.push(format!(
-                    "UPDATE {table} AS {t}\nSET {valid_to} = {now}\nWHERE {current} AND NOT {t}.{deleted} AND {gone}"
+                    "UPDATE {table} AS {t}\nSET {valid_to} = (SELECT min({}) {newer})\nWHERE {live_current} AND EXISTS (SELECT 1 {newer})",
+                    stamp(&s),
                 ));
+                update.extend(self.snapshot_deletes(id, &from, now));
+                if deletes_as_rows {
+                    // A deletion row ends when its key is back.
+                    update.push(format!(
+                        "UPDATE {table} AS {t}\nSET {valid_to} = {now}\nWHERE {current} AND {t}.{deleted} AND {in_source}"
+                    ));
+                }
+                // Every version newer than the latest recorded, or of a new key.
+                let keys: Vec<String> = snap.unique_key.iter().map(|k| col(*k)).collect();
+                let recorded = self.q("shopc_recorded");
+                let live = if deletes_as_rows {
+                    format!(" WHERE NOT {deleted}")
+                } else {
+                    String::new()
+                };
+                update.push(insert(format!(
+                    "{chained}\nFROM {versions} AS {s}\nLEFT JOIN (SELECT {}, max({}) AS {recorded} FROM {table}{live} GROUP BY {}) AS {l} ON {}\nWHERE {l}.{recorded} IS NULL OR {} > {l}.{recorded}",
+                    keys.join(", "),
+                    self.q("dbt_updated_at"),
+                    keys.join(", "),
+                    key_match(&l, &s),
+                    stamp(&s),
+                )));
+                // A key back after a deletion, unchanged: its latest version, from now.
+                update.push(insert(format!(
+                    "{}\nFROM {from} AS {s}\nWHERE NOT EXISTS (SELECT 1 FROM {from} AS {l} WHERE {} AND {l}.{} > {s}.{})\n  AND NOT EXISTS (SELECT 1 FROM {table} AS {t} WHERE {} AND {current})",
+                    row(&stamp(&s), now, &no_end),
+                    key_match(&l, &s),
+                    col(*c),
+                    col(*c),
+                    key_match(&t, &s),
+                )));
+                vec![
+                    self.create_schema(&target),
+                    format!("CREATE TABLE {table} AS\n{chained}\nFROM {versions} AS {s}"),
+                ]
+            }
+            strategy => {
+                let cols: Vec<ColumnId> = match strategy {
+                    crate::ir::SnapshotStrategy::Check(cols) => cols.clone(),
+                    _ => data
+                        .iter()
+                        .copied()
+                        .filter(|c| !snap.unique_key.contains(c))
+                        .collect(),
+                };
+                let mut changed = self.distinct(&cols, &t, &s);
+                if deletes_as_rows {
+                    changed = format!("({changed} OR {t}.{deleted})");
+                }
+                update.push(format!(
+                    "UPDATE {table} AS {t}\nSET {valid_to} = {now}\nFROM {from} AS {s}\nWHERE {} AND {current} AND {changed}",
+                    key_match(&t, &s)
+                ));
+                update.extend(self.snapshot_deletes(id, &from, now));
+                update.push(insert(format!(
+                    "{}\nFROM {from} AS {s}\nWHERE NOT EXISTS (SELECT 1 FROM {table} AS {t} WHERE {} AND {current})",
+                    row(now, now, &no_end),
+                    key_match(&t, &s)
+                )));
+                vec![
+                    self.create_schema(&target),
+                    format!(
+                        "CREATE TABLE {table} AS\n{}\nFROM {from} AS {s}",
+                        row(now, now, &no_end)
+                    ),
+                ]
+            }
+        };
+        Some(SnapshotSql { create, update })
+    }
+
+    /// What a snapshot does with the current rows of keys gone from its
+    /// source, per `hard_deletes`.
+    fn snapshot_deletes(&self, id: RelId, from: &str, now: &str) -> Vec<String> {
+        let rel = self.ir.relation(id);
+        let RelationKind::Snapshot(snap) = &rel.kind else {
+            return Vec::new();
+        };
+        let Some(target) = physical_name(self.ir, id) else {
+            return Vec::new();
+        };
+        let table = target.sql(self.d);
+        let (t, s) = (&self.q("snapshot"), &self.q("source"));
+        let no_end = format!("CAST(NULL AS {})", self.d.type_name(Type::Timestamp));
+        let col = |c: ColumnId| self.q(&self.ir.column(c).name);
+        let key_match = |left: &str, right: &str| -> String {
+            snap.unique_key
+                .iter()
+                .map(|k| format!("{left}.{} = {right}.{}", col(*k), col(*k)))
+                .collect::<Vec<_>>()
+                .join(" AND ")
+        };
+        let (valid_to, deleted) = (self.q("dbt_valid_to"), self.q("dbt_is_deleted"));
+        let current = format!("{t}.{valid_to} IS NULL");
+        let gone = format!(
+            "NOT EXISTS (SELECT 1 FROM {from} AS {s} WHERE {})",
+            key_match(s, t)
+        );
+        match snap.hard_deletes {
+            crate::ir::HardDeletes::Ignore => Vec::new(),
+            crate::ir::HardDeletes::Invalidate => vec![format!(
+                "UPDATE {table} AS {t}\nSET {valid_to} = {now}\nWHERE {current} AND {gone}"
+            )],
+            crate::ir::HardDeletes::NewRecord => {
+                let text = self.d.type_name(Type::Text);
                 // A deletion is a row too: the key, NULLs, and the flag.
-                let mut values: Vec<String> = data
-                    .iter()
+                let mut values: Vec<String> = rel
+                    .columns
+                    .values()
+                    .copied()
+                    .filter(|c| self.ir.column(*c).role != crate::ir::Role::Meta)
                     .map(|c| {
-                        if snap.unique_key.contains(c) {
-                            format!("{t}.{}", col(*c))
+                        if snap.unique_key.contains(&c) {
+                            format!("{t}.{}", col(c))
                         } else {
-                            format!("CAST(NULL AS {})", self.d.type_name(self.ir.column(*c).ty))
+                            format!("CAST(NULL AS {})", self.d.type_name(self.ir.column(c).ty))
                         }
                     })
                     .collect();
@@ -706,26 +811,25 @@ impl<'a> Emitter<'a> {
                     tombstone_id,
                     now.to_string(),
                     now.to_string(),
-                    format!("CAST(NULL AS {ts})"),
+                    no_end,
                     self.d.bool_literal(true).to_string(),
                 ]);
+                let names: Vec<String> = rel.columns.keys().map(|n| self.q(n)).collect();
                 let latest = self.q("latest");
-                update.push(format!(
-                    "INSERT INTO {table} ({})\nSELECT {}\nFROM {table} AS {t}\nWHERE NOT {t}.{deleted} AND {t}.{valid_to} = (SELECT max({latest}.{valid_to}) FROM {table} AS {latest} WHERE {})\n  AND NOT EXISTS (SELECT 1 FROM {table} AS {latest} WHERE {} AND {latest}.{valid_to} IS NULL)\n  AND {gone}",
-                    names.join(", "),
-                    values.join(", "),
-                    key_match(&latest, &t),
-                    key_match(&latest, &t),
-                ));
+                vec![
+                    format!(
+                        "UPDATE {table} AS {t}\nSET {valid_to} = {now}\nWHERE {current} AND NOT {t}.{deleted} AND {gone}"
+                    ),
+                    format!(
+                        "INSERT INTO {table} ({})\nSELECT {}\nFROM {table} AS {t}\nWHERE NOT {t}.{deleted} AND {t}.{valid_to} = (SELECT max({latest}.{valid_to}) FROM {table} AS {latest} WHERE {})\n  AND NOT EXISTS (SELECT 1 FROM {table} AS {latest} WHERE {} AND {latest}.{valid_to} IS NULL)\n  AND {gone}",
+                        names.join(", "),
+                        values.join(", "),
+                        key_match(&latest, t),
+                        key_match(&latest, t),
+                    ),
+                ]
             }
         }
-        update.push(format!(
-            "INSERT INTO {table} ({})\nSELECT\n  {}\nFROM {from} AS {s}\nWHERE NOT EXISTS (SELECT 1 FROM {table} AS {t} WHERE {} AND {current})",
-            names.join(", "),
-            row(false),
-            key_match(&t, &s)
-        ));
-        Some(SnapshotSql { create, update })
     }
 
     /// `(a.x IS DISTINCT FROM b.x OR …)`: NULL-safe inequality.

@@ -227,6 +227,7 @@ impl<'a> Lowerer<'a> {
             ast::Item::Snapshot(snapshot) => {
                 let placeholder = RelationKind::Snapshot(Snapshot {
                     from: RelId(u32::MAX),
+                    key_span: snapshot.name.span,
                     schema: None,
                     unique_key: Vec::new(),
                     strategy: SnapshotStrategy::CheckAll,
@@ -1284,6 +1285,7 @@ impl<'a> Lowerer<'a> {
                 doc: None,
             });
         }
+        let key_span = settings.get("unique_key").map_or(def.name.span, |v| v.span);
         let unique_key = match settings.get("unique_key") {
             Some(v) => self.column_list(id, v, "unique_key"),
             None => {
@@ -1314,6 +1316,7 @@ impl<'a> Lowerer<'a> {
         if let RelationKind::Snapshot(snapshot) = &mut self.ir.relations[id.index()].kind {
             *snapshot = Snapshot {
                 from,
+                key_span,
                 schema,
                 unique_key,
                 strategy,
@@ -1333,6 +1336,18 @@ impl<'a> Lowerer<'a> {
             },
             (None, Some(ts)) => match self.name(ts, "timestamp") {
                 Some((name, span)) => match self.output_column(id, &name, span) {
+                    Some(column) if !self.ir.column(column).ty.is_temporal() => {
+                        let found = self.ir.column(column).ty.to_string();
+                        self.push(Problem::InvalidSetting {
+                            span,
+                            key: "timestamp".into(),
+                            expected: "a date or timestamp column".into(),
+                            found: format!("`{name}`, {found}"),
+                        });
+                        // No strategy to check the rest against.
+                        self.ir.relations[id.index()].complete = false;
+                        SnapshotStrategy::CheckAll
+                    }
                     Some(column) => SnapshotStrategy::Timestamp(column),
                     None => SnapshotStrategy::CheckAll,
                 },

@@ -298,6 +298,8 @@ pub struct Column {
 #[derive(Debug)]
 pub struct Snapshot {
     pub from: RelId,
+    /// The `unique_key` setting (the snapshot's name when it has none).
+    pub key_span: Span,
     pub schema: Option<String>,
     pub unique_key: Vec<ColumnId>,
     pub strategy: SnapshotStrategy,
