@@ -76,10 +76,10 @@ pub enum Command {
     /// Write the SQL of the selected relations for one warehouse: schema and
     /// table DDL, MERGE / INSERT for incremental models, SCD2 statements for
     /// snapshots, and every data test as a query
+    ///
+    /// `--target` is a dialect (duckdb, postgres, snowflake, bigquery) or a
+    /// target of profiles.toml, whose adapter's dialect is written.
     Emit {
-        /// The dialect to write: duckdb, postgres, snowflake or bigquery
-        #[arg(long, value_name = "DIALECT", value_parser = parse_dialect, default_value = "duckdb")]
-        target: crate::emit::Dialect,
         /// Write one file per relation and statement kind into this folder
         /// (stdout without it)
         #[arg(long, value_name = "DIR")]
@@ -119,6 +119,15 @@ pub enum DebugStage {
         #[command(flatten)]
         project: ProjectArg,
     },
+    /// Reach a target of profiles.toml and say what was found (secrets are
+    /// never printed); exit 1 when it cannot be reached
+    Connection {
+        #[command(flatten)]
+        project: ProjectArg,
+        /// A target of profiles.toml (default: its `default`, else DuckDB)
+        #[arg(long, value_name = "NAME")]
+        target: Option<String>,
+    },
 }
 
 /// Options shared by the commands that touch a warehouse.
@@ -140,6 +149,10 @@ pub struct RunArgs {
     /// Rebuild incremental models from scratch instead of merging into them
     #[arg(long)]
     pub full_refresh: bool,
+    /// A target of profiles.toml (in the project, else ~/.shopc/): where to
+    /// run (default: the file's `default`, else the embedded DuckDB file)
+    #[arg(long, value_name = "NAME")]
+    pub target: Option<String>,
     /// DuckDB database file (default: TARGET/NAME.duckdb in the project)
     #[arg(long, value_name = "FILE")]
     pub database: Option<PathBuf>,
@@ -203,7 +216,7 @@ pub fn main() -> ExitCode {
         Command::Test { run } => warehouse_command(&run, crate::run::Command::Test),
         Command::Build { run } => warehouse_command(&run, crate::run::Command::Build),
         Command::Compile { run } => compile(&run),
-        Command::Emit { target, out, run } => emit(&run, target, out.as_deref()),
+        Command::Emit { out, run } => emit(&run, out.as_deref()),
         Command::Explain { code } => explain(code.as_deref()),
         Command::Debug { stage } => debug(stage),
     }
@@ -339,6 +352,9 @@ fn debug(stage: DebugStage) -> ExitCode {
         DebugStage::Ast { name, project }
         | DebugStage::Ir { name, project }
         | DebugStage::Grain { name, project } => (name, &project.project),
+        DebugStage::Connection { project, target } => {
+            return debug_connection(&project.project, target.as_deref());
+        }
     };
     let loaded = match load(dir) {
         Ok(loaded) => loaded,
@@ -480,13 +496,14 @@ fn warehouse_command(args: &RunArgs, command: crate::run::Command) -> ExitCode {
             return ExitCode::from(EXIT_ERRORS);
         }
     };
-    let path = args.database.clone().unwrap_or_else(|| {
-        loaded
-            .root
-            .join(&config.paths.target)
-            .join(format!("{}.duckdb", config.name))
-    });
-    let mut warehouse = match crate::warehouse::DuckDbWarehouse::open(&path) {
+    let target = match find_target(&loaded.root, args.target.as_deref()) {
+        Ok(target) => target,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let mut warehouse = match open_warehouse(&target, &loaded.root, &config, args) {
         Ok(w) => w,
         Err(e) => {
             eprintln!("error: {e}");
@@ -496,7 +513,7 @@ fn warehouse_command(args: &RunArgs, command: crate::run::Command) -> ExitCode {
     let mut out = std::io::stdout().lock();
     let summary = crate::run::execute(
         &compilation.ir,
-        &mut warehouse,
+        warehouse.as_mut(),
         &seeds,
         command,
         crate::run::Options {
@@ -512,6 +529,190 @@ fn warehouse_command(args: &RunArgs, command: crate::run::Command) -> ExitCode {
     }
 }
 
+/// The target a command runs against, and where it came from.
+struct FoundTarget {
+    /// The profiles file read, if any.
+    file: Option<PathBuf>,
+    /// The target's name in it; `None` for the built-in DuckDB default.
+    name: Option<String>,
+    target: crate::profiles::Target,
+}
+
+/// Finds profiles.toml (the project's, else `~/.shopc/`) and resolves the
+/// target named `name`, or its default; the embedded DuckDB file when there
+/// is neither.
+fn find_target(root: &std::path::Path, name: Option<&str>) -> Result<FoundTarget, String> {
+    let candidates = [
+        Some(root.join(crate::profiles::FILE_NAME)),
+        std::env::var_os("HOME").map(|home| {
+            PathBuf::from(home)
+                .join(".shopc")
+                .join(crate::profiles::FILE_NAME)
+        }),
+    ];
+    let Some(file) = candidates.into_iter().flatten().find(|p| p.is_file()) else {
+        return match name {
+            None => Ok(FoundTarget {
+                file: None,
+                name: None,
+                target: crate::profiles::Target::DuckDb { path: None },
+            }),
+            Some(name) => Err(format!(
+                "--target {name}: no {} in the project or in ~/.shopc/",
+                crate::profiles::FILE_NAME
+            )),
+        };
+    };
+    let text = std::fs::read_to_string(&file)
+        .map_err(|e| format!("cannot read `{}`: {e}", file.display()))?;
+    let profiles = crate::profiles::parse(&text).map_err(|(span, message)| {
+        let at = span.map_or(String::new(), |span| {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!(":{line}:{column}")
+        });
+        format!("{}{at}: {message}", file.display())
+    })?;
+    let in_file = |e: String| format!("{}: {e}", file.display());
+    let Some((found, config)) = profiles.select(name).map_err(in_file)? else {
+        return Ok(FoundTarget {
+            file: Some(file),
+            name: None,
+            target: crate::profiles::Target::DuckDb { path: None },
+        });
+    };
+    let target = config
+        .resolve(&|var| std::env::var(var).ok())
+        .map_err(|e| in_file(format!("target `{found}`: {e}")))?;
+    Ok(FoundTarget {
+        name: Some(found.to_string()),
+        file: Some(file),
+        target,
+    })
+}
+
+/// Connects to a target's warehouse. BigQuery is emission only.
+fn open_warehouse(
+    found: &FoundTarget,
+    root: &std::path::Path,
+    config: &crate::config::ProjectConfig,
+    args: &RunArgs,
+) -> Result<Box<dyn crate::warehouse::Warehouse>, String> {
+    use crate::profiles::Target;
+    match &found.target {
+        Target::DuckDb { path } => {
+            let path = args.database.clone().unwrap_or_else(|| match path {
+                Some(path) => root.join(path),
+                None => root
+                    .join(&config.paths.target)
+                    .join(format!("{}.duckdb", config.name)),
+            });
+            Ok(Box::new(
+                crate::warehouse::DuckDbWarehouse::open(&path).map_err(|e| e.to_string())?,
+            ))
+        }
+        Target::Postgres(pg) => Ok(Box::new(
+            crate::warehouse::PostgresWarehouse::connect(pg).map_err(|e| e.to_string())?,
+        )),
+        Target::Snowflake(_) => Err(format!(
+            "target `{}`: the snowflake adapter is not available in this build; `shopc emit --target snowflake` writes its SQL",
+            found.name.as_deref().unwrap_or_default()
+        )),
+        Target::BigQuery { .. } => Err(format!(
+            "target `{}`: shopc cannot run against BigQuery yet, only write its SQL: `shopc emit --target {}`",
+            found.name.as_deref().unwrap_or_default(),
+            found.name.as_deref().unwrap_or("bigquery"),
+        )),
+    }
+}
+
+/// `shopc debug connection`: which target, what it is, and whether it answers.
+fn debug_connection(dir: &std::path::Path, name: Option<&str>) -> ExitCode {
+    let found = match find_target(dir, name) {
+        Ok(found) => found,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    say!(
+        "profiles: {}",
+        found
+            .file
+            .as_ref()
+            .map_or("none (the embedded DuckDB default)".to_string(), |f| f
+                .display()
+                .to_string())
+    );
+    say!(
+        "target:   {} ({})",
+        found.name.as_deref().unwrap_or("default"),
+        found.target.adapter()
+    );
+    for (key, value) in found.target.describe() {
+        say!("  {key:<12} {value}");
+    }
+    let loaded = match load(dir) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    let Some(config) = loaded.config.clone() else {
+        report(&loaded.db, &loaded.problems, ColorChoice::Auto);
+        return ExitCode::from(EXIT_ERRORS);
+    };
+    let args = RunArgs {
+        project: ProjectArg {
+            project: dir.to_path_buf(),
+        },
+        select: Vec::new(),
+        exclude: Vec::new(),
+        seeds: None,
+        full_refresh: false,
+        target: None,
+        database: None,
+        color: ColorChoice::Auto,
+    };
+    let started = Instant::now();
+    let mut warehouse = match open_warehouse(&found, &loaded.root, &config, &args) {
+        Ok(w) => w,
+        Err(e) => {
+            say!("connection: failed");
+            eprintln!("error: {e}");
+            let unsupported = matches!(
+                found.target,
+                crate::profiles::Target::BigQuery { .. } | crate::profiles::Target::Snowflake(_)
+            );
+            return ExitCode::from(if unsupported { EXIT_USAGE } else { EXIT_ERRORS });
+        }
+    };
+    let version = match warehouse.dialect() {
+        crate::emit::Dialect::DuckDb => "SELECT 'DuckDB ' || version()",
+        _ => "SELECT version()",
+    };
+    match warehouse.query(version) {
+        Ok(rows) => {
+            let version = rows
+                .rows
+                .first()
+                .and_then(|r| r.first().cloned().flatten())
+                .unwrap_or_default();
+            say!(
+                "connection: ok in {:.2}s, {}",
+                started.elapsed().as_secs_f64(),
+                warehouse.describe()
+            );
+            say!("server:     {version}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            say!("connection: failed");
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_ERRORS)
+        }
+    }
+}
+
 fn parse_dialect(text: &str) -> Result<crate::emit::Dialect, String> {
     crate::emit::Dialect::parse(text).ok_or_else(|| {
         let names: Vec<&str> = crate::emit::Dialect::ALL.iter().map(|d| d.name()).collect();
@@ -522,7 +723,22 @@ fn parse_dialect(text: &str) -> Result<crate::emit::Dialect, String> {
     })
 }
 
-fn emit(args: &RunArgs, dialect: crate::emit::Dialect, out: Option<&std::path::Path>) -> ExitCode {
+fn emit(args: &RunArgs, out: Option<&std::path::Path>) -> ExitCode {
+    // A dialect's name, else a target of profiles.toml.
+    let dialect = match args.target.as_deref().map(parse_dialect) {
+        None => crate::emit::Dialect::DuckDb,
+        Some(Ok(dialect)) => dialect,
+        Some(Err(unknown)) => match find_target(&args.project.project, args.target.as_deref()) {
+            Ok(target) if args.target.is_some() && target.name.is_some() => target.target.dialect(),
+            Ok(_) | Err(_) => {
+                eprintln!(
+                    "error: {unknown}, and no target of {} has that name",
+                    crate::profiles::FILE_NAME
+                );
+                return ExitCode::from(EXIT_USAGE);
+            }
+        },
+    };
     let Prepared {
         loaded,
         compilation,

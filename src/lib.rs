@@ -8,6 +8,7 @@ pub mod emit;
 pub mod ir;
 pub mod plan;
 pub mod problem;
+pub mod profiles;
 pub mod project;
 pub mod run;
 pub mod seed;

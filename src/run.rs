@@ -326,7 +326,12 @@ fn load_seed(
     let Some(statements) = emitter.seed(seed.relation, &path.to_string_lossy()) else {
         return Err(format!("{} cannot load CSV files", warehouse.describe()));
     };
-    build(warehouse, emitter, statements)?;
+    build_with(warehouse, emitter, statements, |warehouse, table| {
+        warehouse
+            .copy_csv(table, &path)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    })?;
     Ok(rows)
 }
 
@@ -481,14 +486,41 @@ fn snapshot(
 
 /// Builds beside, then swaps in one transaction.
 fn build(warehouse: &mut dyn Warehouse, emitter: &Emitter<'_>, build: Build) -> Result<(), String> {
+    build_with(warehouse, emitter, build, |_, _| Ok(()))
+}
+
+/// [`build`], with `load` filling the table a seed is copied into.
+fn build_with(
+    warehouse: &mut dyn Warehouse,
+    emitter: &Emitter<'_>,
+    build: Build,
+    load: impl FnOnce(&mut dyn Warehouse, &PhysicalName) -> Result<(), String>,
+) -> Result<(), String> {
     let Some(target) = &build.target else {
         return Ok(());
     };
     for statement in &build.prepare {
         warehouse.execute(statement).map_err(|e| e.to_string())?;
     }
+    if let Some(table) = &build.load_into {
+        load(warehouse, table)?;
+    }
+    let existing = warehouse.relation_type(target).map_err(|e| e.to_string())?;
+    if !build.refill.is_empty() && existing == Some(RelationType::Table) {
+        let staging = build
+            .load_into
+            .clone()
+            .unwrap_or_else(|| target.with_suffix(crate::emit::BUILD_SUFFIX));
+        let same_columns = warehouse.columns(target).map_err(|e| e.to_string())?
+            == warehouse.columns(&staging).map_err(|e| e.to_string())?;
+        if same_columns {
+            return warehouse
+                .transaction(&build.refill)
+                .map_err(|e| e.to_string());
+        }
+    }
     let mut swap = Vec::new();
-    match warehouse.relation_type(target).map_err(|e| e.to_string())? {
+    match existing {
         // `CREATE OR REPLACE` replaces its own kind; anything else is dropped first.
         Some(existing) if existing == build.relation_type && build.in_place => {}
         Some(existing) => swap.push(emitter.drop(target, existing)),

@@ -326,6 +326,8 @@ impl<'a> Emitter<'a> {
                 target: Some(name),
                 relation_type: RelationType::View,
                 in_place: true,
+                load_into: None,
+                refill: Vec::new(),
             },
             _ => self.replace_table(name, &select, self.layout(id)),
         }
@@ -400,6 +402,8 @@ impl<'a> Emitter<'a> {
                 target: Some(name),
                 relation_type: RelationType::Table,
                 in_place: true,
+                load_into: None,
+                refill: Vec::new(),
             },
             TableReplace::BuildBesideAndSwap => {
                 let staging = name.with_suffix(BUILD_SUFFIX);
@@ -409,6 +413,7 @@ impl<'a> Emitter<'a> {
                     self.q(&name.name)
                 )];
                 swap.extend(indexes);
+                let refill = self.refill(&name, &staging);
                 Build {
                     prepare: vec![
                         self.create_schema(&name),
@@ -419,6 +424,8 @@ impl<'a> Emitter<'a> {
                     target: Some(name),
                     relation_type: RelationType::Table,
                     in_place: false,
+                    load_into: None,
+                    refill,
                 }
             }
         }
@@ -932,12 +939,85 @@ impl<'a> Emitter<'a> {
                 (column.name.clone(), self.d.type_name(column.ty))
             })
             .collect();
-        let scan = self.d.csv_scan(csv_path, &columns)?;
-        Some(self.replace_table(
-            name,
-            &format!("SELECT * FROM {scan}"),
-            TableLayout::default(),
-        ))
+        if let Some(scan) = self.d.csv_scan(csv_path, &columns) {
+            return Some(self.replace_table(
+                name,
+                &format!("SELECT * FROM {scan}"),
+                TableLayout::default(),
+            ));
+        }
+        // The runner copies the file into an empty table built beside.
+        let staging = name.with_suffix(BUILD_SUFFIX);
+        let definition: Vec<String> = columns
+            .iter()
+            .map(|(column, ty)| format!("{} {ty}", self.q(column)))
+            .collect();
+        let create = format!(
+            "CREATE TABLE {} ({})",
+            staging.sql(self.d),
+            definition.join(", ")
+        );
+        let (prepare, swap, in_place, refill) = match self.d.table_replace() {
+            TableReplace::BuildBesideAndSwap => (
+                vec![
+                    self.create_schema(&name),
+                    format!("DROP TABLE IF EXISTS {}", staging.sql(self.d)),
+                    create,
+                ],
+                vec![format!(
+                    "ALTER TABLE {} RENAME TO {}",
+                    staging.sql(self.d),
+                    self.q(&name.name)
+                )],
+                false,
+                self.refill(&name, &staging),
+            ),
+            TableReplace::CreateOrReplace => (
+                vec![
+                    self.create_schema(&name),
+                    create.replacen("CREATE TABLE", "CREATE OR REPLACE TABLE", 1),
+                ],
+                vec![
+                    format!(
+                        "CREATE OR REPLACE TABLE {} AS SELECT * FROM {}",
+                        name.sql(self.d),
+                        staging.sql(self.d)
+                    ),
+                    format!("DROP TABLE {}", staging.sql(self.d)),
+                ],
+                true,
+                Vec::new(),
+            ),
+        };
+        Some(Build {
+            prepare,
+            swap,
+            target: Some(name),
+            relation_type: RelationType::Table,
+            in_place,
+            load_into: Some(staging),
+            refill,
+        })
+    }
+
+    /// Moves the rows of a table built beside into the target (see
+    /// [`Build::refill`]).
+    fn refill(&self, target: &PhysicalName, staging: &PhysicalName) -> Vec<String> {
+        // TRUNCATE is faster, but commits on its own where DDL does.
+        let empty = if self.d.transactional_ddl() {
+            "TRUNCATE TABLE"
+        } else {
+            "DELETE FROM"
+        };
+        vec![
+            format!("{empty} {}", target.sql(self.d)),
+            format!(
+                "INSERT INTO {} SELECT * FROM {}",
+                target.sql(self.d),
+                staging.sql(self.d)
+            ),
+            format!("DROP TABLE {}", staging.sql(self.d)),
+        ]
     }
 
     /// The data tests of a relation: for a model, the ones written in
@@ -1405,6 +1485,14 @@ pub struct Build {
     /// `swap` replaces a relation of the same type itself (`CREATE OR
     /// REPLACE`): nothing is dropped first.
     pub in_place: bool,
+    /// A seed the warehouse cannot read itself: the runner loads the CSV
+    /// file into this table after `prepare`, before `swap`.
+    pub load_into: Option<PhysicalName>,
+    /// Instead of `swap`, when the target is a table with the new table's
+    /// columns: move the new rows into it, in one transaction. The table
+    /// keeps its identity, so views over it (which PostgreSQL binds to the
+    /// table itself, not its name) stay valid.
+    pub refill: Vec<String>,
 }
 
 /// The SCD2 statements of a snapshot.

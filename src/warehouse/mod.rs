@@ -1,9 +1,11 @@
 //! Warehouses: where statements run. The runner talks to a [`Warehouse`];
-//! each adapter (DuckDB today) implements it. This is an IO module.
+//! each adapter (embedded DuckDB, PostgreSQL) implements it. IO module.
 
 mod duckdb;
+mod postgres;
 
 pub use self::duckdb::DuckDbWarehouse;
+pub use self::postgres::{PostgresConfig, PostgresWarehouse};
 
 use crate::emit::{Dialect, PhysicalName, RelationType};
 
@@ -22,9 +24,29 @@ pub struct WarehouseError {
     pub statement: Option<String>,
 }
 
+/// The lines of a failed statement shown under its error.
+const STATEMENT_LINES: usize = 12;
+
 impl std::fmt::Display for WarehouseError {
+    /// The warehouse's message, then the statement it refused (its first
+    /// lines), so that the error can be found without the log.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.message.trim())
+        f.write_str(self.message.trim())?;
+        let Some(statement) = self.statement.as_deref().map(str::trim) else {
+            return Ok(());
+        };
+        if statement.is_empty() {
+            return Ok(());
+        }
+        f.write_str("\nin the statement:")?;
+        let lines: Vec<&str> = statement.lines().collect();
+        for line in lines.iter().take(STATEMENT_LINES) {
+            write!(f, "\n  {line}")?;
+        }
+        if lines.len() > STATEMENT_LINES {
+            write!(f, "\n  … {} more lines", lines.len() - STATEMENT_LINES)?;
+        }
+        Ok(())
     }
 }
 
@@ -54,4 +76,19 @@ pub trait Warehouse {
 
     /// The columns of a relation and their types, in order.
     fn columns(&mut self, name: &PhysicalName) -> Result<Vec<(String, String)>>;
+
+    /// Loads a CSV file (with a header) into an existing table, for
+    /// warehouses whose SQL cannot read local files. An unquoted empty
+    /// field is NULL, `""` the empty string. Returns the rows loaded.
+    fn copy_csv(&mut self, table: &PhysicalName, path: &std::path::Path) -> Result<u64> {
+        let _ = path;
+        Err(WarehouseError {
+            message: format!(
+                "{} cannot load `{}` from a local file",
+                self.describe(),
+                table.display()
+            ),
+            statement: None,
+        })
+    }
 }

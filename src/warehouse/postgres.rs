@@ -1,0 +1,227 @@
+//! The PostgreSQL adapter, over `tokio-postgres`: one connection, driven by a
+//! single-threaded runtime that the adapter owns, so the runner stays
+//! synchronous. PostgreSQL runs DDL inside transactions, so every swap and
+//! every merge is all-or-nothing.
+#![allow(clippy::disallowed_methods)]
+
+use std::path::Path;
+
+use futures_util::SinkExt;
+use tokio::runtime::Runtime;
+use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
+
+use super::{Result, Rows, Warehouse, WarehouseError};
+use crate::emit::{Dialect, PhysicalName, RelationType};
+
+/// Where a PostgreSQL server is and who to be there. The password is held
+/// here only to connect; it is never printed (see [`Debug`]).
+#[derive(Clone, PartialEq, Eq)]
+pub struct PostgresConfig {
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub dbname: String,
+    pub password: Option<String>,
+}
+
+impl std::fmt::Debug for PostgresConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresConfig")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("user", &self.user)
+            .field("dbname", &self.dbname)
+            .field("password", &self.password.as_ref().map(|_| "<secret>"))
+            .finish()
+    }
+}
+
+pub struct PostgresWarehouse {
+    runtime: Runtime,
+    client: Client,
+    describe: String,
+}
+
+/// A server error as people read it: the message, then the server's detail
+/// and hint, with the statement it came from.
+fn error(e: tokio_postgres::Error, sql: &str) -> WarehouseError {
+    let message = match e.as_db_error() {
+        Some(db) => {
+            let mut text = format!("{}: {}", db.severity(), db.message());
+            if let Some(detail) = db.detail() {
+                text.push_str(&format!("\nDETAIL: {detail}"));
+            }
+            if let Some(hint) = db.hint() {
+                text.push_str(&format!("\nHINT: {hint}"));
+            }
+            text
+        }
+        None => e.to_string(),
+    };
+    WarehouseError {
+        message,
+        statement: (!sql.is_empty()).then(|| sql.to_string()),
+    }
+}
+
+impl PostgresWarehouse {
+    /// Connects; the error names the server, never the password.
+    pub fn connect(config: &PostgresConfig) -> Result<PostgresWarehouse> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .enable_time()
+            .build()
+            .map_err(|e| WarehouseError {
+                message: format!("cannot start the PostgreSQL client: {e}"),
+                statement: None,
+            })?;
+        let mut pg = tokio_postgres::Config::new();
+        pg.host(&config.host)
+            .port(config.port)
+            .user(&config.user)
+            .dbname(&config.dbname)
+            .application_name("shopc")
+            .connect_timeout(std::time::Duration::from_secs(10));
+        if let Some(password) = &config.password {
+            pg.password(password);
+        }
+        let describe = format!(
+            "postgres {}@{}:{}/{}",
+            config.user, config.host, config.port, config.dbname
+        );
+        let (client, connection) =
+            runtime
+                .block_on(pg.connect(NoTls))
+                .map_err(|e| WarehouseError {
+                    message: format!("cannot connect to {describe}: {}", error(e, "").message),
+                    statement: None,
+                })?;
+        // The connection does the socket IO; it runs whenever a query blocks.
+        runtime.spawn(async move {
+            let _ = connection.await;
+        });
+        Ok(PostgresWarehouse {
+            runtime,
+            client,
+            describe,
+        })
+    }
+
+    /// The server's version string, for `shopc debug connection`.
+    pub fn version(&mut self) -> Result<String> {
+        let rows = self.query("SELECT version()")?;
+        Ok(rows
+            .rows
+            .first()
+            .and_then(|r| r.first().cloned().flatten())
+            .unwrap_or_default())
+    }
+
+    fn batch(&self, sql: &str) -> Result<()> {
+        self.runtime
+            .block_on(self.client.batch_execute(sql))
+            .map_err(|e| error(e, sql))
+    }
+}
+
+impl Warehouse for PostgresWarehouse {
+    fn describe(&self) -> String {
+        self.describe.clone()
+    }
+
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
+    fn execute(&mut self, sql: &str) -> Result<()> {
+        self.batch(sql)
+    }
+
+    fn query(&mut self, sql: &str) -> Result<Rows> {
+        // The simple protocol returns every value as text.
+        let messages = self
+            .runtime
+            .block_on(self.client.simple_query(sql))
+            .map_err(|e| error(e, sql))?;
+        let mut out = Rows::default();
+        for message in messages {
+            match message {
+                SimpleQueryMessage::RowDescription(columns) => {
+                    out.columns = columns.iter().map(|c| c.name().to_string()).collect();
+                }
+                SimpleQueryMessage::Row(row) => {
+                    if out.columns.is_empty() {
+                        out.columns = row.columns().iter().map(|c| c.name().to_string()).collect();
+                    }
+                    out.rows.push(
+                        (0..row.len())
+                            .map(|i| row.get(i).map(str::to_string))
+                            .collect(),
+                    );
+                }
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
+
+    fn transaction(&mut self, statements: &[String]) -> Result<()> {
+        self.batch("BEGIN")?;
+        for sql in statements {
+            if let Err(e) = self.batch(sql) {
+                let _ = self.batch("ROLLBACK");
+                return Err(e);
+            }
+        }
+        self.batch("COMMIT")
+    }
+
+    fn relation_type(&mut self, name: &PhysicalName) -> Result<Option<RelationType>> {
+        let sql = "SELECT table_type FROM information_schema.tables WHERE table_schema = $1 AND table_name = $2";
+        let rows = self
+            .runtime
+            .block_on(self.client.query(sql, &[&name.schema, &name.name]))
+            .map_err(|e| error(e, sql))?;
+        Ok(rows.first().map(|row| {
+            let kind: String = row.get(0);
+            if kind.eq_ignore_ascii_case("VIEW") {
+                RelationType::View
+            } else {
+                RelationType::Table
+            }
+        }))
+    }
+
+    fn columns(&mut self, name: &PhysicalName) -> Result<Vec<(String, String)>> {
+        let sql = "SELECT column_name::text, data_type::text FROM information_schema.columns \
+                   WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position";
+        let rows = self
+            .runtime
+            .block_on(self.client.query(sql, &[&name.schema, &name.name]))
+            .map_err(|e| error(e, sql))?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    fn copy_csv(&mut self, table: &PhysicalName, path: &Path) -> Result<u64> {
+        let sql = format!(
+            "COPY {} FROM STDIN WITH (FORMAT csv, HEADER true)",
+            table.sql(Dialect::Postgres.sql())
+        );
+        let data = std::fs::read(path).map_err(|e| WarehouseError {
+            message: format!("cannot read `{}`: {e}", path.display()),
+            statement: None,
+        })?;
+        self.runtime.block_on(async {
+            let sink = self
+                .client
+                .copy_in::<_, bytes::Bytes>(sql.as_str())
+                .await
+                .map_err(|e| error(e, &sql))?;
+            futures_util::pin_mut!(sink);
+            sink.send(bytes::Bytes::from(data))
+                .await
+                .map_err(|e| error(e, &sql))?;
+            sink.finish().await.map_err(|e| error(e, &sql))
+        })
+    }
+}
