@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use shopc::warehouse::Warehouse;
+
 pub const SHOPCO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/shopco_models");
 
 /// Runs the binary; fails the test if it panicked.
@@ -63,4 +65,119 @@ pub fn shopco_copy(skip: &[&str]) -> (tempfile::TempDir, PathBuf) {
 /// The DuckDB database a default build of the project at `root` writes.
 pub fn database(root: &Path) -> duckdb::Connection {
     duckdb::Connection::open(root.join("target/shopco.duckdb")).unwrap()
+}
+
+/// A PostgreSQL database of its own for one test. `.ci/run` starts one
+/// server (`scripts/postgres.sh`) and exports `SHOPC_PG_PORT`: each test
+/// gets a fresh database on it. Without it the test starts a server of its
+/// own with the same script (installing PostgreSQL from Debian's packages
+/// if missing) and stops it when done.
+pub struct Postgres {
+    pub port: u16,
+    pub database: String,
+    server: Option<tempfile::TempDir>,
+}
+
+const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/postgres.sh");
+
+impl Postgres {
+    pub fn start(name: &str) -> Postgres {
+        let (port, server) = match std::env::var("SHOPC_PG_PORT") {
+            Ok(port) => (port.parse().expect("SHOPC_PG_PORT is a port"), None),
+            Err(_) => {
+                let dir = tempfile::tempdir().unwrap();
+                // The server runs as `postgres`, which must reach its folder.
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
+                    .unwrap();
+                let out = Command::new("bash")
+                    .arg(SCRIPT)
+                    .arg("start")
+                    .arg(dir.path().join("pg"))
+                    .output()
+                    .expect("run scripts/postgres.sh");
+                assert!(
+                    out.status.success(),
+                    "scripts/postgres.sh start failed:\n{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                let text = String::from_utf8_lossy(&out.stdout);
+                let port = text
+                    .lines()
+                    .find_map(|l| l.strip_prefix("SHOPC_PG_PORT="))
+                    .expect("the script prints the port")
+                    .trim()
+                    .parse()
+                    .unwrap();
+                (port, Some(dir))
+            }
+        };
+        let database = format!("{name}_{}", std::process::id());
+        let pg = Postgres {
+            port,
+            database: "shopco".into(),
+            server: None,
+        };
+        let mut admin = pg.connect();
+        admin
+            .execute(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
+            .unwrap();
+        admin
+            .execute(&format!("CREATE DATABASE {database}"))
+            .unwrap();
+        Postgres {
+            port,
+            database,
+            server,
+        }
+    }
+
+    pub fn connect(&self) -> shopc::warehouse::PostgresWarehouse {
+        shopc::warehouse::PostgresWarehouse::connect(&shopc::warehouse::PostgresConfig {
+            host: "127.0.0.1".into(),
+            port: self.port,
+            user: "shopc".into(),
+            dbname: self.database.clone(),
+            password: None,
+        })
+        .expect("connect to the test server")
+    }
+
+    /// Writes a profiles.toml with this database as target `pg`.
+    pub fn write_profiles(&self, root: &Path) {
+        std::fs::write(
+            root.join("profiles.toml"),
+            format!(
+                "[targets.pg]\nadapter = \"postgres\"\nhost = \"127.0.0.1\"\nport = {}\nuser = \"shopc\"\ndbname = \"{}\"\n",
+                self.port, self.database
+            ),
+        )
+        .unwrap();
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        match &self.server {
+            Some(dir) => {
+                let _ = Command::new("bash")
+                    .arg(SCRIPT)
+                    .arg("stop")
+                    .arg(dir.path().join("pg"))
+                    .output();
+            }
+            None if self.database != "shopco" => {
+                let admin = Postgres {
+                    port: self.port,
+                    database: "shopco".into(),
+                    server: None,
+                };
+                let _ = admin.connect().execute(&format!(
+                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                    self.database
+                ));
+            }
+            None => {}
+        }
+    }
 }
