@@ -153,6 +153,10 @@ pub struct RunArgs {
     /// run (default: the file's `default`, else the embedded DuckDB file)
     #[arg(long, value_name = "NAME")]
     pub target: Option<String>,
+    /// How many nodes may run at once, each on its own connection
+    /// (independent nodes only: a node waits for what it reads)
+    #[arg(long, default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub threads: u16,
     /// DuckDB database file (default: TARGET/NAME.duckdb in the project)
     #[arg(long, value_name = "FILE")]
     pub database: Option<PathBuf>,
@@ -518,6 +522,7 @@ fn warehouse_command(args: &RunArgs, command: crate::run::Command) -> ExitCode {
         command,
         crate::run::Options {
             full_refresh: args.full_refresh,
+            threads: usize::from(args.threads),
         },
         &selected,
         &mut out,
@@ -598,7 +603,7 @@ fn open_warehouse(
     root: &std::path::Path,
     config: &crate::config::ProjectConfig,
     args: &RunArgs,
-) -> Result<Box<dyn crate::warehouse::Warehouse>, String> {
+) -> Result<Box<dyn crate::warehouse::Warehouse + Send>, String> {
     use crate::profiles::Target;
     match &found.target {
         Target::DuckDb { path } => {
@@ -669,6 +674,7 @@ fn debug_connection(dir: &std::path::Path, name: Option<&str>) -> ExitCode {
         exclude: Vec::new(),
         seeds: None,
         full_refresh: false,
+        threads: 1,
         target: None,
         database: None,
         color: ColorChoice::Auto,

@@ -423,7 +423,7 @@ adapter = "duckdb"
     fn unknown_targets_and_keys_are_named() {
         let profiles = parse(TEXT).unwrap();
         let error = profiles.select(Some("prod")).unwrap_err();
-        assert_eq!(error, "no target `prod` in profiles.toml; it has pg, local");
+        assert_eq!(error, "no target `prod` in profiles.toml; it has local, pg");
         let (_, message) = parse(&TEXT.replace("dbname", "database")).unwrap_err();
         assert!(message.contains("database"), "{message}");
         let (_, message) = parse("[targets.x]\nadapter = \"oracle\"\n").unwrap_err();

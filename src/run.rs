@@ -28,10 +28,21 @@ pub enum Command {
 }
 
 /// How a command runs.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Options {
     /// Rebuild incremental models from scratch instead of merging.
     pub full_refresh: bool,
+    /// How many nodes may run at once, each on its own connection.
+    pub threads: usize,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            full_refresh: false,
+            threads: 4,
+        }
+    }
 }
 
 /// How many nodes ended how.
@@ -56,10 +67,185 @@ enum Step<'s> {
     Test(RelId, TestSql),
 }
 
+impl Step<'_> {
+    /// The relation built or tested.
+    fn relation(&self) -> RelId {
+        match self {
+            Step::Seed(s) => s.relation,
+            Step::Model(id) | Step::Snapshot(id) | Step::Test(id, _) => *id,
+        }
+    }
+}
+
+/// Which steps wait for which: a build waits for the builds of what it
+/// reads (through ephemeral models) and, in `build`, for their tests; a
+/// test waits for the builds of what it reads. Steps come in a build order,
+/// so every edge points forward.
+struct StepGraph {
+    deps: Vec<Vec<usize>>,
+    dependents: Vec<Vec<usize>>,
+}
+
+impl StepGraph {
+    fn new(ir: &Ir, command: Command, steps: &[Step<'_>]) -> StepGraph {
+        let mut built_by: std::collections::HashMap<RelId, usize> = Default::default();
+        let mut tests_of: std::collections::HashMap<RelId, Vec<usize>> = Default::default();
+        let mut deps = vec![Vec::new(); steps.len()];
+        for (i, step) in steps.iter().enumerate() {
+            let mut reads = Vec::new();
+            match step {
+                Step::Test(id, test) => {
+                    reads.push(*id);
+                    reads.extend(test.reads.iter().copied());
+                }
+                _ => reads.extend(ir.relation(step.relation()).deps.iter().copied()),
+            }
+            let mut seen = HashSet::new();
+            while let Some(r) = reads.pop() {
+                if !seen.insert(r) {
+                    continue;
+                }
+                // An ephemeral model is read through: wait for its parents.
+                if matches!(&ir.relation(r).kind, RelationKind::Model(m) if m.materialized == Materialized::Ephemeral)
+                {
+                    reads.extend(ir.relation(r).deps.iter().copied());
+                }
+                deps[i].extend(built_by.get(&r).copied());
+                if command == Command::Build && !matches!(step, Step::Test(..)) {
+                    deps[i].extend(tests_of.get(&r).into_iter().flatten().copied());
+                }
+            }
+            match step {
+                Step::Test(id, _) => tests_of.entry(*id).or_default().push(i),
+                _ => {
+                    built_by.insert(step.relation(), i);
+                }
+            }
+            deps[i].sort_unstable();
+            deps[i].dedup();
+        }
+        let mut dependents = vec![Vec::new(); steps.len()];
+        for (i, d) in deps.iter().enumerate() {
+            for &j in d {
+                dependents[j].push(i);
+            }
+        }
+        StepGraph { deps, dependents }
+    }
+}
+
+/// What running one step gave.
+enum Outcome {
+    /// A seed, model or snapshot: the detail's prefix, or the error.
+    Built(Result<String, String>),
+    /// A test: the failing rows' count and a sample, or the error.
+    Tested(Result<(u64, Rows), String>),
+}
+
+/// Runs one step on one connection (a worker's).
+fn perform(
+    ir: &Ir,
+    emitter: &Emitter<'_>,
+    warehouse: &mut dyn Warehouse,
+    step: &Step<'_>,
+    options: Options,
+    now: &Result<String, String>,
+) -> Outcome {
+    match step {
+        Step::Seed(seed) => Outcome::Built(
+            load_seed(ir, emitter, warehouse, seed).map(|rows| format!("{rows} rows in ")),
+        ),
+        Step::Snapshot(id) => Outcome::Built(
+            now.clone()
+                .and_then(|now| snapshot(warehouse, emitter, *id, &now)),
+        ),
+        Step::Model(id) => Outcome::Built(build_model(ir, warehouse, emitter, *id, options)),
+        Step::Test(_, test) => Outcome::Tested(run_test(warehouse, test)),
+    }
+}
+
+/// Prints a finished step's line and records what it means downstream.
+#[allow(clippy::too_many_arguments)]
+fn report(
+    out: &mut dyn Write,
+    ir: &Ir,
+    command: Command,
+    step: &Step<'_>,
+    outcome: Outcome,
+    seconds: &str,
+    counter: &str,
+    summary: &mut Summary,
+    blocked: &mut HashSet<RelId>,
+    unbuilt: &mut HashSet<RelId>,
+) {
+    let (kind, name) = describe(ir, step);
+    let id = step.relation();
+    match outcome {
+        Outcome::Built(Ok(prefix)) => {
+            summary.ok += 1;
+            line(
+                out,
+                counter,
+                "OK",
+                kind,
+                &name,
+                &format!("{prefix}{seconds}"),
+            );
+        }
+        Outcome::Built(Err(message)) => {
+            blocked.insert(id);
+            unbuilt.insert(id);
+            summary.failed += 1;
+            line(out, counter, "ERROR", kind, &name, seconds);
+            detail(out, &message);
+        }
+        Outcome::Tested(result) => {
+            let Step::Test(_, test) = step else {
+                return;
+            };
+            match result {
+                Ok((0, _)) => {
+                    summary.ok += 1;
+                    line(out, counter, "PASS", kind, &name, seconds);
+                }
+                Ok((n, sample)) => {
+                    let warn = test.severity == TestSeverity::Warn;
+                    let status = format!("{} {n}", if warn { "WARN" } else { "FAIL" });
+                    line(out, counter, &status, kind, &name, seconds);
+                    detail(
+                        out,
+                        &format!(
+                            "{n} failing row{}; the first ones:",
+                            if n == 1 { "" } else { "s" }
+                        ),
+                    );
+                    detail(out, &render_rows(&sample));
+                    if warn {
+                        summary.warned += 1;
+                    } else {
+                        summary.failed += 1;
+                        if command == Command::Build && !test.standalone {
+                            blocked.insert(id);
+                        }
+                    }
+                }
+                Err(message) => {
+                    summary.failed += 1;
+                    if !test.standalone {
+                        blocked.insert(id);
+                    }
+                    line(out, counter, "ERROR", kind, &name, seconds);
+                    detail(out, &message);
+                }
+            }
+        }
+    }
+}
+
 /// Runs `command` over the `selected` relations (in build order).
 pub fn execute(
     ir: &Ir,
-    warehouse: &mut dyn Warehouse,
+    warehouse: &mut (dyn Warehouse + Send),
     seeds: &[Seed],
     command: Command,
     options: Options,
@@ -136,126 +322,154 @@ pub fn execute(
     // Relations not built by this command because they failed or were skipped.
     let mut unbuilt: HashSet<RelId> = HashSet::new();
     // The run's time, read from the warehouse once, for every snapshot.
-    let mut now: Option<String> = None;
-    let _ = writeln!(out, "Running {total} nodes on {}", warehouse.describe());
-    for (i, step) in steps.into_iter().enumerate() {
-        let counter = format!(
-            "{:>width$} of {total}",
-            i + 1,
-            width = total.to_string().len()
-        );
-        let id = match &step {
-            Step::Seed(s) => s.relation,
-            Step::Model(id) | Step::Snapshot(id) | Step::Test(id, _) => *id,
-        };
-        let (kind, name) = describe(ir, &step);
-        // A test needs what it reads built; a failed sibling test does not
-        // stop it (like dbt, every test of a built model runs).
-        let unbuilt_reads = match &step {
-            Step::Test(_, test) => test
-                .reads
-                .iter()
-                .any(|r| unbuilt.contains(r) || upstream_blocked(ir, *r, &blocked)),
-            _ => false,
-        };
-        if unbuilt_reads
-            || upstream_blocked(ir, id, &blocked)
-            || (matches!(step, Step::Test(..)) && unbuilt.contains(&id))
-        {
-            blocked.insert(id);
-            if !matches!(step, Step::Test(..)) {
-                unbuilt.insert(id);
-            }
-            summary.skipped += 1;
-            line(out, &counter, "SKIP", kind, &name, "upstream failed");
-            continue;
-        }
-        let t = Instant::now();
-        match step {
-            Step::Seed(_) | Step::Model(_) | Step::Snapshot(_) => {
-                let result = match &step {
-                    Step::Seed(seed) => load_seed(ir, &emitter, warehouse, seed)
-                        .map(|rows| format!("{rows} rows in ")),
-                    Step::Snapshot(_) => {
-                        let clock = match now.clone() {
-                            Some(now) => Ok(now),
-                            None => run_clock(warehouse, &emitter),
-                        };
-                        clock.and_then(|clock| {
-                            now = Some(clock.clone());
-                            snapshot(warehouse, &emitter, id, &clock)
-                        })
-                    }
-                    _ => build_model(ir, warehouse, &emitter, id, options),
-                };
-                let seconds = format!("{:.2}s", t.elapsed().as_secs_f64());
-                match result {
-                    Ok(prefix) => {
-                        summary.ok += 1;
-                        line(
-                            out,
-                            &counter,
-                            "OK",
-                            kind,
-                            &name,
-                            &format!("{prefix}{seconds}"),
-                        );
-                    }
-                    Err(message) => {
-                        blocked.insert(id);
-                        unbuilt.insert(id);
-                        summary.failed += 1;
-                        line(out, &counter, "ERROR", kind, &name, &seconds);
-                        detail(out, &message);
-                    }
-                }
-            }
-            Step::Test(id, test) => {
-                let elapsed = || format!("{:.2}s", t.elapsed().as_secs_f64());
-                match run_test(warehouse, &test) {
-                    Ok((0, _)) => {
-                        summary.ok += 1;
-                        line(out, &counter, "PASS", kind, &name, &elapsed());
-                    }
-                    Ok((n, sample)) => {
-                        let status = format!(
-                            "{} {n}",
-                            if test.severity == TestSeverity::Warn {
-                                "WARN"
-                            } else {
-                                "FAIL"
-                            }
-                        );
-                        line(out, &counter, &status, kind, &name, &elapsed());
-                        detail(
-                            out,
-                            &format!(
-                                "{n} failing row{}; the first ones:",
-                                if n == 1 { "" } else { "s" }
-                            ),
-                        );
-                        detail(out, &render_rows(&sample));
-                        if test.severity == TestSeverity::Warn {
-                            summary.warned += 1;
-                        } else {
-                            summary.failed += 1;
-                            if command == Command::Build && !test.standalone {
-                                blocked.insert(id);
-                            }
-                        }
-                    }
-                    Err(message) => {
-                        summary.failed += 1;
-                        if !test.standalone {
-                            blocked.insert(id);
-                        }
-                        line(out, &counter, "ERROR", kind, &name, &elapsed());
-                        detail(out, &message);
-                    }
-                }
+    let now = if steps.iter().any(|s| matches!(s, Step::Snapshot(_))) {
+        run_clock(warehouse, &emitter)
+    } else {
+        Err(String::new())
+    };
+    // One connection per worker; the first is the caller's.
+    let mut others: Vec<Box<dyn Warehouse + Send>> = Vec::new();
+    let mut note = None;
+    for _ in 1..options.threads.clamp(1, total.max(1)) {
+        match warehouse.connect_another() {
+            Ok(w) => others.push(w),
+            Err(e) => {
+                note = Some(format!(
+                    "(running on {} connection(s): another could not be opened: {e})",
+                    others.len() + 1
+                ));
+                break;
             }
         }
     }
+    let workers = others.len() + 1;
+    let _ = writeln!(
+        out,
+        "Running {total} nodes on {} with {workers} thread{}",
+        warehouse.describe(),
+        if workers == 1 { "" } else { "s" }
+    );
+    if let Some(note) = note {
+        let _ = writeln!(out, "{note}");
+    }
+    let built: Vec<RelId> = steps
+        .iter()
+        .filter(|s| !matches!(s, Step::Test(..)))
+        .map(Step::relation)
+        .collect();
+    for statement in emitter.create_schemas(&built) {
+        if let Err(e) = warehouse.execute(&statement) {
+            let _ = writeln!(out, "error: {e}");
+            summary.failed += 1;
+            return summary;
+        }
+    }
+    let graph = StepGraph::new(ir, command, &steps);
+    let mut waiting: Vec<usize> = graph.deps.iter().map(Vec::len).collect();
+    let mut ready: std::collections::BTreeSet<usize> =
+        (0..total).filter(|i| waiting[*i] == 0).collect();
+    let width = total.to_string().len();
+    let mut finished = 0;
+    let steps = &steps;
+    let (emitter, now) = (&emitter, &now);
+
+    let (jobs, queue) = std::sync::mpsc::channel::<usize>();
+    let queue = std::sync::Mutex::new(queue);
+    let (results, outcomes) = std::sync::mpsc::channel::<(usize, Outcome, f64)>();
+    std::thread::scope(|scope| {
+        let queue = &queue;
+        let mut connections: Vec<&mut (dyn Warehouse + Send)> = vec![warehouse];
+        connections.extend(others.iter_mut().map(|w| w.as_mut()));
+        for connection in connections {
+            let results = results.clone();
+            scope.spawn(move || {
+                loop {
+                    let job = queue.lock().map(|q| q.recv());
+                    let Ok(Ok(i)) = job else { break };
+                    let t = Instant::now();
+                    let outcome = perform(ir, emitter, connection, &steps[i], options, now);
+                    if results
+                        .send((i, outcome, t.elapsed().as_secs_f64()))
+                        .is_err()
+                    {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(results);
+
+        let mut in_flight = 0;
+        // What finishing step `i` makes ready.
+        let mut complete = |i: usize, ready: &mut std::collections::BTreeSet<usize>| {
+            for &next in &graph.dependents[i] {
+                waiting[next] -= 1;
+                if waiting[next] == 0 {
+                    ready.insert(next);
+                }
+            }
+        };
+        loop {
+            while in_flight < workers
+                && let Some(i) = ready.pop_first()
+            {
+                let step = &steps[i];
+                let id = step.relation();
+                let unbuilt_reads = match step {
+                    Step::Test(_, test) => test
+                        .reads
+                        .iter()
+                        .any(|r| unbuilt.contains(r) || upstream_blocked(ir, *r, &blocked)),
+                    _ => false,
+                };
+                if unbuilt_reads
+                    || upstream_blocked(ir, id, &blocked)
+                    || (matches!(step, Step::Test(..)) && unbuilt.contains(&id))
+                {
+                    // A skipped test failed nothing: only what was not
+                    // built holds back what depends on it.
+                    if !matches!(step, Step::Test(..)) {
+                        blocked.insert(id);
+                        unbuilt.insert(id);
+                    }
+                    summary.skipped += 1;
+                    finished += 1;
+                    let (kind, name) = describe(ir, step);
+                    let counter = format!("{finished:>width$} of {total}");
+                    line(out, &counter, "SKIP", kind, &name, "upstream failed");
+                    complete(i, &mut ready);
+                    continue;
+                }
+                if jobs.send(i).is_err() {
+                    break;
+                }
+                in_flight += 1;
+            }
+            if in_flight == 0 {
+                break;
+            }
+            let Ok((i, outcome, seconds)) = outcomes.recv() else {
+                break;
+            };
+            in_flight -= 1;
+            finished += 1;
+            let counter = format!("{finished:>width$} of {total}");
+            report(
+                out,
+                ir,
+                command,
+                &steps[i],
+                outcome,
+                &format!("{seconds:.2}s"),
+                &counter,
+                &mut summary,
+                &mut blocked,
+                &mut unbuilt,
+            );
+            complete(i, &mut ready);
+        }
+        drop(jobs);
+    });
     let _ = writeln!(
         out,
         "\nFinished in {:.2}s: {} ok, {} warning{}, {} error{}, {} skipped",

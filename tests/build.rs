@@ -486,3 +486,64 @@ fn an_inner_join_that_drops_rows_is_counted_by_a_derived_warning_test() {
     assert!(text.contains(" 1 warning, 0 errors"), "{text}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("warning[J002]"));
 }
+
+/// The status of every node of a run, by node: `OK view staging.stg_orders`.
+fn statuses(text: &str) -> std::collections::BTreeMap<String, String> {
+    text.lines()
+        .filter(|l| l.contains(" of ") && l.contains(" ..."))
+        .map(|l| {
+            let words: Vec<&str> = l.split_whitespace().collect();
+            // `12 of 72 STATUS [n] kind name ....`
+            let status = words[3];
+            let rest: Vec<&str> = words[4..]
+                .iter()
+                .copied()
+                .filter(|w| !w.chars().all(|c| c.is_ascii_digit()))
+                .take(2)
+                .collect();
+            (rest.join(" "), status.to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn threads_run_independent_nodes_and_a_failure_skips_only_its_descendants() {
+    let (_temp, root) = shopco_copy();
+    let path = root.join("seeds/raw_products.csv");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.replacen("449.64", "lots", 1)).unwrap();
+
+    let one = stdout(&run("build", &root, &["--threads", "1"]));
+    let four = stdout(&run("build", &root, &["--threads", "4"]));
+    assert!(
+        four.contains("on duckdb") && four.contains("with 4 threads"),
+        "{four}"
+    );
+    assert!(one.contains("with 1 thread\n"), "{one}");
+    // One line per node, whatever the interleaving, and the same outcomes.
+    let (by_one, by_four) = (statuses(&one), statuses(&four));
+    assert_eq!(by_four.len(), 72, "{four}");
+    assert_eq!(by_one, by_four);
+    assert_eq!(by_four["seed raw.raw_products"], "ERROR");
+    for skipped in [
+        "view staging.stg_products",
+        "table marts.dim_products",
+        "table marts.fct_product_performance",
+    ] {
+        assert_eq!(by_four[skipped], "SKIP", "{skipped}\n{four}");
+    }
+    // Nothing else depends on products: the rest is built.
+    for built in [
+        "incremental marts.fact_orders",
+        "table marts.dim_customers",
+        "table marts.fct_customer_ltv",
+        "incremental staging.stg_web_events",
+        "snapshot snapshots.customers_snapshot",
+    ] {
+        assert_eq!(by_four[built], "OK", "{built}\n{four}");
+    }
+    assert!(
+        four.contains("1 error, ") && four.contains("skipped"),
+        "{four}"
+    );
+}

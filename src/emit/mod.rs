@@ -333,6 +333,20 @@ impl<'a> Emitter<'a> {
         }
     }
 
+    /// `CREATE SCHEMA IF NOT EXISTS` for the schema of each relation, once:
+    /// the runner creates them before running nodes side by side, since two
+    /// concurrent creations of one schema conflict.
+    pub fn create_schemas(&self, relations: &[RelId]) -> Vec<String> {
+        let mut statements: Vec<String> = relations
+            .iter()
+            .filter_map(|id| physical_name(self.ir, *id))
+            .map(|name| self.create_schema(&name))
+            .collect();
+        statements.sort();
+        statements.dedup();
+        statements
+    }
+
     fn create_schema(&self, name: &PhysicalName) -> String {
         format!("CREATE SCHEMA IF NOT EXISTS {}", self.q(&name.schema))
     }

@@ -69,6 +69,15 @@ impl Warehouse for DuckDbWarehouse {
         Dialect::DuckDb
     }
 
+    fn connect_another(&self) -> Result<Box<dyn Warehouse + Send>> {
+        // A second connection to the same open database.
+        let connection = self.connection.try_clone().map_err(|e| error(e, ""))?;
+        Ok(Box::new(DuckDbWarehouse {
+            connection,
+            path: self.path.clone(),
+        }))
+    }
+
     fn execute(&mut self, sql: &str) -> Result<()> {
         self.connection
             .execute_batch(sql)

@@ -77,6 +77,9 @@ pub trait Warehouse {
     /// The columns of a relation and their types, in order.
     fn columns(&mut self, name: &PhysicalName) -> Result<Vec<(String, String)>>;
 
+    /// Another connection to the same warehouse, for a worker thread.
+    fn connect_another(&self) -> Result<Box<dyn Warehouse + Send>>;
+
     /// Loads a CSV file (with a header) into an existing table, for
     /// warehouses whose SQL cannot read local files. An unquoted empty
     /// field is NULL, `""` the empty string. Returns the rows loaded.

@@ -40,6 +40,7 @@ pub struct PostgresWarehouse {
     runtime: Runtime,
     client: Client,
     describe: String,
+    config: PostgresConfig,
 }
 
 /// A server error as people read it: the message, then the server's detail
@@ -104,6 +105,7 @@ impl PostgresWarehouse {
             runtime,
             client,
             describe,
+            config: config.clone(),
         })
     }
 
@@ -131,6 +133,10 @@ impl Warehouse for PostgresWarehouse {
 
     fn dialect(&self) -> Dialect {
         Dialect::Postgres
+    }
+
+    fn connect_another(&self) -> Result<Box<dyn Warehouse + Send>> {
+        Ok(Box::new(PostgresWarehouse::connect(&self.config)?))
     }
 
     fn execute(&mut self, sql: &str) -> Result<()> {
