@@ -26,7 +26,8 @@ bin_dir() {
 # Runs a server program: PostgreSQL refuses to run as root.
 as_owner() {
     if [[ "$(id -u)" == 0 ]]; then
-        runuser -u postgres -- "$@"
+        # From a folder `postgres` may enter (paths here are absolute).
+        (cd / && runuser -u postgres -- "$@")
     else
         "$@"
     fi

@@ -242,7 +242,37 @@ impl std::fmt::Debug for SnowflakeConfig {
 
 /// Parses `profiles.toml`; the error carries the byte range it points at.
 pub fn parse(text: &str) -> Result<Profiles, (Option<std::ops::Range<usize>>, String)> {
-    toml::from_str(text).map_err(|e| (e.span(), e.message().trim().to_string()))
+    toml::from_str(text).map_err(|e| {
+        let message = e.message().trim().to_string();
+        // Inside a target, toml loses the position of a field's error (the
+        // target is read whole to find its adapter): find a secret written
+        // as a string by its key.
+        let span = if message.starts_with("secrets are read") {
+            secret_literal(text).or(e.span())
+        } else {
+            e.span()
+        };
+        (span, message)
+    })
+}
+
+/// Where a line sets `password` or `private_key` to a string.
+fn secret_literal(text: &str) -> Option<std::ops::Range<usize>> {
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        for key in ["password", "private_key"] {
+            if let Some(rest) = trimmed.strip_prefix(key)
+                && let Some(value) = rest.trim_start().strip_prefix('=')
+                && value.trim_start().starts_with(['"', '\''])
+            {
+                let start = offset + (line.len() - value.trim_start().len());
+                return Some(start..offset + line.trim_end().len());
+            }
+        }
+        offset += line.len();
+    }
+    None
 }
 
 impl Profiles {
@@ -416,7 +446,7 @@ adapter = "duckdb"
         let (span, message) = parse(&text).unwrap_err();
         assert!(message.contains("never from a file"), "{message}");
         assert!(!message.contains("hunter2"), "{message}");
-        assert!(span.is_some());
+        assert_eq!(&text[span.unwrap()], "\"hunter2\"");
     }
 
     #[test]

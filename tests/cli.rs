@@ -247,3 +247,80 @@ fn usage_errors_exit_2() {
     let out = shopc(&["check", "--format", "xml"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn targets_come_from_profiles_and_bigquery_runs_exit_2() {
+    let (_temp, root) = copy_shopco();
+    let project = root.to_str().unwrap();
+    std::fs::write(
+        root.join("profiles.toml"),
+        "default = \"local\"\n\
+         [targets.local]\nadapter = \"duckdb\"\npath = \"target/local.duckdb\"\n\
+         [targets.bq]\nadapter = \"bigquery\"\nproject = \"shopco-analytics\"\ndataset = \"shopco\"\n",
+    )
+    .unwrap();
+    // The default target: the file it names, not the built-in one.
+    let out = shopc(&["seed", "--project", project]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("local.duckdb"), "{}", stdout(&out));
+    assert!(root.join("target/local.duckdb").is_file());
+
+    // BigQuery is emission only: running says so and exits 2, emitting works.
+    let out = shopc(&["build", "--project", project, "--target", "bq"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains(
+            "cannot run against BigQuery yet, only write its SQL: `shopc emit --target bq`"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stdout(&out).is_empty(), "{}", stdout(&out));
+    let out = shopc(&[
+        "emit",
+        "--project",
+        project,
+        "--target",
+        "bq",
+        "-s",
+        "fact_orders",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("`marts`.`fact_orders`"),
+        "{}",
+        stdout(&out)
+    );
+
+    // An unknown target, and a secret written in the file.
+    let out = shopc(&["run", "--project", project, "--target", "prod"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("no target `prod` in profiles.toml; it has bq, local"),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::write(
+        root.join("profiles.toml"),
+        "[targets.pg]\nadapter = \"postgres\"\nuser = \"shopc\"\ndbname = \"shopco\"\npassword = \"hunter2\"\n",
+    )
+    .unwrap();
+    let out = shopc(&[
+        "debug",
+        "connection",
+        "--project",
+        project,
+        "--target",
+        "pg",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("profiles.toml:5:12: secrets are read from the environment"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("hunter2") && !stdout(&out).contains("hunter2"),
+        "{err}"
+    );
+}
