@@ -7,7 +7,7 @@
 use std::path::Path;
 
 mod common;
-use common::{database, run, stdout};
+use common::{build, database, run, stdout};
 
 /// Rewrites a seed CSV: `edit` gets its lines (header first).
 fn edit_csv(root: &Path, table: &str, edit: impl FnOnce(&mut Vec<String>)) {
@@ -16,13 +16,6 @@ fn edit_csv(root: &Path, table: &str, edit: impl FnOnce(&mut Vec<String>)) {
     let mut lines: Vec<String> = text.lines().map(String::from).collect();
     edit(&mut lines);
     std::fs::write(&path, lines.join("\n") + "\n").unwrap();
-}
-
-fn build(root: &Path, extra: &[&str]) -> String {
-    let out = run("build", root, extra);
-    let text = stdout(&out);
-    assert_eq!(out.status.code(), Some(0), "{text}");
-    text
 }
 
 fn count(db: &duckdb::Connection, sql: &str) -> i64 {

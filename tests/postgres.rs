@@ -10,14 +10,7 @@ use std::path::Path;
 use shopc::warehouse::{DuckDbWarehouse, Rows, Warehouse};
 
 mod common;
-use common::{Postgres, run, stderr, stdout};
-
-fn build(root: &Path, extra: &[&str]) -> String {
-    let out = run("build", root, extra);
-    let text = stdout(&out);
-    assert_eq!(out.status.code(), Some(0), "{text}\n{}", stderr(&out));
-    text
-}
+use common::{Postgres, build, run, stderr, stdout};
 
 /// One value as both engines agree to write it: booleans as `true` /
 /// `false`, numbers rounded to 6 decimals (DuckDB's doubles and

@@ -490,12 +490,7 @@ impl<'a> Emitter<'a> {
             }
         };
         let select = self.select(id);
-        let key_match = |left: &str, right: &str| -> String {
-            keys.iter()
-                .map(|k| format!("{left}.{k} = {right}.{k}"))
-                .collect::<Vec<_>>()
-                .join(" AND ")
-        };
+        let key_match = |left: &str, right: &str| key_match(&keys, left, right);
         match inc.strategy {
             crate::ir::IncrementalStrategy::Merge => {
                 let source = match &since {
@@ -618,13 +613,8 @@ impl<'a> Emitter<'a> {
         let deletes_as_rows = rel.columns.contains_key("dbt_is_deleted");
         let text = self.d.type_name(Type::Text);
         let ts = self.d.type_name(Type::Timestamp);
-        let key_match = |left: &str, right: &str| -> String {
-            snap.unique_key
-                .iter()
-                .map(|k| format!("{left}.{} = {right}.{}", col(*k), col(*k)))
-                .collect::<Vec<_>>()
-                .join(" AND ")
-        };
+        let keys: Vec<String> = snap.unique_key.iter().map(|k| col(*k)).collect();
+        let key_match = |left: &str, right: &str| key_match(&keys, left, right);
         let scd_id = |table: &str, time: &str| {
             let mut parts: Vec<String> = snap
                 .unique_key
@@ -703,7 +693,6 @@ impl<'a> Emitter<'a> {
                     ));
                 }
                 // Every version newer than the latest recorded, or of a new key.
-                let keys: Vec<String> = snap.unique_key.iter().map(|k| col(*k)).collect();
                 let recorded = self.q("shopc_recorded");
                 let live = if deletes_as_rows {
                     format!(" WHERE NOT {deleted}")
@@ -781,13 +770,8 @@ impl<'a> Emitter<'a> {
         let (t, s) = (&self.q("snapshot"), &self.q("source"));
         let no_end = format!("CAST(NULL AS {})", self.d.type_name(Type::Timestamp));
         let col = |c: ColumnId| self.q(&self.ir.column(c).name);
-        let key_match = |left: &str, right: &str| -> String {
-            snap.unique_key
-                .iter()
-                .map(|k| format!("{left}.{} = {right}.{}", col(*k), col(*k)))
-                .collect::<Vec<_>>()
-                .join(" AND ")
-        };
+        let keys: Vec<String> = snap.unique_key.iter().map(|k| col(*k)).collect();
+        let key_match = |left: &str, right: &str| key_match(&keys, left, right);
         let (valid_to, deleted) = (self.q("dbt_valid_to"), self.q("dbt_is_deleted"));
         let current = format!("{t}.{valid_to} IS NULL");
         let gone = format!(
@@ -1507,6 +1491,14 @@ pub struct Build {
     /// keeps its identity, so views over it (which PostgreSQL binds to the
     /// table itself, not its name) stay valid.
     pub refill: Vec<String>,
+}
+
+/// `l.k1 = r.k1 AND l.k2 = r.k2` over quoted key columns.
+fn key_match(keys: &[String], left: &str, right: &str) -> String {
+    keys.iter()
+        .map(|k| format!("{left}.{k} = {right}.{k}"))
+        .collect::<Vec<_>>()
+        .join(" AND ")
 }
 
 /// The SCD2 statements of a snapshot.

@@ -109,16 +109,6 @@ impl PostgresWarehouse {
         })
     }
 
-    /// The server's version string, for `shopc debug connection`.
-    pub fn version(&mut self) -> Result<String> {
-        let rows = self.query("SELECT version()")?;
-        Ok(rows
-            .rows
-            .first()
-            .and_then(|r| r.first().cloned().flatten())
-            .unwrap_or_default())
-    }
-
     fn batch(&self, sql: &str) -> Result<()> {
         self.runtime
             .block_on(self.client.batch_execute(sql))

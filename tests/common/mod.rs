@@ -27,6 +27,14 @@ pub fn run(command: &str, root: &Path, extra: &[&str]) -> Output {
     shopc(&args)
 }
 
+/// `shopc build --project ROOT EXTRA…`, which must succeed; its stdout.
+pub fn build(root: &Path, extra: &[&str]) -> String {
+    let out = run("build", root, extra);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}\n{}", stderr(&out));
+    text
+}
+
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
