@@ -1,0 +1,2 @@
+" shopc model files
+autocmd BufRead,BufNewFile *.shop setfiletype shop
