@@ -66,7 +66,19 @@ fn textmate_patterns() -> String {
     }
     let mut out = String::new();
     walk(&grammar, &mut out);
-    out
+    // A regex escape such as `\b` or `\s` stands before a word and is not
+    // part of it: `\bnull\b` highlights `null`.
+    let mut words = String::with_capacity(out.len());
+    let mut chars = out.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\\' && chars.peek().is_some_and(char::is_ascii_alphabetic) {
+            chars.next();
+            words.push(' ');
+        } else {
+            words.push(c);
+        }
+    }
+    words
 }
 
 /// The vim syntax file without its comment lines.
@@ -126,6 +138,7 @@ fn the_keyword_reader_finds_what_the_parser_reads() {
     assert!(has_word("a date b", "date"));
     assert!(!has_word("order_date", "date"));
     assert!(missing(&["window".into()], "no such word").len() == 1);
+    assert!(has_word(&textmate_patterns(), "null"), "`\\bnull\\b` counts");
 }
 
 #[test]
