@@ -620,9 +620,8 @@ fn open_warehouse(
         Target::Postgres(pg) => Ok(Box::new(
             crate::warehouse::PostgresWarehouse::connect(pg).map_err(|e| e.to_string())?,
         )),
-        Target::Snowflake(_) => Err(format!(
-            "target `{}`: the snowflake adapter is not available in this build; `shopc emit --target snowflake` writes its SQL",
-            found.name.as_deref().unwrap_or_default()
+        Target::Snowflake(sf) => Ok(Box::new(
+            crate::warehouse::SnowflakeWarehouse::connect(sf).map_err(|e| e.to_string())?,
         )),
         Target::BigQuery { .. } => Err(format!(
             "target `{}`: shopc cannot run against BigQuery yet, only write its SQL: `shopc emit --target {}`",
@@ -685,24 +684,12 @@ fn debug_connection(dir: &std::path::Path, name: Option<&str>) -> ExitCode {
         Err(e) => {
             say!("connection: failed");
             eprintln!("error: {e}");
-            let unsupported = matches!(
-                found.target,
-                crate::profiles::Target::BigQuery { .. } | crate::profiles::Target::Snowflake(_)
-            );
+            let unsupported = matches!(found.target, crate::profiles::Target::BigQuery { .. });
             return ExitCode::from(if unsupported { EXIT_USAGE } else { EXIT_ERRORS });
         }
     };
-    let version = match warehouse.dialect() {
-        crate::emit::Dialect::DuckDb => "SELECT 'DuckDB ' || version()",
-        _ => "SELECT version()",
-    };
-    match warehouse.query(version) {
-        Ok(rows) => {
-            let version = rows
-                .rows
-                .first()
-                .and_then(|r| r.first().cloned().flatten())
-                .unwrap_or_default();
+    match warehouse.server_version() {
+        Ok(version) => {
             say!(
                 "connection: ok in {:.2}s, {}",
                 started.elapsed().as_secs_f64(),

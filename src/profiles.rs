@@ -26,7 +26,7 @@ use indexmap::IndexMap;
 use serde::de::{DeserializeOwned, Error as _};
 use serde::{Deserialize, Deserializer};
 
-use crate::warehouse::PostgresConfig;
+use crate::warehouse::{PostgresConfig, SnowflakeConfig};
 
 /// The file's name.
 pub const FILE_NAME: &str = "profiles.toml";
@@ -207,36 +207,6 @@ impl Target {
                 vec![("project", project.clone()), ("dataset", dataset.clone())]
             }
         }
-    }
-}
-
-#[derive(Clone, PartialEq, Eq)]
-pub struct SnowflakeConfig {
-    pub account: String,
-    pub user: String,
-    pub warehouse: Option<String>,
-    pub role: Option<String>,
-    pub database: String,
-    pub schema: String,
-    pub password: Option<String>,
-    pub private_key: Option<String>,
-    pub host: Option<String>,
-}
-
-impl std::fmt::Debug for SnowflakeConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SnowflakeConfig")
-            .field("account", &self.account)
-            .field("user", &self.user)
-            .field("database", &self.database)
-            .field("schema", &self.schema)
-            .field("password", &self.password.as_ref().map(|_| "<secret>"))
-            .field(
-                "private_key",
-                &self.private_key.as_ref().map(|_| "<secret>"),
-            )
-            .field("host", &self.host)
-            .finish()
     }
 }
 

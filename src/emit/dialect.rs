@@ -399,6 +399,11 @@ impl SqlDialect for Snowflake {
             parenthesized: true,
         }
     }
+
+    /// DDL commits the open transaction and then runs on its own.
+    fn transactional_ddl(&self) -> bool {
+        false
+    }
 }
 
 // ------------------------------------------------------------------ BigQuery

@@ -69,6 +69,10 @@ impl Warehouse for DuckDbWarehouse {
         Dialect::DuckDb
     }
 
+    fn server_version(&mut self) -> Result<String> {
+        Ok(self.query("SELECT 'DuckDB ' || version()")?.first_value())
+    }
+
     fn connect_another(&self) -> Result<Box<dyn Warehouse + Send>> {
         // A second connection to the same open database.
         let connection = self.connection.try_clone().map_err(|e| error(e, ""))?;

@@ -1,11 +1,13 @@
 //! Warehouses: where statements run. The runner talks to a [`Warehouse`];
-//! each adapter (embedded DuckDB, PostgreSQL) implements it. IO module.
+//! each adapter (embedded DuckDB, PostgreSQL, Snowflake) implements it. IO module.
 
 mod duckdb;
 mod postgres;
+mod snowflake;
 
 pub use self::duckdb::DuckDbWarehouse;
 pub use self::postgres::{PostgresConfig, PostgresWarehouse};
+pub use self::snowflake::{SnowflakeConfig, SnowflakeWarehouse};
 
 use crate::emit::{Dialect, PhysicalName, RelationType};
 
@@ -15,6 +17,18 @@ use crate::emit::{Dialect, PhysicalName, RelationType};
 pub struct Rows {
     pub columns: Vec<String>,
     pub rows: Vec<Vec<Option<String>>>,
+}
+
+impl Rows {
+    /// The first column of the first row; empty when there is none or it
+    /// is NULL.
+    pub fn first_value(self) -> String {
+        self.rows
+            .into_iter()
+            .next()
+            .and_then(|row| row.into_iter().next().flatten())
+            .unwrap_or_default()
+    }
 }
 
 /// A statement the warehouse refused, with its message.
@@ -61,6 +75,11 @@ pub trait Warehouse {
 
     /// The SQL dialect to emit for this warehouse.
     fn dialect(&self) -> Dialect;
+
+    /// What the server says it is: `PostgreSQL 15.18 (Debian …)`.
+    fn server_version(&mut self) -> Result<String> {
+        Ok(self.query("SELECT version()")?.first_value())
+    }
 
     /// Runs one statement.
     fn execute(&mut self, sql: &str) -> Result<()>;
