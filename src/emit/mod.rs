@@ -1194,12 +1194,25 @@ impl<'a> Emitter<'a> {
                     .map(|(i, t)| {
                         let q = &t.query;
                         let scan = &q.scans[0];
+                        let column = self.ir.column(t.column);
+                        let mut sum = format!(
+                            "coalesce(sum({}.{}), 0)",
+                            self.q(&scan.alias),
+                            self.q(&column.name)
+                        );
+                        // An exact total is compared at its own type, the
+                        // type `sum` has by the library's rule: a no-op
+                        // where the engine sums decimals exactly, and the
+                        // total to the cent where an engine (fakesnow)
+                        // sums them as doubles.
+                        let total_type = column.ty.sum();
+                        if let Type::Numeric(Some(_)) = total_type {
+                            sum = format!("CAST({sum} AS {})", self.d.type_name(total_type));
+                        }
                         let mut select = format!(
-                            "SELECT {} AS {term}, {} AS {total_of}, coalesce(sum({}.{}), 0) AS {total} FROM {} AS {}",
+                            "SELECT {} AS {term}, {} AS {total_of}, {sum} AS {total} FROM {} AS {}",
                             i + 1,
                             self.d.string_literal(&t.label),
-                            self.q(&scan.alias),
-                            self.q(&self.ir.column(t.column).name),
                             self.relation_source(scan.relation),
                             self.q(&scan.alias),
                         );
