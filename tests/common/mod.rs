@@ -6,6 +6,8 @@ use std::process::{Command, Output};
 
 use shopc::warehouse::Warehouse;
 
+pub mod compare;
+
 pub const SHOPCO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/shopco_models");
 
 /// Runs the binary; fails the test if it panicked.
@@ -13,6 +15,7 @@ pub fn shopc(args: &[&str]) -> Output {
     let out = Command::new(env!("CARGO_BIN_EXE_shopc"))
         .args(args)
         .env("NO_COLOR", "1")
+        .env("SHOPC_TEST_SNOWFLAKE_PASSWORD", FAKESNOW_PASSWORD)
         .output()
         .expect("run shopc");
     let err = String::from_utf8_lossy(&out.stderr);
@@ -93,31 +96,8 @@ impl Postgres {
         let (port, server) = match std::env::var("SHOPC_PG_PORT") {
             Ok(port) => (port.parse().expect("SHOPC_PG_PORT is a port"), None),
             Err(_) => {
-                let dir = tempfile::tempdir().unwrap();
-                // The server runs as `postgres`, which must reach its folder.
-                use std::os::unix::fs::PermissionsExt;
-                std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
-                    .unwrap();
-                let out = Command::new("bash")
-                    .arg(SCRIPT)
-                    .arg("start")
-                    .arg(dir.path().join("pg"))
-                    .output()
-                    .expect("run scripts/postgres.sh");
-                assert!(
-                    out.status.success(),
-                    "scripts/postgres.sh start failed:\n{}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
-                let text = String::from_utf8_lossy(&out.stdout);
-                let port = text
-                    .lines()
-                    .find_map(|l| l.strip_prefix("SHOPC_PG_PORT="))
-                    .expect("the script prints the port")
-                    .trim()
-                    .parse()
-                    .unwrap();
-                (port, Some(dir))
+                let (port, dir) = start_server(SCRIPT, "pg", "SHOPC_PG_PORT");
+                (port.parse().expect("the script prints a port"), Some(dir))
             }
         };
         let database = format!("{name}_{}", std::process::id());
@@ -188,4 +168,113 @@ impl Drop for Postgres {
             None => {}
         }
     }
+}
+
+/// The password the test profiles read from `$SHOPC_TEST_SNOWFLAKE_PASSWORD`
+/// (set for every `shopc` the tests run). fakesnow accepts any password;
+/// the profile reads it from the environment, as a real one must be.
+pub const FAKESNOW_PASSWORD: &str = "fakesnow-accepts-any-password";
+
+/// A Snowflake database of its own for one test, on a local fakesnow
+/// server. `.ci/run` starts one (`scripts/fakesnow.sh`) and exports
+/// `SHOPC_SNOWFLAKE_HOST`; without it the test starts a server of its own
+/// with the same script (installing fakesnow from PyPI if missing).
+/// fakesnow keeps databases in memory and creates one on first login.
+pub struct Fakesnow {
+    pub host: String,
+    pub database: String,
+    server: Option<tempfile::TempDir>,
+}
+
+const FAKESNOW_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/fakesnow.sh");
+
+impl Fakesnow {
+    pub fn start(name: &str) -> Fakesnow {
+        let (host, server) = match std::env::var("SHOPC_SNOWFLAKE_HOST") {
+            Ok(host) => (host, None),
+            Err(_) => {
+                let (host, dir) = start_server(FAKESNOW_SCRIPT, "fakesnow", "SHOPC_SNOWFLAKE_HOST");
+                (host, Some(dir))
+            }
+        };
+        Fakesnow {
+            host,
+            database: format!("{name}_{}", std::process::id()),
+            server,
+        }
+    }
+
+    pub fn config(&self) -> shopc::warehouse::SnowflakeConfig {
+        shopc::warehouse::SnowflakeConfig {
+            account: "shopco".into(),
+            user: "shopc".into(),
+            warehouse: Some("compute_wh".into()),
+            role: None,
+            database: self.database.clone(),
+            schema: "public".into(),
+            password: Some(FAKESNOW_PASSWORD.into()),
+            private_key: None,
+            host: Some(self.host.clone()),
+        }
+    }
+
+    pub fn connect(&self) -> shopc::warehouse::SnowflakeWarehouse {
+        shopc::warehouse::SnowflakeWarehouse::connect(&self.config())
+            .expect("connect to the fakesnow server")
+    }
+
+    /// Writes a profiles.toml with this database as target `sf`.
+    pub fn write_profiles(&self, root: &Path) {
+        std::fs::write(
+            root.join("profiles.toml"),
+            format!(
+                "[targets.sf]\nadapter = \"snowflake\"\naccount = \"shopco\"\nuser = \"shopc\"\n\
+                 warehouse = \"compute_wh\"\ndatabase = \"{}\"\nschema = \"public\"\n\
+                 password = {{ env = \"SHOPC_TEST_SNOWFLAKE_PASSWORD\" }}\nhost = \"{}\"\n",
+                self.database, self.host
+            ),
+        )
+        .unwrap();
+    }
+}
+
+impl Drop for Fakesnow {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.server {
+            let _ = Command::new("bash")
+                .arg(FAKESNOW_SCRIPT)
+                .arg("stop")
+                .arg(dir.path().join("fakesnow"))
+                .output();
+        }
+    }
+}
+
+/// Starts a throwaway server with one of `scripts/` (`SCRIPT start
+/// DIR/NAME`), in a temporary folder that the script's server user may
+/// enter; returns the value the script prints as `VARIABLE=value` and the
+/// folder, which holds the server until it is stopped.
+fn start_server(script: &str, name: &str, variable: &str) -> (String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = Command::new("bash")
+        .arg(script)
+        .arg("start")
+        .arg(dir.path().join(name))
+        .output()
+        .unwrap_or_else(|e| panic!("run {script}: {e}"));
+    assert!(
+        out.status.success(),
+        "{script} start failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let value = text
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{variable}=")))
+        .unwrap_or_else(|| panic!("{script} prints {variable}=…"))
+        .trim()
+        .to_string();
+    (value, dir)
 }
