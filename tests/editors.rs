@@ -138,7 +138,10 @@ fn the_keyword_reader_finds_what_the_parser_reads() {
     assert!(has_word("a date b", "date"));
     assert!(!has_word("order_date", "date"));
     assert!(missing(&["window".into()], "no such word").len() == 1);
-    assert!(has_word(&textmate_patterns(), "null"), "`\\bnull\\b` counts");
+    assert!(
+        has_word(&textmate_patterns(), "null"),
+        "`\\bnull\\b` counts"
+    );
 }
 
 #[test]
