@@ -46,46 +46,94 @@ pub enum Command {
     /// Load the seed CSVs into their source tables
     Seed {
         #[command(flatten)]
-        run: RunArgs,
+        project: ProjectArg,
+        #[command(flatten)]
+        select: SelectArgs,
+        #[command(flatten)]
+        seeds: SeedsArg,
+        #[command(flatten)]
+        target: TargetArgs,
+        #[command(flatten)]
+        color: ColorArg,
     },
     /// Build the selected models (views, tables, incremental models) and snapshots in dependency order
     Run {
         #[command(flatten)]
-        run: RunArgs,
+        project: ProjectArg,
+        #[command(flatten)]
+        select: SelectArgs,
+        #[command(flatten)]
+        refresh: RefreshArg,
+        #[command(flatten)]
+        target: TargetArgs,
+        #[command(flatten)]
+        color: ColorArg,
     },
     /// Run the data tests of the selected models
     Test {
         #[command(flatten)]
-        run: RunArgs,
+        project: ProjectArg,
+        #[command(flatten)]
+        select: SelectArgs,
+        #[command(flatten)]
+        target: TargetArgs,
+        #[command(flatten)]
+        color: ColorArg,
     },
     /// Take the snapshots: record changed rows of their relations as new versions (SCD2)
     Snapshot {
         #[command(flatten)]
-        run: RunArgs,
+        project: ProjectArg,
+        #[command(flatten)]
+        select: SelectArgs,
+        #[command(flatten)]
+        target: TargetArgs,
+        #[command(flatten)]
+        color: ColorArg,
     },
     /// Seed, run and test in dependency order; a failing test skips what depends on it
     Build {
         #[command(flatten)]
-        run: RunArgs,
+        project: ProjectArg,
+        #[command(flatten)]
+        select: SelectArgs,
+        #[command(flatten)]
+        seeds: SeedsArg,
+        #[command(flatten)]
+        refresh: RefreshArg,
+        #[command(flatten)]
+        target: TargetArgs,
+        #[command(flatten)]
+        color: ColorArg,
     },
-    /// Write the SQL of every selected model and test to target/compiled/
+    /// Write the DuckDB SQL of every selected model and test to
+    /// target/compiled/ (`shopc emit --target` writes another dialect's)
     Compile {
         #[command(flatten)]
-        run: RunArgs,
+        project: ProjectArg,
+        #[command(flatten)]
+        select: SelectArgs,
+        #[command(flatten)]
+        color: ColorArg,
     },
     /// Write the SQL of the selected relations for one warehouse: schema and
     /// table DDL, MERGE / INSERT for incremental models, SCD2 statements for
     /// snapshots, and every data test as a query
-    ///
-    /// `--target` is a dialect (duckdb, postgres, snowflake, bigquery) or a
-    /// target of profiles.toml, whose adapter's dialect is written.
     Emit {
+        /// A dialect (duckdb, postgres, snowflake, bigquery) or a target of
+        /// profiles.toml, whose adapter's dialect is written (default: duckdb)
+        #[arg(long, value_name = "DIALECT|TARGET")]
+        target: Option<String>,
         /// Write one file per relation and statement kind into this folder
         /// (stdout without it)
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
         #[command(flatten)]
-        run: RunArgs,
+        project: ProjectArg,
+        #[command(flatten)]
+        select: SelectArgs,
+        #[command(flatten)]
+        color: ColorArg,
     },
     /// Explain a diagnostic code (e.g. `shopc explain R001`); list all codes without one
     Explain {
@@ -130,38 +178,103 @@ pub enum DebugStage {
     },
 }
 
-/// Options shared by the commands that touch a warehouse.
-#[derive(clap::Args, Debug)]
-pub struct RunArgs {
-    #[command(flatten)]
-    pub project: ProjectArg,
+/// Which relations a command works on.
+#[derive(clap::Args, Debug, Default)]
+pub struct SelectArgs {
     /// Nodes to include: `name`, `+name` (and ancestors), `name+` (and
-    /// descendants), `n+name`, `@name`, `tag:x`, `layer:x`
+    /// descendants), `n+name`, `@name`, `tag:x`, `layer:x`, `source:x`
     #[arg(long, short = 's', num_args = 1.., value_name = "SELECTOR")]
     pub select: Vec<String>,
     /// Nodes to leave out, with the same selectors
     #[arg(long, num_args = 1.., value_name = "SELECTOR")]
     pub exclude: Vec<String>,
-    /// Load seed CSVs from this folder instead of the project's seeds path
-    /// (another day's extracts, for example)
-    #[arg(long, value_name = "DIR")]
-    pub seeds: Option<PathBuf>,
-    /// Rebuild incremental models from scratch instead of merging into them
-    #[arg(long)]
-    pub full_refresh: bool,
+}
+
+/// Where a command runs.
+#[derive(clap::Args, Debug, Default)]
+pub struct TargetArgs {
     /// A target of profiles.toml (in the project, else ~/.shopc/): where to
     /// run (default: the file's `default`, else the embedded DuckDB file)
     #[arg(long, value_name = "NAME")]
     pub target: Option<String>,
     /// How many nodes may run at once, each on its own connection
-    /// (independent nodes only: a node waits for what it reads)
-    #[arg(long, default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
-    pub threads: u16,
+    /// (independent nodes only: a node waits for what it reads); default:
+    /// the number of cores
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub threads: Option<u16>,
     /// DuckDB database file (default: TARGET/NAME.duckdb in the project)
     #[arg(long, value_name = "FILE")]
     pub database: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug, Default)]
+pub struct SeedsArg {
+    /// Load seed CSVs from this folder instead of the project's seeds path
+    /// (another day's extracts, for example)
+    #[arg(long, value_name = "DIR")]
+    pub seeds: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug, Default)]
+pub struct RefreshArg {
+    /// Rebuild incremental models from scratch instead of merging into them
+    #[arg(long)]
+    pub full_refresh: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ColorArg {
+    /// Colour diagnostics and the PASS / FAIL / SKIP of progress lines
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+}
+
+/// What the commands that select relations were given, together; each
+/// command's arguments accept only the options it uses.
+#[derive(Debug)]
+pub struct RunArgs {
+    pub project: ProjectArg,
+    pub select: Vec<String>,
+    pub exclude: Vec<String>,
+    pub seeds: Option<PathBuf>,
+    pub full_refresh: bool,
+    pub target: Option<String>,
+    pub threads: Option<u16>,
+    pub database: Option<PathBuf>,
+    pub color: ColorChoice,
+}
+
+impl RunArgs {
+    fn new(project: ProjectArg, select: SelectArgs, color: ColorArg) -> RunArgs {
+        RunArgs {
+            project,
+            select: select.select,
+            exclude: select.exclude,
+            seeds: None,
+            full_refresh: false,
+            target: None,
+            threads: None,
+            database: None,
+            color: color.color,
+        }
+    }
+
+    fn on(mut self, target: TargetArgs) -> RunArgs {
+        self.target = target.target;
+        self.threads = target.threads;
+        self.database = target.database;
+        self
+    }
+
+    fn seeds(mut self, seeds: SeedsArg) -> RunArgs {
+        self.seeds = seeds.seeds;
+        self
+    }
+
+    fn refresh(mut self, refresh: RefreshArg) -> RunArgs {
+        self.full_refresh = refresh.full_refresh;
+        self
+    }
 }
 
 #[derive(clap::Args, Debug)]
@@ -214,13 +327,76 @@ pub fn main() -> ExitCode {
             format,
             color,
         } => check(&project.project, format, color),
-        Command::Seed { run } => warehouse_command(&run, crate::run::Command::Seed),
-        Command::Run { run } => warehouse_command(&run, crate::run::Command::Run),
-        Command::Snapshot { run } => warehouse_command(&run, crate::run::Command::Snapshot),
-        Command::Test { run } => warehouse_command(&run, crate::run::Command::Test),
-        Command::Build { run } => warehouse_command(&run, crate::run::Command::Build),
-        Command::Compile { run } => compile(&run),
-        Command::Emit { out, run } => emit(&run, out.as_deref()),
+        Command::Seed {
+            project,
+            select,
+            seeds,
+            target,
+            color,
+        } => warehouse_command(
+            &RunArgs::new(project, select, color).on(target).seeds(seeds),
+            crate::run::Command::Seed,
+        ),
+        Command::Run {
+            project,
+            select,
+            refresh,
+            target,
+            color,
+        } => warehouse_command(
+            &RunArgs::new(project, select, color)
+                .on(target)
+                .refresh(refresh),
+            crate::run::Command::Run,
+        ),
+        Command::Snapshot {
+            project,
+            select,
+            target,
+            color,
+        } => warehouse_command(
+            &RunArgs::new(project, select, color).on(target),
+            crate::run::Command::Snapshot,
+        ),
+        Command::Test {
+            project,
+            select,
+            target,
+            color,
+        } => warehouse_command(
+            &RunArgs::new(project, select, color).on(target),
+            crate::run::Command::Test,
+        ),
+        Command::Build {
+            project,
+            select,
+            seeds,
+            refresh,
+            target,
+            color,
+        } => warehouse_command(
+            &RunArgs::new(project, select, color)
+                .on(target)
+                .seeds(seeds)
+                .refresh(refresh),
+            crate::run::Command::Build,
+        ),
+        Command::Compile {
+            project,
+            select,
+            color,
+        } => compile(&RunArgs::new(project, select, color)),
+        Command::Emit {
+            target,
+            out,
+            project,
+            select,
+            color,
+        } => {
+            let mut args = RunArgs::new(project, select, color);
+            args.target = target;
+            emit(&args, out.as_deref())
+        }
         Command::Explain { code } => explain(code.as_deref()),
         Command::Debug { stage } => debug(stage),
     }
@@ -250,17 +426,20 @@ fn check(dir: &std::path::Path, format: Format, color: ColorChoice) -> ExitCode 
         Err(code) => return code,
     };
     let LoadedProject {
-        db,
+        mut db,
         config,
         shop_files,
         mut problems,
+        root,
         ..
     } = loaded;
     let compilation = config
         .as_ref()
         .map(|config| crate::compile(&db, config, &shop_files));
-    if let Some(compilation) = &compilation {
+    if let (Some(compilation), Some(config)) = (&compilation, &config) {
         problems.extend(compilation.problems.iter().cloned());
+        let seeds = root.join(&config.paths.seeds);
+        problems.extend(crate::seed::discover(&compilation.ir, &mut db, &seeds).problems);
     }
     crate::sort_problems(&mut problems);
     let elapsed = started.elapsed();
@@ -279,17 +458,27 @@ fn check(dir: &std::path::Path, format: Format, color: ColorChoice) -> ExitCode 
     });
     let reconciles = compilation.as_ref().map_or(0, |c| c.ir.reconciles.len());
     let millis = elapsed.as_secs_f64() * 1000.0;
+    let notes = compilation
+        .as_ref()
+        .map(|c| layerless_notes(&c.ir))
+        .unwrap_or_default();
     match format {
         Format::Human => {
             eprint!(
                 "{}",
                 diagnostic::render(&db, &diagnostics, use_color(color))
             );
+            for note in &notes {
+                eprintln!("note: {note}");
+            }
             let verdict = if errors > 0 { "failed" } else { "ok" };
             say!(
-                "check {verdict}: {} files, {models} models, {sources} source tables, {snapshots} snapshot{}, \
+                "check {verdict}: {} file{}, {models} model{}, {sources} source table{}, {snapshots} snapshot{}, \
                  {reconciles} reconciliation{}; {errors} error{}, {warnings} warning{} in {millis:.1}ms",
                 shop_files.len(),
+                plural(shop_files.len()),
+                plural(models),
+                plural(sources),
                 plural(snapshots),
                 plural(reconciles),
                 plural(errors),
@@ -299,6 +488,7 @@ fn check(dir: &std::path::Path, format: Format, color: ColorChoice) -> ExitCode 
         Format::Json => {
             let json = serde_json::json!({
                 "diagnostics": diagnostics.iter().map(|d| diagnostic::to_json(&db, d)).collect::<Vec<_>>(),
+                "notes": notes,
                 "summary": {
                     "files": shop_files.len(),
                     "models": models,
@@ -310,7 +500,7 @@ fn check(dir: &std::path::Path, format: Format, color: ColorChoice) -> ExitCode 
                     "elapsed_ms": (millis * 10.0).round() / 10.0,
                 }
             });
-            let mut out = std::io::stdout().lock();
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             let _ = serde_json::to_writer_pretty(&mut out, &json);
             let _ = writeln!(out);
         }
@@ -327,6 +517,62 @@ fn check(dir: &std::path::Path, format: Format, color: ColorChoice) -> ExitCode 
     }
 }
 
+/// What models outside every layer are built as, and by which default:
+/// a model without a layer must not silently become a view.
+fn layerless_notes(ir: &crate::ir::Ir) -> Vec<String> {
+    use crate::ir::Origin;
+    let mut groups: std::collections::BTreeMap<(&str, &str, bool), Vec<&str>> = Default::default();
+    for (rel, model) in ir.models() {
+        if model.layer.is_some()
+            || !matches!(model.materialized_from, Origin::Project | Origin::BuiltIn)
+        {
+            continue;
+        }
+        let schema = crate::emit::physical_name(ir, rel.id).map_or("", |_| {
+            model
+                .schema
+                .as_deref()
+                .unwrap_or(crate::emit::DEFAULT_SCHEMA)
+        });
+        let project = model.materialized_from == Origin::Project;
+        groups
+            .entry((model.materialized.kind().as_str(), schema, project))
+            .or_default()
+            .push(&rel.name);
+    }
+    groups
+        .into_iter()
+        .map(|((kind, schema, project), names)| {
+            let by = if project {
+                format!("the project's `[defaults] materialized = \"{kind}\"`")
+            } else {
+                "shopc's default (set `[defaults] materialized` in shop.toml, or give them a `layer`)"
+                    .to_string()
+            };
+            let place = if schema.is_empty() {
+                String::new()
+            } else {
+                format!(" in schema `{schema}`")
+            };
+            let shown: Vec<&str> = names.iter().take(8).copied().collect();
+            let more = names.len() - shown.len();
+            let what = match (names.len(), kind) {
+                (_, "ephemeral") => "ephemeral".to_string(),
+                (1, kind) => format!("a {kind}"),
+                (_, kind) => format!("{kind}s"),
+            };
+            format!(
+                "{} model{} without a layer {} built as {what}{place}, by {by}: {}{}",
+                names.len(),
+                plural(names.len()),
+                if names.len() == 1 { "is" } else { "are" },
+                shown.join(", "),
+                if more > 0 { format!(" and {more} more") } else { String::new() },
+            )
+        })
+        .collect()
+}
+
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
@@ -341,7 +587,13 @@ fn explain(code: Option<&str>) -> ExitCode {
     };
     match Code::parse(text) {
         Some(code) => {
-            say!("{}", code.doc().trim_end());
+            // Markers for generated lists are for the repository, not readers.
+            let doc: Vec<&str> = code
+                .doc()
+                .lines()
+                .filter(|l| !l.starts_with("<!--"))
+                .collect();
+            say!("{}", doc.join("\n").trim_end());
             ExitCode::SUCCESS
         }
         None => {
@@ -481,7 +733,7 @@ fn selection(ir: &crate::ir::Ir, args: &RunArgs) -> Result<Vec<crate::ir::RelId>
 
 fn warehouse_command(args: &RunArgs, command: crate::run::Command) -> ExitCode {
     let Prepared {
-        loaded,
+        mut loaded,
         config,
         compilation,
         selected,
@@ -493,13 +745,13 @@ fn warehouse_command(args: &RunArgs, command: crate::run::Command) -> ExitCode {
         .seeds
         .clone()
         .unwrap_or_else(|| loaded.root.join(&config.paths.seeds));
-    let seeds = match crate::seed::discover(&compilation.ir, &seeds_dir) {
-        Ok(seeds) => seeds,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_ERRORS);
-        }
-    };
+    let discovered = crate::seed::discover(&compilation.ir, &mut loaded.db, &seeds_dir);
+    report(&loaded.db, &discovered.problems, args.color);
+    if discovered.problems.iter().any(Problem::is_error) {
+        eprintln!("error: the seeds folder has errors; nothing was run");
+        return ExitCode::from(EXIT_ERRORS);
+    }
+    let seeds = discovered.seeds;
     let target = match find_target(&loaded.root, args.target.as_deref()) {
         Ok(target) => target,
         Err(e) => {
@@ -522,7 +774,14 @@ fn warehouse_command(args: &RunArgs, command: crate::run::Command) -> ExitCode {
         command,
         crate::run::Options {
             full_refresh: args.full_refresh,
-            threads: usize::from(args.threads),
+            threads: args.threads.map_or_else(default_threads, usize::from),
+            color: match args.color {
+                ColorChoice::Always => true,
+                ColorChoice::Never => false,
+                ColorChoice::Auto => {
+                    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+                }
+            },
         },
         &selected,
         &mut out,
@@ -532,6 +791,13 @@ fn warehouse_command(args: &RunArgs, command: crate::run::Command) -> ExitCode {
     } else {
         ExitCode::from(EXIT_ERRORS)
     }
+}
+
+/// One thread per core: DuckDB parallelises each statement itself, so more
+/// workers than cores only compete (4 on 2 cores was slower than 1 on a
+/// large build).
+fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(64))
 }
 
 /// The target a command runs against, and where it came from.
@@ -555,7 +821,7 @@ fn find_target(root: &std::path::Path, name: Option<&str>) -> Result<FoundTarget
                 .join(crate::profiles::FILE_NAME)
         }),
     ];
-    let Some(file) = candidates.into_iter().flatten().find(|p| p.is_file()) else {
+    let Some(file) = candidates.into_iter().flatten().find(|p| p.exists()) else {
         return match name {
             None => Ok(FoundTarget {
                 file: None,
@@ -568,7 +834,9 @@ fn find_target(root: &std::path::Path, name: Option<&str>) -> Result<FoundTarget
             )),
         };
     };
-    let text = std::fs::read_to_string(&file)
+    let text = crate::project::read_file(&file, crate::project::MAX_FILE_BYTES)
+        .map_err(|e| e.to_string())
+        .and_then(|bytes| String::from_utf8(bytes).map_err(|e| e.to_string()))
         .map_err(|e| format!("cannot read `{}`: {e}", file.display()))?;
     let profiles = crate::profiles::parse(&text).map_err(|(span, message)| {
         let at = span.map_or(String::new(), |span| {
@@ -673,7 +941,7 @@ fn debug_connection(dir: &std::path::Path, name: Option<&str>) -> ExitCode {
         exclude: Vec::new(),
         seeds: None,
         full_refresh: false,
-        threads: 1,
+        threads: Some(1),
         target: None,
         database: None,
         color: ColorChoice::Auto,
@@ -792,11 +1060,15 @@ fn compile(args: &RunArgs) -> ExitCode {
         let mut text = format!("{}\n", emitter.header(id));
         if build.target.is_none() {
             text.push_str("-- ephemeral: inlined as a CTE where it is read\n");
-            text.push_str(&emitter.select(id));
+            for parent in emitter.ephemeral_parents(id) {
+                let parent = &compilation.ir.relation(parent).name;
+                text.push_str(&format!("-- reads the CTE of {parent} ({parent}.sql)\n"));
+            }
+            text.push_str(&emitter.ephemeral_select(id));
             text.push_str(";\n");
         }
-        for statement in build.prepare.iter().chain(&build.swap) {
-            text.push_str(statement);
+        for statement in emitter.build_script(&build) {
+            text.push_str(&statement);
             text.push_str(";\n");
         }
         let mut files = vec![(dir.join(format!("{}.sql", rel.name)), text)];

@@ -25,6 +25,11 @@ pub struct ProjectConfig {
     /// model picks its layer with `layer = "..."` or by the folder it is in.
     #[serde(default)]
     pub layers: IndexMap<String, LayerConfig>,
+    /// Defaults for every model, under its layer's: what a model outside
+    /// every layer is built as (`materialized`, default `view`), and in which
+    /// schema (default `main`); `tags` are added to every model.
+    #[serde(default)]
+    pub defaults: LayerConfig,
     /// Values models can read with `var('name')`.
     #[serde(default)]
     pub vars: IndexMap<String, toml::Value>,

@@ -1,6 +1,7 @@
 #![doc = include_str!("../ARCHITECTURE.md")]
 
 pub mod check;
+#[cfg(feature = "warehouses")]
 pub mod cli;
 pub mod config;
 pub mod diagnostic;
@@ -8,13 +9,16 @@ pub mod emit;
 pub mod ir;
 pub mod plan;
 pub mod problem;
+#[cfg(feature = "warehouses")]
 pub mod profiles;
 pub mod project;
+#[cfg(feature = "warehouses")]
 pub mod run;
 pub mod seed;
 pub mod span;
 pub mod syntax;
 pub mod synth;
+#[cfg(feature = "warehouses")]
 pub mod warehouse;
 
 use config::ProjectConfig;
@@ -43,9 +47,31 @@ impl Compilation {
     }
 }
 
+/// The stack of every thread that compiles, emits or runs: the second line
+/// of defence after [`syntax::MAX_DEPTH`], which bounds how deep any walk
+/// over an expression goes. Only the pages a walk touches are ever mapped.
+pub const STACK_SIZE: usize = 256 << 20;
+
+/// The threads that compile: rayon's, with [`STACK_SIZE`] stacks, whatever
+/// thread calls [`compile`].
+static POOL: std::sync::LazyLock<Option<rayon::ThreadPool>> = std::sync::LazyLock::new(|| {
+    rayon::ThreadPoolBuilder::new()
+        .stack_size(STACK_SIZE)
+        .thread_name(|i| format!("shopc-compile-{i}"))
+        .build()
+        .ok()
+});
+
 /// Parses, resolves and checks the `.shop` files of a project: the whole
 /// front end, in memory. `files` are ids of `.shop` files in `db`.
 pub fn compile(db: &SourceDb, config: &ProjectConfig, files: &[FileId]) -> Compilation {
+    match POOL.as_ref() {
+        Some(pool) => pool.install(|| compile_here(db, config, files)),
+        None => compile_here(db, config, files),
+    }
+}
+
+fn compile_here(db: &SourceDb, config: &ProjectConfig, files: &[FileId]) -> Compilation {
     use rayon::prelude::*;
     // Files parse independently: spread them over the cores. The results come
     // back in the order of `files`, so the output stays deterministic.

@@ -29,6 +29,43 @@ pub enum Selector {
     },
     Tag(String),
     Layer(String),
+    /// `source:raw` (every table of a source) or `source:raw.raw_orders`.
+    Source(String),
+}
+
+/// The selector methods there are, for messages.
+pub const METHODS: &[&str] = &["tag:", "layer:", "source:"];
+
+impl std::fmt::Display for Selector {
+    /// The selector as it was written: `2+stg_orders+1`, `@x`, `tag:nightly`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let depth = |d: &Depth| match d {
+            Depth::None => None,
+            Depth::Upto(n) => Some(n.to_string()),
+            Depth::All => Some(String::new()),
+        };
+        match self {
+            Selector::Tag(t) => write!(f, "tag:{t}"),
+            Selector::Layer(l) => write!(f, "layer:{l}"),
+            Selector::Source(s) => write!(f, "source:{s}"),
+            Selector::Node { name, at: true, .. } => write!(f, "@{name}"),
+            Selector::Node {
+                name,
+                parents,
+                children,
+                at: false,
+            } => {
+                if let Some(n) = depth(parents) {
+                    write!(f, "{n}+")?;
+                }
+                f.write_str(name)?;
+                if let Some(n) = depth(children) {
+                    write!(f, "+{n}")?;
+                }
+                Ok(())
+            }
+        }
+    }
 }
 
 /// A selector that does not parse or matches nothing.
@@ -66,6 +103,30 @@ pub fn parse_selector(text: &str) -> Result<Selector, SelectError> {
     }
     if let Some(layer) = text.strip_prefix("layer:") {
         return Ok(Selector::Layer(layer.to_string()));
+    }
+    if let Some(source) = text.strip_prefix("source:") {
+        return Ok(Selector::Source(source.to_string()));
+    }
+    let methods = METHODS
+        .iter()
+        .map(|m| format!("`{m}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if let Some((method, _)) = text.split_once(':') {
+        return Err(err(format!(
+            "shopc has no selector method `{method}:`; the methods are {methods}, and names with `+` and `@`"
+        )));
+    }
+    if text.contains(',') {
+        return Err(err(
+            "intersections (`a,b`) are not supported; separate selectors with spaces for a union"
+                .into(),
+        ));
+    }
+    if text.contains('*') || text.contains('?') {
+        return Err(err(format!(
+            "wildcards are not supported: name relations, or use {methods}; without --select everything is selected"
+        )));
     }
     if let Some(name) = text.strip_prefix('@') {
         return Ok(Selector::Node {
@@ -112,11 +173,18 @@ pub fn select(
     if select.is_empty() {
         chosen.extend(ir.order.iter().copied());
     }
+    // Errors name the selector as written (`+fct_x`), not only its name.
+    fn written(selector: &Selector) -> impl Fn(SelectError) -> SelectError + '_ {
+        move |e| SelectError {
+            selector: selector.to_string(),
+            reason: e.reason,
+        }
+    }
     for selector in select {
-        chosen.extend(matches(ir, &children, selector)?);
+        chosen.extend(matches(ir, &children, selector).map_err(written(selector))?);
     }
     for selector in exclude {
-        for id in matches(ir, &children, selector)? {
+        for id in matches(ir, &children, selector).map_err(written(selector))? {
             chosen.remove(&id);
         }
     }
@@ -159,6 +227,17 @@ fn matches(
                 }
             }
         }
+        Selector::Source(name) => {
+            for rel in &ir.relations {
+                let in_source = rel
+                    .name
+                    .split_once('.')
+                    .is_some_and(|(source, _)| source == name);
+                if matches!(rel.kind, RelationKind::Table(_)) && (in_source || rel.name == *name) {
+                    out.insert(rel.id);
+                }
+            }
+        }
         Selector::Node {
             name,
             parents,
@@ -186,14 +265,12 @@ fn matches(
         }
     }
     if out.is_empty() {
-        let what = match selector {
-            Selector::Tag(t) => format!("tag:{t}"),
-            Selector::Layer(l) => format!("layer:{l}"),
-            Selector::Node { name, .. } => name.clone(),
-        };
         return Err(SelectError {
-            selector: what,
-            reason: "matches no model".into(),
+            selector: selector.to_string(),
+            reason: match selector {
+                Selector::Source(_) => "matches no source table".into(),
+                _ => "matches no model".into(),
+            },
         });
     }
     Ok(out)
@@ -287,6 +364,23 @@ mod tests {
         ));
         assert!(parse_selector("+").is_err());
         assert!(parse_selector("a++b").is_err());
+        for written in ["2+a+1", "+a", "a+", "@a", "tag:x", "layer:y", "source:raw"] {
+            assert_eq!(parse_selector(written).unwrap().to_string(), written);
+        }
+        for (bad, says) in [
+            ("path:models/staging", "no selector method `path:`"),
+            (
+                "config.materialized:table",
+                "no selector method `config.materialized:`",
+            ),
+            ("a,b", "intersections"),
+            ("*", "wildcards"),
+            ("stg_*", "wildcards"),
+        ] {
+            let e = parse_selector(bad).unwrap_err();
+            assert!(e.to_string().contains(says), "{bad}: {e}");
+            assert!(e.to_string().contains(bad), "{bad}: {e}");
+        }
     }
 
     fn ir() -> Ir {
@@ -337,6 +431,9 @@ mod tests {
         assert_eq!(names(&ir, &[], &["a+"]).len(), 1);
         let err = select(&ir, &[parse_selector("bb").unwrap()], &[]).unwrap_err();
         assert!(err.to_string().contains("did you mean `b`?"), "{err}");
+        let err = select(&ir, &[parse_selector("+bb").unwrap()], &[]).unwrap_err();
+        assert!(err.to_string().starts_with("selector `+bb`"), "{err}");
+        assert_eq!(names(&ir, &["source:raw"], &[]), ["raw.t"]);
         assert!(select(&ir, &[parse_selector("tag:none").unwrap()], &[]).is_err());
     }
 }

@@ -49,6 +49,29 @@ pub enum Problem {
         size: u64,
         limit: u64,
     },
+    /// A CSV in the seeds folder whose name is no source table's.
+    UnmatchedSeed {
+        span: Span,
+        table: String,
+        suggestion: Option<String>,
+    },
+    /// Two CSVs (in different subfolders) for one source table.
+    DuplicateSeed {
+        table: String,
+        first: Span,
+        second: Span,
+    },
+    /// A table of a source whose other tables are seeded has no CSV: it is
+    /// read from the warehouse as it is.
+    MissingSeed {
+        span: Span,
+        table: String,
+        file: String,
+    },
+    /// A `.sql` file among the model files: shopc reads only `.shop` files.
+    SqlFile {
+        span: Span,
+    },
     /// The project has no `.shop` files under its model paths (`files` is
     /// 0), or its files define nothing.
     EmptyProject {
@@ -61,10 +84,31 @@ pub enum Problem {
         span: Span,
         expected: Vec<String>,
         found: String,
+        /// What the author probably meant, when the input looks like SQL or
+        /// Jinja from a dbt project.
+        hint: Option<&'static str>,
     },
     InvalidLiteral {
         span: Span,
         reason: String,
+    },
+    /// More syntax errors in a file than are reported one by one.
+    MoreSyntaxErrors {
+        span: Span,
+        count: usize,
+    },
+    /// The file ends inside an item: `open` is the innermost bracket that
+    /// is never closed.
+    Unclosed {
+        open: Span,
+        end: Span,
+        bracket: char,
+    },
+    /// An expression nested deeper than the compiler accepts; `span` is
+    /// where the limit was crossed.
+    TooDeep {
+        span: Span,
+        limit: usize,
     },
 
     // ---- config (C)
@@ -169,6 +213,8 @@ pub enum Problem {
         position: usize,
         expected: String,
         found: String,
+        /// A type of the language to cast the argument to, when one fits.
+        cast_to: Option<&'static str>,
     },
     OperatorType {
         span: Span,
@@ -348,6 +394,9 @@ pub enum GrainBreak {
     Other {
         span: Span,
         derived: Option<Vec<String>>,
+        /// When the derived grain is not made of outputs: the query's grain
+        /// (`i.order_id`), and the declared columns computed from it.
+        query: Option<(Vec<String>, Vec<String>)>,
     },
 }
 
@@ -373,8 +422,14 @@ impl Problem {
             InvalidUtf8 { .. } => Code::F002,
             FileTooLarge { .. } => Code::F003,
             EmptyProject { .. } => Code::F004,
+            UnmatchedSeed { .. } => Code::F005,
+            DuplicateSeed { .. } => Code::F006,
+            MissingSeed { .. } => Code::F007,
+            SqlFile { .. } => Code::F008,
             Syntax { .. } => Code::P001,
             InvalidLiteral { .. } => Code::P002,
+            TooDeep { .. } => Code::P003,
+            Unclosed { .. } | MoreSyntaxErrors { .. } => Code::P001,
             InvalidProjectFile { .. } => Code::C001,
             UnknownProjectKey { .. } => Code::C002,
             UnknownSetting { .. } => Code::C003,
@@ -419,7 +474,10 @@ impl Problem {
 
     pub fn severity(&self) -> Severity {
         match self {
-            Problem::RowLoss { .. } | Problem::UnsupportedOption { .. } => Severity::Warning,
+            Problem::RowLoss { .. }
+            | Problem::UnsupportedOption { .. }
+            | Problem::MissingSeed { .. }
+            | Problem::SqlFile { .. } => Severity::Warning,
             _ => Severity::Error,
         }
     }
@@ -455,10 +513,40 @@ impl Problem {
                 };
                 d.with_help("add a model file, or set `paths.models` in shop.toml")
             }
+            UnmatchedSeed {
+                span,
+                table,
+                suggestion,
+            } => d
+                .with_title(format!("no source table is named `{table}`"))
+                .with_primary(*span, "this seed fills no source table")
+                .with_note("a seed CSV fills the source table of its name, whose columns a `source` block declares")
+                .with_optional_help(did_you_mean(suggestion).or(Some(format!(
+                    "declare `table {table} {{ columns {{ … }} }}` in a source, or move the file out of the seeds folder"
+                )))),
+            DuplicateSeed {
+                table,
+                first,
+                second,
+            } => d
+                .with_title(format!("two seed files fill `{table}`"))
+                .with_primary(*second, "this file")
+                .with_secondary(*first, "and this one")
+                .with_help("keep one of them: a table is filled from one CSV"),
+            MissingSeed { span, table, file } => d
+                .with_title(format!("`{table}` has no seed file"))
+                .with_primary(*span, format!("no `{file}` in the seeds folder"))
+                .with_note("the other tables of its source are seeded; this one is read from the warehouse as it is")
+                .with_help(format!("add `{file}`, or load the table into the warehouse before building")),
+            SqlFile { span } => d
+                .with_title("a `.sql` file among the models is not read")
+                .with_primary(*span, "shopc reads `.shop` files only")
+                .with_help("write the model in a `.shop` file: `model NAME { from RELATION alias  columns { … } }`; `shopc explain F008` shows how a dbt model translates"),
             Syntax {
                 span,
                 expected,
                 found,
+                hint,
             } => {
                 let label = if expected.is_empty() {
                     format!("unexpected {found}")
@@ -467,10 +555,44 @@ impl Problem {
                 };
                 d.with_title(format!("syntax error: unexpected {found}"))
                     .with_primary(*span, label)
+                    .with_optional_help(hint.map(str::to_string))
             }
             InvalidLiteral { span, reason } => d
                 .with_title("invalid literal")
                 .with_primary(*span, reason.clone()),
+            MoreSyntaxErrors { span, count } => d
+                .with_title(format!(
+                    "{count} more syntax error{} in this file",
+                    if *count == 1 { "" } else { "s" }
+                ))
+                .with_primary(*span, "the last one is in the item that starts here")
+                .with_note(format!(
+                    "the first {} are reported one by one; every item was parsed",
+                    crate::syntax::MAX_SYNTAX_ERRORS
+                ))
+                .with_help("fix the first errors: the rest often follow from them"),
+            Unclosed { open, end, bracket } => {
+                let close = match bracket {
+                    '(' => ')',
+                    '[' => ']',
+                    _ => '}',
+                };
+                d.with_title(format!("syntax error: `{bracket}` is never closed"))
+                    .with_primary(*open, format!("this `{bracket}` has no matching `{close}`"))
+                    .with_secondary(*end, "the file ends here")
+                    .with_help(format!("add `{close}` where the block or list ends"))
+            }
+            TooDeep { span, limit } => d
+                .with_title(format!("expression nested deeper than {limit} levels"))
+                .with_primary(*span, format!("level {} starts here", limit + 1))
+                .with_note(format!(
+                    "every parenthesis, call, `case` and operator of a chain (`a + b + …`, `- - x`) is a level; \
+                     {limit} is also DuckDB's `max_expression_depth`"
+                ))
+                .with_help(
+                    "compute parts of it as columns of an upstream model, or write a long chain of `or` \
+                     as `x in (…)`; the item is skipped until then",
+                ),
             InvalidProjectFile { span, message } => d
                 .with_title("invalid shop.toml")
                 .with_optional_primary(*span, message.clone()),
@@ -527,7 +649,7 @@ impl Problem {
             } => d
                 .with_title(format!("unknown test `{name}`"))
                 .with_primary(*span, "not a known test")
-                .with_note("tests: unique, not_null, accepted_values, relationships, expression")
+                .with_note(format!("tests: {}", crate::ir::TEST_NAMES.join(", ")))
                 .with_optional_help(did_you_mean(suggestion)),
             InvalidTest { span, test, reason } => d
                 .with_title(format!("invalid arguments to test `{test}`"))
@@ -639,13 +761,17 @@ impl Problem {
                 position,
                 expected,
                 found,
+                cast_to,
             } => d
                 .with_title(format!("wrong argument type for `{function}`"))
                 .with_primary(
                     *span,
                     format!("argument {position} is {found}, `{function}` expects {expected}"),
                 )
-                .with_help(format!("convert it first, e.g. `cast(... as {})`", first_word(expected))),
+                .with_help(match cast_to {
+                    Some(ty) => format!("convert it first, e.g. `cast(... as {ty})`"),
+                    None => format!("pass {expected}"),
+                }),
             OperatorType {
                 span,
                 op,
@@ -759,13 +885,33 @@ impl Problem {
                     GrainBreak::ExpressionKey { span } => d
                         .with_secondary(*span, "keys here are expressions, not columns")
                         .with_help("output each key unchanged as a column (`month = date_trunc('month', o.ordered_at)` for that `group by` key), or compute it as a column in an upstream model and group or dedupe on that column"),
-                    GrainBreak::Other { span, derived } => {
+                    GrainBreak::Other {
+                        span,
+                        derived,
+                        query,
+                    } => {
                         let d = d.with_secondary(*span, "the grain is decided here");
-                        match derived {
-                            Some(derived) => d
+                        match (derived, query) {
+                            (Some(derived), _) => d
                                 .with_note(format!("the derived grain is [{}]", derived.join(", ")))
                                 .with_help(format!("declare `grain = [{}]`", derived.join(", "))),
-                            None => d.with_help("output every column of the grain, unchanged, so that it can be traced"),
+                            (None, Some((key, computed))) => {
+                                let key = key.join(", ");
+                                let d = d.with_note(format!(
+                                    "the derived grain is [{key}], and not every one of those is an output column as it is"
+                                ));
+                                if computed.is_empty() {
+                                    d.with_help(format!("output [{key}] as columns and declare them as the grain"))
+                                } else {
+                                    let computed: Vec<String> = computed.iter().map(|c| format!("`{c}`")).collect();
+                                    d.with_help(format!(
+                                        "{} is computed from [{key}], and shopc does not prove a computed column unique: \
+                                         output [{key}] as columns beside it and declare those as the grain",
+                                        computed.join(", ")
+                                    ))
+                                }
+                            }
+                            (None, None) => d.with_help("output every column of the grain, unchanged, so that it can be traced"),
                         }
                     }
                 }
@@ -946,12 +1092,6 @@ impl Problem {
                 .with_help("add `group by` with the per-row columns as keys, or aggregate this column too"),
         }
     }
-}
-
-fn first_word(s: &str) -> &str {
-    s.split_whitespace()
-        .find(|w| !matches!(*w, "a" | "an" | "the"))
-        .unwrap_or(s)
 }
 
 fn or_list(items: &[String]) -> String {

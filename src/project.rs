@@ -32,7 +32,7 @@ pub struct LoadedProject {
 #[derive(Debug)]
 pub enum LoadError {
     NoProjectFile(PathBuf),
-    Unreadable(PathBuf, std::io::Error),
+    Unreadable(PathBuf, ReadError),
 }
 
 impl std::fmt::Display for LoadError {
@@ -51,13 +51,13 @@ impl std::fmt::Display for LoadError {
 /// Reads `dir/shop.toml` and every `.shop` file under the configured paths.
 pub fn load(dir: &Path) -> Result<LoadedProject, LoadError> {
     let config_path = dir.join(PROJECT_FILE);
-    if !config_path.is_file() {
+    if !config_path.exists() {
         return Err(LoadError::NoProjectFile(dir.to_path_buf()));
     }
     let mut db = SourceDb::new();
     let mut problems = Vec::new();
-    let config_text =
-        std::fs::read(&config_path).map_err(|e| LoadError::Unreadable(config_path.clone(), e))?;
+    let config_text = read_file(&config_path, MAX_FILE_BYTES)
+        .map_err(|e| LoadError::Unreadable(config_path.clone(), e))?;
     let config_file = add_text(&mut db, &config_path, config_text, &mut problems);
     let config = match parse_project_config(config_file, db.text(config_file)) {
         Ok(config) => Some(config),
@@ -79,6 +79,18 @@ pub fn load(dir: &Path) -> Result<LoadedProject, LoadError> {
                     {
                         paths.push(entry.into_path())
                     }
+                    // A dbt model copied in: say that it is not read.
+                    Ok(entry)
+                        if !entry.file_type().is_dir()
+                            && entry.path().extension().is_some_and(|e| e == "sql") =>
+                    {
+                        let line = first_line(entry.path());
+                        let len = line.len();
+                        let file = db.add(entry.path().display().to_string(), line);
+                        problems.push(Problem::SqlFile {
+                            span: Span::new(file, 0, len),
+                        });
+                    }
                     Ok(_) => {}
                     // A configured folder that does not exist simply holds no models.
                     Err(e)
@@ -97,7 +109,7 @@ pub fn load(dir: &Path) -> Result<LoadedProject, LoadError> {
                 shop_files.push(file);
             }
         }
-        if shop_files.is_empty() && problems.is_empty() {
+        if shop_files.is_empty() && !problems.iter().any(Problem::is_error) {
             problems.push(Problem::EmptyProject {
                 paths: config
                     .paths
@@ -121,31 +133,21 @@ pub fn load(dir: &Path) -> Result<LoadedProject, LoadError> {
 
 fn load_shop_file(db: &mut SourceDb, path: &Path, problems: &mut Vec<Problem>) -> Option<FileId> {
     let display = path.display().to_string();
-    let size = match std::fs::metadata(path) {
-        Ok(meta) => meta.len(),
-        Err(e) => {
-            problems.push(Problem::UnreadableFile {
-                path: display,
-                reason: e.to_string(),
-            });
-            return None;
-        }
-    };
-    if size > MAX_FILE_BYTES {
-        let file = db.add(display, String::new());
-        problems.push(Problem::FileTooLarge {
-            span: Span::new(file, 0, 0),
-            size,
-            limit: MAX_FILE_BYTES,
-        });
-        return None;
-    }
-    match std::fs::read(path) {
+    match read_file(path, MAX_FILE_BYTES) {
         Ok(bytes) => {
             let before = problems.len();
             let file = add_text(db, path, bytes, problems);
             // A file that is not text is reported once, not parsed.
             (problems.len() == before).then_some(file)
+        }
+        Err(ReadError::TooLarge { size }) => {
+            let file = db.add(display, String::new());
+            problems.push(Problem::FileTooLarge {
+                span: Span::new(file, 0, 0),
+                size,
+                limit: MAX_FILE_BYTES,
+            });
+            None
         }
         Err(e) => {
             problems.push(Problem::UnreadableFile {
@@ -155,6 +157,110 @@ fn load_shop_file(db: &mut SourceDb, path: &Path, problems: &mut Vec<Problem>) -
             None
         }
     }
+}
+
+/// Why a file was not read.
+#[derive(Debug)]
+pub enum ReadError {
+    /// Not a regular file (after following links): a FIFO would block the
+    /// read forever, a device such as `/dev/zero` never ends.
+    NotRegular {
+        what: &'static str,
+    },
+    /// More than the limit; `size` is at least `limit + 1`.
+    TooLarge {
+        size: u64,
+    },
+    Io(std::io::Error),
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReadError::NotRegular { what } => {
+                write!(
+                    f,
+                    "it is {what}, not a regular file; shopc reads only regular files"
+                )
+            }
+            ReadError::TooLarge { size } => write!(f, "it has more than {} bytes", size - 1),
+            ReadError::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// The first line of a regular file (at most 4 KiB of it), for a
+/// diagnostic that points at a file shopc does not otherwise read (a seed,
+/// a `.sql` file); empty when it cannot be read.
+pub fn first_line(path: &Path) -> String {
+    use std::io::Read;
+    if check_regular(path).is_err() {
+        return String::new();
+    }
+    let mut head = Vec::new();
+    if let Ok(file) = std::fs::File::open(path) {
+        let _ = file.take(4096).read_to_end(&mut head);
+    }
+    let end = head.iter().position(|&b| b == b'\n').unwrap_or(head.len());
+    String::from_utf8_lossy(&head[..end]).trim_end().to_string()
+}
+
+/// What a file that is not a regular file is, in words.
+pub fn file_kind(meta: &std::fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let ty = meta.file_type();
+    if ty.is_dir() {
+        "a directory"
+    } else if ty.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if ty.is_char_device() {
+        "a character device"
+    } else if ty.is_block_device() {
+        "a block device"
+    } else if ty.is_socket() {
+        "a socket"
+    } else {
+        "not a file"
+    }
+}
+
+/// Whether `path` (after following links) is a regular file; the error
+/// says what it is instead. Checked before opening, since opening a FIFO
+/// blocks until a writer comes.
+pub fn check_regular(path: &Path) -> Result<std::fs::Metadata, ReadError> {
+    let meta = std::fs::metadata(path).map_err(ReadError::Io)?;
+    if meta.is_file() {
+        Ok(meta)
+    } else {
+        Err(ReadError::NotRegular {
+            what: file_kind(&meta),
+        })
+    }
+}
+
+/// Reads a regular file of at most `limit` bytes. The limit is enforced
+/// while reading, not taken from the metadata, so a file that grows (or
+/// lies about its size) is cut off at `limit + 1` bytes and refused.
+pub fn read_file(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
+    use std::io::Read;
+    check_regular(path)?;
+    let file = std::fs::File::open(path).map_err(ReadError::Io)?;
+    let meta = file.metadata().map_err(ReadError::Io)?;
+    if !meta.is_file() {
+        return Err(ReadError::NotRegular {
+            what: file_kind(&meta),
+        });
+    }
+    let mut bytes = Vec::with_capacity(meta.len().min(limit) as usize);
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(ReadError::Io)?;
+    if bytes.len() as u64 > limit {
+        return Err(ReadError::TooLarge {
+            size: meta.len().max(limit + 1),
+        });
+    }
+    Ok(bytes)
 }
 
 /// Adds a file's bytes as text; invalid UTF-8 is reported at the first bad byte.

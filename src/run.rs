@@ -34,6 +34,8 @@ pub struct Options {
     pub full_refresh: bool,
     /// How many nodes may run at once, each on its own connection.
     pub threads: usize,
+    /// Colour the status of progress lines (PASS green, FAIL red…).
+    pub color: bool,
 }
 
 impl Default for Options {
@@ -41,6 +43,7 @@ impl Default for Options {
         Options {
             full_refresh: false,
             threads: 4,
+            color: false,
         }
     }
 }
@@ -75,12 +78,41 @@ impl Step<'_> {
             Step::Model(id) | Step::Snapshot(id) | Step::Test(id, _) => *id,
         }
     }
+
+    fn is_test(&self) -> bool {
+        matches!(self, Step::Test(..))
+    }
+}
+
+fn is_ephemeral(ir: &Ir, id: RelId) -> bool {
+    matches!(&ir.relation(id).kind, RelationKind::Model(m) if m.materialized == Materialized::Ephemeral)
+}
+
+/// What a relation reads, looking through ephemeral models (which are never
+/// built themselves): the relations that must be there for it to run.
+fn reads_through_ephemerals(ir: &Ir, reads: impl IntoIterator<Item = RelId>) -> Vec<RelId> {
+    let mut pending: Vec<RelId> = reads.into_iter().collect();
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    while let Some(r) = pending.pop() {
+        if !seen.insert(r) {
+            continue;
+        }
+        out.push(r);
+        if is_ephemeral(ir, r) {
+            pending.extend(ir.relation(r).deps.iter().copied());
+        }
+    }
+    out
 }
 
 /// Which steps wait for which: a build waits for the builds of what it
-/// reads (through ephemeral models) and, in `build`, for their tests; a
-/// test waits for the builds of what it reads. Steps come in a build order,
-/// so every edge points forward.
+/// reads (through ephemeral models); a test waits for the builds of what it
+/// reads. In `build`, a relation also waits for the tests of what it reads
+/// whose every relation it descends from (dbt's rule): a relationships test
+/// of `fact_orders` against `dim_customers` holds back what reads both, and
+/// nothing else. Every edge follows the build order, so whether a step runs
+/// depends only on how the steps it waits for ended, whatever `--threads`.
 struct StepGraph {
     deps: Vec<Vec<usize>>,
     dependents: Vec<Vec<usize>>,
@@ -90,35 +122,40 @@ impl StepGraph {
     fn new(ir: &Ir, command: Command, steps: &[Step<'_>]) -> StepGraph {
         let mut built_by: std::collections::HashMap<RelId, usize> = Default::default();
         let mut tests_of: std::collections::HashMap<RelId, Vec<usize>> = Default::default();
-        let mut deps = vec![Vec::new(); steps.len()];
         for (i, step) in steps.iter().enumerate() {
-            let mut reads = Vec::new();
-            match step {
-                Step::Test(id, test) => {
-                    reads.push(*id);
-                    reads.extend(test.reads.iter().copied());
-                }
-                _ => reads.extend(ir.relation(step.relation()).deps.iter().copied()),
-            }
-            let mut seen = HashSet::new();
-            while let Some(r) = reads.pop() {
-                if !seen.insert(r) {
-                    continue;
-                }
-                // An ephemeral model is read through: wait for its parents.
-                if matches!(&ir.relation(r).kind, RelationKind::Model(m) if m.materialized == Materialized::Ephemeral)
-                {
-                    reads.extend(ir.relation(r).deps.iter().copied());
-                }
-                deps[i].extend(built_by.get(&r).copied());
-                if command == Command::Build && !matches!(step, Step::Test(..)) {
-                    deps[i].extend(tests_of.get(&r).into_iter().flatten().copied());
-                }
-            }
             match step {
                 Step::Test(id, _) => tests_of.entry(*id).or_default().push(i),
                 _ => {
                     built_by.insert(step.relation(), i);
+                }
+            }
+        }
+        let ancestors = Ancestors::new(ir);
+        let mut deps = vec![Vec::new(); steps.len()];
+        for (i, step) in steps.iter().enumerate() {
+            let reads = match step {
+                Step::Test(id, test) => {
+                    reads_through_ephemerals(ir, std::iter::once(*id).chain(test.reads.clone()))
+                }
+                _ => reads_through_ephemerals(ir, ir.relation(step.relation()).deps.clone()),
+            };
+            let me = step.relation();
+            for r in reads {
+                deps[i].extend(built_by.get(&r).copied().filter(|&j| j != i));
+                if command != Command::Build || step.is_test() {
+                    continue;
+                }
+                for &t in tests_of.get(&r).into_iter().flatten() {
+                    let Step::Test(_, test) = &steps[t] else {
+                        continue;
+                    };
+                    if test
+                        .reads
+                        .iter()
+                        .all(|&other| other != me && ancestors.of(me, other))
+                    {
+                        deps[i].push(t);
+                    }
                 }
             }
             deps[i].sort_unstable();
@@ -134,12 +171,45 @@ impl StepGraph {
     }
 }
 
+/// Who descends from whom, computed once per relation asked about.
+struct Ancestors<'a> {
+    ir: &'a Ir,
+    cache: std::cell::RefCell<std::collections::HashMap<RelId, HashSet<RelId>>>,
+}
+
+impl<'a> Ancestors<'a> {
+    fn new(ir: &'a Ir) -> Ancestors<'a> {
+        Ancestors {
+            ir,
+            cache: Default::default(),
+        }
+    }
+
+    /// Whether `ancestor` is read, directly or not, by `id`.
+    fn of(&self, id: RelId, ancestor: RelId) -> bool {
+        let mut cache = self.cache.borrow_mut();
+        let all = cache.entry(id).or_insert_with(|| {
+            let mut seen = HashSet::new();
+            let mut pending = self.ir.relation(id).deps.clone();
+            while let Some(r) = pending.pop() {
+                if seen.insert(r) {
+                    pending.extend(self.ir.relation(r).deps.iter().copied());
+                }
+            }
+            seen
+        });
+        all.contains(&ancestor)
+    }
+}
+
 /// What running one step gave.
 enum Outcome {
     /// A seed, model or snapshot: the detail's prefix, or the error.
     Built(Result<String, String>),
     /// A test: the failing rows' count and a sample, or the error.
     Tested(Result<(u64, Rows), String>),
+    /// Not run, and why (a test reading a relation that is not there).
+    Skipped(String),
 }
 
 /// Runs one step on one connection (a worker's).
@@ -149,22 +219,52 @@ fn perform(
     warehouse: &mut dyn Warehouse,
     step: &Step<'_>,
     options: Options,
-    now: &Result<String, String>,
+    context: &Context,
 ) -> Outcome {
     match step {
         Step::Seed(seed) => Outcome::Built(
             load_seed(ir, emitter, warehouse, seed).map(|rows| format!("{rows} rows in ")),
         ),
         Step::Snapshot(id) => Outcome::Built(
-            now.clone()
+            context
+                .now
+                .clone()
                 .and_then(|now| snapshot(warehouse, emitter, *id, &now)),
         ),
         Step::Model(id) => Outcome::Built(build_model(ir, warehouse, emitter, *id, options)),
-        Step::Test(_, test) => Outcome::Tested(run_test(warehouse, test)),
+        Step::Test(_, test) => {
+            // A relation a test reads besides its own, that this command
+            // does not build: when it does not exist, the test cannot say
+            // anything (dbt builds the rest).
+            for &r in &test.reads {
+                if context.built.contains(&r) {
+                    continue;
+                }
+                let Some(name) = physical_name(ir, r) else {
+                    continue;
+                };
+                if let Ok(None) = warehouse.relation_type(&name) {
+                    return Outcome::Skipped(format!(
+                        "reads {}, which is not selected and does not exist",
+                        name.display()
+                    ));
+                }
+            }
+            Outcome::Tested(run_test(warehouse, test))
+        }
     }
 }
 
-/// Prints a finished step's line and records what it means downstream.
+/// What every worker needs besides its step.
+struct Context {
+    /// The run's time, read from the warehouse once, for every snapshot.
+    now: Result<String, String>,
+    /// Relations this command builds (or seeds).
+    built: HashSet<RelId>,
+}
+
+/// Prints a finished step's line; returns whether it holds back the steps
+/// that wait for it (a failed build, a failed or broken blocking test).
 #[allow(clippy::too_many_arguments)]
 fn report(
     out: &mut dyn Write,
@@ -173,45 +273,41 @@ fn report(
     step: &Step<'_>,
     outcome: Outcome,
     seconds: &str,
-    counter: &str,
+    printer: &Printer,
     summary: &mut Summary,
-    blocked: &mut HashSet<RelId>,
-    unbuilt: &mut HashSet<RelId>,
-) {
+) -> bool {
     let (kind, name) = describe(ir, step);
-    let id = step.relation();
     match outcome {
         Outcome::Built(Ok(prefix)) => {
             summary.ok += 1;
-            line(
-                out,
-                counter,
-                "OK",
-                kind,
-                &name,
-                &format!("{prefix}{seconds}"),
-            );
+            printer.line(out, "OK", kind, &name, &format!("{prefix}{seconds}"));
+            false
         }
         Outcome::Built(Err(message)) => {
-            blocked.insert(id);
-            unbuilt.insert(id);
             summary.failed += 1;
-            line(out, counter, "ERROR", kind, &name, seconds);
+            printer.line(out, "ERROR", kind, &name, seconds);
             detail(out, &message);
+            true
+        }
+        Outcome::Skipped(reason) => {
+            summary.skipped += 1;
+            printer.line(out, "SKIP", kind, &name, &reason);
+            false
         }
         Outcome::Tested(result) => {
             let Step::Test(_, test) = step else {
-                return;
+                return false;
             };
             match result {
                 Ok((0, _)) => {
                     summary.ok += 1;
-                    line(out, counter, "PASS", kind, &name, seconds);
+                    printer.line(out, "PASS", kind, &name, seconds);
+                    false
                 }
                 Ok((n, sample)) => {
                     let warn = test.severity == TestSeverity::Warn;
                     let status = format!("{} {n}", if warn { "WARN" } else { "FAIL" });
-                    line(out, counter, &status, kind, &name, seconds);
+                    printer.line(out, &status, kind, &name, seconds);
                     detail(
                         out,
                         &format!(
@@ -222,24 +318,88 @@ fn report(
                     detail(out, &render_rows(&sample));
                     if warn {
                         summary.warned += 1;
+                        false
                     } else {
                         summary.failed += 1;
-                        if command == Command::Build && !test.standalone {
-                            blocked.insert(id);
-                        }
+                        command == Command::Build && !test.standalone
                     }
                 }
                 Err(message) => {
                     summary.failed += 1;
-                    if !test.standalone {
-                        blocked.insert(id);
-                    }
-                    line(out, counter, "ERROR", kind, &name, seconds);
+                    printer.line(out, "ERROR", kind, &name, seconds);
                     detail(out, &message);
+                    !test.standalone
                 }
             }
         }
     }
+}
+
+/// Writes progress lines: numbered in the order steps finish, the status
+/// coloured when asked.
+struct Printer {
+    total: usize,
+    width: usize,
+    finished: std::cell::Cell<usize>,
+    color: bool,
+}
+
+impl Printer {
+    fn line(&self, out: &mut dyn Write, status: &str, kind: &str, name: &str, detail: &str) {
+        let finished = self.finished.get() + 1;
+        self.finished.set(finished);
+        let counter = format!("{finished:>w$} of {}", self.total, w = self.width);
+        let label = format!("{kind} {name} ");
+        let dots = ".".repeat(60usize.saturating_sub(label.chars().count()).max(3));
+        let padded = format!("{status:<7}");
+        let status = match (self.color, status.split(' ').next()) {
+            (false, _) => padded,
+            (true, Some("OK" | "PASS")) => format!("\x1b[32m{padded}\x1b[0m"),
+            (true, Some("WARN" | "SKIP")) => format!("\x1b[33m{padded}\x1b[0m"),
+            (true, _) => format!("\x1b[31m{padded}\x1b[0m"),
+        };
+        let _ = writeln!(out, "{counter} {status} {label}{dots} [{detail}]");
+    }
+}
+
+/// Source tables that the steps read, that this command does not seed,
+/// and that do not exist: each is reported once, before anything runs,
+/// instead of as the engine's "table does not exist" under every reader.
+fn missing_sources(
+    ir: &Ir,
+    warehouse: &mut dyn Warehouse,
+    steps: &[Step<'_>],
+    built: &HashSet<RelId>,
+) -> Result<Vec<(RelId, usize)>, String> {
+    let mut readers: std::collections::BTreeMap<RelId, usize> = Default::default();
+    for step in steps {
+        let reads = match step {
+            Step::Seed(_) => continue,
+            Step::Test(id, test) => {
+                reads_through_ephemerals(ir, std::iter::once(*id).chain(test.reads.clone()))
+            }
+            _ => reads_through_ephemerals(ir, ir.relation(step.relation()).deps.clone()),
+        };
+        for r in reads {
+            if matches!(ir.relation(r).kind, RelationKind::Table(_)) && !built.contains(&r) {
+                *readers.entry(r).or_default() += 1;
+            }
+        }
+    }
+    let mut missing = Vec::new();
+    for (r, n) in readers {
+        let Some(name) = physical_name(ir, r) else {
+            continue;
+        };
+        if warehouse
+            .relation_type(&name)
+            .map_err(|e| e.to_string())?
+            .is_none()
+        {
+            missing.push((r, n));
+        }
+    }
+    Ok(missing)
 }
 
 /// Runs `command` over the `selected` relations (in build order).
@@ -317,15 +477,52 @@ pub fn execute(
     let started = Instant::now();
     let total = steps.len();
     let mut summary = Summary::default();
-    // Relations whose descendants are skipped: a failed build or test.
-    let mut blocked: HashSet<RelId> = HashSet::new();
-    // Relations not built by this command because they failed or were skipped.
-    let mut unbuilt: HashSet<RelId> = HashSet::new();
-    // The run's time, read from the warehouse once, for every snapshot.
-    let now = if steps.iter().any(|s| matches!(s, Step::Snapshot(_))) {
-        run_clock(warehouse, &emitter)
-    } else {
-        Err(String::new())
+    let built: HashSet<RelId> = steps
+        .iter()
+        .filter(|s| !s.is_test())
+        .map(Step::relation)
+        .collect();
+    match missing_sources(ir, warehouse, &steps, &built) {
+        Ok(missing) if missing.is_empty() => {}
+        Ok(missing) => {
+            for (r, readers) in &missing {
+                let name = physical_name(ir, *r).map_or_else(String::new, |n| n.display());
+                let identifier = match &ir.relation(*r).kind {
+                    RelationKind::Table(t) => t.identifier.as_str(),
+                    _ => "",
+                };
+                let _ = writeln!(
+                    out,
+                    "error: source table `{}` does not exist in {} ({name}), and no seed file \
+                     fills it ({identifier}.csv); {readers} selected node{} read{} it",
+                    ir.relation(*r).name,
+                    warehouse.describe(),
+                    if *readers == 1 { "" } else { "s" },
+                    if *readers == 1 { "s" } else { "" },
+                );
+            }
+            let _ = writeln!(
+                out,
+                "nothing was run: load the table{} into the warehouse, or add the seed file{}",
+                if missing.len() == 1 { "" } else { "s" },
+                if missing.len() == 1 { "" } else { "s" },
+            );
+            summary.failed += missing.len();
+            return summary;
+        }
+        Err(e) => {
+            let _ = writeln!(out, "error: {e}");
+            summary.failed += 1;
+            return summary;
+        }
+    }
+    let context = Context {
+        now: if steps.iter().any(|s| matches!(s, Step::Snapshot(_))) {
+            run_clock(warehouse, &emitter)
+        } else {
+            Err(String::new())
+        },
+        built,
     };
     // One connection per worker; the first is the caller's.
     let mut others: Vec<Box<dyn Warehouse + Send>> = Vec::new();
@@ -352,12 +549,8 @@ pub fn execute(
     if let Some(note) = note {
         let _ = writeln!(out, "{note}");
     }
-    let built: Vec<RelId> = steps
-        .iter()
-        .filter(|s| !matches!(s, Step::Test(..)))
-        .map(Step::relation)
-        .collect();
-    for statement in emitter.create_schemas(&built) {
+    let creating: Vec<RelId> = context.built.iter().copied().collect();
+    for statement in emitter.create_schemas(&creating) {
         if let Err(e) = warehouse.execute(&statement) {
             let _ = writeln!(out, "error: {e}");
             summary.failed += 1;
@@ -368,26 +561,35 @@ pub fn execute(
     let mut waiting: Vec<usize> = graph.deps.iter().map(Vec::len).collect();
     let mut ready: std::collections::BTreeSet<usize> =
         (0..total).filter(|i| waiting[*i] == 0).collect();
-    let width = total.to_string().len();
-    let mut finished = 0;
+    // Steps that hold back the steps waiting for them: a failed build, a
+    // failed blocking test, and a skipped build (its relation is not there).
+    let mut holds_back = vec![false; total];
+    let printer = Printer {
+        total,
+        width: total.to_string().len(),
+        finished: std::cell::Cell::new(0),
+        color: options.color,
+    };
     let steps = &steps;
-    let (emitter, now) = (&emitter, &now);
+    let (emitter, context) = (&emitter, &context);
 
     let (jobs, queue) = std::sync::mpsc::channel::<usize>();
     let queue = std::sync::Mutex::new(queue);
     let (results, outcomes) = std::sync::mpsc::channel::<(usize, Outcome, f64)>();
     std::thread::scope(|scope| {
         let queue = &queue;
+        let mut started_workers = 0;
         let mut connections: Vec<&mut (dyn Warehouse + Send)> = vec![warehouse];
         connections.extend(others.iter_mut().map(|w| w.as_mut()));
         for connection in connections {
             let results = results.clone();
-            scope.spawn(move || {
+            let worker = std::thread::Builder::new().stack_size(crate::STACK_SIZE);
+            let spawned = worker.spawn_scoped(scope, move || {
                 loop {
                     let job = queue.lock().map(|q| q.recv());
                     let Ok(Ok(i)) = job else { break };
                     let t = Instant::now();
-                    let outcome = perform(ir, emitter, connection, &steps[i], options, now);
+                    let outcome = perform(ir, emitter, connection, &steps[i], options, context);
                     if results
                         .send((i, outcome, t.elapsed().as_secs_f64()))
                         .is_err()
@@ -396,8 +598,16 @@ pub fn execute(
                     }
                 }
             });
+            started_workers += usize::from(spawned.is_ok());
         }
         drop(results);
+        // A worker that could not start took its connection with it.
+        let workers = started_workers.min(workers);
+        if workers == 0 {
+            let _ = writeln!(out, "error: no worker thread could be started");
+            summary.failed += 1;
+            return;
+        }
 
         let mut in_flight = 0;
         // What finishing step `i` makes ready.
@@ -414,29 +624,13 @@ pub fn execute(
                 && let Some(i) = ready.pop_first()
             {
                 let step = &steps[i];
-                let id = step.relation();
-                let unbuilt_reads = match step {
-                    Step::Test(_, test) => test
-                        .reads
-                        .iter()
-                        .any(|r| unbuilt.contains(r) || upstream_blocked(ir, *r, &blocked)),
-                    _ => false,
-                };
-                if unbuilt_reads
-                    || upstream_blocked(ir, id, &blocked)
-                    || (matches!(step, Step::Test(..)) && unbuilt.contains(&id))
-                {
+                if graph.deps[i].iter().any(|&d| holds_back[d]) {
                     // A skipped test failed nothing: only what was not
                     // built holds back what depends on it.
-                    if !matches!(step, Step::Test(..)) {
-                        blocked.insert(id);
-                        unbuilt.insert(id);
-                    }
+                    holds_back[i] = !step.is_test();
                     summary.skipped += 1;
-                    finished += 1;
                     let (kind, name) = describe(ir, step);
-                    let counter = format!("{finished:>width$} of {total}");
-                    line(out, &counter, "SKIP", kind, &name, "upstream failed");
+                    printer.line(out, "SKIP", kind, &name, "upstream failed");
                     complete(i, &mut ready);
                     continue;
                 }
@@ -452,19 +646,15 @@ pub fn execute(
                 break;
             };
             in_flight -= 1;
-            finished += 1;
-            let counter = format!("{finished:>width$} of {total}");
-            report(
+            holds_back[i] = report(
                 out,
                 ir,
                 command,
                 &steps[i],
                 outcome,
                 &format!("{seconds:.2}s"),
-                &counter,
+                &printer,
                 &mut summary,
-                &mut blocked,
-                &mut unbuilt,
             );
             complete(i, &mut ready);
         }
@@ -504,22 +694,6 @@ fn describe(ir: &Ir, step: &Step<'_>) -> (&'static str, String) {
         Step::Snapshot(id) => ("snapshot", physical(*id)),
         Step::Test(_, test) => ("test", test.name.clone()),
     }
-}
-
-/// Whether a parent failed, looking through ephemeral models (which are
-/// never built themselves but fail with their parents).
-fn upstream_blocked(ir: &Ir, id: RelId, blocked: &HashSet<RelId>) -> bool {
-    ir.relation(id).deps.iter().any(|dep| {
-        blocked.contains(dep)
-            || matches!(&ir.relation(*dep).kind, RelationKind::Model(m) if m.materialized == Materialized::Ephemeral)
-                && upstream_blocked(ir, *dep, blocked)
-    })
-}
-
-fn line(out: &mut dyn Write, counter: &str, status: &str, kind: &str, name: &str, detail: &str) {
-    let label = format!("{kind} {name} ");
-    let dots = ".".repeat(60usize.saturating_sub(label.chars().count()).max(3));
-    let _ = writeln!(out, "{counter} {status:<7} {label}{dots} [{detail}]");
 }
 
 fn detail(out: &mut dyn Write, message: &str) {
@@ -736,7 +910,8 @@ fn build_with(
     let mut swap = Vec::new();
     match existing {
         // `CREATE OR REPLACE` replaces its own kind; anything else is dropped first.
-        Some(existing) if existing == build.relation_type && build.in_place => {}
+        // The swap replaces a relation of its own type itself.
+        Some(existing) if existing == build.relation_type => {}
         Some(existing) => swap.push(emitter.drop(target, existing)),
         None => {}
     }

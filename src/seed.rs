@@ -1,6 +1,7 @@
 //! Seeds: CSV files loaded into source tables with the declared column types.
 //!
-//! `seeds/raw_orders.csv` fills the source table whose name is `raw_orders`.
+//! `seeds/raw_orders.csv` (or `seeds/any/folder/raw_orders.csv`) fills the
+//! source table whose name is `raw_orders`.
 //! Before anything is loaded, every row is checked against the declared
 //! types, so a bad row fails with its file and line and nothing half-loaded.
 //! An unquoted empty field is NULL; `""` is the empty string. IO module.
@@ -11,6 +12,8 @@ use std::path::{Path, PathBuf};
 
 use crate::ir::types::{Type, is_iso_date, is_iso_timestamp};
 use crate::ir::{Ir, RelId, RelationKind};
+use crate::problem::Problem;
+use crate::span::{SourceDb, Span};
 
 /// A seed file and the source table it fills.
 #[derive(Debug, Clone)]
@@ -36,44 +39,119 @@ impl std::fmt::Display for SeedError {
     }
 }
 
-/// Finds the CSV files of `dir` and the source tables they fill. A CSV that
-/// matches no source table is an error: its columns must be declared.
-pub fn discover(ir: &Ir, dir: &Path) -> Result<Vec<Seed>, SeedError> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Ok(Vec::new());
-    };
+/// What [`discover`] found: the seeds, and what is wrong with the folder.
+#[derive(Debug, Default)]
+pub struct Discovered {
+    pub seeds: Vec<Seed>,
+    /// A CSV that fills no source table or is not a regular file, two CSVs
+    /// for one table (errors), a table of a seeded source without a CSV
+    /// (a warning).
+    pub problems: Vec<Problem>,
+}
+
+/// Finds the CSV files under `dir` (in subfolders too) and the source
+/// tables they fill. A CSV must fill a declared source table; a source with
+/// seeded tables should have a CSV for each of them. `db` receives the CSV
+/// paths that problems point at.
+pub fn discover(ir: &Ir, db: &mut SourceDb, dir: &Path) -> Discovered {
+    let mut found = Discovered::default();
     let mut by_identifier: HashMap<&str, RelId> = HashMap::new();
     for rel in &ir.relations {
         if let RelationKind::Table(t) = &rel.kind {
             by_identifier.entry(t.identifier.as_str()).or_insert(rel.id);
         }
     }
-    let mut paths: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "csv"))
-        .collect();
-    paths.sort();
-    let mut seeds = Vec::new();
+    let mut paths = Vec::new();
+    for entry in walkdir::WalkDir::new(dir)
+        .follow_links(true)
+        .sort_by_file_name()
+    {
+        match entry {
+            Ok(entry) => {
+                let path = entry.into_path();
+                if path
+                    .extension()
+                    .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
+                    && !path.is_dir()
+                {
+                    paths.push(path);
+                }
+            }
+            // No seeds folder: nothing is seeded.
+            Err(e)
+                if e.io_error()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::NotFound) => {}
+            Err(e) => found.problems.push(Problem::UnreadableFile {
+                path: e.path().unwrap_or(dir).display().to_string(),
+                reason: e.to_string(),
+            }),
+        }
+    }
+    let mut filled: HashMap<RelId, Span> = HashMap::new();
     for path in paths {
+        let display = path.display().to_string();
+        if let Err(e) = crate::project::check_regular(&path) {
+            found.problems.push(Problem::UnreadableFile {
+                path: display,
+                reason: e.to_string(),
+            });
+            continue;
+        }
         let stem = path
             .file_stem()
             .and_then(|s| s.to_str())
             .unwrap_or_default()
             .to_string();
-        match by_identifier.get(stem.as_str()) {
-            Some(&relation) => seeds.push(Seed { relation, path }),
-            None => {
-                return Err(SeedError {
-                    path,
-                    line: None,
-                    message: format!(
-                        "no source table is named `{stem}`: declare its columns in a `source` block"
-                    ),
-                });
-            }
+        let header = crate::project::first_line(&path);
+        let len = header.len();
+        let file = db.add(display, header);
+        let span = Span::new(file, 0, len);
+        let Some(&relation) = by_identifier.get(stem.as_str()) else {
+            found.problems.push(Problem::UnmatchedSeed {
+                span,
+                table: stem.clone(),
+                suggestion: crate::ir::suggest(&stem, by_identifier.keys().copied()),
+            });
+            continue;
+        };
+        if let Some(&first) = filled.get(&relation) {
+            found.problems.push(Problem::DuplicateSeed {
+                table: ir.relation(relation).name.clone(),
+                first,
+                second: span,
+            });
+            continue;
+        }
+        filled.insert(relation, span);
+        found.seeds.push(Seed { relation, path });
+    }
+    // A source some of whose tables are seeded is expected to be seeded whole.
+    let seeded_sources: std::collections::HashSet<&str> = found
+        .seeds
+        .iter()
+        .filter_map(|s| source_of(ir, s.relation))
+        .collect();
+    for rel in &ir.relations {
+        if let RelationKind::Table(table) = &rel.kind
+            && !filled.contains_key(&rel.id)
+            && source_of(ir, rel.id).is_some_and(|s| seeded_sources.contains(s))
+        {
+            found.problems.push(Problem::MissingSeed {
+                span: rel.name_span,
+                table: rel.name.clone(),
+                file: format!("{}.csv", table.identifier),
+            });
         }
     }
-    Ok(seeds)
+    found
+}
+
+/// The source a table belongs to: `raw` for `raw.raw_orders`.
+fn source_of(ir: &Ir, id: RelId) -> Option<&str> {
+    ir.relation(id)
+        .name
+        .split_once('.')
+        .map(|(source, _)| source)
 }
 
 /// Reads the whole file and checks its header and every value. Returns the

@@ -547,3 +547,67 @@ fn threads_run_independent_nodes_and_a_failure_skips_only_its_descendants() {
         "{four}"
     );
 }
+
+/// A failing relationships test holds back exactly what reads both of its
+/// relations, whatever `--threads`: the statuses of every node are the
+/// same with 1, 2 and 4 threads.
+#[test]
+fn a_failing_relationships_test_blocks_the_same_nodes_at_any_thread_count() {
+    let (_temp, root) = shopco_copy();
+    // Product 67 disappears; order lines still sell it.
+    let path = root.join("seeds/raw_products.csv");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let kept: Vec<&str> = text.lines().filter(|l| !l.starts_with("67,")).collect();
+    std::fs::write(&path, kept.join("\n") + "\n").unwrap();
+
+    let runs: Vec<_> = ["1", "2", "4"]
+        .iter()
+        .map(|n| {
+            let db = format!("target/threads{n}.duckdb");
+            let out = stdout(&run("build", &root, &["--threads", n, "--database", &db]));
+            (n, statuses(&out), out)
+        })
+        .collect();
+    let (_, first, text) = &runs[0];
+    assert!(
+        first["test relationships_stg_order_items_product_id__stg_products_product_id"]
+            .starts_with("FAIL"),
+        "{text}"
+    );
+    // It reads stg_order_items and stg_products: what reads both waits for it.
+    assert_eq!(
+        first["table marts.fct_product_performance"], "SKIP",
+        "{text}"
+    );
+    // What reads only one of them does not.
+    assert_eq!(first["incremental marts.fact_orders"], "OK", "{text}");
+    assert_eq!(first["table marts.dim_products"], "OK", "{text}");
+    for (n, statuses, text) in &runs[1..] {
+        assert_eq!(
+            statuses, first,
+            "--threads {n} differs from --threads 1:\n{text}"
+        );
+    }
+}
+
+/// A test that reads a relation this command neither selects nor builds,
+/// and that does not exist yet, is skipped with that reason: it holds back
+/// nothing (dbt builds the rest).
+#[test]
+fn a_test_reading_a_missing_unselected_relation_is_skipped() {
+    let (_temp, root) = shopco_copy();
+    let out = run("build", &root, &["-s", "+fct_customer_ltv"]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let statuses = statuses(&text);
+    assert_eq!(
+        statuses["test relationships_stg_order_items_product_id__stg_products_product_id"], "SKIP",
+        "{text}"
+    );
+    assert!(
+        text.contains("reads staging.stg_products, which is not selected and does not exist"),
+        "{text}"
+    );
+    assert_eq!(statuses["table marts.fct_customer_ltv"], "OK", "{text}");
+    assert!(!statuses.values().any(|s| s == "ERROR"), "{text}");
+}

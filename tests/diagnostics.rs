@@ -53,16 +53,57 @@ fn prepare(code: Code, dir: &Path) -> String {
             std::fs::remove_file(dir.join("models/base.shop")).unwrap();
             "(models/ is empty)".into()
         }
+        Code::F005 => {
+            std::fs::create_dir_all(dir.join("seeds")).unwrap();
+            std::fs::write(dir.join("seeds/order.csv"), "order_id\n1\n").unwrap();
+            "(seeds/order.csv; the source declares `orders`)".into()
+        }
+        Code::F006 => {
+            std::fs::create_dir_all(dir.join("seeds/day2")).unwrap();
+            let csv = "customer_id,email,signed_up_on\n1,a@b.c,2024-01-01\n";
+            std::fs::write(dir.join("seeds/customers.csv"), csv).unwrap();
+            std::fs::write(dir.join("seeds/day2/customers.csv"), csv).unwrap();
+            "(seeds/customers.csv and seeds/day2/customers.csv)".into()
+        }
+        Code::F007 => {
+            std::fs::create_dir_all(dir.join("seeds/extracts")).unwrap();
+            let csv = "customer_id,email,signed_up_on\n1,a@b.c,2024-01-01\n";
+            std::fs::write(dir.join("seeds/extracts/customers.csv"), csv).unwrap();
+            "(seeds/extracts/customers.csv, and no CSV for raw.orders)".into()
+        }
+        Code::F008 => {
+            let sql = "select order_id from {{ ref('stg_orders') }}\n";
+            std::fs::write(dir.join("models/orders.sql"), sql).unwrap();
+            format!("(models/orders.sql)\n{sql}")
+        }
+        Code::P003 => {
+            // Calls nested one level too deep, one per line.
+            let mut text = String::from("model deep {\n  from stg_orders o\n  columns {\n    x = ");
+            for _ in 0..shopc::syntax::MAX_DEPTH {
+                text.push_str("abs(\n");
+            }
+            text.push_str("o.amount");
+            text.push_str(&")".repeat(shopc::syntax::MAX_DEPTH));
+            text.push_str("\n  }\n}\n");
+            std::fs::write(dir.join("models/fixture.shop"), text).unwrap();
+            format!(
+                "(models/fixture.shop: a column of {} nested `abs(` calls, one per line)",
+                shopc::syntax::MAX_DEPTH
+            )
+        }
         _ => panic!("no fixture for {code}: add tests/diagnostics/{code}.shop"),
     }
 }
 
 fn check(dir: &Path) -> (String, Vec<Problem>) {
-    let loaded = shopc::project::load(dir).unwrap();
+    let mut loaded = shopc::project::load(dir).unwrap();
     let mut problems = loaded.problems.clone();
     if let Some(config) = &loaded.config {
         let compilation = shopc::compile(&loaded.db, config, &loaded.shop_files);
         problems.extend(compilation.problems);
+        let seeds = dir.join(&config.paths.seeds);
+        let discovered = shopc::seed::discover(&compilation.ir, &mut loaded.db, &seeds);
+        problems.extend(discovered.problems);
         // Options a target does not have are reported when emitting for it.
         for &dialect in shopc::emit::Dialect::ALL {
             let emitter = shopc::emit::Emitter::new(&compilation.ir, dialect);
@@ -113,4 +154,31 @@ fn base_project_is_clean() {
     .unwrap();
     let (rendered, problems) = check(temp.path());
     assert!(problems.is_empty(), "{rendered}");
+}
+
+/// `docs/codes/C003.md` lists the settings the compiler accepts, from the
+/// same table: the list between its markers is generated here, and the test
+/// fails (printing the list to paste) when the file says otherwise.
+#[test]
+fn c003_lists_every_setting_the_compiler_accepts() {
+    let list: String = shopc::ir::SETTINGS
+        .iter()
+        .map(|(item, keys)| {
+            let keys: Vec<String> = keys.iter().map(|k| format!("`{k}`")).collect();
+            format!("- {item}: {}\n", keys.join(", "))
+        })
+        .collect();
+    let doc = Code::C003.doc();
+    let start = doc
+        .find("-->\n")
+        .map(|i| i + 4)
+        .expect("C003.md: generated-list marker");
+    let end = doc
+        .find("<!-- end of generated list -->")
+        .expect("C003.md: end marker");
+    assert_eq!(
+        &doc[start..end],
+        list,
+        "docs/codes/C003.md must list exactly:\n{list}"
+    );
 }

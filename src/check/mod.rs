@@ -533,6 +533,30 @@ fn declared_grain(cx: &ModelCx<'_>, problems: &mut Vec<Problem>) {
                 Grain::Key(key) => Some(names(key)),
                 Grain::Unknown => None,
             },
+            query: derived.query.as_ref().map(|key| {
+                let key_names: Vec<String> = key
+                    .iter()
+                    .map(|(scan, c)| format!("{}.{}", q.scans[*scan].alias, ir.column(*c).name))
+                    .collect();
+                // Declared columns computed from the key (a hash of it).
+                let computed = declared
+                    .iter()
+                    .filter(|(c, _)| {
+                        ir.column(*c).expr.as_ref().is_some_and(|e| {
+                            let mut reads = Vec::new();
+                            e.walk(&mut |e| {
+                                if let crate::ir::ExprKind::Column { scan, column } = e.kind {
+                                    reads.push((scan, column));
+                                }
+                            });
+                            !matches!(e.kind, crate::ir::ExprKind::Column { .. })
+                                && key.iter().any(|k| reads.contains(k))
+                        })
+                    })
+                    .map(|(c, _)| ir.column(*c).name.clone())
+                    .collect();
+                (key_names, computed)
+            }),
         },
     };
     problems.push(Problem::GrainNotProven {

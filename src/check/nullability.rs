@@ -288,11 +288,15 @@ impl<'q> Scope<'q> {
                         name: name(),
                     }),
                     Nulls::AllArgs => {
-                        if call.args.iter().any(|a| self.why(ir, known, a).is_none()) {
-                            None
-                        } else {
-                            args()
+                        // NULL only when every argument can be (`coalesce`):
+                        // each argument is looked at once, so nesting in
+                        // the first argument stays linear.
+                        let mut first_reason = None;
+                        for arg in &call.args {
+                            let reason = self.why(ir, known, arg)?;
+                            first_reason.get_or_insert(reason);
                         }
+                        first_reason
                     }
                     Nulls::Strict => {
                         let aggregate = func.kind == FuncKind::Aggregate && call.over.is_none();

@@ -137,20 +137,22 @@ pub trait SqlDialect: Sync {
         true
     }
 
-    /// Whether `integer / integer` truncates (PostgreSQL). shopc's `/` is
-    /// exact division everywhere, so such a dialect gets a cast first.
-    fn integer_division_truncates(&self) -> bool {
-        false
-    }
-
-    /// The type integers are cast to before `/` when division truncates.
-    fn division_type(&self) -> &'static str {
-        "DOUBLE PRECISION"
-    }
-
-    /// The current time as a timestamp without time zone (snapshot times).
+    /// The current time in UTC, as a timestamp without time zone: what
+    /// `current_timestamp()` is in the language, and the time a snapshot
+    /// run stamps its rows with. `current_date()` is its date.
     fn now(&self) -> &'static str {
-        "CAST(current_timestamp AS TIMESTAMP)"
+        // UTC through epoch microseconds: core DuckDB, no ICU extension
+        // (which the embedded engine does not have), and UTC where ICU is
+        // loaded too.
+        "make_timestamp(epoch_us(current_timestamp))"
+    }
+
+    /// A `timestamptz` value as the UTC timestamp the date functions work
+    /// on, where the engine has no time zone functions of its own; `None`
+    /// where it has them. Default: `None`.
+    fn utc_timestamp(&self, expr: &str) -> Option<String> {
+        let _ = expr;
+        None
     }
 
     /// How a table replaces its previous version.
@@ -201,8 +203,6 @@ const DUCKDB_FUNCTIONS: &[(&str, &str)] = &[
     ("date_trunc", "CAST(date_trunc({0}, {1}) AS {type})"),
     ("date_add", "CAST({2} + INTERVAL ({1}) {part} AS {type})"),
     ("date_part", "CAST(date_part({0}, {1}) AS INTEGER)"),
-    ("current_date", "current_date"),
-    ("current_timestamp", "current_timestamp"),
     // DuckDB has no initcap: capitalise each space-separated word.
     (
         "initcap",
@@ -214,6 +214,13 @@ const DUCKDB_FUNCTIONS: &[(&str, &str)] = &[
 impl SqlDialect for DuckDb {
     fn function_template(&self, name: &str) -> Option<&'static str> {
         lookup(DUCKDB_FUNCTIONS, name)
+    }
+
+    /// The embedded engine has no ICU extension (the bundled build ships
+    /// none, and shopc never downloads one): its date functions take
+    /// timestamps, and a `timestamptz` is read as its UTC time.
+    fn utc_timestamp(&self, expr: &str) -> Option<String> {
+        Some(format!("make_timestamp(epoch_us({expr}))"))
     }
 
     fn csv_scan(&self, path: &str, columns: &[(String, String)]) -> Option<String> {
@@ -272,13 +279,9 @@ const POSTGRES_FUNCTIONS: &[(&str, &str)] = &[
         "date_diff",
         "CAST(floor(date_part('epoch', date_trunc({0}, {2}) - date_trunc({0}, {1})) / date_part('epoch', INTERVAL '1 {part}')) AS BIGINT)",
     ),
-    ("current_date", "current_date"),
-    ("current_timestamp", "current_timestamp"),
     ("stddev", "stddev_samp({0})"),
     // `any_value` arrived in PostgreSQL 16: any value will do.
     ("any_value", "min({0})"),
-    // round(double precision, integer) does not exist.
-    ("round", "round(CAST({0} AS NUMERIC), {1})"),
     ("ln", "ln({0})"),
 ];
 
@@ -295,10 +298,6 @@ impl SqlDialect for Postgres {
 
     fn function_template(&self, name: &str) -> Option<&'static str> {
         lookup(POSTGRES_FUNCTIONS, name)
-    }
-
-    fn integer_division_truncates(&self) -> bool {
-        true
     }
 
     /// PostgreSQL has no safe cast: the text is tested against the shape
@@ -326,7 +325,7 @@ impl SqlDialect for Postgres {
     }
 
     fn now(&self) -> &'static str {
-        "LOCALTIMESTAMP"
+        "CAST(timezone('UTC', now()) AS TIMESTAMP)"
     }
 
     fn cluster_layout(&self) -> Layout {
@@ -350,8 +349,6 @@ const SNOWFLAKE_FUNCTIONS: &[(&str, &str)] = &[
     ("bool_and", "BOOLAND_AGG({0})"),
     ("bool_or", "BOOLOR_AGG({0})"),
     ("stddev", "STDDEV_SAMP({0})"),
-    ("current_date", "CURRENT_DATE()"),
-    ("current_timestamp", "CURRENT_TIMESTAMP()"),
 ];
 
 impl SqlDialect for Snowflake {
@@ -387,7 +384,7 @@ impl SqlDialect for Snowflake {
     }
 
     fn now(&self) -> &'static str {
-        "CAST(CURRENT_TIMESTAMP() AS TIMESTAMP_NTZ)"
+        "CAST(CONVERT_TIMEZONE('UTC', CURRENT_TIMESTAMP()) AS TIMESTAMP_NTZ)"
     }
 
     fn table_replace(&self) -> TableReplace {
@@ -432,8 +429,6 @@ const BIGQUERY_FUNCTIONS: &[(&str, &str)] = &[
     ("bool_and", "LOGICAL_AND({0})"),
     ("bool_or", "LOGICAL_OR({0})"),
     ("stddev", "STDDEV_SAMP({0})"),
-    ("current_date", "CURRENT_DATE()"),
-    ("current_timestamp", "CURRENT_TIMESTAMP()"),
 ];
 
 impl SqlDialect for BigQuery {
@@ -478,16 +473,12 @@ impl SqlDialect for BigQuery {
         false
     }
 
-    fn division_type(&self) -> &'static str {
-        "FLOAT64"
-    }
-
     fn safe_cast(&self, expr: &str, ty: Type) -> String {
         format!("SAFE_CAST({expr} AS {})", self.type_name(ty))
     }
 
     fn now(&self) -> &'static str {
-        "CURRENT_DATETIME()"
+        "CURRENT_DATETIME('UTC')"
     }
 
     fn table_replace(&self) -> TableReplace {

@@ -1,5 +1,7 @@
 //! The files `shopc emit` writes: one per relation and statement kind, each
-//! formatted with sqlformat under a header comment. Pure: paths and texts.
+//! formatted with sqlformat under a header comment. Each file is a script
+//! of exactly the statements `shopc run` sends for it, transactions
+//! included, so it can be run by hand, and run again. Pure: paths and texts.
 
 use super::Emitter;
 use crate::ir::{Materialized, RelId, RelationKind};
@@ -35,22 +37,39 @@ impl Emitter<'_> {
                 RelationKind::Table(_) => {}
                 RelationKind::Model(model) => {
                     if model.materialized == Materialized::Ephemeral {
-                        add("select", vec![self.select(id)]);
+                        let parents = self.ephemeral_parents(id);
+                        let mut select = self.ephemeral_select(id);
+                        if !parents.is_empty() {
+                            let names: Vec<String> = parents
+                                .iter()
+                                .map(|p| {
+                                    let name = &self.ir.relation(*p).name;
+                                    format!("{name} (its query: {}.select.sql)", file_name(name))
+                                })
+                                .collect();
+                            select = format!(
+                                "-- reads the CTE of the ephemeral model {}; the files of the models that read this one hold every CTE\n{select}",
+                                names.join(", ")
+                            );
+                        }
+                        add("select", vec![select]);
                     } else {
                         let build = self.build(id);
-                        add(
-                            "build",
-                            build.prepare.into_iter().chain(build.swap).collect(),
-                        );
+                        add("build", self.build_script(&build));
+                        if !build.refill.is_empty() {
+                            add("refill", self.refill_script(&build));
+                        }
                     }
                     if let Some(statements) = self.incremental(id) {
-                        add("incremental", statements);
+                        add("incremental", self.dml_script(&statements));
                     }
                 }
                 RelationKind::Snapshot(_) => {
                     if let Some(snapshot) = self.snapshot(id, self.d.now()) {
-                        add("snapshot_create", snapshot.create);
-                        add("snapshot_update", snapshot.update);
+                        let (schema, create) =
+                            snapshot.create.split_at(1.min(snapshot.create.len()));
+                        add("snapshot_create", self.script(schema, create));
+                        add("snapshot_update", self.dml_script(&snapshot.update));
                     }
                 }
             }

@@ -14,7 +14,7 @@ use std::fmt::Write;
 pub use dialect::{Dialect, Layout, SqlDialect, TableReplace};
 
 use crate::config::MaterializedKind;
-use crate::ir::library::FuncKind;
+use crate::ir::library::{FuncKind, Param};
 use crate::ir::types::Type;
 use crate::ir::{
     ColumnId, Expr, ExprKind, Ir, Literal, Materialized, Query, RelId, RelationKind, TestKind,
@@ -191,6 +191,8 @@ impl<'a> Emitter<'a> {
     }
 
     /// Ephemeral models reachable through ephemeral models, parents first.
+    /// Iterative (a post-order walk with its own stack): a chain of 10,000
+    /// ephemeral models is 10,000 CTEs, not 10,000 stack frames.
     fn collect_ephemerals(
         &self,
         id: RelId,
@@ -200,10 +202,38 @@ impl<'a> Emitter<'a> {
         if physical_name(self.ir, id).is_some() || !seen.insert(id) {
             return;
         }
-        for dep in &self.ir.relation(id).deps {
-            self.collect_ephemerals(*dep, seen, out);
+        // (relation, index of the next dependency to visit)
+        let mut stack = vec![(id, 0usize)];
+        while let Some((rel, next)) = stack.pop() {
+            let deps = &self.ir.relation(rel).deps;
+            if let Some(&dep) = deps.get(next) {
+                stack.push((rel, next + 1));
+                if physical_name(self.ir, dep).is_none() && seen.insert(dep) {
+                    stack.push((dep, 0));
+                }
+            } else {
+                out.push(rel);
+            }
         }
-        out.push(id);
+    }
+
+    /// What `MODEL.select.sql` holds for an ephemeral model: its own query,
+    /// reading its ephemeral parents by their CTE names (each is in its own
+    /// file), so that the files of a chain of N ephemeral models are N
+    /// queries long, not N²/2. Without ephemeral parents it runs as it is.
+    pub fn ephemeral_select(&self, id: RelId) -> String {
+        self.model_body(id)
+    }
+
+    /// The ephemeral models whose CTEs `id`'s query reads directly.
+    pub fn ephemeral_parents(&self, id: RelId) -> Vec<RelId> {
+        self.ir
+            .relation(id)
+            .deps
+            .iter()
+            .copied()
+            .filter(|d| physical_name(self.ir, *d).is_none())
+            .collect()
     }
 
     /// The `SELECT` of one model, without CTEs.
@@ -325,12 +355,51 @@ impl<'a> Emitter<'a> {
                 )],
                 target: Some(name),
                 relation_type: RelationType::View,
-                in_place: true,
                 load_into: None,
                 refill: Vec::new(),
             },
             _ => self.replace_table(name, &select, self.layout(id)),
         }
+    }
+
+    /// A build as one script, exactly what the runner executes: `prepare`,
+    /// then `swap` in a transaction where DDL is transactional. Runnable
+    /// again and again: each run replaces the previous table.
+    pub fn build_script(&self, build: &Build) -> Vec<String> {
+        self.script(&build.prepare, &build.swap)
+    }
+
+    /// The refill alternative of a build ([`Build::refill`]), as a script.
+    pub fn refill_script(&self, build: &Build) -> Vec<String> {
+        self.script(&build.prepare, &build.refill)
+    }
+
+    /// Data changes that run in one transaction (a merge, a snapshot's
+    /// update), as a script: in `BEGIN` … `COMMIT` on every warehouse when
+    /// there is more than one statement, as the runner sends them.
+    pub fn dml_script(&self, statements: &[String]) -> Vec<String> {
+        if statements.len() > 1 {
+            let mut out = vec!["BEGIN".to_string()];
+            out.extend(statements.iter().cloned());
+            out.push("COMMIT".into());
+            out
+        } else {
+            statements.to_vec()
+        }
+    }
+
+    /// `first`, then `transaction` in one transaction where DDL is
+    /// transactional (elsewhere each DDL statement commits by itself).
+    pub fn script(&self, first: &[String], transaction: &[String]) -> Vec<String> {
+        let mut out = first.to_vec();
+        if transaction.len() > 1 && self.d.transactional_ddl() {
+            out.push("BEGIN".into());
+            out.extend(transaction.iter().cloned());
+            out.push("COMMIT".into());
+        } else {
+            out.extend(transaction.iter().cloned());
+        }
+        out
     }
 
     /// `CREATE SCHEMA IF NOT EXISTS` for the schema of each relation, once:
@@ -415,17 +484,19 @@ impl<'a> Emitter<'a> {
                 )],
                 target: Some(name),
                 relation_type: RelationType::Table,
-                in_place: true,
                 load_into: None,
                 refill: Vec::new(),
             },
             TableReplace::BuildBesideAndSwap => {
                 let staging = name.with_suffix(BUILD_SUFFIX);
-                let mut swap = vec![format!(
-                    "ALTER TABLE {} RENAME TO {}",
-                    staging.sql(self.d),
-                    self.q(&name.name)
-                )];
+                let mut swap = vec![
+                    format!("DROP TABLE IF EXISTS {}", name.sql(self.d)),
+                    format!(
+                        "ALTER TABLE {} RENAME TO {}",
+                        staging.sql(self.d),
+                        self.q(&name.name)
+                    ),
+                ];
                 swap.extend(indexes);
                 let refill = self.refill(&name, &staging);
                 Build {
@@ -437,7 +508,6 @@ impl<'a> Emitter<'a> {
                     swap,
                     target: Some(name),
                     relation_type: RelationType::Table,
-                    in_place: false,
                     load_into: None,
                     refill,
                 }
@@ -558,6 +628,48 @@ impl<'a> Emitter<'a> {
                     indent(&select)
                 )])
             }
+        }
+    }
+
+    /// `sql`, of type `ty`, as a double.
+    fn as_double(&self, sql: String, ty: Type) -> String {
+        if ty == Type::Double {
+            sql
+        } else {
+            format!("CAST({sql} AS {})", self.d.type_name(Type::Double))
+        }
+    }
+
+    /// `round(x, digits)` of a double, as the language defines it: the
+    /// nearest multiple of 10^-digits, ties toward +∞, computed as
+    /// `floor(x · 10^digits + 0.5) / 10^digits` in double precision. Every
+    /// step is one IEEE 754 operation, so every engine gets the same bits;
+    /// engines' own `round(double)` do not agree (PostgreSQL has none, and
+    /// goes through a 15-digit decimal).
+    fn round_double(&self, x: &str, digits: Option<&str>) -> String {
+        let double = self.d.type_name(Type::Double);
+        let half = format!("CAST(0.5 AS {double})");
+        match digits {
+            None => format!("floor({x} + {half})"),
+            Some(digits) => {
+                let scale = format!("CAST(power(10, {digits}) AS {double})");
+                format!("(floor({x} * {scale} + {half}) / {scale})")
+            }
+        }
+    }
+
+    /// The operand of a cast, made ready for it: a double cast to a decimal
+    /// is rounded to the decimal's scale first, the language's way
+    /// ([`Emitter::round_double`]), so that the cast never has a tie to
+    /// break (engines break them apart); a `timestamptz` cast to a date is
+    /// its UTC time first where the engine has no time zones.
+    fn cast_operand(&self, sql: String, from: Type, to: Type) -> String {
+        match (from, to) {
+            (Type::Double, Type::Numeric(Some((_, scale)))) => {
+                self.round_double(&sql, Some(&scale.to_string()))
+            }
+            (Type::TimestampTz, Type::Date) => self.d.utc_timestamp(&sql).unwrap_or(sql),
+            _ => sql,
         }
     }
 
@@ -955,19 +1067,21 @@ impl<'a> Emitter<'a> {
             staging.sql(self.d),
             definition.join(", ")
         );
-        let (prepare, swap, in_place, refill) = match self.d.table_replace() {
+        let (prepare, swap, refill) = match self.d.table_replace() {
             TableReplace::BuildBesideAndSwap => (
                 vec![
                     self.create_schema(&name),
                     format!("DROP TABLE IF EXISTS {}", staging.sql(self.d)),
                     create,
                 ],
-                vec![format!(
-                    "ALTER TABLE {} RENAME TO {}",
-                    staging.sql(self.d),
-                    self.q(&name.name)
-                )],
-                false,
+                vec![
+                    format!("DROP TABLE IF EXISTS {}", name.sql(self.d)),
+                    format!(
+                        "ALTER TABLE {} RENAME TO {}",
+                        staging.sql(self.d),
+                        self.q(&name.name)
+                    ),
+                ],
                 self.refill(&name, &staging),
             ),
             TableReplace::CreateOrReplace => (
@@ -983,7 +1097,6 @@ impl<'a> Emitter<'a> {
                     ),
                     format!("DROP TABLE {}", staging.sql(self.d)),
                 ],
-                true,
                 Vec::new(),
             ),
         };
@@ -992,7 +1105,6 @@ impl<'a> Emitter<'a> {
             swap,
             target: Some(name),
             relation_type: RelationType::Table,
-            in_place,
             load_into: Some(staging),
             refill,
         })
@@ -1038,14 +1150,17 @@ impl<'a> Emitter<'a> {
             }
             _ => return Vec::new(),
         };
-        let from = match physical_name(self.ir, id) {
+        // Made only when a test reads it: an ephemeral model's query
+        // carries its ephemeral ancestry, and most models of a long chain
+        // have no tests.
+        let from = std::cell::LazyCell::new(|| match physical_name(self.ir, id) {
             Some(name) => name.sql(self.d),
             None => format!(
                 "(\n{}\n) AS {}",
                 indent(&self.select(id)),
                 self.q(&rel.name)
             ),
-        };
+        });
         let col = |c: ColumnId| self.q(&self.ir.column(c).name);
         let name_of = |c: ColumnId| self.ir.column(c).name.clone();
         let mut tests = Vec::new();
@@ -1118,7 +1233,7 @@ impl<'a> Emitter<'a> {
                 }
                 TestKind::NotNull(c) => (
                     format!("not_null_{}_{}", rel.name, name_of(*c)),
-                    format!("SELECT * FROM {from} WHERE {} IS NULL", col(*c)),
+                    format!("SELECT * FROM {} WHERE {} IS NULL", *from, col(*c)),
                 ),
                 TestKind::AcceptedValues { column, values } => {
                     let values: Vec<String> = values
@@ -1135,7 +1250,8 @@ impl<'a> Emitter<'a> {
                     (
                         format!("accepted_values_{}_{}", rel.name, name_of(*column)),
                         format!(
-                            "SELECT {c} AS value, count(*) AS n FROM {from} WHERE {c} IS NOT NULL AND {c} NOT IN ({}) GROUP BY {c}",
+                            "SELECT {c} AS value, count(*) AS n FROM {} WHERE {c} IS NOT NULL AND {c} NOT IN ({}) GROUP BY {c}",
+                            *from,
                             values.join(", ")
                         ),
                     )
@@ -1283,12 +1399,13 @@ impl<'a> Emitter<'a> {
             },
             ExprKind::Binary { op, lhs, rhs } => {
                 let mut left = self.expr(q, lhs);
-                if *op == BinOp::Div
-                    && self.d.integer_division_truncates()
-                    && lhs.ty.is_integer()
-                    && rhs.ty.is_integer()
-                {
-                    left = format!("CAST({left} AS {})", self.d.division_type());
+                let mut right = self.expr(q, rhs);
+                if *op == BinOp::Div {
+                    // `/` is double division everywhere (the language's
+                    // definition): integers would truncate on PostgreSQL,
+                    // decimals round to a scale of each engine's own.
+                    left = self.as_double(left, lhs.ty);
+                    right = self.as_double(right, rhs.ty);
                 }
                 let op = match op {
                     BinOp::Or => "OR",
@@ -1296,7 +1413,7 @@ impl<'a> Emitter<'a> {
                     BinOp::NotEq => "<>",
                     other => other.symbol(),
                 };
-                format!("({left} {op} {})", self.expr(q, rhs))
+                format!("({left} {op} {right})")
             }
             ExprKind::IsNull { expr, negated } => {
                 format!(
@@ -1346,12 +1463,18 @@ impl<'a> Emitter<'a> {
                 expr,
                 ty,
                 safe: false,
-            } => format!("CAST({} AS {})", self.expr(q, expr), self.d.type_name(*ty)),
+            } => format!(
+                "CAST({} AS {})",
+                self.cast_operand(self.expr(q, expr), expr.ty, *ty),
+                self.d.type_name(*ty)
+            ),
             ExprKind::Cast {
                 expr,
                 ty,
                 safe: true,
-            } => self.d.safe_cast(&self.expr(q, expr), *ty),
+            } => self
+                .d
+                .safe_cast(&self.cast_operand(self.expr(q, expr), expr.ty, *ty), *ty),
             ExprKind::Case {
                 operand,
                 arms,
@@ -1374,92 +1497,140 @@ impl<'a> Emitter<'a> {
                 }
                 out + " END"
             }
-            ExprKind::Call(call) => {
-                let func = call.func.func();
-                let mut args: Vec<String> = call.args.iter().map(|a| self.expr(q, a)).collect();
-                let mut star = call.star;
-                // Without `FILTER`, the filter moves into the argument:
-                // aggregates skip the NULLs of rows it rejects.
-                let filter = call.filter.as_ref().map(|f| self.expr(q, f));
-                let inline_filter = filter.is_some() && !self.d.filter_clause();
-                if let (Some(filter), true) = (&filter, inline_filter) {
-                    if star || args.is_empty() {
-                        args = vec!["1".to_string()];
-                        star = false;
-                    }
-                    for arg in &mut args {
-                        *arg = format!("CASE WHEN {filter} THEN {arg} END");
-                    }
-                }
-                let part = call
-                    .args
-                    .iter()
-                    .find_map(|a| match &a.kind {
-                        ExprKind::Literal(Literal::Text(part)) => Some(part.to_ascii_lowercase()),
-                        _ => None,
-                    })
-                    .unwrap_or_default();
-                let mut out = match self.template(func.name, &part, args.len()) {
-                    Some(template) => fill_template(
-                        template,
-                        &args,
-                        &part.to_ascii_uppercase(),
-                        &self.d.type_name(e.ty),
-                    ),
-                    None => {
-                        let inner = if star {
-                            "*".to_string()
-                        } else {
-                            format!(
-                                "{}{}",
-                                if call.distinct { "DISTINCT " } else { "" },
-                                args.join(", ")
-                            )
-                        };
-                        format!("{}({inner})", func.name)
-                    }
-                };
-                if let (Some(filter), false) = (&filter, inline_filter) {
-                    let _ = write!(out, " FILTER (WHERE {filter})");
-                }
-                if let Some(window) = &call.over {
-                    let mut parts = Vec::new();
-                    if !window.partition_by.is_empty() {
-                        let keys: Vec<String> = window
-                            .partition_by
-                            .iter()
-                            .map(|k| self.expr(q, k))
-                            .collect();
-                        parts.push(format!("PARTITION BY {}", keys.join(", ")));
-                    }
-                    if !window.order_by.is_empty() {
-                        let keys: Vec<String> = window
-                            .order_by
-                            .iter()
-                            .map(|(k, desc, nulls_first)| {
-                                let mut key = self.expr(q, k);
-                                if *desc {
-                                    key.push_str(" DESC");
-                                }
-                                match nulls_first {
-                                    Some(true) => key.push_str(" NULLS FIRST"),
-                                    Some(false) => key.push_str(" NULLS LAST"),
-                                    None => {}
-                                }
-                                key
-                            })
-                            .collect();
-                        parts.push(format!("ORDER BY {}", keys.join(", ")));
-                    }
-                    let _ = write!(out, " OVER ({})", parts.join(" "));
-                } else if func.kind == FuncKind::Window {
-                    out.push_str(" OVER ()");
-                }
-                out
+            ExprKind::Call(call)
+                if call.func.func().name == "round" && call.args[0].ty == Type::Double =>
+            {
+                let x = self.expr(q, &call.args[0]);
+                let digits = call.args.get(1).map(|d| self.expr(q, d));
+                self.round_double(&x, digits.as_deref())
             }
+            // `avg` is `sum / count` in double precision, as `/` is: the
+            // sum of decimals is exact everywhere, the one division IEEE.
+            ExprKind::Call(call)
+                if call.func.func().name == "avg" && call.args[0].ty != Type::Double =>
+            {
+                format!(
+                    "({} / {})",
+                    self.as_double(self.call_sql(q, e, call, "sum"), Type::Numeric(None)),
+                    self.as_double(self.call_sql(q, e, call, "count"), Type::BigInt),
+                )
+            }
+            ExprKind::Call(call) => self.call_sql(q, e, call, call.func.func().name),
             ExprKind::Sql { text } => format!("({text})"),
             ExprKind::Error => "NULL".to_string(),
         }
+    }
+
+    /// A call of the library, spelled for this dialect, as function `name`
+    /// (its own, or `sum` and `count` for `avg`), with the call's arguments,
+    /// `DISTINCT`, filter and window.
+    fn call_sql(&self, q: &Query, e: &Expr, call: &crate::ir::Call, name: &str) -> String {
+        let func = call.func.func();
+        // The clock is UTC, on every warehouse (see `SqlDialect::now`).
+        match name {
+            "current_timestamp" => return self.d.now().to_string(),
+            "current_date" => {
+                return format!("CAST({} AS {})", self.d.now(), self.d.type_name(Type::Date));
+            }
+            _ => {}
+        }
+        let mut args: Vec<String> = call
+            .args
+            .iter()
+            .zip(
+                func.params
+                    .iter()
+                    .chain(std::iter::repeat(func.params.last().unwrap_or(&Param::Any))),
+            )
+            .map(|(a, param)| {
+                let sql = self.expr(q, a);
+                match (a.ty, param) {
+                    (Type::TimestampTz, Param::Temporal | Param::TextOrTemporal) => {
+                        self.d.utc_timestamp(&sql).unwrap_or(sql)
+                    }
+                    _ => sql,
+                }
+            })
+            .collect();
+        let mut star = call.star;
+        // Without `FILTER`, the filter moves into the argument:
+        // aggregates skip the NULLs of rows it rejects.
+        let filter = call.filter.as_ref().map(|f| self.expr(q, f));
+        let inline_filter = filter.is_some() && !self.d.filter_clause();
+        if let (Some(filter), true) = (&filter, inline_filter) {
+            if star || args.is_empty() {
+                args = vec!["1".to_string()];
+                star = false;
+            }
+            for arg in &mut args {
+                *arg = format!("CASE WHEN {filter} THEN {arg} END");
+            }
+        }
+        let part = call
+            .args
+            .iter()
+            .find_map(|a| match &a.kind {
+                ExprKind::Literal(Literal::Text(part)) => Some(part.to_ascii_lowercase()),
+                _ => None,
+            })
+            .unwrap_or_default();
+        let mut out = match self.template(name, &part, args.len()) {
+            Some(template) => fill_template(
+                template,
+                &args,
+                &part.to_ascii_uppercase(),
+                &self.d.type_name(e.ty),
+            ),
+            None => {
+                let inner = if star {
+                    "*".to_string()
+                } else {
+                    format!(
+                        "{}{}",
+                        if call.distinct { "DISTINCT " } else { "" },
+                        args.join(", ")
+                    )
+                };
+                format!("{name}({inner})")
+            }
+        };
+        if let (Some(filter), false) = (&filter, inline_filter) {
+            let _ = write!(out, " FILTER (WHERE {filter})");
+        }
+        if let Some(window) = &call.over {
+            let mut parts = Vec::new();
+            if !window.partition_by.is_empty() {
+                let keys: Vec<String> = window
+                    .partition_by
+                    .iter()
+                    .map(|k| self.expr(q, k))
+                    .collect();
+                parts.push(format!("PARTITION BY {}", keys.join(", ")));
+            }
+            if !window.order_by.is_empty() {
+                let keys: Vec<String> = window
+                    .order_by
+                    .iter()
+                    .map(|(k, desc, nulls_first)| {
+                        let mut key = self.expr(q, k);
+                        if *desc {
+                            key.push_str(" DESC");
+                        }
+                        match nulls_first {
+                            Some(true) => key.push_str(" NULLS FIRST"),
+                            Some(false) => key.push_str(" NULLS LAST"),
+                            None => {}
+                        }
+                        key
+                    })
+                    .collect();
+                parts.push(format!("ORDER BY {}", keys.join(", ")));
+            }
+            let _ = write!(out, " OVER ({})", parts.join(" "));
+        } else if func.kind == FuncKind::Window {
+            out.push_str(" OVER ()");
+        }
+        out
     }
 
     fn literal(&self, lit: &Literal) -> String {
@@ -1488,14 +1659,14 @@ pub enum RelationType {
 pub struct Build {
     /// Run first, outside the swap: create the schema, build the new table.
     pub prepare: Vec<String>,
-    /// Run in one transaction after dropping the old relation: the new one
-    /// takes its place.
+    /// Run in one transaction: the new relation takes the place of the old
+    /// one of the same type (`CREATE OR REPLACE`, or `DROP … IF EXISTS`
+    /// and a rename), so that the statements run as emitted, as often as
+    /// one likes. An old relation of the other type (a view that became a
+    /// table) is dropped by the runner first.
     pub swap: Vec<String>,
     pub target: Option<PhysicalName>,
     pub relation_type: RelationType,
-    /// `swap` replaces a relation of the same type itself (`CREATE OR
-    /// REPLACE`): nothing is dropped first.
-    pub in_place: bool,
     /// A seed the warehouse cannot read itself: the runner loads the CSV
     /// file into this table after `prepare`, before `swap`.
     pub load_into: Option<PhysicalName>,

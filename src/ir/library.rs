@@ -44,6 +44,19 @@ impl Param {
         }
     }
 
+    /// A type of the language that an argument can be cast to for this
+    /// parameter (a name T006 accepts), for help messages.
+    pub fn cast_to(self) -> Option<&'static str> {
+        match self {
+            Param::Text | Param::TextOrTemporal => Some("text"),
+            Param::Numeric => Some("numeric(18, 2)"),
+            Param::Integer => Some("integer"),
+            Param::Boolean => Some("boolean"),
+            Param::Temporal => Some("timestamp"),
+            Param::Any | Param::DatePart => None,
+        }
+    }
+
     pub fn accepts(self, ty: Type) -> bool {
         ty.is_wildcard()
             || match self {
@@ -273,13 +286,14 @@ pub static FUNCTIONS: &[Func] = &[
         Ret::Fixed(Type::Integer),
     ),
     f("current_date", S, &[], 0, false, Ret::Fixed(Type::Date)),
+    // The clock is UTC on every warehouse: a timestamp without time zone.
     f(
         "current_timestamp",
         S,
         &[],
         0,
         false,
-        Ret::Fixed(Type::TimestampTz),
+        Ret::Fixed(Type::Timestamp),
     ),
     // aggregates
     f("count", A, &[Any], 0, false, Ret::Fixed(Type::BigInt)).nulls(Nulls::Never),

@@ -123,6 +123,16 @@ const INCREMENTAL_KEYS: &[&str] = &[
     "on_schema_change",
 ];
 
+/// Every setting each kind of item accepts: the lists C003 checks against,
+/// and the one `docs/codes/C003.md` shows (a test keeps it in step).
+pub const SETTINGS: &[(&str, &[&str])] = &[
+    ("model", MODEL_SETTINGS),
+    ("source", SOURCE_SETTINGS),
+    ("source table", TABLE_SETTINGS),
+    ("snapshot", SNAPSHOT_SETTINGS),
+    ("`materialized = { incremental = { … } }`", INCREMENTAL_KEYS),
+];
+
 /// The closest candidate within a small edit distance, for "did you mean".
 pub fn suggest<'c>(name: &str, candidates: impl IntoIterator<Item = &'c str>) -> Option<String> {
     let max = (name.chars().count() / 3).max(1);
@@ -201,6 +211,7 @@ impl<'a> Lowerer<'a> {
                 let placeholder = RelationKind::Model(Box::new(Model {
                     layer: None,
                     materialized: Materialized::View,
+                    materialized_from: Origin::BuiltIn,
                     schema: None,
                     tags: Vec::new(),
                     grain: None,
@@ -714,11 +725,29 @@ impl<'a> Lowerer<'a> {
             }),
             None => hint,
         };
-        let defaults = layer
-            .as_ref()
-            .and_then(|l| self.config.layers.get(l))
-            .cloned()
-            .unwrap_or_else(LayerConfig::default);
+        // The layer's defaults, then the project's.
+        let project = &self.config.defaults;
+        let of_layer = layer.as_ref().and_then(|l| self.config.layers.get(l));
+        let materialized_from = match (settings.contains_key("materialized"), of_layer) {
+            (true, _) => Origin::Model,
+            (false, Some(l)) if l.materialized.is_some() => Origin::Layer,
+            (false, _) if project.materialized.is_some() => Origin::Project,
+            (false, _) => Origin::BuiltIn,
+        };
+        let defaults = LayerConfig {
+            materialized: of_layer
+                .and_then(|l| l.materialized)
+                .or(project.materialized),
+            schema: of_layer
+                .and_then(|l| l.schema.clone())
+                .or_else(|| project.schema.clone()),
+            tags: project
+                .tags
+                .iter()
+                .chain(of_layer.into_iter().flat_map(|l| &l.tags))
+                .cloned()
+                .collect(),
+        };
 
         let (query, silent) = self.lower_query(def);
         let scope = Scope {
@@ -758,6 +787,19 @@ impl<'a> Lowerer<'a> {
             self.ir.relations[id.index()].complete = false;
         }
         if silent {
+            self.ir.relations[id.index()].complete = false;
+        }
+        // An output that did not resolve or type (R002, R005, T…) was
+        // reported where it is; the checks over the model would only
+        // report what follows from it (a grain not proven, G001).
+        let broken_output = self.ir.relations[id.index()].columns.values().any(|c| {
+            let mut broken = false;
+            if let Some(expr) = &self.ir.column(*c).expr {
+                expr.walk(&mut |e| broken |= matches!(e.kind, ExprKind::Error));
+            }
+            broken
+        });
+        if broken_output {
             self.ir.relations[id.index()].complete = false;
         }
 
@@ -840,6 +882,7 @@ impl<'a> Lowerer<'a> {
         if let RelationKind::Model(model) = &mut self.ir.relations[id.index()].kind {
             model.layer = layer;
             model.materialized = materialized;
+            model.materialized_from = materialized_from;
             model.schema = schema;
             model.tags = tags;
             model.grain = grain;
@@ -1383,7 +1426,7 @@ impl<'a> Lowerer<'a> {
     }
 
     fn test(&mut self, id: RelId, call: &'a ast::TestCall) -> Option<Test> {
-        const TESTS: &[&str] = &["unique", "not_null", "accepted_values", "relationships"];
+        const TESTS: &[&str] = TEST_NAMES;
         let name = call.name.name.as_str();
         if !TESTS.contains(&name) {
             self.push(Problem::UnknownTest {
@@ -1601,6 +1644,7 @@ impl<'a> Lowerer<'a> {
                 position: 1,
                 expected: Param::Numeric.describe().into(),
                 found: ty.to_string(),
+                cast_to: Param::Numeric.cast_to(),
             });
             return None;
         }
@@ -2008,7 +2052,10 @@ impl<'a> Lowerer<'a> {
         match op {
             And | Or => Type::Boolean,
             Concat => Type::Text,
-            Div if l.ty.is_integer() && r.ty.is_integer() => Type::Double,
+            // Division is in double precision, whatever the operands: the
+            // one definition every engine computes to the same bit (IEEE
+            // 754), where decimal division rounds differently on each.
+            Div => Type::Double,
             _ => match l.ty.unify(r.ty) {
                 Some(Type::Null) | None => Type::Unknown,
                 Some(t) => t,
@@ -2235,6 +2282,7 @@ impl<'a> Lowerer<'a> {
                         param.describe().to_string()
                     },
                     found,
+                    cast_to: param.cast_to(),
                 });
             }
         }

@@ -15,7 +15,7 @@ use std::fmt;
 
 use indexmap::IndexMap;
 
-pub use lower::{lower, suggest};
+pub use lower::{SETTINGS, lower, suggest};
 pub use print::dump_relation;
 
 use crate::config::MaterializedKind;
@@ -153,6 +153,8 @@ pub struct Freshness {
 pub struct Model {
     pub layer: Option<String>,
     pub materialized: Materialized,
+    /// Where `materialized` came from.
+    pub materialized_from: Origin,
     pub schema: Option<String>,
     pub tags: Vec<String>,
     /// Declared grain: output columns claimed unique together.
@@ -170,6 +172,19 @@ pub struct Model {
     pub semi_additive: Vec<(ColumnId, ColumnId)>,
     pub query: Query,
     pub tests: Vec<Test>,
+}
+
+/// Where a model's setting came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// Set on the model.
+    Model,
+    /// Its layer's default in shop.toml.
+    Layer,
+    /// The project's `[defaults]` in shop.toml.
+    Project,
+    /// Nothing set it: shopc's own default.
+    BuiltIn,
 }
 
 /// A table partitioned by a date or timestamp column.
@@ -334,6 +349,9 @@ pub struct Test {
     pub severity: TestSeverity,
     pub span: Span,
 }
+
+/// The tests a model's `tests` block may call.
+pub const TEST_NAMES: &[&str] = &["unique", "not_null", "accepted_values", "relationships"];
 
 #[derive(Debug)]
 pub enum TestKind {

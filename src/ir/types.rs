@@ -162,9 +162,9 @@ impl Type {
     }
 
     /// The type of `avg` over values of this type.
+    /// `avg` is `sum / count`, and `/` is double division.
     pub fn avg(self) -> Type {
         match self {
-            Type::Numeric(_) => Type::Numeric(None),
             Type::Unknown | Type::Null => self,
             _ => Type::Double,
         }

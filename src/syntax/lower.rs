@@ -1,35 +1,14 @@
 //! Lowering of pest pairs into the owned AST. The grammar guarantees the shape
 //! of every pair, so a mismatch here is a bug in this file, not in the input.
 
-use std::sync::LazyLock;
-
 use pest::iterators::{Pair, Pairs};
-use pest::pratt_parser::{Assoc, Op, PrattParser};
 
 use super::Parsed;
 use super::Rule;
 use super::ast::*;
+use super::depth::MAX_DEPTH;
 use crate::problem::Problem;
 use crate::span::{FileId, Span};
-
-static PRATT: LazyLock<PrattParser<Rule>> = LazyLock::new(|| {
-    PrattParser::new()
-        .op(Op::infix(Rule::or_op, Assoc::Left))
-        .op(Op::infix(Rule::and_op, Assoc::Left))
-        .op(Op::prefix(Rule::not_op))
-        .op(Op::infix(Rule::cmp_op, Assoc::Left)
-            | Op::postfix(Rule::is_null_op)
-            | Op::postfix(Rule::in_op)
-            | Op::postfix(Rule::like_op)
-            | Op::postfix(Rule::between_op))
-        .op(Op::infix(Rule::concat_op, Assoc::Left))
-        .op(Op::infix(Rule::add_op, Assoc::Left) | Op::infix(Rule::sub_op, Assoc::Left))
-        .op(Op::infix(Rule::mul_op, Assoc::Left)
-            | Op::infix(Rule::div_op, Assoc::Left)
-            | Op::infix(Rule::mod_op, Assoc::Left))
-        .op(Op::prefix(Rule::neg))
-        .op(Op::postfix(Rule::cast_op))
-});
 
 /// Lowers the children of the `file` rule.
 pub(super) fn items(file: FileId, pairs: Pairs<'_, Rule>, parsed: &mut Parsed) {
@@ -42,6 +21,7 @@ pub(super) fn items_at(file: FileId, offset: usize, pairs: Pairs<'_, Rule>, pars
         file,
         offset,
         problems: &mut parsed.problems,
+        too_deep: false,
     };
     for pair in pairs {
         let item = match pair.as_rule() {
@@ -51,7 +31,12 @@ pub(super) fn items_at(file: FileId, offset: usize, pairs: Pairs<'_, Rule>, pars
             Rule::reconcile_def => Item::Reconcile(lowerer.reconcile(pair)),
             _ => continue, // EOI, stray doc comments
         };
-        parsed.file.items.push(item);
+        if std::mem::take(&mut lowerer.too_deep) {
+            // Reported (P003); what references it is not reported again.
+            parsed.broken_items.push(item.name().name.clone());
+        } else {
+            parsed.file.items.push(item);
+        }
     }
 }
 
@@ -59,6 +44,8 @@ struct Lowerer<'p> {
     file: FileId,
     offset: usize,
     problems: &'p mut Vec<Problem>,
+    /// An expression of the current item was deeper than [`MAX_DEPTH`].
+    too_deep: bool,
 }
 
 impl Lowerer<'_> {
@@ -551,66 +538,120 @@ impl Lowerer<'_> {
     // ------------------------------------------------------------ expressions
 
     fn expr(&mut self, pair: Pair<'_, Rule>) -> Expr {
-        // Pratt parsing needs the closures to share `self`; collect problems
-        // in a cell and merge them afterwards.
-        let this = std::cell::RefCell::new(&mut *self);
-        PRATT
-            .map_primary(|p| this.borrow_mut().primary(p))
-            .map_prefix(|op, rhs| {
-                let span = this.borrow().span(&op).to(rhs.span);
-                let op = if op.as_rule() == Rule::not_op {
-                    UnaryOp::Not
-                } else {
-                    UnaryOp::Neg
-                };
-                Expr {
-                    kind: ExprKind::Unary {
-                        op,
-                        expr: Box::new(rhs),
-                    },
-                    span,
-                }
-            })
-            .map_postfix(|lhs, op| this.borrow_mut().postfix(lhs, op))
-            .map_infix(|lhs, op, rhs| {
-                let op = match op.as_rule() {
-                    Rule::or_op => BinOp::Or,
-                    Rule::and_op => BinOp::And,
-                    Rule::concat_op => BinOp::Concat,
-                    Rule::add_op => BinOp::Add,
-                    Rule::sub_op => BinOp::Sub,
-                    Rule::mul_op => BinOp::Mul,
-                    Rule::div_op => BinOp::Div,
-                    Rule::mod_op => BinOp::Mod,
-                    Rule::cmp_op => match op.as_str() {
-                        "=" => BinOp::Eq,
-                        "!=" | "<>" => BinOp::NotEq,
-                        "<" => BinOp::Lt,
-                        "<=" => BinOp::LtEq,
-                        ">" => BinOp::Gt,
-                        _ => BinOp::GtEq,
-                    },
-                    rule => unreachable!("infix {rule:?}"),
-                };
-                let span = lhs.span.to(rhs.span);
-                Expr {
-                    kind: ExprKind::Binary {
-                        op,
-                        lhs: Box::new(lhs),
-                        rhs: Box::new(rhs),
-                    },
-                    span,
-                }
-            })
-            .parse(pair.into_inner())
+        self.expr_d(pair).0
     }
 
-    fn postfix(&mut self, lhs: Expr, op: Pair<'_, Rule>) -> Expr {
+    /// An expression and its depth. Operators are applied with an explicit
+    /// operator stack (shunting-yard), never by recursion, so a chain of
+    /// 100,000 operators or prefixes costs a loop, not a stack frame each;
+    /// the tree it builds is cut off at [`MAX_DEPTH`] (P003).
+    fn expr_d(&mut self, pair: Pair<'_, Rule>) -> (Expr, usize) {
+        let mut out: Vec<(Expr, usize)> = Vec::new();
+        let mut ops: Vec<(Pair<'_, Rule>, u8)> = Vec::new();
+        for p in pair.into_inner() {
+            let rule = p.as_rule();
+            match precedence(rule) {
+                Some((prec, Fixity::Prefix)) => ops.push((p, prec)),
+                Some((prec, Fixity::Infix)) => {
+                    self.reduce_while(&mut out, &mut ops, |top| top >= prec);
+                    ops.push((p, prec));
+                }
+                Some((prec, Fixity::Postfix)) => {
+                    self.reduce_while(&mut out, &mut ops, |top| top >= prec);
+                    let (lhs, depth) = out.pop().expect("postfix operand");
+                    let at = self.span(&p);
+                    let (node, inner) = self.postfix(lhs, p);
+                    out.push(self.bounded(node, depth.max(inner) + 1, at));
+                }
+                None => {
+                    let operand = self.primary(p);
+                    out.push(operand);
+                }
+            }
+        }
+        self.reduce_while(&mut out, &mut ops, |_| true);
+        out.pop().expect("expression operand")
+    }
+
+    /// Applies the operators on top of `ops` while `pops` says so.
+    fn reduce_while(
+        &mut self,
+        out: &mut Vec<(Expr, usize)>,
+        ops: &mut Vec<(Pair<'_, Rule>, u8)>,
+        pops: impl Fn(u8) -> bool,
+    ) {
+        while let Some((_, prec)) = ops.last()
+            && pops(*prec)
+        {
+            let (op, _) = ops.pop().expect("operator");
+            let at = self.span(&op);
+            let (rhs, rhs_depth) = out.pop().expect("operand");
+            let (kind, span, depth) = match precedence(op.as_rule()) {
+                Some((_, Fixity::Prefix)) => {
+                    let op_span = at;
+                    let op = if op.as_rule() == Rule::not_op {
+                        UnaryOp::Not
+                    } else {
+                        UnaryOp::Neg
+                    };
+                    let span = op_span.to(rhs.span);
+                    let kind = ExprKind::Unary {
+                        op,
+                        expr: Box::new(rhs),
+                    };
+                    (kind, span, rhs_depth + 1)
+                }
+                _ => {
+                    let (lhs, lhs_depth) = out.pop().expect("operand");
+                    let span = lhs.span.to(rhs.span);
+                    let kind = ExprKind::Binary {
+                        op: binary_op(&op),
+                        lhs: Box::new(lhs),
+                        rhs: Box::new(rhs),
+                    };
+                    (kind, span, lhs_depth.max(rhs_depth) + 1)
+                }
+            };
+            let node = self.bounded(Expr { kind, span }, depth, at);
+            out.push(node);
+        }
+    }
+
+    /// `expr` at `depth`, or, deeper than [`MAX_DEPTH`], a placeholder and
+    /// P003 at `at` (the operator or the start of the operand; once per
+    /// item, which is then dropped): the deep tree is never built, so
+    /// nothing downstream (nor its `Drop`) recurses that far.
+    fn bounded(&mut self, expr: Expr, depth: usize, at: Span) -> (Expr, usize) {
+        if depth <= MAX_DEPTH {
+            return (expr, depth);
+        }
+        if !self.too_deep {
+            self.too_deep = true;
+            self.problems.push(Problem::TooDeep {
+                span: at,
+                limit: MAX_DEPTH,
+            });
+        }
+        let span = expr.span;
+        drop(expr);
+        (
+            Expr {
+                kind: ExprKind::Literal(Literal::Null),
+                span,
+            },
+            1,
+        )
+    }
+
+    /// Applies a postfix operator; returns the node and the depth of the
+    /// operands it read besides `lhs`.
+    fn postfix(&mut self, lhs: Expr, op: Pair<'_, Rule>) -> (Expr, usize) {
         let span = lhs.span.to(self.span(&op));
         let rule = op.as_rule();
         let mut inner = op.into_inner().peekable();
         let negated = inner.next_if(|p| p.as_rule() == Rule::not_kw).is_some();
         let lhs = Box::new(lhs);
+        let mut depth = 0;
         let kind = match rule {
             Rule::cast_op => ExprKind::Cast {
                 expr: lhs,
@@ -621,28 +662,35 @@ impl Lowerer<'_> {
                 expr: lhs,
                 negated: inner.any(|p| p.as_rule() == Rule::not_kw),
             },
-            Rule::in_op => ExprKind::InList {
-                expr: lhs,
-                list: inner
-                    .filter(|p| p.as_rule() == Rule::expr)
-                    .map(|p| self.expr(p))
-                    .collect(),
-                negated,
-            },
+            Rule::in_op => {
+                let mut list = Vec::new();
+                for p in inner.filter(|p| p.as_rule() == Rule::expr) {
+                    let (e, d) = self.expr_d(p);
+                    depth = depth.max(d);
+                    list.push(e);
+                }
+                ExprKind::InList {
+                    expr: lhs,
+                    list,
+                    negated,
+                }
+            }
             Rule::like_op => {
                 let kw = inner.next().expect("like keyword");
-                let pattern = inner.next().expect("like pattern");
+                let (pattern, d) = self.expr_d(inner.next().expect("like pattern"));
+                depth = d;
                 ExprKind::Like {
                     expr: lhs,
-                    pattern: Box::new(self.expr(pattern)),
+                    pattern: Box::new(pattern),
                     negated,
                     case_insensitive: kw.as_rule() == Rule::kw_ilike,
                 }
             }
             Rule::between_op => {
                 let mut bounds = inner.filter(|p| p.as_rule() == Rule::arith_expr);
-                let low = self.expr(bounds.next().expect("between low"));
-                let high = self.expr(bounds.next().expect("between high"));
+                let (low, dl) = self.expr_d(bounds.next().expect("between low"));
+                let (high, dh) = self.expr_d(bounds.next().expect("between high"));
+                depth = dl.max(dh);
                 ExprKind::Between {
                     expr: lhs,
                     low: Box::new(low),
@@ -652,14 +700,16 @@ impl Lowerer<'_> {
             }
             rule => unreachable!("postfix {rule:?}"),
         };
-        Expr { kind, span }
+        (Expr { kind, span }, depth)
     }
 
-    fn primary(&mut self, pair: Pair<'_, Rule>) -> Expr {
+    /// A primary expression and its depth.
+    fn primary(&mut self, pair: Pair<'_, Rule>) -> (Expr, usize) {
         let span = self.span(&pair);
+        let mut depth = 0;
         let kind = match pair.as_rule() {
-            Rule::paren => return self.expr(pair.into_inner().next().expect("paren expr")),
-            Rule::expr | Rule::arith_expr => return self.expr(pair),
+            Rule::paren => return self.expr_d(pair.into_inner().next().expect("paren expr")),
+            Rule::expr | Rule::arith_expr => return self.expr_d(pair),
             Rule::number => {
                 let text = pair.as_str();
                 if text.contains(['.', 'e', 'E']) {
@@ -699,16 +749,16 @@ impl Lowerer<'_> {
                 let mut otherwise = None;
                 for p in pair.into_inner() {
                     match p.as_rule() {
-                        Rule::expr => operand = Some(Box::new(self.expr(p))),
+                        Rule::expr => operand = Some(Box::new(self.sub(p, &mut depth))),
                         Rule::when_arm => {
                             let mut parts = p.into_inner().filter(|p| p.as_rule() == Rule::expr);
-                            let when = self.expr(parts.next().expect("when"));
-                            let then = self.expr(parts.next().expect("then"));
+                            let when = self.sub(parts.next().expect("when"), &mut depth);
+                            let then = self.sub(parts.next().expect("then"), &mut depth);
                             arms.push((when, then));
                         }
                         Rule::else_arm => {
                             let e = p.into_inner().find(|p| p.as_rule() == Rule::expr);
-                            otherwise = Some(Box::new(self.expr(e.expect("else"))));
+                            otherwise = Some(Box::new(self.sub(e.expect("else"), &mut depth)));
                         }
                         _ => {}
                     }
@@ -724,10 +774,11 @@ impl Lowerer<'_> {
                 let safe = inner
                     .peek()
                     .is_some_and(|p| p.as_rule() == Rule::kw_try_cast);
-                let expr = self.expr(
+                let expr = self.sub(
                     inner
                         .find(|p| p.as_rule() == Rule::expr)
                         .expect("cast expr"),
+                    &mut depth,
                 );
                 let ty = self.type_name(
                     inner
@@ -746,13 +797,21 @@ impl Lowerer<'_> {
                 let ty = self.type_name(inner.next().expect("sql type"));
                 ExprKind::Sql { text, ty }
             }
-            Rule::call => ExprKind::Call(self.call(pair)),
+            Rule::call => ExprKind::Call(self.call(pair, &mut depth)),
             rule => unreachable!("primary {rule:?}"),
         };
-        Expr { kind, span }
+        let at = Span::new(span.file, span.start as usize, span.start as usize + 1);
+        self.bounded(Expr { kind, span }, depth + 1, at)
     }
 
-    fn call(&mut self, pair: Pair<'_, Rule>) -> Call {
+    /// A sub-expression, raising `depth` to its depth.
+    fn sub(&mut self, pair: Pair<'_, Rule>, depth: &mut usize) -> Expr {
+        let (expr, d) = self.expr_d(pair);
+        *depth = (*depth).max(d);
+        expr
+    }
+
+    fn call(&mut self, pair: Pair<'_, Rule>, depth: &mut usize) -> Call {
         let mut inner = pair.into_inner();
         let name = self.ident(inner.next().expect("function name"));
         let mut call = Call {
@@ -770,22 +829,22 @@ impl Lowerer<'_> {
                         match arg.as_rule() {
                             Rule::star => call.star = true,
                             Rule::distinct => call.distinct = true,
-                            _ => call.args.push(self.expr(arg)),
+                            _ => call.args.push(self.sub(arg, depth)),
                         }
                     }
                 }
                 Rule::filter_clause => {
                     let e = p.into_inner().find(|p| p.as_rule() == Rule::expr);
-                    call.filter = Some(Box::new(self.expr(e.expect("filter expr"))));
+                    call.filter = Some(Box::new(self.sub(e.expect("filter expr"), depth)));
                 }
-                Rule::over_clause => call.over = Some(self.window(p)),
+                Rule::over_clause => call.over = Some(self.window(p, depth)),
                 _ => {}
             }
         }
         call
     }
 
-    fn window(&mut self, pair: Pair<'_, Rule>) -> Window {
+    fn window(&mut self, pair: Pair<'_, Rule>, depth: &mut usize) -> Window {
         let span = self.span(&pair);
         let mut window = Window {
             partition_by: Vec::new(),
@@ -795,16 +854,15 @@ impl Lowerer<'_> {
         for p in pair.into_inner() {
             match p.as_rule() {
                 Rule::partition_by => {
-                    window.partition_by = p
-                        .into_inner()
-                        .filter(|p| p.as_rule() == Rule::expr)
-                        .map(|p| self.expr(p))
-                        .collect()
+                    for key in p.into_inner().filter(|p| p.as_rule() == Rule::expr) {
+                        let key = self.sub(key, depth);
+                        window.partition_by.push(key);
+                    }
                 }
                 Rule::window_order => {
                     for key in p.into_inner().filter(|p| p.as_rule() == Rule::sort_key) {
                         let mut parts = key.into_inner();
-                        let expr = self.expr(parts.next().expect("sort expr"));
+                        let expr = self.sub(parts.next().expect("sort expr"), depth);
                         let mut sort = SortKey {
                             expr,
                             descending: false,
@@ -829,6 +887,55 @@ impl Lowerer<'_> {
             }
         }
         window
+    }
+}
+
+/// How an operator rule binds: its precedence (higher binds tighter) and
+/// where it stands; `None` for operands. The same table as SQL's: `or`,
+/// `and`, `not`, comparisons and `is`/`in`/`like`/`between`, `||`, `+ -`,
+/// `* / %`, unary minus, `::`.
+fn precedence(rule: Rule) -> Option<(u8, Fixity)> {
+    Some(match rule {
+        Rule::or_op => (1, Fixity::Infix),
+        Rule::and_op => (2, Fixity::Infix),
+        Rule::not_op => (3, Fixity::Prefix),
+        Rule::cmp_op => (4, Fixity::Infix),
+        Rule::is_null_op | Rule::in_op | Rule::like_op | Rule::between_op => (4, Fixity::Postfix),
+        Rule::concat_op => (5, Fixity::Infix),
+        Rule::add_op | Rule::sub_op => (6, Fixity::Infix),
+        Rule::mul_op | Rule::div_op | Rule::mod_op => (7, Fixity::Infix),
+        Rule::neg => (8, Fixity::Prefix),
+        Rule::cast_op => (9, Fixity::Postfix),
+        _ => return None,
+    })
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Fixity {
+    Prefix,
+    Infix,
+    Postfix,
+}
+
+fn binary_op(op: &Pair<'_, Rule>) -> BinOp {
+    match op.as_rule() {
+        Rule::or_op => BinOp::Or,
+        Rule::and_op => BinOp::And,
+        Rule::concat_op => BinOp::Concat,
+        Rule::add_op => BinOp::Add,
+        Rule::sub_op => BinOp::Sub,
+        Rule::mul_op => BinOp::Mul,
+        Rule::div_op => BinOp::Div,
+        Rule::mod_op => BinOp::Mod,
+        Rule::cmp_op => match op.as_str() {
+            "=" => BinOp::Eq,
+            "!=" | "<>" => BinOp::NotEq,
+            "<" => BinOp::Lt,
+            "<=" => BinOp::LtEq,
+            ">" => BinOp::Gt,
+            _ => BinOp::GtEq,
+        },
+        rule => unreachable!("infix {rule:?}"),
     }
 }
 

@@ -9,7 +9,10 @@
 //! This module never reads files; it takes text.
 
 pub mod ast;
+mod depth;
 mod lower;
+
+pub use depth::MAX_DEPTH;
 
 use pest::Parser;
 use pest::error::InputLocation;
@@ -34,6 +37,13 @@ pub struct Parsed {
 /// Parses one `.shop` file.
 pub fn parse_file(file: FileId, text: &str) -> Parsed {
     let mut parsed = Parsed::default();
+    if depth::too_deep(text).is_some() {
+        // Nesting pest would recurse into: parse item by item, and report
+        // (and skip) the items that hold it before pest sees them.
+        pest::set_error_detail(true);
+        parse_item_by_item(file, text, &mut parsed);
+        return parsed;
+    }
     match ShopParser::parse(Rule::file, text) {
         Ok(mut pairs) => {
             if let Some(pair) = pairs.next() {
@@ -55,29 +65,94 @@ pub fn parse_file(file: FileId, text: &str) -> Parsed {
 /// is reported and skipped up to the next line that starts an item.
 fn parse_item_by_item(file: FileId, text: &str, parsed: &mut Parsed) {
     let mut pos = 0;
+    let mut shown = 0;
+    // Where the errors not shown are.
+    let mut omitted: Vec<usize> = Vec::new();
     loop {
         pos = skip_trivia(text, pos);
         if pos >= text.len() {
             break;
         }
         let rest = &text[pos..];
-        match ShopParser::parse(Rule::item, rest) {
+        // The next item starts after this one's header line (and the doc
+        // comments above it), so that an item is never tried twice.
+        let header = pos + comment_block_end(rest).0.min(rest.len());
+        let first_char = text[header..].chars().next().map_or(1, char::len_utf8);
+        let end = next_item_start(text, (header + first_char).min(text.len()));
+        if let Some(at) = depth::too_deep(&text[pos..end]) {
+            let len = if text[pos + at..].starts_with("case") {
+                4
+            } else {
+                1
+            };
+            parsed.problems.push(Problem::TooDeep {
+                span: Span::new(file, pos + at, pos + at + len),
+                limit: MAX_DEPTH,
+            });
+            if let Some(name) = item_header_name(rest) {
+                parsed.broken_items.push(name);
+            }
+            pos = end;
+            continue;
+        }
+        // pest describes an error from the end of its input backwards, so
+        // each item is parsed on its own text, up to the next line that
+        // starts an item: recovery stays linear. (Only a file that failed
+        // to parse comes here, so an item keyword at the start of a line
+        // inside an item can at worst add an error to those reported.)
+        match ShopParser::parse(Rule::item, &text[pos..end]) {
             Ok(pairs) => {
                 let end = pairs.clone().last().map_or(0, |p| p.as_span().end());
                 lower::items_at(file, pos, pairs, parsed);
                 pos += end.max(rest.chars().next().map_or(1, char::len_utf8));
             }
             Err(error) => {
-                parsed
-                    .problems
-                    .push(syntax_problem(file, text, pos, &error));
+                if shown < MAX_SYNTAX_ERRORS {
+                    shown += 1;
+                    parsed
+                        .problems
+                        .push(describe_error(file, text, pos, end, &error));
+                } else {
+                    omitted.push(pos);
+                }
                 if let Some(name) = item_header_name(rest) {
                     parsed.broken_items.push(name);
                 }
-                let first_char = rest.chars().next().map_or(1, char::len_utf8);
-                pos = next_item_start(text, pos + first_char);
+                pos = end;
             }
         }
+    }
+    if let Some(&last) = omitted.last() {
+        parsed.problems.push(Problem::MoreSyntaxErrors {
+            span: Span::new(file, last, last),
+            count: omitted.len(),
+        });
+    }
+}
+
+/// Syntax errors reported per file; the rest are counted (as C compilers
+/// stop at `-ferror-limit`): a file of 100,000 broken items is reported in
+/// a screen, not in a million lines. Every item is still parsed.
+pub const MAX_SYNTAX_ERRORS: usize = 100;
+
+/// The problem for an item that failed at `error`: where the file ends
+/// inside it, the bracket left open; otherwise what was expected.
+fn describe_error(
+    file: FileId,
+    text: &str,
+    pos: usize,
+    end: usize,
+    error: &pest::error::Error<Rule>,
+) -> Problem {
+    let problem = syntax_problem(file, text, pos, error);
+    let at_end = matches!(&problem, Problem::Syntax { span, .. } if span.start as usize >= text.trim_end().len());
+    match depth::unclosed(&text[pos..end]).filter(|_| at_end && end == text.len()) {
+        Some((at, bracket)) => Problem::Unclosed {
+            open: Span::new(file, pos + at, pos + at + 1),
+            end: Span::new(file, text.len(), text.len()),
+            bracket,
+        },
+        None => problem,
     }
 }
 
@@ -87,27 +162,49 @@ fn skip_trivia(text: &str, mut pos: usize) -> usize {
         let rest = &text[pos..];
         let trimmed = rest.trim_start_matches([' ', '\t', '\r', '\n', '\u{FEFF}']);
         pos += rest.len() - trimmed.len();
-        if trimmed.starts_with('#') && !starts_item_after_docs(trimmed) {
-            pos += trimmed.find('\n').unwrap_or(trimmed.len());
-        } else {
+        if !trimmed.starts_with('#') {
             return pos;
+        }
+        if is_doc_line(trimmed) {
+            // A block of doc comments belongs to the item below it; when
+            // none follows, the whole block is skipped at once.
+            let (end, item_follows) = comment_block_end(trimmed);
+            if item_follows {
+                return pos;
+            }
+            pos += end;
+        } else {
+            pos += trimmed.find('\n').unwrap_or(trimmed.len());
         }
     }
 }
 
-/// Doc comments belong to the item below them; keep them when one follows.
-fn starts_item_after_docs(text: &str) -> bool {
-    if !text.starts_with("##") || text.starts_with("###") {
-        return false;
+fn is_doc_line(text: &str) -> bool {
+    text.starts_with("##") && !text.starts_with("###")
+}
+
+/// From the start of a line that is a comment: the offset of the first line
+/// that is neither blank nor a comment, and whether that line starts an item.
+fn comment_block_end(text: &str) -> (usize, bool) {
+    let mut offset = 0;
+    while offset < text.len() {
+        let line_end = text[offset..]
+            .find('\n')
+            .map_or(text.len(), |i| offset + i + 1);
+        let line = text[offset..line_end].trim_start();
+        if !(line.is_empty() || line.starts_with('#')) {
+            return (offset, starts_item(line));
+        }
+        offset = line_end;
     }
-    let after = text
-        .lines()
-        .map(str::trim_start)
-        .find(|line| !line.starts_with('#') && !line.is_empty());
-    after.is_some_and(|line| ITEM_KEYWORDS.iter().any(|k| starts_with_word(line, k)))
+    (text.len(), false)
 }
 
 const ITEM_KEYWORDS: [&str; 4] = ["source", "model", "snapshot", "reconcile"];
+
+fn starts_item(line: &str) -> bool {
+    ITEM_KEYWORDS.iter().any(|k| starts_with_word(line, k))
+}
 
 fn starts_with_word(line: &str, word: &str) -> bool {
     line.strip_prefix(word)
@@ -115,7 +212,8 @@ fn starts_with_word(line: &str, word: &str) -> bool {
 }
 
 /// The next position at or after `from` where a line starts with an item
-/// keyword (or a doc comment directly above one).
+/// keyword (or a doc comment directly above one). Linear: a block of
+/// comments is looked through once.
 fn next_item_start(text: &str, from: usize) -> usize {
     let mut line_start = text[..from.min(text.len())]
         .rfind('\n')
@@ -125,8 +223,18 @@ fn next_item_start(text: &str, from: usize) -> usize {
     }
     while line_start < text.len() {
         let line = &text[line_start..];
-        if ITEM_KEYWORDS.iter().any(|k| starts_with_word(line, k)) || starts_item_after_docs(line) {
+        if starts_item(line) {
             return line_start;
+        }
+        if is_doc_line(line) {
+            let (end, item_follows) = comment_block_end(line);
+            if item_follows {
+                return line_start;
+            }
+            if end > 0 {
+                line_start += end;
+                continue;
+            }
         }
         line_start = line.find('\n').map_or(text.len(), |i| line_start + i + 1);
     }
@@ -137,7 +245,7 @@ fn item_header_name(text: &str) -> Option<String> {
     let line = text
         .lines()
         .map(str::trim_start)
-        .find(|line| ITEM_KEYWORDS.iter().any(|k| starts_with_word(line, k)))?;
+        .find(|line| starts_item(line))?;
     let mut words = line.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'));
     words.next()?;
     words.find(|w| !w.is_empty()).map(str::to_string)
@@ -189,7 +297,28 @@ fn syntax_problem(
         span: Span::new(file, offset, offset + len),
         expected,
         found,
+        hint: dbt_hint(&text[offset..], &text[base..]),
     }
+}
+
+/// Help for input written for dbt: Jinja, or a model that is a SQL query.
+/// `at` is the text where parsing failed, `item` where its item starts.
+fn dbt_hint(at: &str, item: &str) -> Option<&'static str> {
+    if at.starts_with("{{") || at.starts_with("{%") || at.starts_with("{#") {
+        return Some(
+            "shopc has no Jinja: name relations directly (`from stg_orders o`, not `{{ ref('stg_orders') }}`), \
+             read values with `var('name')`, and write tests in the model's `tests` block",
+        );
+    }
+    let first = item
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    matches!(first.as_str(), "select" | "with").then_some(
+        "a model is not a SQL query: write `model NAME { from RELATION alias  columns { name = alias.column … } }` \
+         (`shopc explain F008` shows a dbt model translated)",
+    )
 }
 
 /// Where an expression may start, pest lists every way one can begin

@@ -57,6 +57,56 @@ fn precedence() {
         "((a like 'x%') or (a not ilike 'y'))"
     );
     assert_eq!(expr("s not in ('a', 'b')"), "(s not in ('a', 'b'))");
+    // Prefixes and postfixes against infix operators, as SQL binds them.
+    assert_eq!(expr("not a = b"), "(not (a = b))");
+    assert_eq!(expr("not x is null"), "(not (x is null))");
+    assert_eq!(expr("-x is null"), "((-x) is null)");
+    assert_eq!(expr("a = b is null"), "((a = b) is null)");
+    assert_eq!(expr("- - x"), "(-(-x))");
+    assert_eq!(expr("not not a and b"), "((not (not a)) and b)");
+    assert_eq!(expr("x::int::text"), "cast(cast(x as int) as text)");
+    assert_eq!(expr("-a * b"), "((-a) * b)");
+    assert_eq!(expr("a * -b + c"), "((a * (-b)) + c)");
+    assert_eq!(expr("a or not b and c"), "(a or ((not b) and c))");
+    assert_eq!(expr("a < b || c"), "(a < (b || c))");
+}
+
+#[test]
+fn depth_is_limited_and_reported_once_per_item() {
+    let limit = super::MAX_DEPTH;
+    // Just under the limit: fine, however it is nested.
+    let text = format!(
+        "model m {{\n from t\n columns {{ x = {}1 }}\n}}",
+        "-".repeat(limit - 1)
+    );
+    assert!(parse_file(FileId(0), &text).problems.is_empty());
+    // Over it: one P003 per item; the item is dropped and named broken.
+    for expr in [
+        format!("{}1", "-".repeat(limit * 3)),
+        format!("1{}", " + 1".repeat(limit * 3)),
+        format!("1{}", "::int".repeat(limit * 3)),
+        format!("{}1{}", "(".repeat(limit + 5), ")".repeat(limit + 5)),
+    ] {
+        let text = format!(
+            "model m {{\n from t\n columns {{ x = {expr}, y = {expr} }}\n}}\nmodel n {{\n from t\n columns {{ x = 1 }}\n}}\n"
+        );
+        let parsed = parse_file(FileId(0), &text);
+        let deep: Vec<_> = parsed
+            .problems
+            .iter()
+            .filter(|p| matches!(p, Problem::TooDeep { .. }))
+            .collect();
+        assert_eq!(deep.len(), 1, "{:?}", parsed.problems);
+        assert_eq!(parsed.problems.len(), 1, "{:?}", parsed.problems);
+        assert_eq!(parsed.broken_items, ["m"]);
+        let names: Vec<_> = parsed
+            .file
+            .items
+            .iter()
+            .map(|i| i.name().name.clone())
+            .collect();
+        assert_eq!(names, ["n"]);
+    }
 }
 
 #[test]
@@ -269,6 +319,7 @@ fn syntax_error_names_expected_tokens_and_recovers() {
             span,
             expected,
             found,
+            hint: None,
         },
     ] = parsed.problems.as_slice()
     else {

@@ -29,10 +29,11 @@ impl DuckDbWarehouse {
                 statement: None,
             })?;
         }
-        let connection = Connection::open(path).map_err(|e| WarehouseError {
-            message: format!("cannot open DuckDB database `{}`: {e}", path.display()),
-            statement: None,
-        })?;
+        let connection =
+            Connection::open_with_flags(path, offline_config()?).map_err(|e| WarehouseError {
+                message: format!("cannot open DuckDB database `{}`: {e}", path.display()),
+                statement: None,
+            })?;
         Ok(DuckDbWarehouse {
             connection,
             path: Some(path.to_path_buf()),
@@ -41,12 +42,27 @@ impl DuckDbWarehouse {
 
     /// A database in memory, gone when dropped.
     pub fn in_memory() -> Result<DuckDbWarehouse> {
-        let connection = Connection::open_in_memory().map_err(|e| error(e, ""))?;
+        let connection =
+            Connection::open_in_memory_with_flags(offline_config()?).map_err(|e| error(e, ""))?;
         Ok(DuckDbWarehouse {
             connection,
             path: None,
         })
     }
+}
+
+/// The engine never fetches an extension: everything shopc emits runs on
+/// the bundled build as it is, offline, and a function that would need an
+/// extension fails at once with DuckDB's message instead of trying the
+/// network.
+fn offline_config() -> Result<duckdb::Config> {
+    duckdb::Config::default()
+        .enable_autoload_extension(false)
+        .and_then(|c| c.with("autoinstall_known_extensions", "false"))
+        .map_err(|e| WarehouseError {
+            message: format!("cannot configure DuckDB: {e}"),
+            statement: None,
+        })
 }
 
 fn text(value: Value) -> Option<String> {

@@ -57,7 +57,21 @@ fn error(e: tokio_postgres::Error, sql: &str) -> WarehouseError {
             }
             text
         }
-        None => e.to_string(),
+        // "error connecting to server" says nothing by itself: add its
+        // causes ("Connection refused (os error 111)", a TLS or DNS error).
+        None => {
+            let mut text = e.to_string();
+            let mut cause = std::error::Error::source(&e);
+            while let Some(c) = cause {
+                let c_text = c.to_string();
+                if !text.contains(&c_text) {
+                    text.push_str(": ");
+                    text.push_str(&c_text);
+                }
+                cause = c.source();
+            }
+            text
+        }
     };
     WarehouseError {
         message,
