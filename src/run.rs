@@ -316,6 +316,9 @@ fn report(
                         ),
                     );
                     detail(out, &render_rows(&sample));
+                    if let Some(hint) = &test.hint {
+                        detail(out, &format!("hint: {hint}"));
+                    }
                     if warn {
                         summary.warned += 1;
                         false

@@ -104,6 +104,8 @@ pub struct TestSql {
     /// Not a test of one model (a reconciliation): when it fails, nothing
     /// downstream is skipped.
     pub standalone: bool,
+    /// Printed under a failure: what may explain it.
+    pub hint: Option<String>,
 }
 
 impl<'a> Emitter<'a> {
@@ -1215,6 +1217,7 @@ impl<'a> Emitter<'a> {
                     derived: true,
                     reads: vec![left, right],
                     standalone: false,
+                    hint: None,
                 });
             }
         }
@@ -1284,9 +1287,50 @@ impl<'a> Emitter<'a> {
                 derived: false,
                 reads,
                 standalone: false,
+                hint: None,
             });
         }
         tests
+    }
+
+    /// Why totals over `reads` may disagree although every definition is
+    /// right: an incremental model among them (or upstream) merges only the
+    /// rows its `since` column says are new, so it keeps rows its sources
+    /// changed without moving that column forward (sources replaced rather
+    /// than extended).
+    fn incremental_hint(&self, reads: &[RelId]) -> Option<String> {
+        let mut pending = reads.to_vec();
+        let mut seen = std::collections::HashSet::new();
+        let mut incremental = Vec::new();
+        while let Some(id) = pending.pop() {
+            if !seen.insert(id) {
+                continue;
+            }
+            let rel = self.ir.relation(id);
+            if let RelationKind::Model(m) = &rel.kind
+                && let Materialized::Incremental(inc) = &m.materialized
+            {
+                incremental.push(match &inc.since {
+                    Some(since) => format!("`{}` (merged since `{since}`)", rel.name),
+                    None => format!("`{}`", rel.name),
+                });
+            }
+            pending.extend(rel.deps.iter().copied());
+        }
+        if incremental.is_empty() {
+            return None;
+        }
+        incremental.sort();
+        Some(format!(
+            "{} incremental: a run adds only what its `since` column says is new, so rows its sources \
+             changed without a newer value there (a replaced extract, a backfill) are not merged; \
+             if so, `--full-refresh` rebuilds from the sources",
+            if incremental.len() == 1 {
+                format!("{} is", incremental[0])
+            } else {
+                format!("{} are", incremental.join(", "))
+            }
+        ))
     }
 
     /// The reconciliations whose first total is read from `id`: one query
@@ -1348,6 +1392,7 @@ impl<'a> Emitter<'a> {
                     derived: false,
                     reads: r.reads(),
                     standalone: true,
+                    hint: self.incremental_hint(&r.reads()),
                 }
             })
             .collect()
@@ -1364,6 +1409,7 @@ impl<'a> Emitter<'a> {
             derived: true,
             reads: Vec::new(),
             standalone: false,
+            hint: None,
         };
         let mut tests = vec![test(
             format!("{base}_unique_{relation}"),
