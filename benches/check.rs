@@ -1,5 +1,8 @@
 //! `check` (parse + resolve + type + check) on generated projects of 1,000
 //! and 10,000 models. Target: 10,000 models in well under a second (release).
+//! And on hostile input, which must stay linear: a file of 100,000 broken
+//! items, 100,000 doc lines before garbage, and the emission of a chain of
+//! 10,000 ephemeral models (target: each well under 2 s).
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 
@@ -22,5 +25,79 @@ fn bench_check(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_check);
+/// A one-file project of `text`, with ShopCo's shop.toml.
+fn one_file(
+    text: String,
+) -> (
+    shopc::span::SourceDb,
+    shopc::config::ProjectConfig,
+    Vec<shopc::span::FileId>,
+) {
+    let toml = "name = \"hostile\"\n";
+    let mut db = shopc::span::SourceDb::new();
+    let config_file = db.add("shop.toml", toml);
+    let config = shopc::config::parse_project_config(config_file, toml).unwrap();
+    let file = db.add("models/m.shop", text);
+    (db, config, vec![file])
+}
+
+fn bench_hostile(c: &mut Criterion) {
+    let mut group = c.benchmark_group("hostile");
+    group.sample_size(10);
+    let cases = [
+        (
+            "100k_broken_items",
+            "model broken {\n  from\n}\n".repeat(100_000),
+        ),
+        (
+            "100k_doc_lines",
+            format!("{}garbage\n", "## a doc line\n".repeat(100_000)),
+        ),
+        (
+            "100k_chain_of_plus",
+            format!(
+                "model m {{\n from t\n columns {{ x = 1{} }}\n}}\n",
+                " + 1".repeat(100_000)
+            ),
+        ),
+    ];
+    for (name, text) in cases {
+        let (db, config, files) = one_file(text);
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let compilation = shopc::compile(&db, &config, &files);
+                assert!(compilation.error_count() > 0);
+                compilation
+            })
+        });
+    }
+    let mut chain =
+        String::from("source raw {\n  table t { columns { id: integer, x: integer } }\n}\n");
+    chain.push_str("model e0 {\n  materialized = \"ephemeral\"\n  from raw.t t\n  columns { id = t.id, x = t.x }\n}\n");
+    for i in 1..10_000 {
+        chain.push_str(&format!(
+            "model e{i} {{\n  materialized = \"ephemeral\"\n  from e{} p\n  columns {{ id = p.id, x = p.x + 1 }}\n}}\n",
+            i - 1
+        ));
+    }
+    chain.push_str("model last {\n  materialized = \"table\"\n  from e9999 p\n  columns { id = p.id, x = p.x }\n}\n");
+    let (db, config, files) = one_file(chain);
+    let compilation = shopc::compile(&db, &config, &files);
+    assert_eq!(compilation.error_count(), 0);
+    group.bench_function("emit_10k_ephemeral_chain", |b| {
+        b.iter(|| {
+            let emitter = shopc::emit::Emitter::new(&compilation.ir, shopc::emit::Dialect::DuckDb);
+            let statements: usize = compilation
+                .ir
+                .order
+                .iter()
+                .map(|&id| emitter.build_script(&emitter.build(id)).len() + emitter.tests(id).len())
+                .sum();
+            statements
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_check, bench_hostile);
 criterion_main!(benches);

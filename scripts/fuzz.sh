@@ -40,20 +40,23 @@ find shopco_models -name '*.shop' -print0 | sort -z | xargs -0 cat > "$corpus/se
 
 export RUSTC_BOOTSTRAP=1
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/shopc-target}/fuzz"
-logs="$(mktemp -d)"
-trap 'rm -rf "$logs"' EXIT
+echo "== building the fuzz target"
+(cd fuzz && cargo fuzz build check --sanitizer none --release)
+binary="$CARGO_TARGET_DIR/x86_64-unknown-linux-gnu/release/check"
+
 echo "== fuzzing check for ${seconds}s on $jobs job(s)"
+cd fuzz
+rm -f fuzz-*.log
 status=0
-(cd fuzz && cargo fuzz run check --sanitizer none --release --jobs "$jobs" \
-    -- -workers="$jobs" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
-    -max_len=32768 -print_final_stats=1 -artifact_prefix=artifacts/check/ \
-    > "$logs/out" 2>&1) || status=$?
-cat fuzz/fuzz-*.log > "$logs/all" 2>/dev/null || cp "$logs/out" "$logs/all"
-rm -f fuzz/fuzz-*.log
-runs=$(grep -ho 'stat::number_of_executed_units: *[0-9]*' "$logs/all" | awk '{s += $2} END {print s + 0}')
-grep -h -E 'ERROR|SUMMARY|crash-|timeout-|oom-|panicked' "$logs/all" | head -40 || true
-echo "fuzz: $runs inputs run in ${seconds}s on $jobs job(s)"
-found=$(ls fuzz/artifacts/check 2>/dev/null | wc -l)
+"$binary" corpus/check -jobs="$jobs" -workers="$jobs" -max_total_time="$seconds" \
+    -timeout=10 -rss_limit_mb=2048 -max_len=4096 -print_final_stats=1 \
+    -artifact_prefix=artifacts/check/ > fuzz.out 2>&1 || status=$?
+cat fuzz-*.log >> fuzz.out 2>/dev/null || true
+rm -f fuzz-*.log
+runs=$( (grep -ho 'stat::number_of_executed_units: *[0-9]*' fuzz.out || true) | awk '{s += $2} END {print s + 0}')
+(grep -h -E 'ERROR|SUMMARY|crash-|timeout-|oom-|panicked' fuzz.out || true) | head -40
+echo "fuzz: $runs inputs run in ${seconds}s on $jobs job(s) (log: fuzz/fuzz.out)"
+found=$(ls artifacts/check 2>/dev/null | wc -l)
 if [[ "$status" != 0 || "$found" != 0 ]]; then
     echo "fuzz: $found input(s) in fuzz/artifacts/check/ crashed, hung or ran out of memory" >&2
     exit 1

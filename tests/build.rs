@@ -611,3 +611,20 @@ fn a_test_reading_a_missing_unselected_relation_is_skipped() {
     assert_eq!(statuses["table marts.fct_customer_ltv"], "OK", "{text}");
     assert!(!statuses.values().any(|s| s == "ERROR"), "{text}");
 }
+
+/// What `emit` writes is what `run` executes, and runs by hand: every
+/// `MODEL.build.sql` (transaction and drop of the old table included) and
+/// `MODEL.refill.sql`, run twice in a row over a built ShopCo, leaves every
+/// relation as `shopc build` made it.
+#[test]
+fn emitted_build_files_run_twice_in_a_row_on_duckdb() {
+    let (_temp, root) = shopco_copy();
+    common::build(&root, &[]);
+    let db_path = root.join("target/shopco.duckdb");
+    let before = common::compare::contents_of(&db_path);
+    let mut warehouse = shopc::warehouse::DuckDbWarehouse::open(&db_path).unwrap();
+    let ran = common::run_emitted_builds(&root, "duckdb", &mut warehouse);
+    assert!(ran >= 12, "{ran} files");
+    drop(warehouse);
+    assert_eq!(common::compare::contents_of(&db_path), before);
+}

@@ -414,3 +414,60 @@ fn a_long_chain_of_ephemeral_models_emits() {
     assert!(!e5.contains("WITH"), "{e5}");
     assert!(e5.contains("e4.select.sql"), "{e5}");
 }
+
+/// What the fuzzer found (scripts/fuzz.sh), kept as it found it: each input
+/// must check in well under its guard.
+#[test]
+fn inputs_found_by_the_fuzzer_check_quickly() {
+    let found = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz_found");
+    let mut inputs: Vec<_> = std::fs::read_dir(&found)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    inputs.sort();
+    assert!(!inputs.is_empty());
+    for input in inputs {
+        let dir = project(&String::from_utf8_lossy(&std::fs::read(&input).unwrap()));
+        let ran = check(dir.path());
+        assert!(
+            matches!(ran.code, Some(0 | 1)),
+            "{}: {}",
+            input.display(),
+            tail(&ran.stderr)
+        );
+    }
+}
+
+/// A broken innermost `case` or `cast` under 300 levels of them: once each
+/// level was parsed twice (a `case` read again as a column or a call, a
+/// `cast` as a call), 2^300 steps; now one syntax error, at once.
+#[test]
+fn broken_nested_cases_and_casts_fail_fast() {
+    for expr in [
+        format!(
+            "{}t.x t.x{}",
+            "case when true then ".repeat(300),
+            " end".repeat(300)
+        ),
+        format!(
+            "{}t.x t.x{}",
+            "cast(".repeat(300),
+            " as integer)".repeat(300)
+        ),
+        format!(
+            "{}t.x t.x{}",
+            "try_cast(".repeat(300),
+            " as integer)".repeat(300)
+        ),
+        format!(
+            "{}t.x t.x{}",
+            "case(coalesce(".repeat(300),
+            ")) when 1 then 2 end".repeat(300)
+        ),
+    ] {
+        let dir = project(&model(&expr));
+        let ran = check(dir.path());
+        assert_eq!(ran.code, Some(1), "{}", tail(&ran.stderr));
+        assert!(ran.stderr.contains("error[P001]"), "{}", tail(&ran.stderr));
+    }
+}

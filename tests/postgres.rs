@@ -160,3 +160,18 @@ fn debug_connection_reaches_the_server_and_never_prints_a_secret() {
         stderr(&out)
     );
 }
+
+/// `emit --target postgres` writes what `run` executes on PostgreSQL, and
+/// each build file runs by hand, twice in a row, leaving the relations as
+/// `shopc build` made them.
+#[test]
+fn emitted_build_files_run_twice_in_a_row_on_postgres() {
+    let pg = Postgres::start("shopco_emitted");
+    let (_temp, root) = common::shopco_copy(&[]);
+    pg.write_profiles(&root);
+    build(&root, &[]);
+    build(&root, &["--target", "pg"]);
+    let ran = common::run_emitted_builds(&root, "postgres", &mut pg.connect());
+    assert!(ran >= 12, "{ran} files");
+    assert_same(&root.join("target/shopco.duckdb"), &mut pg.connect());
+}

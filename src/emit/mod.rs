@@ -1676,6 +1676,17 @@ impl<'a> Emitter<'a> {
         } else if func.kind == FuncKind::Window {
             out.push_str(" OVER ()");
         }
+        // A sum of decimals is a decimal of the library's type, wherever it
+        // is read: a no-op where the engine sums decimals exactly, and the
+        // total to its last digit where one sums them as doubles (fakesnow),
+        // before a division or a round sees it.
+        if name == "sum"
+            && let Some(arg) = call.args.first()
+            && matches!(arg.ty, Type::Numeric(Some(_)))
+            && let total @ Type::Numeric(Some(_)) = arg.ty.sum()
+        {
+            out = format!("CAST({out} AS {})", self.d.type_name(total));
+        }
         out
     }
 

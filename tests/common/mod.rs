@@ -75,7 +75,16 @@ pub fn shopco_copy(skip: &[&str]) -> (tempfile::TempDir, PathBuf) {
 
 /// The DuckDB database a default build of the project at `root` writes.
 pub fn database(root: &Path) -> duckdb::Connection {
-    duckdb::Connection::open(root.join("target/shopco.duckdb")).unwrap()
+    database_at(&root.join("target/shopco.duckdb"))
+}
+
+/// A DuckDB database file, opened as shopc opens it: never loading an
+/// extension.
+pub fn database_at(path: &Path) -> duckdb::Connection {
+    let config = duckdb::Config::default()
+        .enable_autoload_extension(false)
+        .unwrap();
+    duckdb::Connection::open_with_flags(path, config).unwrap()
 }
 
 /// A PostgreSQL database of its own for one test. `.ci/run` starts one
@@ -277,4 +286,28 @@ fn start_server(script: &str, name: &str, variable: &str) -> (String, tempfile::
         .trim()
         .to_string();
     (value, dir)
+}
+
+/// Runs every `MODEL.build.sql` (and `MODEL.refill.sql`) that `shopc emit
+/// --target TARGET` writes for the project at `root`, as a person would run
+/// the files by hand, in the order emitted, each twice in a row; fails on
+/// the first statement the warehouse refuses. Returns how many files ran.
+pub fn run_emitted_builds(root: &Path, target: &str, warehouse: &mut dyn Warehouse) -> usize {
+    let out = run("emit", root, &["--target", target]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    let mut ran = 0;
+    for file in text.split("-- file: ").skip(1) {
+        let (path, body) = file.split_once('\n').unwrap();
+        if !(path.ends_with(".build.sql") || path.ends_with(".refill.sql")) {
+            continue;
+        }
+        for time in ["first", "second"] {
+            warehouse
+                .execute(body)
+                .unwrap_or_else(|e| panic!("{path}, run a {time} time: {e}"));
+        }
+        ran += 1;
+    }
+    ran
 }
