@@ -479,6 +479,62 @@ fn non_additive_measures_are_not_summed() {
     assert_eq!(codes(declared), [M001]);
 }
 
+/// A distinct count of the key of what is counted, under a `group by` the
+/// key determines, adds up across the groups (each order is one
+/// customer's); any other distinct count does not.
+#[test]
+fn distinct_counts_of_a_key_the_groups_partition_are_additive() {
+    use shopc::diagnostic::Code::M001;
+    let downstream = |upstream: &str| {
+        format!(
+            "{upstream}
+model m {{
+ from h
+ group by h.g
+ dimensions {{ g = h.g }}
+ measures {{ total = sum(h.n) }}
+}}"
+        )
+    };
+    for (additive, upstream) in [
+        // The order key, grouped by a column of the order: each order in one group.
+        (
+            true,
+            "model h {\n from raw.orders o\n group by o.customer_id\n dimensions { customer_id = o.customer_id, g = 1 }\n measures { n = count(distinct o.order_id) }\n}",
+        ),
+        // Through a join's equality: orders of a customer, grouped by the customer.
+        (
+            true,
+            "model h {\n from raw.customers c\n left join raw.orders o on o.customer_id = c.customer_id\n group by c.customer_id\n dimensions { customer_id = c.customer_id, g = c.country }\n measures { n = count(distinct o.order_id) }\n}",
+        ),
+        // Through a to-one join: a customer's country.
+        (
+            true,
+            "model h {\n from raw.orders o\n left join raw.customers c on c.customer_id = o.customer_id\n group by c.country\n dimensions { country = c.country, g = c.country }\n measures { n = count(distinct o.order_id) }\n}",
+        ),
+        // Not the key of its relation: a customer has orders in several statuses.
+        (
+            false,
+            "model h {\n from raw.orders o\n group by o.status\n dimensions { status = o.status, g = o.status }\n measures { n = count(distinct o.customer_id) }\n}",
+        ),
+        // The key, but the groups do not follow from it: an order's lines
+        // are of several products.
+        (
+            false,
+            "model h {\n from raw.items i\n group by i.product_id\n dimensions { product_id = i.product_id, g = i.product_id }\n measures { n = count(distinct i.order_id) }\n}",
+        ),
+        // Without group by there is one group: still not summable downstream
+        // across anything but that one row, and nothing proves a partition.
+        (
+            false,
+            "model h {\n from raw.orders o\n measures { n = count(distinct o.customer_id), g = count(*) }\n}",
+        ),
+    ] {
+        let expected: &[shopc::diagnostic::Code] = if additive { &[] } else { &[M001] };
+        assert_eq!(codes(&downstream(upstream)), expected, "{upstream}");
+    }
+}
+
 #[test]
 fn semi_additive_measures_sum_only_within_their_dimension() {
     use shopc::diagnostic::Code::M002;

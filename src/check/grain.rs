@@ -264,6 +264,79 @@ pub fn join_foreign_key(join: &crate::ir::Join) -> Option<ForeignKey> {
     })
 }
 
+/// The scan columns of query `q` that `start` determines (one value of
+/// `start`, one value of each): a scan is determined when the known columns
+/// cover its grain, or when it is joined to-one on known columns; its
+/// columns are then known. With `through_equalities`, a column equated with
+/// a known one in a join's condition (either way) is known too: right for
+/// the rows where the known column is not NULL, which is all that counts
+/// for a `count(distinct k)` of a known `k`; not for `group by` (G002),
+/// where a left join's NULL would stand for many rows.
+pub fn determined(
+    ir: &Ir,
+    grains: &Grains,
+    q: &Query,
+    derived: &ModelGrain,
+    start: Vec<ScanColumn>,
+    through_equalities: bool,
+) -> Vec<ScanColumn> {
+    let mut known = start;
+    // The joins that are to-one, by the scan they add.
+    let to_one: Vec<&crate::ir::Join> = q
+        .joins
+        .iter()
+        .zip(&derived.joins)
+        .filter(|(_, c)| matches!(c, Cardinality::ToOne { .. }))
+        .map(|(j, _)| j)
+        .collect();
+    let mut equalities: Vec<(ScanColumn, ScanColumn)> = Vec::new();
+    if through_equalities {
+        for join in &q.joins {
+            for (right, other) in equated_pairs(&join.on, join.scan) {
+                if let Some(left) = other {
+                    equalities.push(((join.scan, right), left));
+                }
+            }
+        }
+    }
+    let mut determined = vec![false; q.scans.len()];
+    loop {
+        let mut changed = false;
+        for &(a, b) in &equalities {
+            for (x, y) in [(a, b), (b, a)] {
+                if known.contains(&x) && !known.contains(&y) {
+                    known.push(y);
+                    changed = true;
+                }
+            }
+        }
+        for (scan, done) in determined.iter_mut().enumerate() {
+            if *done {
+                continue;
+            }
+            let by_grain = matches!(grains.of(q.scans[scan].relation),
+                Grain::Key(key) if key.iter().all(|k| known.contains(&(scan, *k))));
+            let by_join = to_one.iter().filter(|j| j.scan == scan).any(|join| {
+                join_foreign_key(join).is_some_and(|fk| {
+                    fk.pairs
+                        .iter()
+                        .all(|(l, _)| known.contains(&(fk.left_scan, *l)))
+                })
+            });
+            if by_grain || by_join {
+                *done = true;
+                let columns = ir.relation(q.scans[scan].relation).columns.values();
+                known.extend(columns.map(|c| (scan, *c)));
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    known
+}
+
 fn reads_scan(e: &Expr, scan: usize) -> bool {
     let mut reads = false;
     e.walk(&mut |e| {

@@ -40,7 +40,7 @@ impl<'a> ModelCx<'a> {
 pub fn check(ir: &Ir) -> Vec<Problem> {
     let mut problems = Vec::new();
     let grains = grain::derive(ir);
-    let additivities = additivity::derive(ir);
+    let additivities = additivity::derive(ir, &grains);
     for &id in &ir.order {
         let rel = ir.relation(id);
         if !rel.complete {
@@ -223,7 +223,7 @@ fn group_dependency(cx: &ModelCx<'_>, problems: &mut Vec<Problem>) {
         return;
     };
     let group_by = first.span.to(last.span);
-    let mut known: Vec<grain::ScanColumn> = q
+    let keys: Vec<grain::ScanColumn> = q
         .group_by
         .iter()
         .filter_map(|k| match k.kind {
@@ -231,43 +231,7 @@ fn group_dependency(cx: &ModelCx<'_>, problems: &mut Vec<Problem>) {
             _ => None,
         })
         .collect();
-    // The joins that are to-one, by the scan they add.
-    let to_one: Vec<&crate::ir::Join> = q
-        .joins
-        .iter()
-        .zip(&derived.joins)
-        .filter(|(_, c)| matches!(c, Cardinality::ToOne { .. }))
-        .map(|(j, _)| j)
-        .collect();
-    // Fixpoint: a scan is determined when the known columns cover its grain,
-    // or when it is joined to-one on known columns; its columns are then known.
-    let mut determined = vec![false; q.scans.len()];
-    loop {
-        let mut changed = false;
-        for (scan, done) in determined.iter_mut().enumerate() {
-            if *done {
-                continue;
-            }
-            let by_grain = matches!(grains.of(q.scans[scan].relation),
-                Grain::Key(key) if key.iter().all(|k| known.contains(&(scan, *k))));
-            let by_join = to_one.iter().filter(|j| j.scan == scan).any(|join| {
-                grain::join_foreign_key(join).is_some_and(|fk| {
-                    fk.pairs
-                        .iter()
-                        .all(|(l, _)| known.contains(&(fk.left_scan, *l)))
-                })
-            });
-            if by_grain || by_join {
-                *done = true;
-                let columns = ir.relation(q.scans[scan].relation).columns.values();
-                known.extend(columns.map(|c| (scan, *c)));
-                changed = true;
-            }
-        }
-        if !changed {
-            break;
-        }
-    }
+    let known = grain::determined(ir, grains, q, derived, keys, false);
     for column in rel.columns.values().map(|c| ir.column(*c)) {
         let Some(expr) = &column.expr else { continue };
         let mut reads = Vec::new();
