@@ -72,6 +72,17 @@ fn run_guarded(args: &[&str], guard: Duration) -> Ran {
     ran
 }
 
+/// The run failed with exactly one P003.
+fn assert_one_p003(ran: &Ran, what: &str) {
+    assert_eq!(ran.code, Some(1), "{what}: {}", tail(&ran.stderr));
+    assert_eq!(
+        ran.stderr.matches("error[P003]").count(),
+        1,
+        "{what}: {}",
+        tail(&ran.stderr)
+    );
+}
+
 fn tail(text: &str) -> &str {
     let start = text.len().saturating_sub(2000);
     let start = (start..=text.len())
@@ -137,13 +148,7 @@ fn deep_nesting_of_every_construct_is_a_diagnostic() {
         );
         let dir = project(&text);
         let ran = check(dir.path());
-        assert_eq!(ran.code, Some(1), "{what}: {}", tail(&ran.stderr));
-        assert_eq!(
-            ran.stderr.matches("error[P003]").count(),
-            1,
-            "{what}: {}",
-            tail(&ran.stderr)
-        );
+        assert_one_p003(&ran, what);
         assert!(
             ran.stderr.contains("unknown_column"),
             "{what}: the next model is still checked: {}",
@@ -185,13 +190,7 @@ fn long_chains_of_every_operator_are_a_diagnostic() {
     for (what, expr) in cases {
         let dir = project(&model(&expr));
         let ran = check(dir.path());
-        assert_eq!(ran.code, Some(1), "{what}: {}", tail(&ran.stderr));
-        assert_eq!(
-            ran.stderr.matches("error[P003]").count(),
-            1,
-            "{what}: {}",
-            tail(&ran.stderr)
-        );
+        assert_one_p003(&ran, &what);
     }
 }
 

@@ -149,6 +149,8 @@ fn debug_connection_reaches_the_server_and_never_prints_a_secret() {
         all.contains("cannot connect to postgres shopc@127.0.0.1"),
         "{all}"
     );
+    // With its cause, not only "error connecting to server".
+    assert!(all.contains("Connection refused"), "{all}");
     assert!(!all.contains("s3cr3t-value"), "{all}");
 
     // Unset: said so, before connecting.

@@ -56,6 +56,23 @@ fn independent(root: &Path) -> duckdb::Connection {
     db
 }
 
+/// Every mart's revenue total equals the one computed from the CSVs.
+fn assert_one_revenue(built: &duckdb::Connection, raw: &duckdb::Connection, data: &str) {
+    let expected = text(
+        raw,
+        "SELECT CAST(sum(revenue) AS VARCHAR) FROM revenue_orders",
+    );
+    for sql in [
+        "SELECT CAST(sum(revenue) AS VARCHAR) FROM marts.fact_orders WHERE is_revenue_order",
+        "SELECT CAST(sum(lifetime_revenue) AS VARCHAR) FROM marts.dim_customers",
+        "SELECT CAST(sum(revenue) AS VARCHAR) FROM marts.fct_product_performance",
+        "SELECT CAST(sum(revenue) AS VARCHAR) FROM marts.fct_customer_cohorts",
+        "SELECT CAST(sum(monetary) AS VARCHAR) FROM marts.fct_customer_ltv",
+    ] {
+        assert_eq!(text(built, sql), expected, "{data}: {sql}");
+    }
+}
+
 fn text(db: &duckdb::Connection, sql: &str) -> String {
     db.query_row(sql, [], |r| r.get::<_, String>(0))
         .unwrap_or_else(|e| panic!("{sql}: {e}"))
@@ -92,19 +109,7 @@ fn shopco_marts_build_and_agree_with_the_raw_data() {
     let raw = independent(&root);
 
     // Total revenue, to the cent, and the number of revenue orders.
-    let expected = text(
-        &raw,
-        "SELECT CAST(sum(revenue) AS VARCHAR) FROM revenue_orders",
-    );
-    for sql in [
-        "SELECT CAST(sum(revenue) AS VARCHAR) FROM marts.fact_orders WHERE is_revenue_order",
-        "SELECT CAST(sum(lifetime_revenue) AS VARCHAR) FROM marts.dim_customers",
-        "SELECT CAST(sum(revenue) AS VARCHAR) FROM marts.fct_product_performance",
-        "SELECT CAST(sum(revenue) AS VARCHAR) FROM marts.fct_customer_cohorts",
-        "SELECT CAST(sum(monetary) AS VARCHAR) FROM marts.fct_customer_ltv",
-    ] {
-        assert_eq!(text(&built, sql), expected, "{sql}");
-    }
+    assert_one_revenue(&built, &raw, "the committed seeds");
     assert_eq!(
         text(
             &built,
@@ -313,23 +318,7 @@ fn shopco_reconciles_over_generated_data_at_several_scales_and_seeds() {
         );
         assert!(log.contains("PASS    test reconcile_revenue"), "{log}");
         let (built, raw) = (database(&root), independent(&root));
-        let expected = text(
-            &raw,
-            "SELECT CAST(sum(revenue) AS VARCHAR) FROM revenue_orders",
-        );
-        for sql in [
-            "SELECT CAST(sum(revenue) AS VARCHAR) FROM marts.fact_orders WHERE is_revenue_order",
-            "SELECT CAST(sum(lifetime_revenue) AS VARCHAR) FROM marts.dim_customers",
-            "SELECT CAST(sum(revenue) AS VARCHAR) FROM marts.fct_product_performance",
-            "SELECT CAST(sum(revenue) AS VARCHAR) FROM marts.fct_customer_cohorts",
-            "SELECT CAST(sum(monetary) AS VARCHAR) FROM marts.fct_customer_ltv",
-        ] {
-            assert_eq!(
-                text(&built, sql),
-                expected,
-                "scale {scale} seed {seed}: {sql}"
-            );
-        }
+        assert_one_revenue(&built, &raw, &format!("scale {scale} seed {seed}"));
     }
 }
 
