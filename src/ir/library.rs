@@ -384,4 +384,34 @@ mod tests {
             assert!(func.required <= func.params.len());
         }
     }
+
+    /// T001's help suggests `cast(… as TYPE)`: each such type is one the
+    /// language accepts, and what it gives fits the parameter.
+    #[test]
+    fn cast_hints_are_types_that_fit() {
+        for param in [
+            Param::Any,
+            Param::Text,
+            Param::Numeric,
+            Param::Integer,
+            Param::Boolean,
+            Param::Temporal,
+            Param::TextOrTemporal,
+            Param::DatePart,
+        ] {
+            let Some(hint) = param.cast_to() else { continue };
+            let (name, params) = match hint.split_once('(') {
+                Some((name, rest)) => (
+                    name,
+                    rest.trim_end_matches(')')
+                        .split(',')
+                        .map(|p| p.trim().parse::<u32>().unwrap())
+                        .collect::<Vec<_>>(),
+                ),
+                None => (hint, Vec::new()),
+            };
+            let ty = Type::from_name(name, &params).unwrap_or_else(|e| panic!("{hint}: {e}"));
+            assert!(param.accepts(ty), "{param:?} does not accept {hint}");
+        }
+    }
 }
