@@ -399,7 +399,9 @@ mod tests {
             Param::TextOrTemporal,
             Param::DatePart,
         ] {
-            let Some(hint) = param.cast_to() else { continue };
+            let Some(hint) = param.cast_to() else {
+                continue;
+            };
             let (name, params) = match hint.split_once('(') {
                 Some((name, rest)) => (
                     name,
