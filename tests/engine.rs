@@ -48,7 +48,7 @@ fn arguments(param: Param) -> Vec<&'static str> {
         Param::Any => vec!["t.i", "t.s", "t.n", "t.dbl", "t.b", "t.d", "t.ts", "t.tz"],
         Param::Text => vec!["t.s"],
         Param::Numeric => vec!["t.i", "t.n", "t.dbl"],
-        Param::Integer => vec!["2"],
+        Param::Integer | Param::Digits => vec!["2"],
         Param::Boolean => vec!["t.b"],
         Param::Temporal => vec!["t.d", "t.ts", "t.tz"],
         Param::TextOrTemporal => vec!["t.s_date", "t.d", "t.ts", "t.tz"],

@@ -414,6 +414,70 @@ fn a_long_chain_of_ephemeral_models_emits() {
     assert!(e5.contains("e4.select.sql"), "{e5}");
 }
 
+/// Nested calls whose SQL form writes an operand twice doubled the SQL per
+/// level: 16 nested `try_cast`s emitted for PostgreSQL took 15 s and 40 MB.
+/// On every dialect, doubling the depth of nested safe casts, month and
+/// quarter differences and rounding now at most quadruples the SQL (the
+/// formatter's indentation grows with depth); and `round`'s digits, which
+/// every rounding formula writes twice, must be written out.
+#[test]
+fn nested_calls_emit_sql_polynomial_in_depth_on_every_dialect() {
+    let date = "cast('2024-01-01' as date)";
+    let month = format!("date_add('day', date_diff('month', {date}, ");
+    let quarter = format!("date_add('day', date_diff('quarter', {date}, ");
+    let back = format!("), {date})");
+    let forms: [(&str, &str, &str); 5] = [
+        ("cast(try_cast(", "t.s", " as integer) as text)"),
+        ("try_cast(cast(", "t.s", " as text) as date)"),
+        (&month, date, &back),
+        (&quarter, date, &back),
+        ("round(", "t.x * 1.5", " / 3, 2)"),
+    ];
+    let emitted = |expr: &str, dialect: &str| -> u64 {
+        let dir = project(&model(expr));
+        let out = dir.path().join("out");
+        let ran = run_guarded(
+            &[
+                "emit",
+                "--project",
+                dir.path().to_str().unwrap(),
+                "--target",
+                dialect,
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            Duration::from_secs(60),
+        );
+        assert_eq!(ran.code, Some(0), "{dialect}: {}", tail(&ran.stderr));
+        std::fs::read_dir(&out)
+            .unwrap()
+            .map(|f| f.unwrap().metadata().unwrap().len())
+            .sum()
+    };
+    for (open, inner, close) in forms {
+        for dialect in ["duckdb", "postgres", "snowflake", "bigquery"] {
+            let half = emitted(&nested(open, inner, close, 150), dialect);
+            let full = emitted(&nested(open, inner, close, 300), dialect);
+            assert!(
+                full <= 5 * half,
+                "{dialect}: {open}…: {half} bytes of SQL at depth 150, {full} at 300"
+            );
+        }
+    }
+    let dir = project(&model(
+        "round(t.x * 1.5, cast(round(t.x * 0.5) as integer))",
+    ));
+    let ran = check(dir.path());
+    assert_eq!(ran.code, Some(1), "{}", ran.stderr);
+    assert!(ran.stderr.contains("error[T001]"), "{}", ran.stderr);
+    assert!(
+        ran.stderr
+            .contains("`round` expects a whole number written out"),
+        "{}",
+        ran.stderr
+    );
+}
+
 /// What the fuzzer found (scripts/fuzz.sh), kept as it found it: each input
 /// must check in well under its guard.
 #[test]
@@ -439,7 +503,8 @@ fn inputs_found_by_the_fuzzer_check_quickly() {
 
 /// A broken innermost `case` or `cast` under 300 levels of them: once each
 /// level was parsed twice (a `case` read again as a column or a call, a
-/// `cast` as a call), 2^300 steps; now one syntax error, at once.
+/// `cast` as a call, a `like` operand again by the expression around it),
+/// 2^300 steps; now one syntax error, at once.
 #[test]
 fn broken_nested_cases_and_casts_fail_fast() {
     for expr in [
@@ -463,6 +528,10 @@ fn broken_nested_cases_and_casts_fail_fast() {
             "case(coalesce(".repeat(300),
             ")) when 1 then 2 end".repeat(300)
         ),
+        // `like`'s operand stopped before an operator whose operand did
+        // not parse, and the enclosing expression read it again.
+        format!("{}t.x", "case t.x like t.x - - ".repeat(200)),
+        format!("{}t.x", "case t.x between t.x and t.x - - ".repeat(200)),
     ] {
         let dir = project(&model(&expr));
         let ran = check(dir.path());

@@ -110,9 +110,9 @@ pub trait SqlDialect: Sync {
         format!("{} {}", self.type_name(ty), self.string_literal(text))
     }
 
-    /// `try_cast(x as t)`: NULL instead of an error when `x` does not
-    /// convert. Default: `TRY_CAST(x AS t)` (DuckDB).
-    fn safe_cast(&self, expr: &str, ty: Type) -> String {
+    /// `try_cast(x as t)` of a value of type `from`: NULL instead of an
+    /// error when `x` does not convert. Default: `TRY_CAST(x AS t)` (DuckDB).
+    fn safe_cast(&self, expr: &str, _from: Type, ty: Type) -> String {
         format!("TRY_CAST({expr} AS {})", self.type_name(ty))
     }
 
@@ -242,7 +242,12 @@ impl SqlDialect for DuckDb {
 pub struct Postgres;
 
 /// PostgreSQL has no `date_diff`: each part is computed from `date_part`
-/// or day arithmetic, counting boundaries crossed like DuckDB does.
+/// or day arithmetic, counting boundaries crossed like DuckDB does. Every
+/// template writes each argument once, so that nesting calls keeps the SQL
+/// linear in size: months and quarters between two values are the
+/// interval between their truncations, whose epoch counts a year as 365.25
+/// days and a month as 30, so that its seconds over an average month
+/// (30.4375 days, 2,629,800 s) are the whole months, off by less than 0.16.
 const POSTGRES_FUNCTIONS: &[(&str, &str)] = &[
     ("date", "CAST({0} AS DATE)"),
     ("date_trunc", "CAST(date_trunc({0}, {1}) AS {type})"),
@@ -261,11 +266,11 @@ const POSTGRES_FUNCTIONS: &[(&str, &str)] = &[
     ),
     (
         "date_diff:quarter",
-        "CAST((date_part('year', {2}) - date_part('year', {1})) * 4 + date_part('quarter', {2}) - date_part('quarter', {1}) AS BIGINT)",
+        "CAST(round(date_part('epoch', age(date_trunc('quarter', CAST({2} AS TIMESTAMP)), date_trunc('quarter', CAST({1} AS TIMESTAMP)))) / 7889400) AS BIGINT)",
     ),
     (
         "date_diff:month",
-        "CAST((date_part('year', {2}) - date_part('year', {1})) * 12 + date_part('month', {2}) - date_part('month', {1}) AS BIGINT)",
+        "CAST(round(date_part('epoch', age(date_trunc('month', CAST({2} AS TIMESTAMP)), date_trunc('month', CAST({1} AS TIMESTAMP)))) / 2629800) AS BIGINT)",
     ),
     (
         "date_diff:week",
@@ -300,28 +305,50 @@ impl SqlDialect for Postgres {
         lookup(POSTGRES_FUNCTIONS, name)
     }
 
-    /// PostgreSQL has no safe cast: the text is tested against the shape
-    /// the type accepts first (a value of the right shape that still does
-    /// not fit, such as an out-of-range integer or 2024-02-30, errors).
-    fn safe_cast(&self, expr: &str, ty: Type) -> String {
-        let cast = format!("CAST({expr} AS {})", self.type_name(ty));
+    /// PostgreSQL has no safe cast; this one gives what DuckDB's
+    /// `TRY_CAST` gives (the language reference, "try_cast"). A number to
+    /// a number, and a conversion that cannot fail, is a cast (a number
+    /// that does not fit errors). Anything else converts the value's text
+    /// when it has a shape DuckDB accepts: an integer may be written as a
+    /// decimal or with an exponent, rounded half away from zero; a boolean
+    /// is `t f y n 1 0 yes no true false` in any case, without spaces; a
+    /// date may carry a time; a timestamp's date alone has no trailing
+    /// spaces. `substring(text FROM pattern)` is what the pattern's group
+    /// matched, or NULL, so the operand is written once and nested casts
+    /// stay linear in size.
+    fn safe_cast(&self, expr: &str, from: Type, ty: Type) -> String {
+        use Type::*;
+        let name = self.type_name(ty);
+        let cast = format!("CAST({expr} AS {name})");
+        let number = |t: Type| t.is_numeric();
+        let temporal = |t: Type| matches!(t, Date | Timestamp | TimestampTz);
+        if from == ty
+            || from.is_wildcard()
+            || matches!(ty, Text | Null | Unknown)
+            || (number(from) && number(ty))
+            || (temporal(from) && temporal(ty))
+        {
+            return cast;
+        }
+        const NUMBER: &str = r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:e[-+]?[0-9]+)?";
+        const DATE: &str = r"[0-9]{1,4}[-/][0-9]{1,2}[-/][0-9]{1,2}";
+        const TIME: &str = r"[ T][0-9]{1,2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?(?:z|[+-][0-9]{2}(?::?[0-9]{2})?| utc)?";
         let pattern = match ty {
-            Type::Integer | Type::BigInt => r"^\s*[-+]?[0-9]+\s*$",
-            Type::Numeric(_) | Type::Double => {
-                r"^\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?\s*$"
-            }
-            Type::Boolean => r"^\s*(t|f|true|false|y|n|yes|no|on|off|1|0)\s*$",
-            Type::Date => r"^\s*[0-9]{4}-[0-9]{2}-[0-9]{2}\s*$",
-            Type::Timestamp | Type::TimestampTz => {
-                r"^\s*[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?)?([+-][0-9]{2}(:?[0-9]{2})?|Z)?\s*$"
-            }
-            // Anything converts to text.
-            Type::Text | Type::Null | Type::Unknown => return cast,
+            Integer | BigInt | Numeric(_) | Double => format!(r"^\s*({NUMBER})\s*$"),
+            Boolean => r"^(t|f|y|n|1|0|yes|no|true|false)$".to_string(),
+            Date => format!(r"^\s*({DATE})(?:{TIME})?\s*$"),
+            Timestamp | TimestampTz => format!(r"^\s*({DATE}(?:{TIME}\s*)?)$"),
+            Text | Null | Unknown => return cast,
         };
-        format!(
-            "CASE WHEN CAST({expr} AS TEXT) ~* {} THEN {cast} END",
-            self.string_literal(pattern)
-        )
+        let matched = format!(
+            "substring(CAST({expr} AS TEXT) FROM {})",
+            self.string_literal(&format!("(?i){pattern}"))
+        );
+        if ty.is_integer() {
+            format!("CAST(round(CAST({matched} AS NUMERIC)) AS {name})")
+        } else {
+            format!("CAST({matched} AS {name})")
+        }
     }
 
     fn now(&self) -> &'static str {
@@ -376,7 +403,7 @@ impl SqlDialect for Snowflake {
     }
 
     /// Snowflake's `TRY_CAST` accepts only text: convert to text first.
-    fn safe_cast(&self, expr: &str, ty: Type) -> String {
+    fn safe_cast(&self, expr: &str, _from: Type, ty: Type) -> String {
         format!(
             "TRY_CAST(CAST({expr} AS VARCHAR) AS {})",
             self.type_name(ty)
@@ -473,7 +500,7 @@ impl SqlDialect for BigQuery {
         false
     }
 
-    fn safe_cast(&self, expr: &str, ty: Type) -> String {
+    fn safe_cast(&self, expr: &str, _from: Type, ty: Type) -> String {
         format!("SAFE_CAST({expr} AS {})", self.type_name(ty))
     }
 
@@ -542,5 +569,52 @@ mod tests {
                 "BIGNUMERIC(40, 2)"
             ]
         );
+    }
+
+    /// A template that writes an argument twice doubles the SQL of every
+    /// call nested in it: `try_cast(try_cast(…))` thirty deep would be a
+    /// gigabyte. Only a date part (a literal) may be repeated.
+    #[test]
+    fn templates_write_each_argument_once() {
+        let tables = [
+            ("duckdb", DUCKDB_FUNCTIONS),
+            ("postgres", POSTGRES_FUNCTIONS),
+            ("snowflake", SNOWFLAKE_FUNCTIONS),
+            ("bigquery", BIGQUERY_FUNCTIONS),
+        ];
+        for (dialect, table) in tables {
+            for (name, template) in table {
+                let base = name.split(':').next().unwrap_or(name);
+                let func = crate::ir::library::lookup(base)
+                    .unwrap_or_else(|| panic!("{dialect}: `{name}` is not a library function"))
+                    .func();
+                for (i, param) in func.params.iter().enumerate() {
+                    let uses = template.matches(&format!("{{{i}}}")).count();
+                    assert!(
+                        uses <= 1 || *param == crate::ir::library::Param::DatePart,
+                        "{dialect}: `{name}` writes argument {i} {uses} times: {template}"
+                    );
+                }
+            }
+        }
+        let types = [
+            Type::Integer,
+            Type::BigInt,
+            Type::Numeric(Some((12, 2))),
+            Type::Double,
+            Type::Boolean,
+            Type::Text,
+            Type::Date,
+            Type::Timestamp,
+            Type::TimestampTz,
+        ];
+        for d in Dialect::ALL.iter().map(|d| d.sql()) {
+            for from in types {
+                for to in types {
+                    let sql = d.safe_cast("ARG", from, to);
+                    assert_eq!(sql.matches("ARG").count(), 1, "{from} to {to}: {sql}");
+                }
+            }
+        }
     }
 }

@@ -1518,9 +1518,11 @@ impl<'a> Emitter<'a> {
                 expr,
                 ty,
                 safe: true,
-            } => self
-                .d
-                .safe_cast(&self.cast_operand(self.expr(q, expr), expr.ty, *ty), *ty),
+            } => self.d.safe_cast(
+                &self.cast_operand(self.expr(q, expr), expr.ty, *ty),
+                expr.ty,
+                *ty,
+            ),
             ExprKind::Case {
                 operand,
                 arms,

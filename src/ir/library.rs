@@ -28,6 +28,9 @@ pub enum Param {
     TextOrTemporal,
     /// A string literal naming a date part: `'day'`, `'month'`…
     DatePart,
+    /// An integer written out (`2`, `-1`): `round`'s digits, which every
+    /// dialect's rounding formula writes twice.
+    Digits,
 }
 
 impl Param {
@@ -41,6 +44,7 @@ impl Param {
             Param::Temporal => "a date or timestamp",
             Param::TextOrTemporal => "text, a date or a timestamp",
             Param::DatePart => "a date part such as 'day' or 'month'",
+            Param::Digits => "a whole number written out, such as `2`",
         }
     }
 
@@ -53,7 +57,7 @@ impl Param {
             Param::Integer => Some("integer"),
             Param::Boolean => Some("boolean"),
             Param::Temporal => Some("timestamp"),
-            Param::Any | Param::DatePart => None,
+            Param::Any | Param::DatePart | Param::Digits => None,
         }
     }
 
@@ -63,7 +67,7 @@ impl Param {
                 Param::Any => true,
                 Param::Text | Param::DatePart => ty == Type::Text,
                 Param::Numeric => ty.is_numeric(),
-                Param::Integer => ty.is_integer(),
+                Param::Integer | Param::Digits => ty.is_integer(),
                 Param::Boolean => ty == Type::Boolean,
                 Param::Temporal => ty.is_temporal(),
                 Param::TextOrTemporal => ty == Type::Text || ty.is_temporal(),
@@ -230,7 +234,7 @@ pub static FUNCTIONS: &[Func] = &[
     f("least", S, &[Any], 1, true, Ret::Common),
     // numbers
     f("abs", S, &[Numeric], 1, false, Ret::Arg(0)),
-    f("round", S, &[Numeric, Integer], 1, false, Ret::Arg(0)),
+    f("round", S, &[Numeric, Digits], 1, false, Ret::Arg(0)),
     f("floor", S, &[Numeric], 1, false, Ret::Arg(0)),
     f("ceil", S, &[Numeric], 1, false, Ret::Arg(0)),
     f("sqrt", S, &[Numeric], 1, false, Ret::Fixed(Type::Double)),

@@ -145,6 +145,19 @@ pub fn suggest<'c>(name: &str, candidates: impl IntoIterator<Item = &'c str>) ->
         .map(|(_, c)| c.to_string())
 }
 
+/// An integer written out, `2` or `-1`, as `round`'s digits must be; an
+/// argument that is already an error is not reported again.
+fn is_integer_literal(e: &Expr) -> bool {
+    match &e.kind {
+        ExprKind::Literal(Literal::Integer(_)) => true,
+        ExprKind::Unary {
+            op: ast::UnaryOp::Neg,
+            expr,
+        } => matches!(expr.kind, ExprKind::Literal(Literal::Integer(_))),
+        _ => e.ty.is_wildcard(),
+    }
+}
+
 impl<'a> Lowerer<'a> {
     fn push(&mut self, problem: Problem) {
         self.problems.push(problem);
@@ -2251,19 +2264,22 @@ impl<'a> Lowerer<'a> {
             .collect();
         for (i, arg) in args.iter().enumerate() {
             let Some(param) = func.param(i) else { continue };
-            let ok = if param == Param::DatePart {
-                matches!(&arg.kind, ExprKind::Literal(Literal::Text(part)) if DATE_PARTS.contains(&part.to_ascii_lowercase().as_str()))
-            } else {
-                param.accepts(arg.ty)
+            let ok = match param {
+                Param::DatePart => {
+                    matches!(&arg.kind, ExprKind::Literal(Literal::Text(part)) if DATE_PARTS.contains(&part.to_ascii_lowercase().as_str()))
+                }
+                Param::Digits => is_integer_literal(arg),
+                _ => param.accepts(arg.ty),
             };
             if !ok {
-                let found = if param == Param::DatePart {
-                    match &arg.kind {
-                        ExprKind::Literal(Literal::Text(part)) => format!("'{part}'"),
-                        _ => arg.ty.to_string(),
+                let found = match (param, &arg.kind) {
+                    (Param::DatePart, ExprKind::Literal(Literal::Text(part))) => {
+                        format!("'{part}'")
                     }
-                } else {
-                    arg.ty.to_string()
+                    (Param::Digits, _) if arg.ty.is_integer() => {
+                        format!("an expression of type {}", arg.ty)
+                    }
+                    _ => arg.ty.to_string(),
                 };
                 self.push(Problem::ArgumentType {
                     span: arg.span,

@@ -96,6 +96,10 @@ impl PostgresWarehouse {
             .user(&config.user)
             .dbname(&config.dbname)
             .application_name("shopc")
+            // The language's time is UTC (README, "Time is UTC"): a
+            // `timestamptz`'s date, hour or month is its UTC one, whatever
+            // the server's or the database's time zone.
+            .options("-c TimeZone=UTC")
             .connect_timeout(std::time::Duration::from_secs(10));
         if let Some(password) = &config.password {
             pg.password(password);
