@@ -741,6 +741,19 @@ fn warehouse_command(args: &RunArgs, command: crate::run::Command) -> ExitCode {
         Ok(p) => p,
         Err(code) => return code,
     };
+    // A folder named on the command line must be there: seeding nothing
+    // from a mistyped path would build on yesterday's data.
+    if let Some(dir) = &args.seeds
+        && !dir.is_dir()
+    {
+        let what = if dir.exists() {
+            "is not a folder"
+        } else {
+            "does not exist"
+        };
+        eprintln!("error: --seeds `{}` {what}; nothing was run", dir.display());
+        return ExitCode::from(EXIT_USAGE);
+    }
     let seeds_dir = args
         .seeds
         .clone()

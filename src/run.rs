@@ -7,6 +7,7 @@
 
 use std::collections::HashSet;
 use std::io::Write;
+use std::path::Path;
 use std::time::Instant;
 
 use crate::emit::{Build, Emitter, PhysicalName, RelationType, TestSql, physical_name};
@@ -717,12 +718,19 @@ fn load_seed(
     let Some(statements) = emitter.seed(seed.relation, &path.to_string_lossy()) else {
         return Err(format!("{} cannot load CSV files", warehouse.describe()));
     };
-    build_with(warehouse, emitter, statements, |warehouse, table| {
-        warehouse
-            .copy_csv(table, &path)
-            .map(|_| ())
-            .map_err(|e| e.to_string())
-    })?;
+    let expected = Some((rows, seed.path.as_path()));
+    build_with(
+        warehouse,
+        emitter,
+        statements,
+        expected,
+        |warehouse, table| {
+            warehouse
+                .copy_csv(table, &path)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        },
+    )?;
     Ok(rows)
 }
 
@@ -877,14 +885,21 @@ fn snapshot(
 
 /// Builds beside, then swaps in one transaction.
 fn build(warehouse: &mut dyn Warehouse, emitter: &Emitter<'_>, build: Build) -> Result<(), String> {
-    build_with(warehouse, emitter, build, |_, _| Ok(()))
+    build_with(warehouse, emitter, build, None, |_, _| Ok(()))
 }
 
 /// [`build`], with `load` filling the table a seed is copied into.
+/// Runs a build: `prepare`, the load (`load`, into `load_into`), then the
+/// swap or the refill. With `expected` (a seed's validated row count and
+/// its file), the new table must hold exactly that many rows before it
+/// takes the old one's place: an engine that drops rows it cannot read (a
+/// line longer than DuckDB's CSV reader takes) fails the load and leaves
+/// the old table as it was.
 fn build_with(
     warehouse: &mut dyn Warehouse,
     emitter: &Emitter<'_>,
     build: Build,
+    expected: Option<(u64, &Path)>,
     load: impl FnOnce(&mut dyn Warehouse, &PhysicalName) -> Result<(), String>,
 ) -> Result<(), String> {
     let Some(target) = &build.target else {
@@ -896,10 +911,27 @@ fn build_with(
     if let Some(table) = &build.load_into {
         load(warehouse, table)?;
     }
+    if let (Some((rows, file)), Some(staged)) = (expected, &build.staged) {
+        let loaded = warehouse
+            .query(&emitter.count_rows(staged))
+            .map_err(|e| e.to_string())?
+            .first_value();
+        if loaded != rows.to_string() {
+            let _ = warehouse.execute(&emitter.drop(staged, RelationType::Table));
+            return Err(format!(
+                "`{}` has {rows} row{}, but {} loaded {loaded} (it drops rows it cannot read, \
+                 such as a line longer than its CSV reader takes): {} is left as it was",
+                file.display(),
+                if rows == 1 { "" } else { "s" },
+                warehouse.describe(),
+                target.display()
+            ));
+        }
+    }
     let existing = warehouse.relation_type(target).map_err(|e| e.to_string())?;
     if !build.refill.is_empty() && existing == Some(RelationType::Table) {
         let staging = build
-            .load_into
+            .staged
             .clone()
             .unwrap_or_else(|| target.with_suffix(crate::emit::BUILD_SUFFIX));
         let same_columns = warehouse.columns(target).map_err(|e| e.to_string())?

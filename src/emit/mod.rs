@@ -358,6 +358,7 @@ impl<'a> Emitter<'a> {
                 target: Some(name),
                 relation_type: RelationType::View,
                 load_into: None,
+                staged: None,
                 refill: Vec::new(),
             },
             _ => self.replace_table(name, &select, self.layout(id)),
@@ -487,6 +488,7 @@ impl<'a> Emitter<'a> {
                 target: Some(name),
                 relation_type: RelationType::Table,
                 load_into: None,
+                staged: None,
                 refill: Vec::new(),
             },
             TableReplace::BuildBesideAndSwap => {
@@ -511,6 +513,7 @@ impl<'a> Emitter<'a> {
                     target: Some(name),
                     relation_type: RelationType::Table,
                     load_into: None,
+                    staged: Some(staging),
                     refill,
                 }
             }
@@ -1038,6 +1041,11 @@ impl<'a> Emitter<'a> {
         format!("DROP {what} IF EXISTS {}", name.sql(self.d))
     }
 
+    /// `SELECT count(*)` of a table.
+    pub fn count_rows(&self, name: &PhysicalName) -> String {
+        format!("SELECT count(*) AS n FROM {}", name.sql(self.d))
+    }
+
     /// Loads a seed CSV into `name` (built beside and swapped in, like a table).
     /// `None` when the dialect cannot read files itself.
     pub fn seed(&self, id: RelId, csv_path: &str) -> Option<Build> {
@@ -1107,7 +1115,8 @@ impl<'a> Emitter<'a> {
             swap,
             target: Some(name),
             relation_type: RelationType::Table,
-            load_into: Some(staging),
+            load_into: Some(staging.clone()),
+            staged: Some(staging),
             refill,
         })
     }
@@ -1694,7 +1703,11 @@ impl<'a> Emitter<'a> {
 
     fn literal(&self, lit: &Literal) -> String {
         match lit {
+            // A negative number in parentheses: `-var('n')` with n = -1
+            // is `(-(-1))`, never `--1`, which SQL reads as a comment.
+            Literal::Integer(n) if *n < 0 => format!("({n})"),
             Literal::Integer(n) => n.to_string(),
+            Literal::Decimal(d) if d.starts_with('-') => format!("({d})"),
             Literal::Decimal(d) => d.clone(),
             Literal::Text(s) => self.d.string_literal(s),
             Literal::Bool(b) => self.d.bool_literal(*b).into(),
@@ -1729,6 +1742,9 @@ pub struct Build {
     /// A seed the warehouse cannot read itself: the runner loads the CSV
     /// file into this table after `prepare`, before `swap`.
     pub load_into: Option<PhysicalName>,
+    /// The table holding the new rows after `prepare` (and the load), before
+    /// `swap`, where there is one: the runner checks a seed's row count there.
+    pub staged: Option<PhysicalName>,
     /// Instead of `swap`, when the target is a table with the new table's
     /// columns: move the new rows into it, in one transaction. The table
     /// keeps its identity, so views over it (which PostgreSQL binds to the

@@ -2154,8 +2154,22 @@ impl<'a> Lowerer<'a> {
         let lit = match value {
             toml::Value::String(s) => ast::Literal::String(s.clone()),
             toml::Value::Integer(n) => ast::Literal::Integer(*n),
-            toml::Value::Float(f) => ast::Literal::Decimal(f.to_string()),
+            toml::Value::Float(f) if f.is_finite() => ast::Literal::Decimal(f.to_string()),
             toml::Value::Boolean(b) => ast::Literal::Bool(*b),
+            // `nan` and `inf` are TOML floats, and no SQL number.
+            toml::Value::Float(f) => {
+                self.push(Problem::InvalidSetting {
+                    span,
+                    key: name,
+                    expected: "a finite number in `[vars]`".into(),
+                    found: format!("`{f}`"),
+                });
+                return Expr {
+                    kind: ExprKind::Error,
+                    ty: Type::Unknown,
+                    span,
+                };
+            }
             _ => {
                 self.push(Problem::InvalidSetting {
                     span,

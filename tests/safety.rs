@@ -1,0 +1,148 @@
+//! Nothing loaded or built is lost: a load that the engine cuts short
+//! fails, and the table it would have replaced keeps its rows.
+#![allow(clippy::disallowed_methods)]
+
+mod common;
+
+use std::path::Path;
+
+fn seeded_project(csv: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("models")).unwrap();
+    std::fs::create_dir_all(root.join("seeds")).unwrap();
+    std::fs::write(root.join("shop.toml"), "name = \"safety\"\n").unwrap();
+    std::fs::write(
+        root.join("models/source.shop"),
+        "source raw {\n  table t { columns { id: integer, s: text } }\n}\n",
+    )
+    .unwrap();
+    std::fs::write(root.join("seeds/t.csv"), csv).unwrap();
+    dir
+}
+
+fn rows(root: &Path) -> Vec<(i64, usize)> {
+    let db = common::database_at(&root.join("target/safety.duckdb"));
+    let mut statement = db
+        .prepare("SELECT id, length(s) FROM raw.t ORDER BY id")
+        .unwrap();
+    statement
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// DuckDB's CSV reader skips a line longer than it reads (32 MiB here) and
+/// loaded none of a one-row file: `OK seed raw.t [1 rows]`, and the table
+/// replaced by an empty one. The load now counts what it loaded, fails, and
+/// leaves the previous table as it was.
+#[test]
+fn a_seed_row_the_engine_cannot_read_fails_and_keeps_the_table() {
+    let dir = seeded_project("id,s\n1,a\n2,bb\n");
+    let root = dir.path();
+    let out = common::run("seed", root, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", common::stdout(&out));
+    assert_eq!(rows(root), [(1, 1), (2, 2)]);
+
+    let long = "x".repeat(33 << 20);
+    std::fs::write(root.join("seeds/t.csv"), format!("id,s\n1,{long}\n")).unwrap();
+    let out = common::run("seed", root, &[]);
+    let text = common::stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("ERROR   seed raw.t"), "{text}");
+    assert!(
+        text.contains("has 1 row, but duckdb") && text.contains("loaded 0"),
+        "{text}"
+    );
+    assert!(text.contains("raw.t is left as it was"), "{text}");
+    assert_eq!(rows(root), [(1, 1), (2, 2)], "the old rows are kept");
+    // No scratch table is left behind.
+    let db = common::database_at(&root.join("target/safety.duckdb"));
+    let tables: i64 = db
+        .query_row(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'raw'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(tables, 1);
+}
+
+/// `--seeds DIR` that is not there seeded nothing and `build` exited 0 on
+/// the data already loaded: it is a usage error before anything runs.
+#[test]
+fn a_seeds_folder_that_is_not_there_is_a_usage_error() {
+    let dir = seeded_project("id,s\n1,a\n");
+    let root = dir.path();
+    for command in ["seed", "build"] {
+        let out = common::run(command, root, &["--seeds", "no/such/folder"]);
+        let err = common::stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{command}: {err}");
+        assert!(
+            err.contains("--seeds `no/such/folder` does not exist; nothing was run"),
+            "{command}: {err}"
+        );
+        assert!(!root.join("target/safety.duckdb").exists(), "{command} ran");
+    }
+    let file = root.join("seeds/t.csv");
+    let out = common::run("seed", root, &["--seeds", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(common::stderr(&out).contains("is not a folder"));
+}
+
+/// `-var('neg')` with `neg = -1` was emitted as `(--1)`, which SQL reads as
+/// a comment; `nan` was emitted bare. A negative number is parenthesized,
+/// and a var that is no finite number is C004 at the call.
+#[test]
+fn negative_and_non_finite_vars_emit_safely() {
+    let dir = seeded_project("id,s\n1,a\n");
+    let root = dir.path();
+    std::fs::write(
+        root.join("shop.toml"),
+        "name = \"safety\"\n\n[defaults]\nmaterialized = \"table\"\n\n[vars]\nneg = -1\nhalf = -0.5\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("models/m.shop"),
+        "model m {\n  from raw.t t\n  columns { id = t.id, a = -var('neg'), b = 1 - -var('half'), c = t.id - var('neg') }\n}\n",
+    )
+    .unwrap();
+    let out = common::run("build", root, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", common::stdout(&out));
+    let db = common::database_at(&root.join("target/safety.duckdb"));
+    let row: (i64, f64, i64) = db
+        .query_row("SELECT a, CAST(b AS DOUBLE), c FROM main.m", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .unwrap();
+    assert_eq!(row, (1, 0.5, 2));
+    for dialect in ["duckdb", "postgres", "snowflake", "bigquery"] {
+        let out_dir = root.join(format!("out-{dialect}"));
+        let out = common::run(
+            "emit",
+            root,
+            &["--target", dialect, "--out", out_dir.to_str().unwrap()],
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+        let sql = std::fs::read_to_string(out_dir.join("m.build.sql")).unwrap();
+        let body: String = sql.lines().filter(|l| !l.starts_with("-- ")).collect();
+        assert!(!body.contains("--"), "{dialect}: {sql}");
+    }
+
+    std::fs::write(
+        root.join("shop.toml"),
+        "name = \"safety\"\n\n[vars]\nneg = -1\nhalf = -0.5\nn = nan\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("models/m.shop"),
+        "model m {\n  from raw.t t\n  columns { id = t.id, x = var('n') }\n}\n",
+    )
+    .unwrap();
+    let out = common::run("check", root, &[]);
+    let err = common::stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("error[C004]"), "{err}");
+    assert!(err.contains("a finite number in `[vars]`"), "{err}");
+}
