@@ -892,9 +892,9 @@ fn build(warehouse: &mut dyn Warehouse, emitter: &Emitter<'_>, build: Build) -> 
 /// Runs a build: `prepare`, the load (`load`, into `load_into`), then the
 /// swap or the refill. With `expected` (a seed's validated row count and
 /// its file), the new table must hold exactly that many rows before it
-/// takes the old one's place: an engine that drops rows it cannot read (a
-/// line longer than DuckDB's CSV reader takes) fails the load and leaves
-/// the old table as it was.
+/// takes the old one's place: an engine that drops rows it cannot read
+/// (DuckDB's CSV reader, of a line of 32 MiB or more) fails the load and
+/// leaves the old table as it was.
 fn build_with(
     warehouse: &mut dyn Warehouse,
     emitter: &Emitter<'_>,
@@ -919,8 +919,8 @@ fn build_with(
         if loaded != rows.to_string() {
             let _ = warehouse.execute(&emitter.drop(staged, RelationType::Table));
             return Err(format!(
-                "`{}` has {rows} row{}, but {} loaded {loaded} (it drops rows it cannot read, \
-                 such as a line longer than its CSV reader takes): {} is left as it was",
+                "`{}` has {rows} row{}, but {} loaded {loaded} (it dropped rows it could \
+                 not read, such as a very long line): {} is left as it was",
                 file.display(),
                 if rows == 1 { "" } else { "s" },
                 warehouse.describe(),
