@@ -272,9 +272,108 @@ impl Profiles {
     }
 }
 
+/// The environment variable a field reads, if it reads one.
+fn variable<T>(field: Option<&Field<T>>) -> Option<&str> {
+    match field {
+        Some(Field::Env { env, .. }) => Some(env),
+        _ => None,
+    }
+}
+
+/// Whether a variable's name says that it holds a secret.
+fn secret_name(name: &str) -> bool {
+    let name = name.to_ascii_uppercase();
+    [
+        "PASSWORD",
+        "PASSWD",
+        "SECRET",
+        "TOKEN",
+        "PRIVATE_KEY",
+        "API_KEY",
+    ]
+    .iter()
+    .any(|word| name.contains(word))
+}
+
 impl TargetConfig {
-    /// Every value known, environment variables read through `env`.
+    /// The variables read by the fields that are not secrets, by key, and
+    /// the ones read by secrets.
+    fn variables(&self) -> (Vec<(&'static str, &str)>, Vec<&str>) {
+        fn secrets<'a>(list: &[&'a Option<Secret>]) -> Vec<&'a str> {
+            list.iter()
+                .filter_map(|s| s.as_ref().map(|s| s.env.as_str()))
+                .collect()
+        }
+        let (fields, secret_vars) = match self {
+            TargetConfig::Duckdb { path } => (vec![("path", variable(path.as_ref()))], Vec::new()),
+            TargetConfig::Postgres {
+                host,
+                port,
+                user,
+                dbname,
+                password,
+            } => (
+                vec![
+                    ("host", variable(host.as_ref())),
+                    ("port", variable(port.as_ref())),
+                    ("user", variable(Some(user))),
+                    ("dbname", variable(Some(dbname))),
+                ],
+                secrets(&[password]),
+            ),
+            TargetConfig::Snowflake {
+                account,
+                user,
+                warehouse,
+                role,
+                database,
+                schema,
+                password,
+                private_key,
+                host,
+            } => (
+                vec![
+                    ("account", variable(Some(account))),
+                    ("user", variable(Some(user))),
+                    ("warehouse", variable(warehouse.as_ref())),
+                    ("role", variable(role.as_ref())),
+                    ("database", variable(Some(database))),
+                    ("schema", variable(Some(schema))),
+                    ("host", variable(host.as_ref())),
+                ],
+                secrets(&[password, private_key]),
+            ),
+            TargetConfig::Bigquery { project, dataset } => (
+                vec![
+                    ("project", variable(Some(project))),
+                    ("dataset", variable(Some(dataset))),
+                ],
+                Vec::new(),
+            ),
+        };
+        (
+            fields
+                .into_iter()
+                .filter_map(|(key, var)| var.map(|v| (key, v)))
+                .collect(),
+            secret_vars,
+        )
+    }
+
+    /// Every value known, environment variables read through `env`. A
+    /// field that is not a secret may not read a secret's variable (one a
+    /// secret field reads, or one named like a secret): its value would be
+    /// shown by `debug connection` and in errors.
     pub fn resolve(&self, env: &dyn Fn(&str) -> Option<String>) -> Result<Target, String> {
+        let (fields, secret_vars) = self.variables();
+        for (key, name) in fields {
+            if secret_vars.contains(&name) || secret_name(name) {
+                return Err(format!(
+                    "`{key}` is read from ${name}, a secret's variable: only `password` and \
+                     `private_key` may read it (its value is never shown)"
+                ));
+            }
+        }
         let secret = |key: &str, s: &Option<Secret>| -> Result<Option<String>, String> {
             match s {
                 None => Ok(None),
@@ -347,8 +446,9 @@ fn value<T: std::str::FromStr + Clone>(
     match field {
         Field::Value(v) => Ok(v.clone()),
         Field::Env { env: name, default } => match env(name) {
+            // The value is not shown: a variable may hold more than it should.
             Some(text) => text.trim().parse().map_err(|_| {
-                format!("`{key}` is read from ${name}, whose value `{text}` does not fit")
+                format!("`{key}` is read from ${name}, whose value does not fit (not shown)")
             }),
             None => default
                 .clone()

@@ -146,3 +146,68 @@ fn negative_and_non_finite_vars_emit_safely() {
     assert!(err.contains("error[C004]"), "{err}");
     assert!(err.contains("a finite number in `[vars]`"), "{err}");
 }
+
+/// A secret's variable read by a field that is not a secret (`port = { env
+/// = "…PASSWORD" }`) printed its value in the error, and `debug connection`
+/// would show it as the user. Such a target is refused by name, and no
+/// error shows an environment variable's value: the value is grepped for
+/// in stdout, stderr and `target/`.
+#[test]
+fn a_secrets_variable_is_never_printed_whatever_field_reads_it() {
+    const VALUE: &str = "hunter2-do-not-print";
+    let dir = seeded_project("id,s\n1,a\n");
+    let root = dir.path();
+    let targets = [
+        // The same variable as the password.
+        "port = { env = \"SHOPC_TEST_DB_PW\" }\nuser = \"u\"\ndbname = \"d\"\npassword = { env = \"SHOPC_TEST_DB_PW\" }\n",
+        // Named like a secret, though no secret field reads it.
+        "user = { env = \"SHOPC_TEST_DB_PASSWORD\" }\ndbname = \"d\"\n",
+        // Not a secret's variable, but its value does not fit.
+        "port = { env = \"SHOPC_TEST_PLAIN\" }\nuser = \"u\"\ndbname = \"d\"\n",
+    ];
+    for (i, target) in targets.iter().enumerate() {
+        std::fs::write(
+            root.join("profiles.toml"),
+            format!("[targets.pg]\nadapter = \"postgres\"\nhost = \"127.0.0.1\"\n{target}"),
+        )
+        .unwrap();
+        for args in [
+            &["debug", "connection", "--target", "pg"][..],
+            &["build", "--target", "pg"][..],
+        ] {
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_shopc"))
+                .args(args)
+                .args(["--project", root.to_str().unwrap()])
+                .env("SHOPC_TEST_DB_PW", VALUE)
+                .env("SHOPC_TEST_DB_PASSWORD", VALUE)
+                .env("SHOPC_TEST_PLAIN", VALUE)
+                .output()
+                .unwrap();
+            let (stdout, stderr) = (common::stdout(&out), common::stderr(&out));
+            assert_ne!(out.status.code(), Some(0), "{i} {args:?}: {stdout}{stderr}");
+            assert!(
+                !stdout.contains(VALUE) && !stderr.contains(VALUE),
+                "{i} {args:?}: {stdout}{stderr}"
+            );
+            let expected = if i < 2 {
+                "a secret's variable"
+            } else {
+                "does not fit (not shown)"
+            };
+            assert!(stderr.contains(expected), "{i} {args:?}: {stderr}");
+        }
+    }
+    for entry in walkdir::WalkDir::new(root.join("target"))
+        .into_iter()
+        .flatten()
+    {
+        if entry.file_type().is_file() {
+            let bytes = std::fs::read(entry.path()).unwrap();
+            assert!(
+                !bytes.windows(VALUE.len()).any(|w| w == VALUE.as_bytes()),
+                "{} holds the secret",
+                entry.path().display()
+            );
+        }
+    }
+}
