@@ -70,6 +70,7 @@ codes! {
     R008 => "misplaced-clause",
     R009 => "no-columns",
     R010 => "unknown-variable",
+    R011 => "reserved-name",
     T001 => "argument-type",
     T002 => "operator-type",
     T003 => "incomparable-types",

@@ -205,6 +205,12 @@ pub enum Problem {
         name: String,
         suggestion: Option<String>,
     },
+    /// A relation's physical name ends with the suffix of the tables shopc
+    /// builds beside the ones they replace.
+    ReservedName {
+        span: Span,
+        name: String,
+    },
 
     // ---- types (T)
     ArgumentType {
@@ -448,6 +454,7 @@ impl Problem {
             MisplacedClause { .. } => Code::R008,
             NoColumns { .. } => Code::R009,
             UnknownVar { .. } => Code::R010,
+            ReservedName { .. } => Code::R011,
             ArgumentType { .. } => Code::T001,
             OperatorType { .. } => Code::T002,
             IncomparableTypes { .. } => Code::T003,
@@ -755,6 +762,15 @@ impl Problem {
                 .with_title(format!("unknown variable `{name}`"))
                 .with_primary(*span, "not declared under `[vars]` in shop.toml")
                 .with_optional_help(did_you_mean(suggestion)),
+            ReservedName { span, name } => d
+                .with_title(format!("`{name}` ends with `{}`, which shopc reserves", crate::ir::SCRATCH_SUFFIX))
+                .with_primary(*span, "a reserved name")
+                .with_note(format!(
+                    "shopc builds each table as `NAME{}` beside the one it replaces, dropping whatever \
+                     has that name first, so another relation's build would drop this one",
+                    crate::ir::SCRATCH_SUFFIX
+                ))
+                .with_help("rename it"),
             ArgumentType {
                 span,
                 function,

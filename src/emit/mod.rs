@@ -26,7 +26,7 @@ use crate::syntax::ast::{BinOp, JoinKind, Keep, UnaryOp};
 pub const DEFAULT_SCHEMA: &str = "main";
 
 /// Suffix of the table a build writes before it is swapped in.
-pub const BUILD_SUFFIX: &str = "__shopc_new";
+pub const BUILD_SUFFIX: &str = crate::ir::SCRATCH_SUFFIX;
 
 /// Where a relation lives in the warehouse.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -183,6 +183,19 @@ impl<'a> Lowerer<'a> {
             });
             return None;
         }
+        let physical = match &kind {
+            RelationKind::Table(t) => t.identifier.as_str(),
+            _ => name.as_str(),
+        };
+        if physical
+            .to_ascii_lowercase()
+            .ends_with(super::SCRATCH_SUFFIX)
+        {
+            self.push(Problem::ReservedName {
+                span: name_span,
+                name: physical.to_string(),
+            });
+        }
         let id = RelId(self.ir.relations.len() as u32);
         self.ir.by_name.insert(name.clone(), id);
         self.ir.relations.push(Relation {

@@ -351,6 +351,10 @@ pub struct Test {
 }
 
 /// The tests a model's `tests` block may call.
+/// The suffix of the table a build writes beside the one it replaces
+/// (`orders__shopc_new`): no relation's physical name may end with it (R011).
+pub const SCRATCH_SUFFIX: &str = "__shopc_new";
+
 pub const TEST_NAMES: &[&str] = &["unique", "not_null", "accepted_values", "relationships"];
 
 #[derive(Debug)]
