@@ -772,6 +772,21 @@ fn warehouse_command(args: &RunArgs, command: crate::run::Command) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    // Names the warehouse would cut are found before anything connects.
+    let dialect = target.target.dialect();
+    let misfits: Vec<Problem> = crate::emit::Emitter::new(&compilation.ir, dialect)
+        .unsupported_options()
+        .into_iter()
+        .filter(Problem::is_error)
+        .collect();
+    if !misfits.is_empty() {
+        report(&loaded.db, &misfits, args.color);
+        eprintln!(
+            "error: the project does not fit {}; nothing was run",
+            dialect.name()
+        );
+        return ExitCode::from(EXIT_ERRORS);
+    }
     let mut warehouse = match open_warehouse(&target, &loaded.root, &config, args) {
         Ok(w) => w,
         Err(e) => {
@@ -1023,7 +1038,15 @@ fn emit(args: &RunArgs, out: Option<&std::path::Path>) -> ExitCode {
         Err(code) => return code,
     };
     let emitter = crate::emit::Emitter::new(&compilation.ir, dialect);
-    report(&loaded.db, &emitter.unsupported_options(), args.color);
+    let problems = emitter.unsupported_options();
+    report(&loaded.db, &problems, args.color);
+    if problems.iter().any(Problem::is_error) {
+        eprintln!(
+            "error: the project does not fit {}; nothing was written",
+            dialect.name()
+        );
+        return ExitCode::from(EXIT_ERRORS);
+    }
     let files = emitter.files(&selected);
     let Some(dir) = out else {
         for file in &files {

@@ -92,6 +92,7 @@ codes! {
     M002 => "sum-across-dimension",
     I001 => "nullable-unique-key",
     E001 => "unsupported-option",
+    E002 => "name-too-long",
 }
 
 impl Code {

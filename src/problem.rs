@@ -351,6 +351,16 @@ pub enum Problem {
         model: String,
         dialect: &'static str,
     },
+    /// A physical name (or the name of the table built beside it) longer
+    /// than the warehouse keeps: PostgreSQL cuts names at 63 bytes, so
+    /// `NAME__shopc_new` could become `NAME`.
+    NameTooLong {
+        span: Span,
+        name: String,
+        bytes: usize,
+        limit: usize,
+        dialect: &'static str,
+    },
 
     // ---- grain (G)
     /// In a grouped model, an output that is neither aggregated, a group
@@ -476,6 +486,7 @@ impl Problem {
             SumAcrossDimension { .. } => Code::M002,
             NullableKey { .. } => Code::I001,
             UnsupportedOption { .. } => Code::E001,
+            NameTooLong { .. } => Code::E002,
         }
     }
 
@@ -1080,6 +1091,24 @@ impl Problem {
                     _ => "partitioning is written as `PARTITION BY` on BigQuery only",
                 })
                 .with_help(format!("nothing to do if the model also targets a warehouse that has it; otherwise remove `{option}`")),
+            NameTooLong {
+                span,
+                name,
+                bytes,
+                limit,
+                dialect,
+            } => d
+                .with_title(format!("`{name}` is {bytes} bytes, longer than the {limit} bytes {dialect} keeps"))
+                .with_primary(*span, format!("too long for {dialect}"))
+                .with_note(format!(
+                    "{dialect} cuts longer names without an error, so two names could become one: \
+                     the table a build writes beside the old one (`NAME{}`) could be the old one",
+                    crate::ir::SCRATCH_SUFFIX
+                ))
+                .with_help(format!(
+                    "shorten the name to at most {} bytes (a source table can keep its name and set a shorter `identifier`)",
+                    limit - crate::ir::SCRATCH_SUFFIX.len()
+                )),
             NullableKey {
                 setting,
                 key,

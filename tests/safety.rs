@@ -211,3 +211,46 @@ fn a_secrets_variable_is_never_printed_whatever_field_reads_it() {
         }
     }
 }
+
+/// PostgreSQL cuts names at 63 bytes: the table built beside a model of 53
+/// bytes or more has a name it cuts, and from 63 bytes it is cut to the
+/// model's own name and dropped as a half-built table. Such a name is E002 before anything connects (the
+/// target's port is closed), on `build` and `emit`; DuckDB takes it.
+#[test]
+fn a_name_postgresql_would_cut_is_refused_before_anything_connects() {
+    let dir = seeded_project("id,s\n1,a\n");
+    let root = dir.path();
+    let long = "m".repeat(53);
+    std::fs::write(
+        root.join("models/m.shop"),
+        format!("model {long} {{\n  materialized = \"table\"\n  from raw.t t\n  columns {{ id = t.id }}\n}}\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("profiles.toml"),
+        "[targets.pg]\nadapter = \"postgres\"\nhost = \"127.0.0.1\"\nport = 1\nuser = \"u\"\ndbname = \"d\"\n",
+    )
+    .unwrap();
+    let out = common::run("build", root, &["--target", "pg"]);
+    let err = common::stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("error[E002]"), "{err}");
+    assert!(
+        err.contains(&format!(
+            "`{long}__shopc_new` is 64 bytes, longer than the 63 bytes postgres keeps"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("nothing was run"), "{err}");
+    assert!(!err.contains("cannot connect"), "{err}");
+    let out_dir = root.join("out");
+    let out = common::run(
+        "emit",
+        root,
+        &["--target", "postgres", "--out", out_dir.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
+    assert!(!out_dir.exists());
+    // The embedded DuckDB has no limit.
+    common::build(root, &[]);
+}

@@ -186,6 +186,12 @@ pub trait SqlDialect: Sync {
     fn transactional_ddl(&self) -> bool {
         true
     }
+
+    /// The longest identifier the warehouse keeps, in bytes; `None` when
+    /// it has no limit. Default: none (DuckDB).
+    fn max_identifier_bytes(&self) -> Option<usize> {
+        None
+    }
 }
 
 fn lookup(table: &'static [(&str, &'static str)], name: &str) -> Option<&'static str> {
@@ -355,6 +361,11 @@ impl SqlDialect for Postgres {
         "CAST(timezone('UTC', now()) AS TIMESTAMP)"
     }
 
+    /// NAMEDATALEN - 1: longer names are cut, with only a notice.
+    fn max_identifier_bytes(&self) -> Option<usize> {
+        Some(63)
+    }
+
     fn cluster_layout(&self) -> Layout {
         Layout::Indexes
     }
@@ -412,6 +423,10 @@ impl SqlDialect for Snowflake {
 
     fn now(&self) -> &'static str {
         "CAST(CONVERT_TIMEZONE('UTC', CURRENT_TIMESTAMP()) AS TIMESTAMP_NTZ)"
+    }
+
+    fn max_identifier_bytes(&self) -> Option<usize> {
+        Some(255)
     }
 
     fn table_replace(&self) -> TableReplace {
@@ -506,6 +521,10 @@ impl SqlDialect for BigQuery {
 
     fn now(&self) -> &'static str {
         "CURRENT_DATETIME('UTC')"
+    }
+
+    fn max_identifier_bytes(&self) -> Option<usize> {
+        Some(1024)
     }
 
     fn table_replace(&self) -> TableReplace {

@@ -969,9 +969,38 @@ impl<'a> Emitter<'a> {
         format!("({})", parts.join(" OR "))
     }
 
-    /// Warnings for the physical options this dialect cannot honour.
+    /// What this dialect cannot build as written: names longer than it
+    /// keeps (errors, E002; a table's name counts with the suffix of the
+    /// table built beside it, which a source table may need as a seed) and
+    /// physical options it cannot honour (warnings, E001).
     pub fn unsupported_options(&self) -> Vec<crate::problem::Problem> {
         let mut out = Vec::new();
+        if let Some(limit) = self.d.max_identifier_bytes() {
+            let mut schemas = std::collections::HashSet::new();
+            for rel in &self.ir.relations {
+                let Some(name) = physical_name(self.ir, rel.id) else {
+                    continue;
+                };
+                let view = matches!(&rel.kind, RelationKind::Model(m) if m.materialized == Materialized::View);
+                let longest = if view {
+                    name.name.clone()
+                } else {
+                    format!("{}{BUILD_SUFFIX}", name.name)
+                };
+                let schema = schemas.insert(name.schema.clone()).then_some(&name.schema);
+                for text in schema.into_iter().chain([&longest]) {
+                    if text.len() > limit {
+                        out.push(crate::problem::Problem::NameTooLong {
+                            span: rel.name_span,
+                            name: text.clone(),
+                            bytes: text.len(),
+                            limit,
+                            dialect: self.dialect.name(),
+                        });
+                    }
+                }
+            }
+        }
         for (rel, model) in self.ir.models() {
             if let (Some(span), Layout::None) = (model.cluster_by_span, self.d.cluster_layout()) {
                 out.push(crate::problem::Problem::UnsupportedOption {
