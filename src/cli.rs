@@ -775,7 +775,7 @@ fn warehouse_command(args: &RunArgs, command: crate::run::Command) -> ExitCode {
     // Names the warehouse would cut are found before anything connects.
     let dialect = target.target.dialect();
     let misfits: Vec<Problem> = crate::emit::Emitter::new(&compilation.ir, dialect)
-        .unsupported_options()
+        .target_problems()
         .into_iter()
         .filter(Problem::is_error)
         .collect();
@@ -1038,7 +1038,7 @@ fn emit(args: &RunArgs, out: Option<&std::path::Path>) -> ExitCode {
         Err(code) => return code,
     };
     let emitter = crate::emit::Emitter::new(&compilation.ir, dialect);
-    let problems = emitter.unsupported_options();
+    let problems = emitter.target_problems();
     report(&loaded.db, &problems, args.color);
     if problems.iter().any(Problem::is_error) {
         eprintln!(

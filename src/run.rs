@@ -929,13 +929,12 @@ fn build_with(
         }
     }
     let existing = warehouse.relation_type(target).map_err(|e| e.to_string())?;
-    if !build.refill.is_empty() && existing == Some(RelationType::Table) {
-        let staging = build
-            .staged
-            .clone()
-            .unwrap_or_else(|| target.with_suffix(crate::emit::BUILD_SUFFIX));
+    // A refill moves the rows of the table built beside (`staged`).
+    if let Some(staging) = build.staged.as_ref().filter(|_| !build.refill.is_empty())
+        && existing == Some(RelationType::Table)
+    {
         let same_columns = warehouse.columns(target).map_err(|e| e.to_string())?
-            == warehouse.columns(&staging).map_err(|e| e.to_string())?;
+            == warehouse.columns(staging).map_err(|e| e.to_string())?;
         if same_columns {
             return warehouse
                 .transaction(&build.refill)

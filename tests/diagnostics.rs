@@ -104,10 +104,10 @@ fn check(dir: &Path) -> (String, Vec<Problem>) {
         let seeds = dir.join(&config.paths.seeds);
         let discovered = shopc::seed::discover(&compilation.ir, &mut loaded.db, &seeds);
         problems.extend(discovered.problems);
-        // Options a target does not have are reported when emitting for it.
+        // Names and options a target cannot take are reported when emitting for it.
         for &dialect in shopc::emit::Dialect::ALL {
             let emitter = shopc::emit::Emitter::new(&compilation.ir, dialect);
-            problems.extend(emitter.unsupported_options());
+            problems.extend(emitter.target_problems());
         }
     }
     let diagnostics: Vec<_> = problems.iter().map(Problem::to_diagnostic).collect();

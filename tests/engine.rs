@@ -134,28 +134,24 @@ fn quoted(param: Param, arg: &str) -> String {
 /// turns off: nothing needs ICU or any download (`current_date()` once did).
 #[test]
 fn every_library_function_runs_on_the_embedded_duckdb_offline() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path();
-    std::fs::create_dir_all(root.join("models")).unwrap();
-    std::fs::create_dir_all(root.join("seeds")).unwrap();
-    std::fs::write(
-        root.join("shop.toml"),
-        "name = \"functions\"\n\n[defaults]\nmaterialized = \"table\"\n",
-    )
-    .unwrap();
-    std::fs::write(
-        root.join("models/source.shop"),
-        "source raw {\n  table t {\n    columns {\n      id: integer, k: integer, i: integer, s: text, s_date: text,\n      n: numeric(12, 2), dbl: double, b: boolean, d: date, ts: timestamp, tz: timestamptz\n    }\n  }\n}\n",
-    )
-    .unwrap();
-    std::fs::write(
-        root.join("seeds/t.csv"),
-        "id,k,i,s,s_date,n,dbl,b,d,ts,tz\n\
+    let dir = common::project(&[
+        (
+            "shop.toml",
+            "name = \"functions\"\n\n[defaults]\nmaterialized = \"table\"\n",
+        ),
+        (
+            "models/source.shop",
+            "source raw {\n  table t {\n    columns {\n      id: integer, k: integer, i: integer, s: text, s_date: text,\n      n: numeric(12, 2), dbl: double, b: boolean, d: date, ts: timestamp, tz: timestamptz\n    }\n  }\n}\n",
+        ),
+        (
+            "seeds/t.csv",
+            "id,k,i,s,s_date,n,dbl,b,d,ts,tz\n\
          1,1,3,Hello World,2024-01-31,1029.73,2.5,true,2024-01-31,2024-01-31 10:30:00,2024-01-31 10:30:00+00\n\
          2,1,-4,a-b-c,2024-02-29,-0.05,0.125,false,2024-02-29,2024-02-29 23:59:59,2024-03-01 01:00:00+02\n\
          3,2,7,xyz,2023-12-31,12.00,-7.75,true,2023-12-31,2023-12-31 00:00:00,2023-12-31 00:00:00+00\n",
-    )
-    .unwrap();
+        ),
+    ]);
+    let root = dir.path();
     let calls = calls();
     let mut text = String::new();
     for (i, (call, kind)) in calls.iter().enumerate() {

@@ -188,18 +188,14 @@ fn emitted_build_files_run_twice_in_a_row_on_postgres() {
 #[test]
 fn safe_casts_and_month_differences_equal_duckdb() {
     let pg = Postgres::start("functions_equal");
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path();
-    std::fs::create_dir_all(root.join("models")).unwrap();
-    std::fs::create_dir_all(root.join("seeds")).unwrap();
-    std::fs::write(
-        root.join("shop.toml"),
-        "name = \"functions\"\n\n[defaults]\nmaterialized = \"table\"\n",
-    )
-    .unwrap();
-    std::fs::write(
-        root.join("models/f.shop"),
-        "source raw {\n  table t {\n    columns { id: integer, s: text, d: date, e: date, ts: timestamp, tz: timestamptz }\n  }\n}\n\
+    let dir = common::project(&[
+        (
+            "shop.toml",
+            "name = \"functions\"\n\n[defaults]\nmaterialized = \"table\"\n",
+        ),
+        (
+            "models/f.shop",
+            "source raw {\n  table t {\n    columns { id: integer, s: text, d: date, e: date, ts: timestamp, tz: timestamptz }\n  }\n}\n\
          model f {\n  from raw.t t\n  columns {\n    id = t.id,\n\
              i = try_cast(t.s as integer),\n    n = try_cast(t.s as numeric(12, 2)),\n\
              x = try_cast(t.s as double),\n    b = try_cast(t.s as boolean),\n\
@@ -211,8 +207,9 @@ fn safe_casts_and_month_differences_equal_duckdb() {
              quarters_ts = date_diff('quarter', t.ts, cast(t.e as timestamp)),\n\
              tz_day = cast(t.tz as date),\n    tz_hour = date_part('hour', t.tz),\n\
              tz_month = date_diff('month', t.tz, cast(t.e as timestamp))\n  }\n}\n",
-    )
-    .unwrap();
+        ),
+    ]);
+    let root = dir.path();
     let texts = [
         "12",
         " -7 ",

@@ -7,18 +7,14 @@ mod common;
 use std::path::Path;
 
 fn seeded_project(csv: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path();
-    std::fs::create_dir_all(root.join("models")).unwrap();
-    std::fs::create_dir_all(root.join("seeds")).unwrap();
-    std::fs::write(root.join("shop.toml"), "name = \"safety\"\n").unwrap();
-    std::fs::write(
-        root.join("models/source.shop"),
-        "source raw {\n  table t { columns { id: integer, s: text } }\n}\n",
-    )
-    .unwrap();
-    std::fs::write(root.join("seeds/t.csv"), csv).unwrap();
-    dir
+    common::project(&[
+        ("shop.toml", "name = \"safety\"\n"),
+        (
+            "models/source.shop",
+            "source raw {\n  table t { columns { id: integer, s: text } }\n}\n",
+        ),
+        ("seeds/t.csv", csv),
+    ])
 }
 
 fn rows(root: &Path) -> Vec<(i64, usize)> {

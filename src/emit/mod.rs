@@ -973,7 +973,7 @@ impl<'a> Emitter<'a> {
     /// keeps (errors, E002; a table's name counts with the suffix of the
     /// table built beside it, which a source table may need as a seed) and
     /// physical options it cannot honour (warnings, E001).
-    pub fn unsupported_options(&self) -> Vec<crate::problem::Problem> {
+    pub fn target_problems(&self) -> Vec<crate::problem::Problem> {
         let mut out = Vec::new();
         if let Some(limit) = self.d.max_identifier_bytes() {
             let mut schemas = std::collections::HashSet::new();

@@ -311,3 +311,18 @@ pub fn run_emitted_builds(root: &Path, target: &str, warehouse: &mut dyn Warehou
     }
     ran
 }
+
+/// A project in a temporary folder: each `(path, text)` written under it,
+/// folders made as needed (`models/` and `seeds/` always).
+pub fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for folder in ["models", "seeds"] {
+        std::fs::create_dir_all(dir.path().join(folder)).unwrap();
+    }
+    for (path, text) in files {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    dir
+}
