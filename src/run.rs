@@ -712,11 +712,18 @@ fn load_seed(
     warehouse: &mut dyn Warehouse,
     seed: &Seed,
 ) -> Result<u64, String> {
-    let rows = seed::validate(ir, seed).map_err(|e| e.to_string())?;
     let path =
         std::fs::canonicalize(&seed.path).map_err(|e| format!("{}: {e}", seed.path.display()))?;
     let Some(statements) = emitter.seed(seed.relation, &path.to_string_lossy()) else {
         return Err(format!("{} cannot load CSV files", warehouse.describe()));
+    };
+    // A warehouse that is sent the rows gets them as they were validated,
+    // re-encoded; one that reads the file (DuckDB) is held to the count.
+    let (rows, canonical) = if statements.load_into.is_some() {
+        let canonical = seed::canonical(ir, seed).map_err(|e| e.to_string())?;
+        (canonical.rows, Some(canonical))
+    } else {
+        (seed::validate(ir, seed).map_err(|e| e.to_string())?, None)
     };
     let expected = Some((rows, seed.path.as_path()));
     build_with(
@@ -724,11 +731,12 @@ fn load_seed(
         emitter,
         statements,
         expected,
-        |warehouse, table| {
-            warehouse
-                .copy_csv(table, &path)
+        |warehouse, table| match &canonical {
+            Some(canonical) => warehouse
+                .copy_csv(table, canonical)
                 .map(|_| ())
-                .map_err(|e| e.to_string())
+                .map_err(|e| e.to_string()),
+            None => Ok(()),
         },
     )?;
     Ok(rows)

@@ -157,6 +157,111 @@ fn source_of(ir: &Ir, id: RelId) -> Option<&str> {
 /// Reads the whole file and checks its header and every value. Returns the
 /// number of data rows.
 pub fn validate(ir: &Ir, seed: &Seed) -> Result<u64, SeedError> {
+    read(ir, seed, None)
+}
+
+/// A seed as it was validated, re-encoded so that any CSV reader reads the
+/// same rows: the header, then every value quoted (quotes doubled) and NULL
+/// as an unquoted empty field. Warehouses that are sent the rows (PostgreSQL's
+/// `COPY`, Snowflake's `INSERT`) load this, never the file itself, whose
+/// quoting another reader may take differently (`1,a"b` opens a quote in
+/// PostgreSQL's `COPY`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Canonical {
+    pub rows: u64,
+    pub csv: Vec<u8>,
+}
+
+impl Canonical {
+    /// The data rows again, each value `None` for NULL.
+    pub fn records(&self) -> impl Iterator<Item = Vec<Option<String>>> + '_ {
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .from_reader(self.csv.as_slice());
+        let mut record = csv::ByteRecord::new();
+        std::iter::from_fn(move || {
+            if !reader.read_byte_record(&mut record).ok()? {
+                return None;
+            }
+            let start = record.position().map_or(0, |p| p.byte() as usize);
+            let end = reader.position().byte() as usize;
+            let quoted = quoted_fields(&self.csv[start..end]);
+            Some(
+                record
+                    .iter()
+                    .zip(quoted)
+                    .map(|(value, quoted)| {
+                        (quoted || !value.is_empty())
+                            .then(|| String::from_utf8_lossy(value).into_owned())
+                    })
+                    .collect(),
+            )
+        })
+    }
+}
+
+/// Validates the file (as [`validate`]) and re-encodes it (see [`Canonical`]).
+pub fn canonical(ir: &Ir, seed: &Seed) -> Result<Canonical, SeedError> {
+    let mut csv = Vec::new();
+    let rows = read(ir, seed, Some(&mut csv))?;
+    Ok(Canonical { rows, csv })
+}
+
+/// Which fields of one raw record begin with a quote, as the `csv` crate
+/// reads them (a quote opens a field only at its start, `""` inside is one
+/// quote, anything after the closing quote is literal): what tells `""`, the
+/// empty string, from an empty field, NULL.
+fn quoted_fields(raw: &[u8]) -> Vec<bool> {
+    let mut fields = Vec::new();
+    let mut i = 0;
+    loop {
+        let quoted = raw.get(i) == Some(&b'"');
+        fields.push(quoted);
+        if quoted {
+            i += 1;
+            loop {
+                match raw.get(i) {
+                    None => return fields,
+                    Some(b'"') if raw.get(i + 1) == Some(&b'"') => i += 2,
+                    Some(b'"') => {
+                        i += 1;
+                        break;
+                    }
+                    Some(_) => i += 1,
+                }
+            }
+        }
+        loop {
+            match raw.get(i) {
+                None | Some(b'\r' | b'\n') => return fields,
+                Some(b',') => {
+                    i += 1;
+                    break;
+                }
+                Some(_) => i += 1,
+            }
+        }
+    }
+}
+
+/// Writes one field of [`Canonical`]: NULL as nothing, a value quoted.
+fn write_field(out: &mut Vec<u8>, first: bool, value: Option<&[u8]>) {
+    if !first {
+        out.push(b',');
+    }
+    if let Some(value) = value {
+        out.push(b'"');
+        for &b in value {
+            if b == b'"' {
+                out.push(b'"');
+            }
+            out.push(b);
+        }
+        out.push(b'"');
+    }
+}
+
+fn read(ir: &Ir, seed: &Seed, mut out: Option<&mut Vec<u8>>) -> Result<u64, SeedError> {
     let err = |line: Option<u64>, message: String| SeedError {
         path: seed.path.clone(),
         line,
@@ -171,10 +276,10 @@ pub fn validate(ir: &Ir, seed: &Seed) -> Result<u64, SeedError> {
             (column.name.as_str(), column.ty)
         })
         .collect();
+    let data = std::fs::read(&seed.path).map_err(|e| err(None, e.to_string()))?;
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
-        .from_path(&seed.path)
-        .map_err(|e| err(None, e.to_string()))?;
+        .from_reader(data.as_slice());
     let header = reader
         .headers()
         .map_err(|e| err(Some(1), e.to_string()))?
@@ -191,6 +296,12 @@ pub fn validate(ir: &Ir, seed: &Seed) -> Result<u64, SeedError> {
                 names.join(",")
             ),
         ));
+    }
+    if let Some(out) = out.as_deref_mut() {
+        for (i, name) in expected.iter().enumerate() {
+            write_field(out, i == 0, Some(name.as_bytes()));
+        }
+        out.push(b'\n');
     }
     let mut rows = 0;
     let mut record = csv::StringRecord::new();
@@ -212,6 +323,24 @@ pub fn validate(ir: &Ir, seed: &Seed) -> Result<u64, SeedError> {
                     format!("column `{name}`: {value:?} is not {expected}"),
                 ));
             }
+        }
+        if let Some(out) = out.as_deref_mut() {
+            let start = record.position().map_or(0, |p| p.byte() as usize);
+            let end = reader.position().byte() as usize;
+            let quoted = quoted_fields(&data[start..end]);
+            if quoted.len() != record.len() {
+                return Err(err(
+                    Some(line),
+                    "shopc cannot tell which fields of this row are quoted; \
+                     quote every field of it"
+                        .into(),
+                ));
+            }
+            for (i, (value, quoted)) in record.iter().zip(quoted).enumerate() {
+                let value = (quoted || !value.is_empty()).then_some(value.as_bytes());
+                write_field(out, i == 0, value);
+            }
+            out.push(b'\n');
         }
     }
     Ok(rows)
@@ -286,5 +415,13 @@ mod tests {
         assert!(check_value(Type::Date, "2024-13-01").is_err());
         assert!(check_value(Type::Timestamp, "2024-01-01 10:00:00").is_ok());
         assert!(check_value(Type::Timestamp, "yesterday").is_err());
+    }
+
+    #[test]
+    fn quoted_fields_follow_the_csv_reader() {
+        assert_eq!(quoted_fields(b"1,a\"b,\"\"\n"), [false, false, true]);
+        assert_eq!(quoted_fields(b"\"x,\"\"y\",\r\n"), [true, false]);
+        assert_eq!(quoted_fields(b"\"a\"b,\"\n\",3"), [true, true, false]);
+        assert_eq!(quoted_fields(b""), [false]);
     }
 }

@@ -250,3 +250,62 @@ fn a_name_postgresql_would_cut_is_refused_before_anything_connects() {
     // The embedded DuckDB has no limit.
     common::build(root, &[]);
 }
+
+/// Fields whose quoting readers take differently: a quote inside an
+/// unquoted field (literal to the validator and DuckDB; PostgreSQL's `COPY`
+/// opened a quote there and merged three rows into two), `""` (the empty
+/// string) beside an empty field (NULL), a quoted comma and line break.
+const QUOTING_CSV: &str = "id,s\n1,a\"b\n2,c\n3,\"\"\n4,\n5,\"x,\"\"y\"\"\nz\"\n6,'\\'\n";
+
+/// What every warehouse must hold after seeding [`QUOTING_CSV`].
+fn quoting_rows() -> Vec<Vec<Option<String>>> {
+    let text = |s: &str| Some(s.to_string());
+    vec![
+        vec![text("1"), text("a\"b")],
+        vec![text("2"), text("c")],
+        vec![text("3"), text("")],
+        vec![text("4"), None],
+        vec![text("5"), text("x,\"y\"\nz")],
+        vec![text("6"), text("'\\'")],
+    ]
+}
+
+fn seeded_rows(warehouse: &mut dyn shopc::warehouse::Warehouse) -> Vec<Vec<Option<String>>> {
+    warehouse
+        .query("SELECT CAST(id AS TEXT), s FROM raw.t ORDER BY id")
+        .unwrap()
+        .rows
+}
+
+#[test]
+fn postgresql_loads_exactly_the_rows_that_were_validated() {
+    let pg = common::Postgres::start("safety_quotes");
+    let dir = seeded_project(QUOTING_CSV);
+    let root = dir.path();
+    pg.write_profiles(root);
+    let out = common::run("seed", root, &["--target", "pg"]);
+    let text = common::stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("[6 rows in "), "{text}");
+    assert_eq!(seeded_rows(&mut pg.connect()), quoting_rows());
+
+    // DuckDB, which reads the file itself, reads the same rows.
+    let out = common::run("seed", root, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", common::stdout(&out));
+    let mut duckdb =
+        shopc::warehouse::DuckDbWarehouse::open(&root.join("target/safety.duckdb")).unwrap();
+    assert_eq!(seeded_rows(&mut duckdb), quoting_rows());
+}
+
+#[test]
+fn snowflake_loads_exactly_the_rows_that_were_validated() {
+    let snow = common::Fakesnow::start("safety_quotes");
+    let dir = seeded_project(QUOTING_CSV);
+    let root = dir.path();
+    snow.write_profiles(root);
+    let out = common::run("seed", root, &["--target", "sf"]);
+    let text = common::stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("[6 rows in "), "{text}");
+    assert_eq!(seeded_rows(&mut snow.connect()), quoting_rows());
+}

@@ -10,6 +10,7 @@ pub use self::postgres::{PostgresConfig, PostgresWarehouse};
 pub use self::snowflake::{SnowflakeConfig, SnowflakeWarehouse};
 
 use crate::emit::{Dialect, PhysicalName, RelationType};
+use crate::seed::Canonical;
 
 /// Rows of a query, every value as text (`None` for NULL), for tests and
 /// for showing samples to people.
@@ -99,11 +100,11 @@ pub trait Warehouse {
     /// Another connection to the same warehouse, for a worker thread.
     fn connect_another(&self) -> Result<Box<dyn Warehouse + Send>>;
 
-    /// Loads a CSV file (with a header) into an existing table, for
-    /// warehouses whose SQL cannot read local files. An unquoted empty
-    /// field is NULL, `""` the empty string. Returns the rows loaded.
-    fn copy_csv(&mut self, table: &PhysicalName, path: &std::path::Path) -> Result<u64> {
-        let _ = path;
+    /// Loads a validated seed into an existing table, for warehouses whose
+    /// SQL cannot read local files: exactly the rows the validator read (see
+    /// [`Canonical`]), never the file. Returns the rows loaded.
+    fn copy_csv(&mut self, table: &PhysicalName, seed: &Canonical) -> Result<u64> {
+        let _ = seed;
         Err(WarehouseError {
             message: format!(
                 "{} cannot load `{}` from a local file",

@@ -4,14 +4,13 @@
 //! every merge is all-or-nothing.
 #![allow(clippy::disallowed_methods)]
 
-use std::path::Path;
-
 use futures_util::SinkExt;
 use tokio::runtime::Runtime;
 use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
 
 use super::{Result, Rows, Warehouse, WarehouseError};
 use crate::emit::{Dialect, PhysicalName, RelationType};
+use crate::seed::Canonical;
 
 /// Where a PostgreSQL server is and who to be there. The password is held
 /// here only to connect; it is never printed (see [`Debug`]).
@@ -216,15 +215,15 @@ impl Warehouse for PostgresWarehouse {
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 
-    fn copy_csv(&mut self, table: &PhysicalName, path: &Path) -> Result<u64> {
+    /// `COPY … FROM STDIN` of the canonical CSV, where every value is quoted
+    /// and NULL is an unquoted empty field: what COPY reads is what the
+    /// validator read.
+    fn copy_csv(&mut self, table: &PhysicalName, seed: &Canonical) -> Result<u64> {
         let sql = format!(
             "COPY {} FROM STDIN WITH (FORMAT csv, HEADER true)",
             table.sql(Dialect::Postgres.sql())
         );
-        let data = std::fs::read(path).map_err(|e| WarehouseError {
-            message: format!("cannot read `{}`: {e}", path.display()),
-            statement: None,
-        })?;
+        let data = bytes::Bytes::copy_from_slice(&seed.csv);
         self.runtime.block_on(async {
             let sink = self
                 .client
@@ -232,9 +231,7 @@ impl Warehouse for PostgresWarehouse {
                 .await
                 .map_err(|e| error(e, &sql))?;
             futures_util::pin_mut!(sink);
-            sink.send(bytes::Bytes::from(data))
-                .await
-                .map_err(|e| error(e, &sql))?;
+            sink.send(data).await.map_err(|e| error(e, &sql))?;
             sink.finish().await.map_err(|e| error(e, &sql))
         })
     }

@@ -10,8 +10,6 @@
 //! for what that changes.
 #![allow(clippy::disallowed_methods)]
 
-use std::path::Path;
-
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Decimal128Type, Int8Type, Int16Type, Int32Type, Int64Type};
 use arrow_array::{Array, RecordBatch};
@@ -25,8 +23,9 @@ use snowflake_api::{
 };
 use tokio::runtime::Runtime;
 
-use super::{DuckDbWarehouse, Result, Rows, Warehouse, WarehouseError};
+use super::{Result, Rows, Warehouse, WarehouseError};
 use crate::emit::{Dialect, PhysicalName, RelationType};
+use crate::seed::Canonical;
 
 /// Where a Snowflake account is and who to be there. Exactly one of
 /// `password` and `private_key` is set (the profile checks it); neither is
@@ -296,29 +295,21 @@ impl Warehouse for SnowflakeWarehouse {
             .collect())
     }
 
-    /// Loads the file with `INSERT … VALUES`, as dbt's Snowflake seeds do.
-    /// DuckDB reads the file (in memory), with the reader that loads seeds
-    /// on the default target, so an unquoted empty field is NULL and `""`
-    /// the empty string here too. Values go in as text; Snowflake converts
-    /// them to the column types.
-    fn copy_csv(&mut self, table: &PhysicalName, path: &Path) -> Result<u64> {
+    /// Loads the validated rows with `INSERT … VALUES`, as dbt's Snowflake
+    /// seeds do. Values go in as text; Snowflake converts them to the
+    /// column types.
+    fn copy_csv(&mut self, table: &PhysicalName, seed: &Canonical) -> Result<u64> {
         let names: Vec<String> = self.columns(table)?.into_iter().map(|(n, _)| n).collect();
-        let text_columns: Vec<(String, String)> = names
-            .iter()
-            .map(|n| (n.clone(), "VARCHAR".to_string()))
-            .collect();
-        let scan = Dialect::DuckDb
-            .sql()
-            .csv_scan(&path.display().to_string(), &text_columns)
-            .expect("DuckDB reads CSV files");
-        let rows = DuckDbWarehouse::in_memory()?.query(&format!("SELECT * FROM {scan}"))?;
         let quoted: Vec<String> = names
             .iter()
             .map(|n| Dialect::Snowflake.sql().quote_identifier(n))
             .collect();
-        for batch in rows.rows.chunks(INSERT_BATCH) {
-            let values: Vec<String> = batch
-                .iter()
+        let mut records = seed.records().peekable();
+        let mut loaded = 0;
+        while records.peek().is_some() {
+            let values: Vec<String> = records
+                .by_ref()
+                .take(INSERT_BATCH)
                 .map(|row| {
                     let values: Vec<String> = row
                         .iter()
@@ -327,6 +318,7 @@ impl Warehouse for SnowflakeWarehouse {
                     format!("({})", values.join(", "))
                 })
                 .collect();
+            loaded += values.len() as u64;
             self.execute(&format!(
                 "INSERT INTO {} ({}) VALUES\n{}",
                 table.sql(Dialect::Snowflake.sql()),
@@ -334,7 +326,7 @@ impl Warehouse for SnowflakeWarehouse {
                 values.join(",\n")
             ))?;
         }
-        Ok(rows.rows.len() as u64)
+        Ok(loaded)
     }
 }
 
