@@ -309,3 +309,72 @@ fn snowflake_loads_exactly_the_rows_that_were_validated() {
     assert!(text.contains("[6 rows in "), "{text}");
     assert_eq!(seeded_rows(&mut snow.connect()), quoting_rows());
 }
+
+/// `not_null` of `a_b.c` and of `a.b_c` were both `not_null_a_b_c`: one
+/// file held the other's query, and the run reported two tests by one name.
+/// Tests whose names coincide get a suffix of their own; other tests keep
+/// dbt's names.
+#[test]
+fn tests_whose_names_coincide_get_names_of_their_own() {
+    let dir = common::project(&[
+        ("shop.toml", "name = \"safety\"\n"),
+        (
+            "models/source.shop",
+            "source raw {\n  table t { columns { id: integer, s: text } }\n}\n",
+        ),
+        (
+            "models/m.shop",
+            "model a_b {\n  from raw.t t\n  columns { id = t.id, c = t.s }\n  tests { not_null(c)\n not_null(c) }\n}\n\
+             model a {\n  from raw.t t\n  columns { id = t.id, b_c = t.s }\n  tests { not_null(b_c)\n not_null(id) }\n}\n",
+        ),
+        ("seeds/t.csv", "id,s\n1,\n"),
+    ]);
+    let root = dir.path();
+    let out_dir = root.join("out");
+    let out = common::run("emit", root, &["--out", out_dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+    let mut files: Vec<String> = std::fs::read_dir(out_dir.join("tests"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 4, "{files:?}");
+    assert!(
+        files.contains(&"not_null_a_id.sql".to_string()),
+        "{files:?}"
+    );
+    let shared: Vec<&String> = files
+        .iter()
+        .filter(|f| f.starts_with("not_null_a_b_c_"))
+        .collect();
+    assert_eq!(shared.len(), 3, "{files:?}");
+
+    // Each runs, under its own name, and fails on its own model's row.
+    let out = common::run("build", root, &[]);
+    let text = common::stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let failed: std::collections::HashSet<&str> = text
+        .lines()
+        .filter(|l| l.contains("FAIL") && l.contains("not_null_a_b_c_"))
+        .filter_map(|l| {
+            l.split_whitespace()
+                .find(|w| w.starts_with("not_null_a_b_c_"))
+        })
+        .collect();
+    assert_eq!(failed.len(), 3, "{text}");
+    // The names are the same on every run and every target.
+    let again = common::run(
+        "emit",
+        root,
+        &[
+            "--target",
+            "postgres",
+            "--out",
+            root.join("pg").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(again.status.code(), Some(0));
+    for file in &files {
+        assert!(root.join("pg/tests").join(file).exists(), "{file}");
+    }
+}

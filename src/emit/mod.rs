@@ -9,7 +9,10 @@
 pub mod dialect;
 pub mod files;
 
+use std::collections::HashMap;
 use std::fmt::Write;
+
+use sha2::Digest;
 
 pub use dialect::{Dialect, Layout, SqlDialect, TableReplace};
 
@@ -88,6 +91,9 @@ pub struct Emitter<'a> {
     d: &'static dyn SqlDialect,
     /// Derived grains and join cardinalities, for the tests they imply.
     grains: crate::check::grain::Grains,
+    /// The test names more than one test of the project would have
+    /// (`not_null_a_b_c` for `a_b.c` and `a.b_c`), found on first use.
+    shared_test_names: std::sync::OnceLock<std::collections::HashSet<String>>,
 }
 
 /// A data test, as a query returning the rows that fail it.
@@ -115,6 +121,7 @@ impl<'a> Emitter<'a> {
             dialect,
             d: dialect.sql(),
             grains: crate::check::grain::derive(ir),
+            shared_test_names: std::sync::OnceLock::new(),
         }
     }
 
@@ -1173,7 +1180,47 @@ impl<'a> Emitter<'a> {
     /// The data tests of a relation: for a model, the ones written in
     /// `tests { … }` and the ones its declared grain implies (unique and not
     /// null); for a source table, the ones its claimed key implies.
+    ///
+    /// A test's name is `KIND_RELATION_COLUMNS`, as dbt names them; where
+    /// two tests of the project would share one, each of them is suffixed
+    /// with a hash of its relation and its place there, so that no two
+    /// tests are written to one file or reported as one.
     pub fn tests(&self, id: RelId) -> Vec<TestSql> {
+        let mut tests = self.tests_named_by_kind(id);
+        self.disambiguate(id, &mut tests);
+        tests
+    }
+
+    /// See [`Emitter::tests`].
+    fn disambiguate(&self, id: RelId, tests: &mut [TestSql]) {
+        let shared = self.shared_test_names.get_or_init(|| {
+            let mut seen = std::collections::HashSet::new();
+            let mut shared = std::collections::HashSet::new();
+            for rel in &self.ir.relations {
+                let tests = self.tests_named_by_kind(rel.id);
+                let reconciliations = self.reconciliations_named_by_kind(rel.id);
+                for test in tests.into_iter().chain(reconciliations) {
+                    if !seen.insert(test.name.clone()) {
+                        shared.insert(test.name);
+                    }
+                }
+            }
+            shared
+        });
+        let relation = &self.ir.relation(id).name;
+        let mut place: HashMap<String, usize> = HashMap::new();
+        for test in tests {
+            if shared.contains(&test.name) {
+                let n = place.entry(test.name.clone()).or_default();
+                let digest = sha2::Sha256::digest(format!("{relation}\0{}\0{n}", test.name));
+                let hex: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
+                test.name = format!("{}_{hex}", test.name);
+                *n += 1;
+            }
+        }
+    }
+
+    fn tests_named_by_kind(&self, id: RelId) -> Vec<TestSql> {
         let rel = self.ir.relation(id);
         let model = match &rel.kind {
             RelationKind::Model(model) => model,
@@ -1374,6 +1421,12 @@ impl<'a> Emitter<'a> {
     /// The reconciliations whose first total is read from `id`: one query
     /// each, returning every total when they are not all equal.
     pub fn reconciliations(&self, id: RelId) -> Vec<TestSql> {
+        let mut tests = self.reconciliations_named_by_kind(id);
+        self.disambiguate(id, &mut tests);
+        tests
+    }
+
+    fn reconciliations_named_by_kind(&self, id: RelId) -> Vec<TestSql> {
         let (term, total_of, total, totals) = (
             self.q("term"),
             self.q("total_of"),
