@@ -52,7 +52,10 @@ fn assert_all_parse(dialect: Dialect, files: &[EmittedFile]) {
     let mut failures = Vec::new();
     for file in files {
         for statement in &file.statements {
-            for sql in [statement.clone(), shopc::emit::files::format_sql(statement)] {
+            for sql in [
+                statement.clone(),
+                shopc::emit::files::format_sql(dialect, statement),
+            ] {
                 if let Err(e) = parses(dialect, &sql) {
                     failures.push(format!("{} ({}): {e}\n{sql}", file.path, dialect.name()));
                 }
@@ -62,12 +65,47 @@ fn assert_all_parse(dialect: Dialect, files: &[EmittedFile]) {
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
+/// A file's text reads, in the dialect's own tokens (spaces, line breaks
+/// and comments aside), as its statements do, which is what `run` executes:
+/// formatting changed no string, name or keyword.
+fn assert_files_mean_their_statements(dialect: Dialect, files: &[EmittedFile]) {
+    use sqlparser::dialect as d;
+    use sqlparser::tokenizer::{Token, Tokenizer};
+    let reader: &dyn d::Dialect = match dialect {
+        Dialect::DuckDb => &d::DuckDbDialect {},
+        Dialect::Postgres => &d::PostgreSqlDialect {},
+        Dialect::Snowflake => &d::SnowflakeDialect {},
+        Dialect::BigQuery => &d::BigQueryDialect {},
+    };
+    let tokens = |sql: &str| -> Vec<Token> {
+        Tokenizer::new(reader, sql)
+            .tokenize()
+            .unwrap_or_else(|e| panic!("{}: {e}\n{sql}", dialect.name()))
+            .into_iter()
+            .filter(|t| !matches!(t, Token::Whitespace(_)))
+            .collect()
+    };
+    for file in files {
+        let mut statements = file.statements.join(";\n");
+        statements.push(';');
+        assert_eq!(
+            tokens(&file.text),
+            tokens(&statements),
+            "{} ({}):\n{}",
+            file.path,
+            dialect.name(),
+            file.text
+        );
+    }
+}
+
 #[test]
 fn shopco_emits_and_parses_in_every_dialect() {
     let dir = Path::new(common::SHOPCO);
     for &dialect in Dialect::ALL {
         let files = emit(dir, dialect);
         assert_all_parse(dialect, &files);
+        assert_files_mean_their_statements(dialect, &files);
         let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
         for expected in [
             "fact_orders.build.sql",
@@ -166,6 +204,9 @@ model `Order Facts` {
     `it"s` = o.`it"s`
     `group` = o.`select` * 2
     code_number = try_cast(o.`Mixed Case` as integer)
+    spaced = 'two  spaces'
+    `back\slash` = '\''); drop table pwned; --'
+    escaped = '\\\''; drop table pwned; --'
   }
   tests {
     accepted_values(`it"s`, ["it's", "say \"hi\"", "back\\slash"])
@@ -194,6 +235,7 @@ fn awkward_names_and_values_are_quoted_in_every_dialect() {
             .map(|f| format!("==> {}\n{}\n", f.path, f.text))
             .collect();
         insta::assert_snapshot!(format!("awkward_{}", dialect.name()), document);
+        assert_files_mean_their_statements(dialect, &files);
     }
     // The same SQL runs on DuckDB: the build and its tests pass.
     let out = run("build", temp.path(), &[]);

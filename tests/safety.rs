@@ -6,6 +6,8 @@ mod common;
 
 use std::path::Path;
 
+use shopc::warehouse::Warehouse;
+
 fn seeded_project(csv: &str) -> tempfile::TempDir {
     common::project(&[
         ("shop.toml", "name = \"safety\"\n"),
@@ -270,7 +272,7 @@ fn quoting_rows() -> Vec<Vec<Option<String>>> {
     ]
 }
 
-fn seeded_rows(warehouse: &mut dyn shopc::warehouse::Warehouse) -> Vec<Vec<Option<String>>> {
+fn seeded_rows(warehouse: &mut dyn Warehouse) -> Vec<Vec<Option<String>>> {
     warehouse
         .query("SELECT CAST(id AS TEXT), s FROM raw.t ORDER BY id")
         .unwrap()
@@ -377,4 +379,75 @@ fn tests_whose_names_coincide_get_names_of_their_own() {
     for file in &files {
         assert!(root.join("pg/tests").join(file).exists(), "{file}");
     }
+}
+
+/// With `standard_conforming_strings = off`, PostgreSQL reads a backslash
+/// in `'…'` as an escape: the literal `'\''); drop table pwned; --'` closed
+/// early and the server ran `drop table pwned`. A value with a backslash is
+/// now an escape string, `E'…'`, which means the same under either setting:
+/// run by shopc, and as the emitted file, on a server with the setting off.
+#[test]
+fn a_backslash_cannot_end_a_postgresql_string_whatever_the_server_setting() {
+    const EVIL: &str = r"\'); drop table pwned; --";
+    let pg = common::Postgres::start("safety_scs");
+    let mut admin = pg.connect();
+    admin.execute("CREATE TABLE pwned (x integer)").unwrap();
+    admin
+        .execute(&format!(
+            "ALTER DATABASE {} SET standard_conforming_strings = off",
+            pg.database
+        ))
+        .unwrap();
+    let dir = common::project(&[
+        (
+            "shop.toml",
+            "name = \"safety\"\n\n[defaults]\nmaterialized = \"table\"\n\n[vars]\nevil = \"\\\\'); drop table pwned; --\"\n",
+        ),
+        (
+            "models/source.shop",
+            "source raw {\n  table t { columns { id: integer, s: text } }\n}\n",
+        ),
+        (
+            "models/m.shop",
+            "model m {\n  from raw.t t\n  where t.s <> var('evil')\n  columns { id = t.id, evil = var('evil'), quoted = '\\'';'' \\\\' }\n}\n",
+        ),
+        ("seeds/t.csv", "id,s\n1,a\n"),
+    ]);
+    let root = dir.path();
+    pg.write_profiles(root);
+    let out = common::run("build", root, &["--target", "pg"]);
+    let text = common::stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", common::stderr(&out));
+    let mut session = pg.connect();
+    assert_eq!(
+        session
+            .query("SHOW standard_conforming_strings")
+            .unwrap()
+            .first_value(),
+        "off"
+    );
+    let check = |session: &mut dyn Warehouse| {
+        let rows = session
+            .query("SELECT evil, quoted FROM main.m")
+            .unwrap()
+            .rows;
+        assert_eq!(
+            rows,
+            [[Some(EVIL.to_string()), Some(r"\';' \\".to_string())]]
+        );
+        assert!(
+            session
+                .relation_type(&shopc::emit::PhysicalName {
+                    schema: "public".into(),
+                    name: "pwned".into(),
+                })
+                .unwrap()
+                .is_some(),
+            "pwned was dropped"
+        );
+    };
+    check(&mut session);
+    // The emitted files mean the same, run by hand on this server.
+    assert!(common::run_emitted_builds(root, "postgres", &mut session) > 0);
+    check(&mut session);
 }

@@ -297,6 +297,19 @@ const POSTGRES_FUNCTIONS: &[(&str, &str)] = &[
 ];
 
 impl SqlDialect for Postgres {
+    /// A literal that means the same whatever the server's
+    /// `standard_conforming_strings`: with it off, a backslash in `'…'`
+    /// escapes the next character (`'\''` would close nothing and let
+    /// what follows run as SQL), so a value with a backslash is written as
+    /// an escape string, `E'…'`, with its backslashes doubled.
+    fn string_literal(&self, value: &str) -> String {
+        if value.contains('\\') {
+            format!("E'{}'", value.replace('\\', "\\\\").replace('\'', "''"))
+        } else {
+            format!("'{}'", value.replace('\'', "''"))
+        }
+    }
+
     fn type_name(&self, ty: Type) -> String {
         match ty {
             Type::Text | Type::Null | Type::Unknown => "TEXT".into(),

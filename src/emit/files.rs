@@ -3,7 +3,7 @@
 //! of exactly the statements `shopc run` sends for it, transactions
 //! included, so it can be run by hand, and run again. Pure: paths and texts.
 
-use super::Emitter;
+use super::{Dialect, Emitter};
 use crate::ir::{Materialized, RelId, RelationKind};
 
 /// One emitted file: a path relative to the output folder, and its text.
@@ -94,7 +94,7 @@ impl Emitter<'_> {
     ) -> EmittedFile {
         let mut text = format!("{} · {kind}\n", self.header(id));
         for statement in &statements {
-            text.push_str(&format_sql(statement));
+            text.push_str(&format_sql(self.dialect, statement));
             text.push_str(";\n\n");
         }
         text.truncate(text.trim_end().len());
@@ -123,14 +123,48 @@ fn file_name(name: &str) -> String {
 }
 
 /// One statement, formatted for reading: two-space indents, keywords as
-/// written (shopc writes them in upper case).
-pub fn format_sql(sql: &str) -> String {
+/// written (shopc writes them in upper case). A file must mean exactly
+/// what `run` executes, and sqlformat does not know every dialect's
+/// strings (it loses track of one with a backslash, and then rewrites what
+/// follows, inside the string and out): the formatted text is kept only
+/// when it reads, in `dialect`'s own tokens, as the statement did, spaces
+/// aside. Otherwise the statement is written as it is.
+pub fn format_sql(dialect: Dialect, sql: &str) -> String {
     let options = sqlformat::FormatOptions {
         indent: sqlformat::Indent::Spaces(2),
         lines_between_queries: 1,
         ..sqlformat::FormatOptions::default()
     };
     // sqlformat breaks the line inside `CREATE OR REPLACE`.
-    sqlformat::format(sql, &sqlformat::QueryParams::None, &options)
-        .replace("CREATE\nOR REPLACE", "CREATE OR REPLACE")
+    let formatted = sqlformat::format(sql, &sqlformat::QueryParams::None, &options)
+        .replace("CREATE\nOR REPLACE", "CREATE OR REPLACE");
+    match (tokens(dialect, sql), tokens(dialect, &formatted)) {
+        (Some(before), Some(after)) if before == after => formatted,
+        _ => sql.to_string(),
+    }
+}
+
+/// The statement's tokens as `dialect`'s warehouse reads them, without the
+/// spaces and line breaks between them; `None` when it cannot be read.
+fn tokens(dialect: Dialect, sql: &str) -> Option<Vec<sqlparser::tokenizer::Token>> {
+    use sqlparser::dialect as d;
+    use sqlparser::tokenizer::{Token, Tokenizer, Whitespace};
+    let reader: &dyn d::Dialect = match dialect {
+        Dialect::DuckDb => &d::DuckDbDialect {},
+        Dialect::Postgres => &d::PostgreSqlDialect {},
+        Dialect::Snowflake => &d::SnowflakeDialect {},
+        Dialect::BigQuery => &d::BigQueryDialect {},
+    };
+    let tokens = Tokenizer::new(reader, sql).tokenize().ok()?;
+    Some(
+        tokens
+            .into_iter()
+            .filter(|t| {
+                !matches!(
+                    t,
+                    Token::Whitespace(Whitespace::Space | Whitespace::Newline | Whitespace::Tab)
+                )
+            })
+            .collect(),
+    )
 }
