@@ -794,6 +794,13 @@ fn warehouse_command(args: &RunArgs, command: crate::run::Command) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    let exclusive = match warehouse.lock(&config.name) {
+        Ok(exclusive) => exclusive,
+        Err(e) => {
+            eprintln!("error: {e}; nothing was run");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
     let mut out = std::io::stdout().lock();
     let summary = crate::run::execute(
         &compilation.ir,
@@ -803,6 +810,7 @@ fn warehouse_command(args: &RunArgs, command: crate::run::Command) -> ExitCode {
         crate::run::Options {
             full_refresh: args.full_refresh,
             threads: args.threads.map_or_else(default_threads, usize::from),
+            exclusive,
             color: match args.color {
                 ColorChoice::Always => true,
                 ColorChoice::Never => false,

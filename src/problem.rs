@@ -357,9 +357,12 @@ pub enum Problem {
     NameTooLong {
         span: Span,
         name: String,
+        /// The name's bytes, with a run's scratch suffix for a table.
         bytes: usize,
         limit: usize,
         dialect: &'static str,
+        /// A table's name, counted with the suffix of its scratch table.
+        scratch: bool,
     },
 
     // ---- grain (G)
@@ -774,11 +777,12 @@ impl Problem {
                 .with_primary(*span, "not declared under `[vars]` in shop.toml")
                 .with_optional_help(did_you_mean(suggestion)),
             ReservedName { span, name } => d
-                .with_title(format!("`{name}` ends with `{}`, which shopc reserves", crate::ir::SCRATCH_SUFFIX))
+                .with_title(format!("`{name}` contains `{}`, which shopc reserves", crate::ir::SCRATCH_SUFFIX))
                 .with_primary(*span, "a reserved name")
                 .with_note(format!(
-                    "shopc builds each table as `NAME{}` beside the one it replaces, dropping whatever \
-                     has that name first, so another relation's build would drop this one",
+                    "shopc builds each table as `NAME{}` (in a run, `NAME{0}_` and the run's id) beside \
+                     the one it replaces, and drops such tables left by an interrupted run, so another \
+                     relation's build could drop this one",
                     crate::ir::SCRATCH_SUFFIX
                 ))
                 .with_help("rename it"),
@@ -1097,17 +1101,26 @@ impl Problem {
                 bytes,
                 limit,
                 dialect,
+                scratch,
             } => d
-                .with_title(format!("`{name}` is {bytes} bytes, longer than the {limit} bytes {dialect} keeps"))
+                .with_title(if *scratch {
+                    format!(
+                        "`{name}` is too long for {dialect}: {bytes} bytes with `{}_` and a run's id, \
+                         over the {limit} bytes {dialect} keeps",
+                        crate::ir::SCRATCH_SUFFIX
+                    )
+                } else {
+                    format!("`{name}` is {bytes} bytes, longer than the {limit} bytes {dialect} keeps")
+                })
                 .with_primary(*span, format!("too long for {dialect}"))
                 .with_note(format!(
                     "{dialect} cuts longer names without an error, so two names could become one: \
-                     the table a build writes beside the old one (`NAME{}`) could be the old one",
+                     the table a run writes beside the old one (`NAME{}_` and the run's id) could be the old one",
                     crate::ir::SCRATCH_SUFFIX
                 ))
                 .with_help(format!(
                     "shorten the name to at most {} bytes (a source table can keep its name and set a shorter `identifier`)",
-                    limit - crate::ir::SCRATCH_SUFFIX.len()
+                    limit - crate::ir::SCRATCH_SUFFIX_BYTES
                 )),
             NullableKey {
                 setting,

@@ -37,6 +37,10 @@ pub struct Options {
     pub threads: usize,
     /// Colour the status of progress lines (PASS green, FAIL red…).
     pub color: bool,
+    /// No other run can write to the warehouse (the caller holds its lock,
+    /// see [`Warehouse::lock`]): tables left by an interrupted run are
+    /// dropped before anything runs.
+    pub exclusive: bool,
 }
 
 impl Default for Options {
@@ -45,6 +49,7 @@ impl Default for Options {
             full_refresh: false,
             threads: 4,
             color: false,
+            exclusive: false,
         }
     }
 }
@@ -416,7 +421,7 @@ pub fn execute(
     selected: &[RelId],
     out: &mut dyn Write,
 ) -> Summary {
-    let emitter = Emitter::new(ir, warehouse.dialect());
+    let emitter = Emitter::new(ir, warehouse.dialect()).for_run(&run_id());
     // A test runs once everything it reads that this command builds is built:
     // after its model, or after the parent of a relationships test if later.
     let position: std::collections::HashMap<RelId, usize> = selected
@@ -519,6 +524,13 @@ pub fn execute(
             summary.failed += 1;
             return summary;
         }
+    }
+    if options.exclusive
+        && let Err(e) = drop_leftovers(ir, &emitter, warehouse, out)
+    {
+        let _ = writeln!(out, "error: {e}");
+        summary.failed += 1;
+        return summary;
     }
     let context = Context {
         now: if steps.iter().any(|s| matches!(s, Step::Snapshot(_))) {
@@ -889,6 +901,65 @@ fn snapshot(
     }
     warehouse.transaction(create).map_err(|e| e.to_string())?;
     Ok("created in ".into())
+}
+
+/// A run's own id, [`crate::ir::RUN_ID_DIGITS`] hex digits from the
+/// process and the clock: the suffix of its scratch tables.
+fn run_id() -> String {
+    use sha2::Digest;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let digest = sha2::Sha256::digest(format!("{} {}", std::process::id(), now.as_nanos()));
+    digest
+        .iter()
+        .flat_map(|b| [b >> 4, b & 0xf])
+        .take(crate::ir::RUN_ID_DIGITS)
+        .map(|d| char::from_digit(u32::from(d), 16).unwrap_or('0'))
+        .collect()
+}
+
+/// Drops the scratch tables of the project's relations that an interrupted
+/// run left (`NAME__shopc_new…`, see [`crate::emit::is_scratch_of`]), and
+/// says which. Only when no other run can be writing them.
+fn drop_leftovers(
+    ir: &Ir,
+    emitter: &Emitter<'_>,
+    warehouse: &mut dyn Warehouse,
+    out: &mut dyn Write,
+) -> Result<(), String> {
+    let mut by_schema: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for rel in &ir.relations {
+        if let Some(name) = physical_name(ir, rel.id) {
+            by_schema.entry(name.schema).or_default().push(name.name);
+        }
+    }
+    let mut dropped = Vec::new();
+    for (schema, names) in by_schema {
+        let tables = warehouse.tables(&schema).map_err(|e| e.to_string())?;
+        for table in tables {
+            if names.iter().any(|n| crate::emit::is_scratch_of(&table, n)) {
+                let leftover = PhysicalName {
+                    schema: schema.clone(),
+                    name: table,
+                };
+                warehouse
+                    .execute(&emitter.drop(&leftover, RelationType::Table))
+                    .map_err(|e| e.to_string())?;
+                dropped.push(leftover.display());
+            }
+        }
+    }
+    if !dropped.is_empty() {
+        let _ = writeln!(
+            out,
+            "Dropped {} table{} an interrupted run left: {}",
+            dropped.len(),
+            if dropped.len() == 1 { "" } else { "s" },
+            dropped.join(", ")
+        );
+    }
+    Ok(())
 }
 
 /// Builds beside, then swaps in one transaction.

@@ -218,7 +218,7 @@ fn a_secrets_variable_is_never_printed_whatever_field_reads_it() {
 fn a_name_postgresql_would_cut_is_refused_before_anything_connects() {
     let dir = seeded_project("id,s\n1,a\n");
     let root = dir.path();
-    let long = "m".repeat(53);
+    let long = "m".repeat(46);
     std::fs::write(
         root.join("models/m.shop"),
         format!("model {long} {{\n  materialized = \"table\"\n  from raw.t t\n  columns {{ id = t.id }}\n}}\n"),
@@ -235,7 +235,7 @@ fn a_name_postgresql_would_cut_is_refused_before_anything_connects() {
     assert!(err.contains("error[E002]"), "{err}");
     assert!(
         err.contains(&format!(
-            "`{long}__shopc_new` is 64 bytes, longer than the 63 bytes postgres keeps"
+            "`{long}` is too long for postgres: 64 bytes with `__shopc_new_` and a run's id, over the 63 bytes postgres keeps"
         )),
         "{err}"
     );
@@ -450,4 +450,157 @@ fn a_backslash_cannot_end_a_postgresql_string_whatever_the_server_setting() {
     // The emitted files mean the same, run by hand on this server.
     assert!(common::run_emitted_builds(root, "postgres", &mut session) > 0);
     check(&mut session);
+}
+
+/// A project of one seeded table and a model over it, for the runs below.
+fn seeded_project_with_model(csv: &str) -> tempfile::TempDir {
+    let dir = seeded_project(csv);
+    std::fs::write(
+        dir.path().join("models/m.shop"),
+        "model m {\n  materialized = \"table\"\n  from raw.t t\n  columns { id = t.id, n = cast(t.s as integer) }\n}\n",
+    )
+    .unwrap();
+    dir
+}
+
+fn pg_rows(pg: &common::Postgres, sql: &str) -> Vec<Vec<Option<String>>> {
+    pg.connect().query(sql).unwrap().rows
+}
+
+/// Two builds at once on one PostgreSQL database left raw tables empty or
+/// doubled. A run takes an advisory lock for its project; a second run
+/// fails before it runs anything, naming the one that holds it.
+#[test]
+fn one_run_of_a_project_at_a_time_on_postgresql() {
+    let pg = common::Postgres::start("safety_lock");
+    let dir = seeded_project_with_model("id,s\n1,1\n2,2\n");
+    let root = dir.path();
+    pg.write_profiles(root);
+
+    let mut holder = pg.connect();
+    assert!(holder.lock("safety").unwrap());
+    let out = common::run("build", root, &["--target", "pg"]);
+    let err = common::stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("another run of project `safety` holds the lock on postgres shopc@127.0.0.1"),
+        "{err}"
+    );
+    assert!(err.contains(" UTC (server process "), "{err}");
+    assert!(err.contains("nothing was run"), "{err}");
+    assert!(common::stdout(&out).is_empty(), "{}", common::stdout(&out));
+    // Another project is not held back.
+    let other = seeded_project_with_model("id,s\n1,1\n");
+    std::fs::write(other.path().join("shop.toml"), "name = \"other\"\n").unwrap();
+    pg.write_profiles(other.path());
+    let out = common::run("seed", other.path(), &["--target", "pg"]);
+    assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+    // The lock goes with the connection that held it.
+    drop(holder);
+    let out = common::run("build", root, &["--target", "pg"]);
+    assert_eq!(out.status.code(), Some(0), "{}", common::stdout(&out));
+
+    // Two builds started together: each runs whole or not at all, and the
+    // tables hold exactly the seed's rows.
+    let csv: String = std::iter::once("id,s\n".to_string())
+        .chain((1..=20_000).map(|i| format!("{i},{i}\n")))
+        .collect();
+    std::fs::write(root.join("seeds/t.csv"), csv).unwrap();
+    let mut ran = 0;
+    for _ in 0..3 {
+        let spawn = || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_shopc"))
+                .args(["build", "--target", "pg", "--project"])
+                .arg(root)
+                .output()
+        };
+        let (a, b) = std::thread::scope(|s| {
+            let a = s.spawn(spawn);
+            let b = s.spawn(spawn);
+            (a.join().unwrap().unwrap(), b.join().unwrap().unwrap())
+        });
+        for out in [&a, &b] {
+            match out.status.code() {
+                Some(0) => ran += 1,
+                Some(2) => assert!(
+                    common::stderr(out).contains("holds the lock"),
+                    "{}",
+                    common::stderr(out)
+                ),
+                code => panic!("{code:?}: {}{}", common::stdout(out), common::stderr(out)),
+            }
+        }
+        assert_eq!(
+            pg_rows(
+                &pg,
+                "SELECT count(*), count(DISTINCT id) FROM raw.t UNION ALL SELECT count(*), sum(n) FROM main.m"
+            ),
+            [
+                [Some("20000".into()), Some("20000".into())],
+                [Some("20000".into()), Some("200010000".into())]
+            ]
+        );
+    }
+    assert!(ran >= 3, "at least one build of each pair ran");
+}
+
+/// A run builds beside as `NAME__shopc_new_` and its own id, so two runs
+/// never share a scratch table, and drops the ones an interrupted run left
+/// (of its own relations only) before it starts.
+#[test]
+fn scratch_tables_are_a_runs_own_and_leftovers_are_dropped() {
+    let pg = common::Postgres::start("safety_scratch");
+    let dir = seeded_project_with_model("id,s\n1,x\n");
+    let root = dir.path();
+    pg.write_profiles(root);
+    let mut admin = pg.connect();
+    admin
+        .execute(
+            "CREATE SCHEMA raw; CREATE TABLE raw.t__shopc_new (x int); \
+             CREATE TABLE raw.t__shopc_new_00beef (x int); CREATE TABLE raw.t__shopc_new_zz (x int); \
+             CREATE TABLE raw.other__shopc_new (x int)",
+        )
+        .unwrap();
+    // `cast('x' as integer)` fails on the server: the statement shows the
+    // scratch table's name.
+    let names: Vec<String> = (0..2)
+        .map(|_| {
+            let out = common::run("build", root, &["--target", "pg"]);
+            let text = common::stdout(&out);
+            assert_eq!(out.status.code(), Some(1), "{text}");
+            let at = text.find("\"m__shopc_new_").expect(&text);
+            text[at + 1..at + 1 + "m__shopc_new_".len() + 6].to_string()
+        })
+        .collect();
+    assert_ne!(names[0], names[1], "each run has its own scratch table");
+    for name in &names {
+        assert!(name[13..].bytes().all(|b| b.is_ascii_hexdigit()), "{name}");
+    }
+    let mut tables: Vec<String> = admin
+        .tables("raw")
+        .unwrap()
+        .into_iter()
+        .chain(admin.tables("main").unwrap())
+        .collect();
+    tables.sort();
+    // The first run dropped `t`'s two leftovers; the failed builds left none.
+    assert_eq!(tables, ["other__shopc_new", "t", "t__shopc_new_zz"]);
+}
+
+/// DuckDB lets one process write a database file: a second run is refused
+/// with the file and the process holding it, and nothing runs.
+#[test]
+fn a_duckdb_file_another_process_holds_is_refused() {
+    let dir = seeded_project("id,s\n1,a\n");
+    let root = dir.path();
+    let out = common::run("seed", root, &[]);
+    assert_eq!(out.status.code(), Some(0));
+    let held = common::database_at(&root.join("target/safety.duckdb"));
+    let out = common::run("seed", root, &[]);
+    let err = common::stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("another process has `"), "{err}");
+    assert!(err.contains("safety.duckdb` open (/"), "{err}");
+    assert!(err.contains("one process at a time"), "{err}");
+    drop(held);
 }

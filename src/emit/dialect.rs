@@ -574,7 +574,8 @@ mod tests {
     fn quoting_and_escaping_follow_each_dialect() {
         assert_eq!(DuckDb.quote_identifier("a\"b"), "\"a\"\"b\"");
         assert_eq!(BigQuery.quote_identifier("a`b"), "`a\\`b`");
-        assert_eq!(Postgres.string_literal("it's \\n"), "'it''s \\n'");
+        assert_eq!(Postgres.string_literal("it's \\n"), "E'it''s \\\\n'");
+        assert_eq!(Postgres.string_literal("it's"), "'it''s'");
         assert_eq!(Snowflake.string_literal("it's \\n"), "'it''s \\\\n'");
         assert_eq!(BigQuery.string_literal("it's \\n"), "'it\\'s \\\\n'");
     }

@@ -28,9 +28,6 @@ use crate::syntax::ast::{BinOp, JoinKind, Keep, UnaryOp};
 /// Schema of models that neither they nor their layer place anywhere.
 pub const DEFAULT_SCHEMA: &str = "main";
 
-/// Suffix of the table a build writes before it is swapped in.
-pub const BUILD_SUFFIX: &str = crate::ir::SCRATCH_SUFFIX;
-
 /// Where a relation lives in the warehouse.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PhysicalName {
@@ -58,6 +55,21 @@ impl PhysicalName {
             name: format!("{}{suffix}", self.name),
         }
     }
+}
+
+/// Whether `table` is a scratch table of `name`, in the same schema: the
+/// emitted files' `NAME__shopc_new`, or a run's `NAME__shopc_new_1a2b3c`.
+pub fn is_scratch_of(table: &str, name: &str) -> bool {
+    let Some(rest) = table
+        .strip_prefix(name)
+        .and_then(|t| t.strip_prefix(crate::ir::SCRATCH_SUFFIX))
+    else {
+        return false;
+    };
+    rest.is_empty()
+        || rest.strip_prefix('_').is_some_and(|run| {
+            run.len() == crate::ir::RUN_ID_DIGITS && run.bytes().all(|b| b.is_ascii_hexdigit())
+        })
 }
 
 /// The physical name of a relation; `None` for ephemeral models, which exist
@@ -94,6 +106,8 @@ pub struct Emitter<'a> {
     /// The test names more than one test of the project would have
     /// (`not_null_a_b_c` for `a_b.c` and `a.b_c`), found on first use.
     shared_test_names: std::sync::OnceLock<std::collections::HashSet<String>>,
+    /// The suffix of the tables built beside the ones they replace.
+    scratch: String,
 }
 
 /// A data test, as a query returning the rows that fail it.
@@ -122,7 +136,17 @@ impl<'a> Emitter<'a> {
             d: dialect.sql(),
             grains: crate::check::grain::derive(ir),
             shared_test_names: std::sync::OnceLock::new(),
+            scratch: crate::ir::SCRATCH_SUFFIX.to_string(),
         }
+    }
+
+    /// The emitter of one run, whose tables are built beside as
+    /// `NAME__shopc_new_RUN`: no other run writes to them, and a table left
+    /// by an interrupted run is known by its name ([`is_scratch_of`]).
+    /// `run` is [`crate::ir::RUN_ID_DIGITS`] hex digits.
+    pub fn for_run(mut self, run: &str) -> Self {
+        self.scratch = format!("{}_{run}", crate::ir::SCRATCH_SUFFIX);
+        self
     }
 
     fn q(&self, name: &str) -> String {
@@ -499,7 +523,7 @@ impl<'a> Emitter<'a> {
                 refill: Vec::new(),
             },
             TableReplace::BuildBesideAndSwap => {
-                let staging = name.with_suffix(BUILD_SUFFIX);
+                let staging = name.with_suffix(&self.scratch);
                 let mut swap = vec![
                     format!("DROP TABLE IF EXISTS {}", name.sql(self.d)),
                     format!(
@@ -989,20 +1013,26 @@ impl<'a> Emitter<'a> {
                     continue;
                 };
                 let view = matches!(&rel.kind, RelationKind::Model(m) if m.materialized == Materialized::View);
-                let longest = if view {
-                    name.name.clone()
-                } else {
-                    format!("{}{BUILD_SUFFIX}", name.name)
-                };
                 let schema = schemas.insert(name.schema.clone()).then_some(&name.schema);
-                for text in schema.into_iter().chain([&longest]) {
-                    if text.len() > limit {
+                let names = schema.map(|s| (s, s.len(), false)).into_iter().chain([(
+                    &name.name,
+                    name.name.len()
+                        + if view {
+                            0
+                        } else {
+                            crate::ir::SCRATCH_SUFFIX_BYTES
+                        },
+                    !view,
+                )]);
+                for (text, bytes, scratch) in names {
+                    if bytes > limit {
                         out.push(crate::problem::Problem::NameTooLong {
                             span: rel.name_span,
                             name: text.clone(),
-                            bytes: text.len(),
+                            bytes,
                             limit,
                             dialect: self.dialect.name(),
+                            scratch,
                         });
                     }
                 }
@@ -1103,7 +1133,7 @@ impl<'a> Emitter<'a> {
             ));
         }
         // The runner copies the file into an empty table built beside.
-        let staging = name.with_suffix(BUILD_SUFFIX);
+        let staging = name.with_suffix(&self.scratch);
         let definition: Vec<String> = columns
             .iter()
             .map(|(column, ty)| format!("{} {ty}", self.q(column)))

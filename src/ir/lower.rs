@@ -189,7 +189,7 @@ impl<'a> Lowerer<'a> {
         };
         if physical
             .to_ascii_lowercase()
-            .ends_with(super::SCRATCH_SUFFIX)
+            .contains(super::SCRATCH_SUFFIX)
         {
             self.push(Problem::ReservedName {
                 span: name_span,

@@ -350,11 +350,19 @@ pub struct Test {
     pub span: Span,
 }
 
-/// The tests a model's `tests` block may call.
-/// The suffix of the table a build writes beside the one it replaces
-/// (`orders__shopc_new`): no relation's physical name may end with it (R011).
+/// The suffix of the tables a build writes beside the ones it replaces:
+/// `orders__shopc_new` in emitted files, `orders__shopc_new_1a2b3c` in a
+/// run (the run's own id, so that two runs never share one). No relation's
+/// physical name may contain it (R011).
 pub const SCRATCH_SUFFIX: &str = "__shopc_new";
 
+/// The hex digits of a run's id in its scratch names.
+pub const RUN_ID_DIGITS: usize = 6;
+
+/// The bytes a run's scratch suffix adds to a name: `__shopc_new_1a2b3c`.
+pub const SCRATCH_SUFFIX_BYTES: usize = SCRATCH_SUFFIX.len() + 1 + RUN_ID_DIGITS;
+
+/// The tests a model's `tests` block may call.
 pub const TEST_NAMES: &[&str] = &["unique", "not_null", "accepted_values", "relationships"];
 
 #[derive(Debug)]

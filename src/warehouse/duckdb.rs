@@ -31,7 +31,21 @@ impl DuckDbWarehouse {
         }
         let connection =
             Connection::open_with_flags(path, offline_config()?).map_err(|e| WarehouseError {
-                message: format!("cannot open DuckDB database `{}`: {e}", path.display()),
+                message: match e.to_string() {
+                    // DuckDB's file lock: one process writes a database file.
+                    text if text.contains("Could not set lock") => format!(
+                        "another process has `{}` open{}: DuckDB lets one process at a time \
+                         write a database file; wait for it to finish",
+                        path.display(),
+                        text.split_once("Conflicting lock is held in ")
+                            .map(|(_, holder)| format!(
+                                " ({})",
+                                holder.split(". See also").next().unwrap_or(holder).trim()
+                            ))
+                            .unwrap_or_default()
+                    ),
+                    text => format!("cannot open DuckDB database `{}`: {text}", path.display()),
+                },
                 statement: None,
             })?;
         Ok(DuckDbWarehouse {
@@ -79,6 +93,12 @@ impl Warehouse for DuckDbWarehouse {
             Some(path) => format!("duckdb {}", path.display()),
             None => "duckdb (in memory)".to_string(),
         }
+    }
+
+    /// The file is locked by the process that opened it: no other run
+    /// writes it while this one does.
+    fn lock(&mut self, _project: &str) -> Result<bool> {
+        Ok(true)
     }
 
     fn dialect(&self) -> Dialect {

@@ -97,6 +97,31 @@ pub trait Warehouse {
     /// The columns of a relation and their types, in order.
     fn columns(&mut self, name: &PhysicalName) -> Result<Vec<(String, String)>>;
 
+    /// The names of the tables in a schema (none when it does not exist).
+    fn tables(&mut self, schema: &str) -> Result<Vec<String>> {
+        let sql = format!(
+            "SELECT table_name FROM information_schema.tables \
+             WHERE table_schema = {} AND table_type = 'BASE TABLE'",
+            self.dialect().sql().string_literal(schema)
+        );
+        Ok(self
+            .query(&sql)?
+            .rows
+            .into_iter()
+            .filter_map(|row| row.into_iter().next().flatten())
+            .collect())
+    }
+
+    /// Makes this connection the only shopc run of `project` on the
+    /// warehouse for as long as it is open, or fails naming the run that
+    /// holds it. Returns whether runs are serialized at all: PostgreSQL
+    /// takes an advisory lock; DuckDB's file lock already lets one process
+    /// write a database; Snowflake has no such lock (`false`).
+    fn lock(&mut self, project: &str) -> Result<bool> {
+        let _ = project;
+        Ok(false)
+    }
+
     /// Another connection to the same warehouse, for a worker thread.
     fn connect_another(&self) -> Result<Box<dyn Warehouse + Send>>;
 

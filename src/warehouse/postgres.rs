@@ -150,6 +150,54 @@ impl Warehouse for PostgresWarehouse {
         self.batch(sql)
     }
 
+    /// A session-level advisory lock on a key from the project's name: the
+    /// server releases it when this connection closes, however the run
+    /// ends (a killed run holds nothing). The holder is named from
+    /// `pg_stat_activity`.
+    fn lock(&mut self, project: &str) -> Result<bool> {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(format!("shopc run lock {project}"));
+        let key = i64::from_be_bytes(digest[..8].try_into().unwrap_or_default());
+        let sql = "SELECT pg_try_advisory_lock($1)";
+        let taken: bool = self
+            .runtime
+            .block_on(self.client.query_one(sql, &[&key]))
+            .map_err(|e| error(e, sql))?
+            .get(0);
+        if taken {
+            return Ok(true);
+        }
+        // A bigint key is shown as its high and low 32 bits.
+        let sql = "SELECT a.pid, to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), \
+                   coalesce(a.usename::text, ''), coalesce(host(a.client_addr), 'a local socket') \
+                   FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+                   WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 \
+                   AND l.classid::bigint = $1 AND l.objid::bigint = $2";
+        let (high, low) = ((key >> 32) & 0xffff_ffff, key & 0xffff_ffff);
+        let holder = self
+            .runtime
+            .block_on(self.client.query_opt(sql, &[&high, &low]))
+            .map_err(|e| error(e, sql))?;
+        let who = match holder {
+            Some(row) => format!(
+                " since {} UTC (server process {}, user {}, from {})",
+                row.get::<_, String>(1),
+                row.get::<_, i32>(0),
+                row.get::<_, String>(2),
+                row.get::<_, String>(3),
+            ),
+            None => String::new(),
+        };
+        Err(WarehouseError {
+            message: format!(
+                "another run of project `{project}` holds the lock on {}{who}: one run at a time \
+                 writes a project's tables; wait for it to finish",
+                self.describe
+            ),
+            statement: None,
+        })
+    }
+
     fn query(&mut self, sql: &str) -> Result<Rows> {
         // The simple protocol returns every value as text.
         let messages = self
