@@ -26,7 +26,7 @@ use indexmap::IndexMap;
 use serde::de::{DeserializeOwned, Error as _};
 use serde::{Deserialize, Deserializer};
 
-use crate::warehouse::{PostgresConfig, SnowflakeConfig};
+use crate::warehouse::{PostgresConfig, SnowflakeConfig, Timeouts};
 
 /// The file's name.
 pub const FILE_NAME: &str = "profiles.toml";
@@ -60,6 +60,12 @@ pub enum TargetConfig {
         dbname: Field<String>,
         #[serde(default)]
         password: Option<Secret>,
+        /// Seconds to connect and log in (default 30).
+        #[serde(default)]
+        connect_timeout: Option<Field<u64>>,
+        /// Seconds one statement may take (default 3,600; 0: no limit).
+        #[serde(default)]
+        statement_timeout: Option<Field<u64>>,
     },
     Snowflake {
         account: Field<String>,
@@ -79,6 +85,12 @@ pub enum TargetConfig {
         /// (a local server that speaks Snowflake's protocol, in tests).
         #[serde(default)]
         host: Option<Field<String>>,
+        /// Seconds to connect and log in (default 30).
+        #[serde(default)]
+        connect_timeout: Option<Field<u64>>,
+        /// Seconds one statement may take (default 3,600; 0: no limit).
+        #[serde(default)]
+        statement_timeout: Option<Field<u64>>,
     },
     Bigquery {
         project: Field<String>,
@@ -188,6 +200,7 @@ impl Target {
                 ("user", c.user.clone()),
                 ("dbname", c.dbname.clone()),
                 ("password", secret(&c.password)),
+                ("timeouts", c.timeouts.to_string()),
             ],
             Target::Snowflake(c) => vec![
                 ("account", c.account.clone()),
@@ -202,6 +215,7 @@ impl Target {
                     "host",
                     c.host.clone().unwrap_or_else(|| "(Snowflake's)".into()),
                 ),
+                ("timeouts", c.timeouts.to_string()),
             ],
             Target::BigQuery { project, dataset } => {
                 vec![("project", project.clone()), ("dataset", dataset.clone())]
@@ -312,12 +326,16 @@ impl TargetConfig {
                 user,
                 dbname,
                 password,
+                connect_timeout,
+                statement_timeout,
             } => (
                 vec![
                     ("host", variable(host.as_ref())),
                     ("port", variable(port.as_ref())),
                     ("user", variable(Some(user))),
                     ("dbname", variable(Some(dbname))),
+                    ("connect_timeout", variable(connect_timeout.as_ref())),
+                    ("statement_timeout", variable(statement_timeout.as_ref())),
                 ],
                 secrets(&[password]),
             ),
@@ -331,8 +349,12 @@ impl TargetConfig {
                 password,
                 private_key,
                 host,
+                connect_timeout,
+                statement_timeout,
             } => (
                 vec![
+                    ("connect_timeout", variable(connect_timeout.as_ref())),
+                    ("statement_timeout", variable(statement_timeout.as_ref())),
                     ("account", variable(Some(account))),
                     ("user", variable(Some(user))),
                     ("warehouse", variable(warehouse.as_ref())),
@@ -393,12 +415,18 @@ impl TargetConfig {
                 user,
                 dbname,
                 password,
+                connect_timeout,
+                statement_timeout,
             } => Target::Postgres(PostgresConfig {
                 host: optional(env, "host", host)?.unwrap_or_else(|| "127.0.0.1".into()),
                 port: optional(env, "port", port)?.unwrap_or(5432),
                 user: value(env, "user", user)?,
                 dbname: value(env, "dbname", dbname)?,
                 password: secret("password", password)?,
+                timeouts: Timeouts::from_seconds(
+                    optional(env, "connect_timeout", connect_timeout)?,
+                    optional(env, "statement_timeout", statement_timeout)?,
+                ),
             }),
             TargetConfig::Snowflake {
                 account,
@@ -410,6 +438,8 @@ impl TargetConfig {
                 password,
                 private_key,
                 host,
+                connect_timeout,
+                statement_timeout,
             } => {
                 let config = SnowflakeConfig {
                     account: value(env, "account", account)?,
@@ -421,6 +451,10 @@ impl TargetConfig {
                     password: secret("password", password)?,
                     private_key: secret("private_key", private_key)?,
                     host: optional(env, "host", host)?,
+                    timeouts: Timeouts::from_seconds(
+                        optional(env, "connect_timeout", connect_timeout)?,
+                        optional(env, "statement_timeout", statement_timeout)?,
+                    ),
                 };
                 if config.password.is_none() == config.private_key.is_none() {
                     return Err(

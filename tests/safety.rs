@@ -604,3 +604,135 @@ fn a_duckdb_file_another_process_holds_is_refused() {
     assert!(err.contains("one process at a time"), "{err}");
     drop(held);
 }
+
+/// A server that accepts the TCP connection and never answers hung `debug
+/// connection` and every run. Connecting and logging in now give up after
+/// `connect_timeout`, on PostgreSQL and on Snowflake.
+#[test]
+fn a_silent_server_fails_the_connection_within_connect_timeout() {
+    let port = common::silent_server();
+    let dir = seeded_project("id,s\n1,a\n");
+    let root = dir.path();
+    std::fs::write(
+        root.join("profiles.toml"),
+        format!(
+            "[targets.pg]\nadapter = \"postgres\"\nhost = \"127.0.0.1\"\nport = {port}\nuser = \"u\"\n\
+             dbname = \"d\"\nconnect_timeout = 1\n\n\
+             [targets.sf]\nadapter = \"snowflake\"\naccount = \"a\"\nuser = \"u\"\ndatabase = \"d\"\n\
+             schema = \"s\"\npassword = {{ env = \"SHOPC_TEST_SNOWFLAKE_PASSWORD\" }}\n\
+             host = \"http://127.0.0.1:{port}\"\nconnect_timeout = 1\nstatement_timeout = 5\n"
+        ),
+    )
+    .unwrap();
+    for target in ["pg", "sf"] {
+        let out = common::shopc(&[
+            "debug",
+            "connection",
+            "--target",
+            target,
+            "--project",
+            root.to_str().unwrap(),
+        ]);
+        let (text, err) = (common::stdout(&out), common::stderr(&out));
+        assert_eq!(out.status.code(), Some(1), "{target}: {text}{err}");
+        assert!(
+            err.contains("no answer within 1 s (`connect_timeout` in profiles.toml)"),
+            "{target}: {err}"
+        );
+        assert!(text.contains("connection: failed"), "{target}: {text}");
+        let out = common::run("build", root, &["--target", target]);
+        let err = common::stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{target}: {err}");
+        assert!(err.contains("no answer within 1 s"), "{target}: {err}");
+    }
+    let out = common::shopc(&[
+        "debug",
+        "connection",
+        "--target",
+        "sf",
+        "--project",
+        root.to_str().unwrap(),
+    ]);
+    assert!(
+        common::stdout(&out).contains("timeouts     connect 1 s, statement 5 s"),
+        "{}",
+        common::stdout(&out)
+    );
+}
+
+/// `statement_timeout` bounds one statement: PostgreSQL cancels it itself
+/// (the session's `statement_timeout`), and a server that stops answering
+/// once logged in is given up on.
+#[test]
+fn a_statement_past_statement_timeout_fails() {
+    let pg = common::Postgres::start("safety_timeout");
+    let dir = seeded_project("id,s\n1,a\n");
+    let root = dir.path();
+    std::fs::write(
+        root.join("models/m.shop"),
+        "model m {\n  materialized = \"table\"\n  from raw.t t\n  columns { id = t.id, slept = sql(\"pg_sleep(3)::text\") : text }\n}\n",
+    )
+    .unwrap();
+    pg.write_profiles(root);
+    let profiles = std::fs::read_to_string(root.join("profiles.toml")).unwrap();
+    std::fs::write(
+        root.join("profiles.toml"),
+        format!("{profiles}statement_timeout = 1\n"),
+    )
+    .unwrap();
+    let out = common::run("build", root, &["--target", "pg"]);
+    let text = common::stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("OK      seed raw.t"), "{text}");
+    assert!(
+        text.contains("ERROR: canceling statement due to statement timeout"),
+        "{text}"
+    );
+
+    // A server that goes silent after the login.
+    let proxy = common::Proxy::to(pg.port);
+    let config = shopc::warehouse::PostgresConfig {
+        host: "127.0.0.1".into(),
+        port: proxy.port,
+        user: "shopc".into(),
+        dbname: pg.database.clone(),
+        password: None,
+        timeouts: shopc::warehouse::Timeouts::from_seconds(Some(5), Some(1)),
+    };
+    let mut session = shopc::warehouse::PostgresWarehouse::connect(&config).unwrap();
+    assert_eq!(session.query("SELECT 1").unwrap().first_value(), "1");
+    proxy.freeze();
+    let error = session.query("SELECT 2").unwrap_err();
+    assert!(
+        error
+            .message
+            .contains("no answer within 11 s (`statement_timeout` in profiles.toml)"),
+        "{error}"
+    );
+}
+
+/// The same on Snowflake, whose adapter gives up on the request.
+#[test]
+fn a_silent_snowflake_statement_fails_past_statement_timeout() {
+    let snow = common::Fakesnow::start("safety_timeout");
+    let port: u16 = snow
+        .host
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.trim_end_matches('/').parse().ok())
+        .expect("fakesnow's port");
+    let proxy = common::Proxy::to(port);
+    let mut config = snow.config();
+    config.host = Some(format!("http://127.0.0.1:{}", proxy.port));
+    config.timeouts = shopc::warehouse::Timeouts::from_seconds(Some(10), Some(1));
+    let mut session = shopc::warehouse::SnowflakeWarehouse::connect(&config).unwrap();
+    assert_eq!(session.query("SELECT 1").unwrap().first_value(), "1");
+    proxy.freeze();
+    let error = session.query("SELECT 2").unwrap_err();
+    assert!(
+        error
+            .message
+            .contains("no answer within 1 s (`statement_timeout` in profiles.toml)"),
+        "{error}"
+    );
+}

@@ -32,6 +32,78 @@ impl Rows {
     }
 }
 
+/// How long shopc waits for a warehouse: to connect and log in, and for
+/// one statement (`None`: as long as it takes). A server that accepts the
+/// connection and never answers fails the command instead of hanging it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    pub connect: std::time::Duration,
+    pub statement: Option<std::time::Duration>,
+}
+
+impl Timeouts {
+    /// `connect_timeout` when a target does not set it.
+    pub const CONNECT_SECONDS: u64 = 30;
+    /// `statement_timeout` when a target does not set it: an hour.
+    pub const STATEMENT_SECONDS: u64 = 3600;
+
+    /// From a target's settings, in seconds (`statement = 0`: no limit).
+    pub fn from_seconds(connect: Option<u64>, statement: Option<u64>) -> Timeouts {
+        Timeouts {
+            connect: std::time::Duration::from_secs(connect.unwrap_or(Self::CONNECT_SECONDS)),
+            statement: match statement.unwrap_or(Self::STATEMENT_SECONDS) {
+                0 => None,
+                s => Some(std::time::Duration::from_secs(s)),
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for Timeouts {
+    /// `connect 30 s, statement 3600 s`
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "connect {} s, statement ", self.connect.as_secs())?;
+        match self.statement {
+            Some(limit) => write!(f, "{} s", limit.as_secs()),
+            None => f.write_str("no limit"),
+        }
+    }
+}
+
+impl Default for Timeouts {
+    fn default() -> Timeouts {
+        Timeouts::from_seconds(None, None)
+    }
+}
+
+/// Waits for `future` at most `limit` (for ever without one) on `runtime`;
+/// `Err(None)` when the limit passed first.
+fn within<T, E>(
+    runtime: &tokio::runtime::Runtime,
+    limit: Option<std::time::Duration>,
+    future: impl std::future::Future<Output = std::result::Result<T, E>>,
+) -> std::result::Result<T, Option<E>> {
+    match limit {
+        None => runtime.block_on(future).map_err(Some),
+        // The timer is made inside the runtime, whose clock it needs.
+        Some(limit) => {
+            match runtime.block_on(async { tokio::time::timeout(limit, future).await }) {
+                Ok(result) => result.map_err(Some),
+                Err(_) => Err(None),
+            }
+        }
+    }
+}
+
+/// What a timeout says: `no answer within 30 s (`connect_timeout` in
+/// profiles.toml)`.
+fn no_answer(limit: std::time::Duration, setting: &str) -> String {
+    format!(
+        "no answer within {} s (`{setting}` in profiles.toml)",
+        limit.as_secs()
+    )
+}
+
 /// A statement the warehouse refused, with its message.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WarehouseError {

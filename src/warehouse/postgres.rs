@@ -8,7 +8,7 @@ use futures_util::SinkExt;
 use tokio::runtime::Runtime;
 use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
 
-use super::{Result, Rows, Warehouse, WarehouseError};
+use super::{Result, Rows, Timeouts, Warehouse, WarehouseError, no_answer, within};
 use crate::emit::{Dialect, PhysicalName, RelationType};
 use crate::seed::Canonical;
 
@@ -21,6 +21,7 @@ pub struct PostgresConfig {
     pub user: String,
     pub dbname: String,
     pub password: Option<String>,
+    pub timeouts: Timeouts,
 }
 
 impl std::fmt::Debug for PostgresConfig {
@@ -31,9 +32,14 @@ impl std::fmt::Debug for PostgresConfig {
             .field("user", &self.user)
             .field("dbname", &self.dbname)
             .field("password", &self.password.as_ref().map(|_| "<secret>"))
+            .field("timeouts", &self.timeouts)
             .finish()
     }
 }
+
+/// How long past `statement_timeout` the client waits for the server's own
+/// cancellation.
+const GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub struct PostgresWarehouse {
     runtime: Runtime,
@@ -79,7 +85,10 @@ fn error(e: tokio_postgres::Error, sql: &str) -> WarehouseError {
 }
 
 impl PostgresWarehouse {
-    /// Connects; the error names the server, never the password.
+    /// Connects within `connect_timeout` (the TCP connection and the
+    /// server's handshake); the error names the server, never the
+    /// password. The session's `statement_timeout` is the target's, so the
+    /// server cancels a longer statement itself.
     pub fn connect(config: &PostgresConfig) -> Result<PostgresWarehouse> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_io()
@@ -98,8 +107,13 @@ impl PostgresWarehouse {
             // The language's time is UTC (README, "Time is UTC"): a
             // `timestamptz`'s date, hour or month is its UTC one, whatever
             // the server's or the database's time zone.
-            .options("-c TimeZone=UTC")
-            .connect_timeout(std::time::Duration::from_secs(10));
+            .options(&match config.timeouts.statement {
+                Some(limit) => {
+                    format!("-c TimeZone=UTC -c statement_timeout={}", limit.as_millis())
+                }
+                None => "-c TimeZone=UTC".to_string(),
+            })
+            .connect_timeout(config.timeouts.connect);
         if let Some(password) = &config.password {
             pg.password(password);
         }
@@ -107,13 +121,18 @@ impl PostgresWarehouse {
             "postgres {}@{}:{}/{}",
             config.user, config.host, config.port, config.dbname
         );
+        let limit = config.timeouts.connect;
         let (client, connection) =
-            runtime
-                .block_on(pg.connect(NoTls))
-                .map_err(|e| WarehouseError {
-                    message: format!("cannot connect to {describe}: {}", error(e, "").message),
-                    statement: None,
-                })?;
+            within(&runtime, Some(limit), pg.connect(NoTls)).map_err(|e| WarehouseError {
+                message: format!(
+                    "cannot connect to {describe}: {}",
+                    match e {
+                        Some(e) => error(e, "").message,
+                        None => no_answer(limit, "connect_timeout"),
+                    }
+                ),
+                statement: None,
+            })?;
         // The connection does the socket IO; it runs whenever a query blocks.
         runtime.spawn(async move {
             let _ = connection.await;
@@ -127,9 +146,29 @@ impl PostgresWarehouse {
     }
 
     fn batch(&self, sql: &str) -> Result<()> {
-        self.runtime
-            .block_on(self.client.batch_execute(sql))
-            .map_err(|e| error(e, sql))
+        self.wait(sql, self.client.batch_execute(sql))
+    }
+
+    /// Waits for a request of `sql`: past the statement timeout (and a
+    /// grace for the server's own cancellation to arrive), a server that
+    /// does not answer is given up on.
+    fn wait<T>(
+        &self,
+        sql: &str,
+        request: impl std::future::Future<Output = std::result::Result<T, tokio_postgres::Error>>,
+    ) -> Result<T> {
+        let limit = self.config.timeouts.statement.map(|l| l + GRACE);
+        within(&self.runtime, limit, request).map_err(|e| match e {
+            Some(e) => error(e, sql),
+            None => WarehouseError {
+                message: format!(
+                    "{}: {}",
+                    self.describe,
+                    no_answer(limit.unwrap_or_default(), "statement_timeout")
+                ),
+                statement: (!sql.is_empty()).then(|| sql.to_string()),
+            },
+        })
     }
 }
 
@@ -159,11 +198,7 @@ impl Warehouse for PostgresWarehouse {
         let digest = sha2::Sha256::digest(format!("shopc run lock {project}"));
         let key = i64::from_be_bytes(digest[..8].try_into().unwrap_or_default());
         let sql = "SELECT pg_try_advisory_lock($1)";
-        let taken: bool = self
-            .runtime
-            .block_on(self.client.query_one(sql, &[&key]))
-            .map_err(|e| error(e, sql))?
-            .get(0);
+        let taken: bool = self.wait(sql, self.client.query_one(sql, &[&key]))?.get(0);
         if taken {
             return Ok(true);
         }
@@ -174,10 +209,7 @@ impl Warehouse for PostgresWarehouse {
                    WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 \
                    AND l.classid::bigint = $1 AND l.objid::bigint = $2";
         let (high, low) = ((key >> 32) & 0xffff_ffff, key & 0xffff_ffff);
-        let holder = self
-            .runtime
-            .block_on(self.client.query_opt(sql, &[&high, &low]))
-            .map_err(|e| error(e, sql))?;
+        let holder = self.wait(sql, self.client.query_opt(sql, &[&high, &low]))?;
         let who = match holder {
             Some(row) => format!(
                 " since {} UTC (server process {}, user {}, from {})",
@@ -200,10 +232,7 @@ impl Warehouse for PostgresWarehouse {
 
     fn query(&mut self, sql: &str) -> Result<Rows> {
         // The simple protocol returns every value as text.
-        let messages = self
-            .runtime
-            .block_on(self.client.simple_query(sql))
-            .map_err(|e| error(e, sql))?;
+        let messages = self.wait(sql, self.client.simple_query(sql))?;
         let mut out = Rows::default();
         for message in messages {
             match message {
@@ -239,10 +268,7 @@ impl Warehouse for PostgresWarehouse {
 
     fn relation_type(&mut self, name: &PhysicalName) -> Result<Option<RelationType>> {
         let sql = "SELECT table_type FROM information_schema.tables WHERE table_schema = $1 AND table_name = $2";
-        let rows = self
-            .runtime
-            .block_on(self.client.query(sql, &[&name.schema, &name.name]))
-            .map_err(|e| error(e, sql))?;
+        let rows = self.wait(sql, self.client.query(sql, &[&name.schema, &name.name]))?;
         Ok(rows.first().map(|row| {
             let kind: String = row.get(0);
             if kind.eq_ignore_ascii_case("VIEW") {
@@ -256,10 +282,7 @@ impl Warehouse for PostgresWarehouse {
     fn columns(&mut self, name: &PhysicalName) -> Result<Vec<(String, String)>> {
         let sql = "SELECT column_name::text, data_type::text FROM information_schema.columns \
                    WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position";
-        let rows = self
-            .runtime
-            .block_on(self.client.query(sql, &[&name.schema, &name.name]))
-            .map_err(|e| error(e, sql))?;
+        let rows = self.wait(sql, self.client.query(sql, &[&name.schema, &name.name]))?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 
@@ -272,15 +295,11 @@ impl Warehouse for PostgresWarehouse {
             table.sql(Dialect::Postgres.sql())
         );
         let data = bytes::Bytes::copy_from_slice(&seed.csv);
-        self.runtime.block_on(async {
-            let sink = self
-                .client
-                .copy_in::<_, bytes::Bytes>(sql.as_str())
-                .await
-                .map_err(|e| error(e, &sql))?;
+        self.wait(&sql, async {
+            let sink = self.client.copy_in::<_, bytes::Bytes>(sql.as_str()).await?;
             futures_util::pin_mut!(sink);
-            sink.send(data).await.map_err(|e| error(e, &sql))?;
-            sink.finish().await.map_err(|e| error(e, &sql))
+            sink.send(data).await?;
+            sink.finish().await
         })
     }
 }

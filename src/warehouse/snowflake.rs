@@ -23,7 +23,7 @@ use snowflake_api::{
 };
 use tokio::runtime::Runtime;
 
-use super::{Result, Rows, Warehouse, WarehouseError};
+use super::{Result, Rows, Timeouts, Warehouse, WarehouseError, no_answer, within};
 use crate::emit::{Dialect, PhysicalName, RelationType};
 use crate::seed::Canonical;
 
@@ -43,6 +43,7 @@ pub struct SnowflakeConfig {
     pub private_key: Option<String>,
     /// Another address than `https://ACCOUNT.snowflakecomputing.com`.
     pub host: Option<String>,
+    pub timeouts: Timeouts,
 }
 
 impl std::fmt::Debug for SnowflakeConfig {
@@ -58,6 +59,7 @@ impl std::fmt::Debug for SnowflakeConfig {
                 &self.private_key.as_ref().map(|_| "<secret>"),
             )
             .field("host", &self.host)
+            .field("timeouts", &self.timeouts)
             .finish()
     }
 }
@@ -129,23 +131,42 @@ impl SnowflakeWarehouse {
         .with_client(client.build())
         .build()
         .map_err(|e| fail(message(e)))?;
-        let mut warehouse = SnowflakeWarehouse {
+        let warehouse = SnowflakeWarehouse {
             runtime,
             api,
             describe: describe.clone(),
             config: config.clone(),
         };
-        warehouse.run("SELECT 1").map_err(|e| fail(e.message))?;
+        let limit = config.timeouts.connect;
+        within(
+            &warehouse.runtime,
+            Some(limit),
+            warehouse.api.exec("SELECT 1"),
+        )
+        .map_err(|e| {
+            fail(match e {
+                Some(e) => message(e),
+                None => no_answer(limit, "connect_timeout"),
+            })
+        })?;
         Ok(warehouse)
     }
 
+    /// Runs a statement; past `statement_timeout` the request is given up
+    /// on (Snowflake may still finish it).
     fn run(&mut self, sql: &str) -> Result<QueryResult> {
-        self.runtime
-            .block_on(self.api.exec(sql))
-            .map_err(|e| WarehouseError {
-                message: message(e),
-                statement: (!sql.is_empty()).then(|| sql.to_string()),
-            })
+        let limit = self.config.timeouts.statement;
+        within(&self.runtime, limit, self.api.exec(sql)).map_err(|e| WarehouseError {
+            message: match e {
+                Some(e) => message(e),
+                None => format!(
+                    "{}: {}",
+                    self.describe,
+                    no_answer(limit.unwrap_or_default(), "statement_timeout")
+                ),
+            },
+            statement: (!sql.is_empty()).then(|| sql.to_string()),
+        })
     }
 
     fn literal(value: &str) -> String {
@@ -198,7 +219,8 @@ impl Drop for SnowflakeWarehouse {
     /// Ends the session, so that it does not linger until Snowflake times
     /// it out.
     fn drop(&mut self) {
-        let _ = self.runtime.block_on(self.api.close_session());
+        let limit = Some(self.config.timeouts.connect);
+        let _ = within(&self.runtime, limit, self.api.close_session());
     }
 }
 

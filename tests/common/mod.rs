@@ -136,6 +136,7 @@ impl Postgres {
             user: "shopc".into(),
             dbname: self.database.clone(),
             password: None,
+            timeouts: Default::default(),
         })
         .expect("connect to the test server")
     }
@@ -224,6 +225,7 @@ impl Fakesnow {
             password: Some(FAKESNOW_PASSWORD.into()),
             private_key: None,
             host: Some(self.host.clone()),
+            timeouts: Default::default(),
         }
     }
 
@@ -325,4 +327,70 @@ pub fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
         std::fs::write(path, text).unwrap();
     }
     dir
+}
+
+/// A TCP server on 127.0.0.1 that accepts connections and never answers:
+/// a warehouse that hangs. Connections are held until the process ends.
+pub fn silent_server() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    port
+}
+
+/// A TCP proxy on 127.0.0.1 to `127.0.0.1:port` that passes bytes both ways
+/// until [`Proxy::freeze`], and from then on passes none: a server that
+/// goes silent after the connection is made and logged in.
+pub struct Proxy {
+    pub port: u16,
+    frozen: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Proxy {
+    pub fn to(port: u16) -> Proxy {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let local = listener.local_addr().unwrap().port();
+        let frozen = std::sync::Arc::new(AtomicBool::new(false));
+        let flag = frozen.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let Ok(server) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+                    continue;
+                };
+                for (mut from, mut to) in [
+                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                    (server, client),
+                ] {
+                    let flag = flag.clone();
+                    std::thread::spawn(move || {
+                        use std::io::{Read, Write};
+                        let mut buffer = [0u8; 16384];
+                        while let Ok(n) = from.read(&mut buffer) {
+                            if n == 0 {
+                                break;
+                            }
+                            // Frozen: swallow everything, answer nothing.
+                            if !flag.load(Ordering::SeqCst) && to.write_all(&buffer[..n]).is_err() {
+                                break;
+                            }
+                        }
+                    });
+                }
+            }
+        });
+        Proxy {
+            port: local,
+            frozen,
+        }
+    }
+
+    pub fn freeze(&self) {
+        self.frozen.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
 }
