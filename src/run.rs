@@ -738,6 +738,7 @@ fn load_seed(
         (seed::validate(ir, seed).map_err(|e| e.to_string())?, None)
     };
     let expected = Some((rows, seed.path.as_path()));
+    let describe = warehouse.describe();
     build_with(
         warehouse,
         emitter,
@@ -750,8 +751,60 @@ fn load_seed(
                 .map_err(|e| e.to_string()),
             None => Ok(()),
         },
-    )?;
+    )
+    .map_err(|e| locate_load_error(e, &seed.path, &describe, canonical.as_ref()))?;
     Ok(rows)
+}
+
+/// A warehouse's error about one line of a seed that the validator took
+/// (a line longer than DuckDB reads, a value a server refuses), as
+/// `seeds/t.csv:3: duckdb … cannot load this line: …`: the file and line,
+/// and what the engine said of it, without its advice about reader options
+/// shopc sets itself. Any other error is left as it is.
+fn locate_load_error(
+    error: String,
+    file: &Path,
+    warehouse: &str,
+    canonical: Option<&seed::Canonical>,
+) -> String {
+    let number = |text: &str| -> Option<u64> {
+        let digits: String = text.chars().take_while(char::is_ascii_digit).collect();
+        digits.parse().ok()
+    };
+    // DuckDB's reader: `CSV Error on Line: 3`, `Original Line: …`, then
+    // the reason, then advice and the reader's options.
+    if let Some((_, rest)) = error.split_once("CSV Error on Line: ")
+        && let Some(line) = number(rest)
+    {
+        let reason: Vec<&str> = rest
+            .lines()
+            .skip(1)
+            .filter(|l| !l.starts_with("Original Line:"))
+            .take_while(|l| !l.trim().is_empty())
+            .collect();
+        return format!(
+            "{}:{line}: {warehouse} cannot load this line: {}; nothing was loaded",
+            file.display(),
+            reason.join(" ").trim_end_matches('.')
+        );
+    }
+    // PostgreSQL's COPY: `CONTEXT: COPY t__shopc_new_…, line 3, column d: …`,
+    // a line of the canonical CSV it was sent.
+    if let Some((_, context)) = error.split_once("CONTEXT: COPY ")
+        && let Some((_, rest)) = context.split_once(", line ")
+        && let Some(line) = number(rest).and_then(|l| canonical?.file_line(l))
+    {
+        let message = error.lines().next().unwrap_or_default();
+        let column = rest
+            .split_once(", column ")
+            .map(|(_, c)| format!(" (column {})", c.lines().next().unwrap_or_default()))
+            .unwrap_or_default();
+        return format!(
+            "{}:{line}: {warehouse} cannot load this line{column}: {message}; nothing was loaded",
+            file.display()
+        );
+    }
+    error
 }
 
 /// Builds a model: an incremental model whose table exists is brought up to

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use crate::ir::types::{Type, is_iso_date, is_iso_timestamp};
+use crate::ir::types::{Type, is_iso_date, iso_timestamp_zone};
 use crate::ir::{Ir, RelId, RelationKind};
 use crate::problem::Problem;
 use crate::span::{SourceDb, Span};
@@ -170,9 +170,21 @@ pub fn validate(ir: &Ir, seed: &Seed) -> Result<u64, SeedError> {
 pub struct Canonical {
     pub rows: u64,
     pub csv: Vec<u8>,
+    /// For each record, its first line in `csv` and in the file.
+    lines: Vec<(u64, u64)>,
 }
 
 impl Canonical {
+    /// The file's line of the record on `line` of `csv` (a warehouse's
+    /// error names that line): what the person who wrote the file reads.
+    pub fn file_line(&self, line: u64) -> Option<u64> {
+        let i = self
+            .lines
+            .partition_point(|(canonical, _)| *canonical <= line);
+        let (canonical, file) = *self.lines.get(i.checked_sub(1)?)?;
+        Some(file + (line - canonical))
+    }
+
     /// The data rows again, each value `None` for NULL.
     pub fn records(&self) -> impl Iterator<Item = Vec<Option<String>>> + '_ {
         let mut reader = csv::ReaderBuilder::new()
@@ -185,7 +197,9 @@ impl Canonical {
             }
             let start = record.position().map_or(0, |p| p.byte() as usize);
             let end = reader.position().byte() as usize;
-            let quoted = quoted_fields(&self.csv[start..end]);
+            let quoted = quoted_fields(&self.csv[start..end])
+                .into_iter()
+                .map(|q| q != Quoting::Plain);
             Some(
                 record
                     .iter()
@@ -202,26 +216,43 @@ impl Canonical {
 
 /// Validates the file (as [`validate`]) and re-encodes it (see [`Canonical`]).
 pub fn canonical(ir: &Ir, seed: &Seed) -> Result<Canonical, SeedError> {
-    let mut csv = Vec::new();
-    let rows = read(ir, seed, Some(&mut csv))?;
-    Ok(Canonical { rows, csv })
+    let mut canonical = Canonical {
+        rows: 0,
+        csv: Vec::new(),
+        lines: Vec::new(),
+    };
+    canonical.rows = read(ir, seed, Some(&mut canonical))?;
+    Ok(canonical)
 }
 
-/// Which fields of one raw record begin with a quote, as the `csv` crate
-/// reads them (a quote opens a field only at its start, `""` inside is one
-/// quote, anything after the closing quote is literal): what tells `""`, the
+/// How a field of a raw record is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Quoting {
+    Plain,
+    Quoted,
+    /// `"a"b`: the `csv` crate reads `ab`, DuckDB refuses the line and
+    /// PostgreSQL reads on to the next quote. Refused.
+    TextAfterQuote,
+}
+
+/// How each field of one raw record is written, as the `csv` crate reads
+/// it (a quote opens a field only at its start, `""` inside is one quote,
+/// anything after the closing quote is literal): what tells `""`, the
 /// empty string, from an empty field, NULL.
-fn quoted_fields(raw: &[u8]) -> Vec<bool> {
+fn quoted_fields(raw: &[u8]) -> Vec<Quoting> {
     let mut fields = Vec::new();
     let mut i = 0;
     loop {
-        let quoted = raw.get(i) == Some(&b'"');
-        fields.push(quoted);
-        if quoted {
+        let mut quoting = Quoting::Plain;
+        if raw.get(i) == Some(&b'"') {
+            quoting = Quoting::Quoted;
             i += 1;
             loop {
                 match raw.get(i) {
-                    None => return fields,
+                    None => {
+                        fields.push(quoting);
+                        return fields;
+                    }
                     Some(b'"') if raw.get(i + 1) == Some(&b'"') => i += 2,
                     Some(b'"') => {
                         i += 1;
@@ -230,7 +261,11 @@ fn quoted_fields(raw: &[u8]) -> Vec<bool> {
                     Some(_) => i += 1,
                 }
             }
+            if !matches!(raw.get(i), None | Some(b',' | b'\r' | b'\n')) {
+                quoting = Quoting::TextAfterQuote;
+            }
         }
+        fields.push(quoting);
         loop {
             match raw.get(i) {
                 None | Some(b'\r' | b'\n') => return fields,
@@ -261,7 +296,7 @@ fn write_field(out: &mut Vec<u8>, first: bool, value: Option<&[u8]>) {
     }
 }
 
-fn read(ir: &Ir, seed: &Seed, mut out: Option<&mut Vec<u8>>) -> Result<u64, SeedError> {
+fn read(ir: &Ir, seed: &Seed, mut canonical: Option<&mut Canonical>) -> Result<u64, SeedError> {
     let err = |line: Option<u64>, message: String| SeedError {
         path: seed.path.clone(),
         line,
@@ -297,7 +332,9 @@ fn read(ir: &Ir, seed: &Seed, mut out: Option<&mut Vec<u8>>) -> Result<u64, Seed
             ),
         ));
     }
-    if let Some(out) = out.as_deref_mut() {
+    // Lines of the canonical CSV so far: a value's line breaks are kept.
+    let mut canonical_line = 1;
+    if let Some(Canonical { csv: out, .. }) = canonical.as_deref_mut() {
         for (i, name) in expected.iter().enumerate() {
             write_field(out, i == 0, Some(name.as_bytes()));
         }
@@ -305,6 +342,18 @@ fn read(ir: &Ir, seed: &Seed, mut out: Option<&mut Vec<u8>>) -> Result<u64, Seed
     }
     let mut rows = 0;
     let mut record = csv::StringRecord::new();
+    // Where the last record ended: anything after it is blank lines, which
+    // the CSV reader skips and PostgreSQL reads as rows.
+    let mut next = reader.position().byte() as usize;
+    let blank = |at: usize| {
+        let line = data[..at].iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+        err(
+            Some(line),
+            "a blank line: remove it (readers disagree on what it is: DuckDB skips it, \
+             PostgreSQL reads a row of empty fields)"
+                .into(),
+        )
+    };
     loop {
         match reader.read_record(&mut record) {
             Ok(false) => break,
@@ -315,6 +364,12 @@ fn read(ir: &Ir, seed: &Seed, mut out: Option<&mut Vec<u8>>) -> Result<u64, Seed
             }
         }
         rows += 1;
+        // The reader counts the blank lines it skipped into the record.
+        let start = record.position().map_or(next, |p| p.byte() as usize);
+        if matches!(data.get(start), Some(b'\n' | b'\r')) {
+            return Err(blank(start));
+        }
+        next = reader.position().byte() as usize;
         let line = record.position().map_or(rows + 1, |p| p.line());
         for ((name, ty), value) in columns.iter().zip(record.iter()) {
             if let Err(expected) = check_value(*ty, value) {
@@ -324,45 +379,78 @@ fn read(ir: &Ir, seed: &Seed, mut out: Option<&mut Vec<u8>>) -> Result<u64, Seed
                 ));
             }
         }
-        if let Some(out) = out.as_deref_mut() {
-            let start = record.position().map_or(0, |p| p.byte() as usize);
-            let end = reader.position().byte() as usize;
-            let quoted = quoted_fields(&data[start..end]);
-            if quoted.len() != record.len() {
-                return Err(err(
-                    Some(line),
-                    "shopc cannot tell which fields of this row are quoted; \
-                     quote every field of it"
-                        .into(),
-                ));
-            }
-            for (i, (value, quoted)) in record.iter().zip(quoted).enumerate() {
+        let quoting = quoted_fields(&data[start..next]);
+        if quoting.len() != record.len() {
+            return Err(err(
+                Some(line),
+                "shopc cannot tell which fields of this row are quoted; \
+                 quote every field of it"
+                    .into(),
+            ));
+        }
+        if let Some(i) = quoting.iter().position(|q| *q == Quoting::TextAfterQuote) {
+            return Err(err(
+                Some(line),
+                format!(
+                    "column `{}`: text after the closing quote (readers disagree on it): \
+                     quote the whole value, with `\"\"` for a quote inside",
+                    columns.get(i).map_or("?", |(n, _)| *n)
+                ),
+            ));
+        }
+        if let Some(Canonical {
+            csv: out, lines, ..
+        }) = canonical.as_deref_mut()
+        {
+            canonical_line += 1;
+            lines.push((canonical_line, line));
+            canonical_line += record
+                .iter()
+                .map(|v| v.bytes().filter(|&b| b == b'\n').count() as u64)
+                .sum::<u64>();
+            for (i, (value, quoting)) in record.iter().zip(&quoting).enumerate() {
+                let quoted = *quoting != Quoting::Plain;
                 let value = (quoted || !value.is_empty()).then_some(value.as_bytes());
                 write_field(out, i == 0, value);
             }
             out.push(b'\n');
         }
     }
+    if next < data.len() {
+        return Err(blank(next));
+    }
     Ok(rows)
 }
 
-/// Whether a CSV field can be read as the type; an empty field is NULL.
+/// Whether a CSV field can be read as the type by every warehouse, the
+/// same way; an empty field is NULL.
 fn check_value(ty: Type, value: &str) -> Result<(), &'static str> {
     if value.is_empty() {
         return Ok(());
+    }
+    // PostgreSQL's text cannot hold a NUL; DuckDB's can.
+    if value.contains('\0') {
+        return Err("text without NUL bytes (no warehouse but DuckDB can hold one)");
     }
     let ok = match ty {
         Type::Text | Type::Unknown | Type::Null => true,
         Type::Integer => value.parse::<i32>().is_ok(),
         Type::BigInt => value.parse::<i64>().is_ok(),
-        Type::Double => value.parse::<f64>().is_ok(),
-        Type::Numeric(params) => is_decimal(value, params),
+        // `1e400`, `inf` and `NaN` are not finite: DuckDB and PostgreSQL
+        // disagree on them.
+        Type::Double => value.parse::<f64>().is_ok_and(f64::is_finite),
+        // `numeric` without a precision is DECIMAL(38, 9) on DuckDB and
+        // unbounded on PostgreSQL: held to the narrower.
+        Type::Numeric(params) => is_decimal(value, Some(params.unwrap_or((38, 9)))),
         Type::Boolean => matches!(
             value.to_ascii_lowercase().as_str(),
             "true" | "false" | "t" | "f" | "1" | "0"
         ),
         Type::Date => is_iso_date(value),
-        Type::Timestamp | Type::TimestampTz => is_iso_timestamp(value),
+        // A zone on a timestamp without one is read as UTC by DuckDB and
+        // ignored by PostgreSQL: it is refused.
+        Type::Timestamp => iso_timestamp_zone(value) == Some(false),
+        Type::TimestampTz => iso_timestamp_zone(value).is_some(),
     };
     if ok {
         Ok(())
@@ -373,8 +461,11 @@ fn check_value(ty: Type, value: &str) -> Result<(), &'static str> {
             Type::Double => "a number",
             Type::Numeric(_) => "a decimal number that fits the column's precision and scale",
             Type::Boolean => "a boolean (true or false)",
-            Type::Date => "a date (YYYY-MM-DD)",
-            _ => "a timestamp (YYYY-MM-DD HH:MM:SS)",
+            Type::Date => "a date of the calendar (YYYY-MM-DD, years 0001 to 9999)",
+            Type::Timestamp => {
+                "a timestamp without a zone (YYYY-MM-DD HH:MM:SS; a column with zones is `timestamptz`)"
+            }
+            _ => "a timestamp (YYYY-MM-DD HH:MM:SS, then optionally a zone: Z, +HH:MM)",
         })
     }
 }
@@ -411,17 +502,43 @@ mod tests {
         assert!(check_value(Type::Numeric(Some((4, 2))), "123.5").is_err());
         assert!(check_value(Type::Boolean, "TRUE").is_ok());
         assert!(check_value(Type::Boolean, "yes").is_err());
-        assert!(check_value(Type::Date, "2024-02-30").is_ok());
+        assert!(check_value(Type::Date, "2024-02-30").is_err());
+        assert!(check_value(Type::Date, "0000-01-01").is_err());
+        assert!(check_value(Type::Double, "1e400").is_err());
+        assert!(check_value(Type::Double, "NaN").is_err());
+        assert!(check_value(Type::Double, "-1.5e3").is_ok());
+        assert!(check_value(Type::Text, "a\0b").is_err());
+        assert!(check_value(Type::Timestamp, "2024-01-01 10:00:00+02:00").is_err());
+        assert!(check_value(Type::TimestampTz, "2024-01-01 10:00:00+02:00").is_ok());
         assert!(check_value(Type::Date, "2024-13-01").is_err());
         assert!(check_value(Type::Timestamp, "2024-01-01 10:00:00").is_ok());
         assert!(check_value(Type::Timestamp, "yesterday").is_err());
     }
 
     #[test]
+    fn a_canonical_line_is_traced_to_the_files() {
+        // Line 3 of the file held a value over two lines; a blank line
+        // cannot be there (refused), so the file's line 5 is record 3.
+        let canonical = Canonical {
+            rows: 3,
+            csv: Vec::new(),
+            lines: vec![(2, 2), (3, 3), (5, 5)],
+        };
+        assert_eq!(canonical.file_line(2), Some(2));
+        assert_eq!(canonical.file_line(4), Some(4));
+        assert_eq!(canonical.file_line(5), Some(5));
+        assert_eq!(canonical.file_line(1), None);
+    }
+
+    #[test]
     fn quoted_fields_follow_the_csv_reader() {
-        assert_eq!(quoted_fields(b"1,a\"b,\"\"\n"), [false, false, true]);
-        assert_eq!(quoted_fields(b"\"x,\"\"y\",\r\n"), [true, false]);
-        assert_eq!(quoted_fields(b"\"a\"b,\"\n\",3"), [true, true, false]);
-        assert_eq!(quoted_fields(b""), [false]);
+        use Quoting::*;
+        assert_eq!(quoted_fields(b"1,a\"b,\"\"\n"), [Plain, Plain, Quoted]);
+        assert_eq!(quoted_fields(b"\"x,\"\"y\",\r\n"), [Quoted, Plain]);
+        assert_eq!(
+            quoted_fields(b"\"a\"b,\"\n\",3"),
+            [TextAfterQuote, Quoted, Plain]
+        );
+        assert_eq!(quoted_fields(b""), [Plain]);
     }
 }

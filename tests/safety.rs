@@ -55,6 +55,34 @@ fn a_seed_row_the_engine_cannot_read_fails_and_keeps_the_table() {
     );
     assert!(text.contains("raw.t is left as it was"), "{text}");
     assert_eq!(rows(root), [(1, 1), (2, 2)], "the old rows are kept");
+    // A line over DuckDB's 2,000,000 bytes: its error, with the file and line.
+    let long = "x".repeat(3_000_000);
+    std::fs::write(root.join("seeds/t.csv"), format!("id,s\n1,a\n2,{long}\n")).unwrap();
+    let out = common::run("seed", root, &[]);
+    let text = common::stdout(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        &text[..text.len().min(2000)]
+    );
+    assert!(
+        text.contains("seeds/t.csv:3: duckdb ")
+            && text.contains(" cannot load this line: Maximum line size of 2000000 bytes exceeded"),
+        "{}",
+        &text[..text.len().min(2000)]
+    );
+    assert!(
+        !text.contains("Possible Solution"),
+        "{}",
+        &text[..text.len().min(2000)]
+    );
+    assert!(
+        text.len() < 1000,
+        "the line is not repeated: {} bytes",
+        text.len()
+    );
+    assert_eq!(rows(root), [(1, 1), (2, 2)], "the old rows are kept");
     // No scratch table is left behind.
     let db = common::database_at(&root.join("target/safety.duckdb"));
     let tables: i64 = db
@@ -735,4 +763,86 @@ fn a_silent_snowflake_statement_fails_past_statement_timeout() {
             .contains("no answer within 1 s (`statement_timeout` in profiles.toml)"),
         "{error}"
     );
+}
+
+/// Values that loaded on DuckDB but not on PostgreSQL (or differently) are
+/// refused by the validator for every target, with the file and line, and
+/// nothing is loaded.
+#[test]
+fn seeds_that_warehouses_read_differently_are_refused_everywhere() {
+    let dir = common::project(&[
+        ("shop.toml", "name = \"safety\"\n"),
+        (
+            "models/source.shop",
+            "source raw {\n  table t { columns { id: integer, x: double, d: date, at: timestamp, s: text } }\n}\n",
+        ),
+        (
+            "seeds/t.csv",
+            "id,x,d,at,s\n1,1.5,2024-01-01,2024-01-01 10:00:00,a\n",
+        ),
+    ]);
+    let root = dir.path();
+    let pg = common::Postgres::start("safety_values");
+    pg.write_profiles(root);
+    let out = common::run("seed", root, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", common::stdout(&out));
+    let good = "id,x,d,at,s\n1,1.5,2024-01-01,2024-01-01 10:00:00,a\n";
+    let cases = [
+        (format!("{good}\n2,1,2024-01-01,,b\n"), 3, "a blank line"),
+        (format!("{good}\n"), 3, "a blank line"),
+        (
+            format!("{good}2,1e400,,,\n"),
+            3,
+            "column `x`: \"1e400\" is not a number",
+        ),
+        (
+            format!("{good}2,NaN,,,\n"),
+            3,
+            "column `x`: \"NaN\" is not a number",
+        ),
+        (
+            format!("{good}2,,0000-01-01,,\n"),
+            3,
+            "column `d`: \"0000-01-01\" is not a date of the calendar",
+        ),
+        (
+            format!("{good}2,,2023-02-29,,\n"),
+            3,
+            "column `d`: \"2023-02-29\" is not a date",
+        ),
+        (
+            format!("{good}2,,,2024-01-01 10:00:00+02:00,\n"),
+            3,
+            "is not a timestamp without a zone",
+        ),
+        (
+            format!("{good}2,,,2024-01-01 24:00:00,\n"),
+            3,
+            "is not a timestamp",
+        ),
+        (format!("{good}2,,,,a\0b\n"), 3, "text without NUL bytes"),
+        (
+            format!("{good}2,,,,\"a\"b\n"),
+            3,
+            "column `s`: text after the closing quote",
+        ),
+    ];
+    for (csv, line, message) in &cases {
+        std::fs::write(root.join("seeds/t.csv"), csv).unwrap();
+        for target in [&[][..], &["--target", "pg"][..]] {
+            let out = common::run("seed", root, target);
+            let text = common::stdout(&out);
+            assert_eq!(out.status.code(), Some(1), "{csv:?}: {text}");
+            assert!(text.contains(&format!("t.csv:{line}: ")), "{csv:?}: {text}");
+            assert!(text.contains(message), "{csv:?}: {text}");
+            if target.is_empty() {
+                // Nothing was loaded: the table keeps its row.
+                let db = common::database_at(&root.join("target/safety.duckdb"));
+                let n: i64 = db
+                    .query_row("SELECT count(*) FROM raw.t", [], |r| r.get(0))
+                    .unwrap();
+                assert_eq!(n, 1);
+            }
+        }
+    }
 }

@@ -2107,7 +2107,7 @@ impl<'a> Lowerer<'a> {
                 if !is_iso_date(d) {
                     self.push(Problem::InvalidLiteral {
                         span,
-                        reason: "a date literal is written `date 'YYYY-MM-DD'`".into(),
+                        reason: "a date literal is a day of the calendar, written `date 'YYYY-MM-DD'` (years 0001 to 9999)".into(),
                     });
                 }
                 (Literal::Date(d.clone()), Type::Date)

@@ -171,31 +171,132 @@ impl Type {
     }
 }
 
-/// Whether text is an ISO date, `YYYY-MM-DD` (month 1–12, day 1–31).
+/// Whether text is a day of the calendar every warehouse keeps, written
+/// `YYYY-MM-DD`: year 0001 to 9999 (PostgreSQL has no year 0), a month's
+/// own days (no `2023-02-29`).
 pub fn is_iso_date(text: &str) -> bool {
     let b = text.as_bytes();
-    b.len() == 10
+    if !(b.len() == 10
         && b[4] == b'-'
         && b[7] == b'-'
         && b.iter()
             .enumerate()
-            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
-        && matches!(text[5..7].parse::<u8>(), Ok(1..=12))
-        && matches!(text[8..10].parse::<u8>(), Ok(1..=31))
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit()))
+    {
+        return false;
+    }
+    let number = |range: std::ops::Range<usize>| text[range].parse::<u32>().unwrap_or(0);
+    let (year, month, day) = (number(0..4), number(5..7), number(8..10));
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => 0,
+    };
+    year >= 1 && (1..=days).contains(&day)
 }
 
-/// Whether text is an ISO timestamp: a date, then a time and an optional zone.
+/// Whether text is an ISO timestamp: a date, then optionally a time
+/// (`HH:MM`, `HH:MM:SS`, up to six digits of a second after a point, after
+/// a space or `T`) and a zone (`Z`, `+HH`, `+HH:MM`, `+HHMM`).
 pub fn is_iso_timestamp(text: &str) -> bool {
-    text.get(..10).is_some_and(is_iso_date)
-        && text[10..]
-            .chars()
-            .all(|c| c.is_ascii_digit() || " T:.+-Z".contains(c))
+    iso_timestamp_zone(text).is_some()
+}
+
+/// [`is_iso_timestamp`], and whether the timestamp names a zone.
+pub fn iso_timestamp_zone(text: &str) -> Option<bool> {
+    if !text.get(..10).is_some_and(is_iso_date) {
+        return None;
+    }
+    let rest = &text[10..];
+    if rest.is_empty() {
+        return Some(false);
+    }
+    let rest = rest.strip_prefix([' ', 'T'])?;
+    let two = |s: &str, max: u32| -> bool {
+        s.len() == 2
+            && s.bytes().all(|b| b.is_ascii_digit())
+            && s.parse::<u32>().is_ok_and(|n| n <= max)
+    };
+    // The time: up to where a zone starts.
+    let zone_at = rest.find(['Z', '+', '-']).unwrap_or(rest.len());
+    let (time, zone) = rest.split_at(zone_at);
+    let (clock, fraction) = match time.split_once('.') {
+        Some((clock, fraction)) => (clock, Some(fraction)),
+        None => (time, None),
+    };
+    let parts: Vec<&str> = clock.split(':').collect();
+    let clock_ok = match parts.as_slice() {
+        [h, m] => two(h, 23) && two(m, 59) && fraction.is_none(),
+        [h, m, s] => two(h, 23) && two(m, 59) && two(s, 59),
+        _ => false,
+    };
+    let fraction_ok = fraction
+        .is_none_or(|f| (1..=6).contains(&f.len()) && f.bytes().all(|b| b.is_ascii_digit()));
+    if !(clock_ok && fraction_ok) {
+        return None;
+    }
+    if zone.is_empty() {
+        return Some(false);
+    }
+    if zone == "Z" {
+        return Some(true);
+    }
+    let offset = &zone[1..];
+    let ok = match offset.len() {
+        2 => two(offset, 15),
+        4 => two(&offset[..2], 15) && two(&offset[2..], 59),
+        5 => offset.as_bytes()[2] == b':' && two(&offset[..2], 15) && two(&offset[3..], 59),
+        _ => false,
+    };
+    ok.then_some(true)
 }
 
 #[cfg(test)]
 mod tests {
     use super::Type::*;
     use super::*;
+
+    #[test]
+    fn dates_and_timestamps_are_the_calendars() {
+        for good in ["2024-02-29", "2000-02-29", "0001-01-01", "9999-12-31"] {
+            assert!(is_iso_date(good), "{good}");
+        }
+        for bad in [
+            "2023-02-29",
+            "1900-02-29",
+            "2024-04-31",
+            "0000-01-01",
+            "2024-13-01",
+            "2024-1-01",
+        ] {
+            assert!(!is_iso_date(bad), "{bad}");
+        }
+        assert_eq!(iso_timestamp_zone("2024-01-01"), Some(false));
+        assert_eq!(iso_timestamp_zone("2024-01-01 10:00"), Some(false));
+        assert_eq!(
+            iso_timestamp_zone("2024-01-01T10:00:59.123456"),
+            Some(false)
+        );
+        assert_eq!(iso_timestamp_zone("2024-01-01 10:00:00Z"), Some(true));
+        assert_eq!(iso_timestamp_zone("2024-01-01 10:00:00+02:00"), Some(true));
+        assert_eq!(iso_timestamp_zone("2024-01-01 10:00:00-0530"), Some(true));
+        assert_eq!(iso_timestamp_zone("2024-01-01 10:00:00+02"), Some(true));
+        for bad in [
+            "2024-01-01 24:00:00",
+            "2024-01-01 10:60",
+            "2024-01-01 10:00:00.1234567",
+            "2024-01-01 10",
+            "2024-01-01 99:99",
+            "2024-01-01 10:00:00+2",
+            "2024-01-01  10:00:00",
+            "2024-02-30 10:00:00",
+        ] {
+            assert_eq!(iso_timestamp_zone(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn unify_widens_numbers_and_time() {

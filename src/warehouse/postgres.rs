@@ -60,6 +60,9 @@ fn error(e: tokio_postgres::Error, sql: &str) -> WarehouseError {
             if let Some(hint) = db.hint() {
                 text.push_str(&format!("\nHINT: {hint}"));
             }
+            if let Some(context) = db.where_() {
+                text.push_str(&format!("\nCONTEXT: {context}"));
+            }
             text
         }
         // "error connecting to server" says nothing by itself: add its
