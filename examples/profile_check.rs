@@ -1,0 +1,34 @@
+#![allow(clippy::disallowed_methods)]
+//! Times each phase of `check` on a generated project, single-threaded:
+//! `cargo run --release --example profile_check -- 10000`.
+use std::time::Instant;
+
+fn main() {
+    let models: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(10_000);
+    let project = shopc::synth::project(models, 7);
+    let (db, config, files) = project.load();
+    let bytes: usize = project.files.iter().map(|(_, t)| t.len()).sum();
+    let t = Instant::now();
+    let mut asts = Vec::new();
+    let mut broken = Vec::new();
+    for &f in &files {
+        let parsed = shopc::syntax::parse_file(f, db.text(f));
+        broken.extend(parsed.broken_items);
+        asts.push((f, parsed.file));
+    }
+    let parse = t.elapsed();
+    let t = Instant::now();
+    let (ir, problems) = shopc::ir::lower(&db, &config, &asts, &broken);
+    let lower = t.elapsed();
+    let t = Instant::now();
+    let checked = shopc::check::check(&ir);
+    let check = t.elapsed();
+    println!(
+        "{models} models, {} KiB: parse {parse:?}, resolve {lower:?}, check {check:?} ({} problems)",
+        bytes / 1024,
+        problems.len() + checked.len()
+    );
+}
