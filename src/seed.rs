@@ -296,6 +296,9 @@ fn write_field(out: &mut Vec<u8>, first: bool, value: Option<&[u8]>) {
     }
 }
 
+/// Reads the file (whole, in memory: the raw bytes tell quoted fields from
+/// plain ones), checks its header, its lines and every value, and with
+/// `canonical` re-encodes it there. Returns the number of data rows.
 fn read(ir: &Ir, seed: &Seed, mut canonical: Option<&mut Canonical>) -> Result<u64, SeedError> {
     let err = |line: Option<u64>, message: String| SeedError {
         path: seed.path.clone(),
