@@ -442,6 +442,13 @@ fn check(dir: &std::path::Path, format: Format, color: ColorChoice) -> ExitCode 
         problems.extend(crate::seed::discover(&compilation.ir, &mut db, &seeds).problems);
     }
     crate::sort_problems(&mut problems);
+    if let (Some(compilation), Some(config)) = (&compilation, &config)
+        && !problems.iter().any(Problem::is_error)
+    {
+        let dialect =
+            find_target(&root, None).map_or(crate::emit::Dialect::DuckDb, |t| t.target.dialect());
+        write_manifest(&db, &root, config, compilation, dialect, "check".into());
+    }
     let elapsed = started.elapsed();
 
     let diagnostics: Vec<Diagnostic> = problems.iter().map(Problem::to_diagnostic).collect();
@@ -705,12 +712,88 @@ fn prepare(args: &RunArgs) -> Result<Prepared, ExitCode> {
         return Err(ExitCode::from(if io { EXIT_USAGE } else { EXIT_ERRORS }));
     }
     let selected = selection(&compilation.ir, args)?;
+    let dialect = match args.target.as_deref().map(parse_dialect) {
+        Some(Ok(dialect)) => dialect,
+        _ => find_target(&loaded.root, args.target.as_deref())
+            .map_or(crate::emit::Dialect::DuckDb, |t| t.target.dialect()),
+    };
+    write_manifest(
+        &loaded.db,
+        &loaded.root,
+        &config,
+        &compilation,
+        dialect,
+        command_name(),
+    );
     Ok(Prepared {
         loaded,
         config,
         compilation,
         selected,
     })
+}
+
+/// The subcommand, as the manifest records it.
+fn command_name() -> String {
+    std::env::args().nth(1).unwrap_or_default()
+}
+
+/// Writes `target/manifest.json` for a project that compiled (see
+/// [`crate::manifest`]); a failure to write it is a warning.
+fn write_manifest(
+    db: &SourceDb,
+    root: &std::path::Path,
+    config: &crate::config::ProjectConfig,
+    compilation: &crate::Compilation,
+    dialect: crate::emit::Dialect,
+    command: String,
+) {
+    let mut db = db.clone();
+    let discovered =
+        crate::seed::discover(&compilation.ir, &mut db, &root.join(&config.paths.seeds));
+    let seeds: Vec<(crate::ir::RelId, String, String)> = discovered
+        .seeds
+        .iter()
+        .map(|s| {
+            let digest = std::fs::read(&s.path).map_or_else(
+                |e| format!("unreadable: {e}"),
+                |bytes| {
+                    use sha2::Digest;
+                    let digest = sha2::Sha256::digest(&bytes);
+                    digest.iter().map(|b| format!("{b:02x}")).collect()
+                },
+            );
+            (s.relation, s.path.display().to_string(), digest)
+        })
+        .collect();
+    let manifest = crate::manifest::build(
+        &compilation.ir,
+        &db,
+        &config.name,
+        &root.display().to_string(),
+        dialect,
+        &seeds,
+    );
+    let now = chrono::Utc::now();
+    let invocation = crate::manifest::Invocation {
+        id: crate::manifest::hash(&format!(
+            "{} {}",
+            std::process::id(),
+            now.timestamp_nanos_opt().unwrap_or_default()
+        ))[..16]
+            .to_string(),
+        command,
+        generated_at: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    };
+    let dir = root.join(&config.paths.target);
+    let path = dir.join("manifest.json");
+    let partial = dir.join("manifest.json.partial");
+    let result = std::fs::create_dir_all(&dir)
+        .and_then(|()| std::fs::write(&partial, manifest.to_json(&invocation)))
+        .and_then(|()| std::fs::rename(&partial, &path));
+    if let Err(e) = result {
+        eprintln!("warning: cannot write `{}`: {e}", path.display());
+    }
 }
 
 /// The selected relations, in build order.

@@ -7,6 +7,7 @@ pub mod config;
 pub mod diagnostic;
 pub mod emit;
 pub mod ir;
+pub mod manifest;
 pub mod plan;
 pub mod problem;
 #[cfg(feature = "warehouses")]

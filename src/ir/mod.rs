@@ -7,7 +7,7 @@
 
 pub mod library;
 mod lower;
-mod print;
+pub mod print;
 pub mod types;
 
 use std::collections::HashMap;

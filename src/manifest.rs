@@ -1,0 +1,714 @@
+//! `target/manifest.json`: every node of the project (source tables, seeds,
+//! models, snapshots, tests, reconciliations) as the compiler understands
+//! it, with fingerprints that say what changed between two compilations.
+//!
+//! A node's *meaning* fingerprint hashes the resolved, typed IR (names bound,
+//! types known, vars already substituted, the meaning of the ephemeral models
+//! it inlines folded in), never its text and never a physical name: moving a
+//! model to another file, reformatting it or building it into another schema
+//! leaves it unchanged. Its *config* fingerprint hashes how it is built
+//! (materialization and its settings, layer, tags, layout); its *docs*
+//! fingerprint its descriptions. The node list is deterministic: the same
+//! project gives the same bytes. Pure: the caller writes the file.
+//! The shape is documented by `docs/manifest.schema.json`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use serde::Serialize;
+use sha2::Digest;
+
+use crate::check::additivity::Additivity;
+use crate::emit::{Dialect, Emitter, physical_name};
+use crate::ir::print::show;
+use crate::ir::{
+    ColumnId, Expr, ExprKind, Ir, Materialized, Query, RelId, RelationKind, SnapshotStrategy,
+};
+use crate::span::{SourceDb, Span};
+
+/// The manifest's format; a reader refuses another.
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Manifest {
+    pub metadata: Metadata,
+    /// By unique id, sorted.
+    pub nodes: BTreeMap<String, Node>,
+}
+
+/// The command that wrote a manifest, and when: the only part of the file
+/// that differs between two compilations of the same project.
+#[derive(Debug, Clone, Serialize)]
+pub struct Invocation {
+    pub id: String,
+    pub command: String,
+    /// RFC 3339, UTC.
+    pub generated_at: String,
+}
+
+impl Manifest {
+    /// The file's text, compact (as dbt writes its own): `metadata`,
+    /// `invocation`, then `nodes`.
+    pub fn to_json(&self, invocation: &Invocation) -> String {
+        #[derive(Serialize)]
+        struct File<'a> {
+            metadata: &'a Metadata,
+            invocation: &'a Invocation,
+            nodes: &'a BTreeMap<String, Node>,
+        }
+        let file = File {
+            metadata: &self.metadata,
+            invocation,
+            nodes: &self.nodes,
+        };
+        let mut text = serde_json::to_string(&file).unwrap_or_default();
+        text.push('\n');
+        text
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Metadata {
+    pub format_version: u32,
+    pub shopc_version: &'static str,
+    pub project: String,
+    /// The dialect of the target it was compiled for.
+    pub dialect: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Node {
+    pub unique_id: String,
+    /// `source`, `seed`, `model`, `snapshot`, `test` or `reconciliation`.
+    pub kind: &'static str,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layer: Option<String>,
+    /// The file, relative to the project, and the line it starts on.
+    pub file: String,
+    pub line: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Where it lives in the warehouse (none for ephemeral models and tests).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub physical: Option<Physical>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub materialized: Option<Materialization>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    /// The declared grain (a model), unique key (a snapshot) or expected key
+    /// (a source table).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub grain: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub columns: Vec<ColumnNode>,
+    pub depends_on: DependsOn,
+    /// The unique ids of its tests (a relation), or the relation a test is of.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tests: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attached_to: Option<String>,
+    /// A test's severity: `error` or `warn`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub severity: Option<&'static str>,
+    pub fingerprints: Fingerprints,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Physical {
+    pub schema: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Materialization {
+    /// `view`, `table`, `ephemeral` or `incremental`.
+    pub kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<&'static str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unique_key: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lookback_seconds: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub on_schema_change: Option<&'static str>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ColumnNode {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub ty: String,
+    pub nullable: bool,
+    /// `additive`, `semi-additive` or `non-additive`.
+    pub additivity: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The upstream columns it is computed from.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub from: Vec<ColumnRef>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct ColumnRef {
+    pub node: String,
+    pub column: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DependsOn {
+    pub nodes: Vec<String>,
+    /// Every upstream column the node reads, anywhere in its query.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub columns: Vec<ColumnRef>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Fingerprints {
+    pub meaning: String,
+    pub config: String,
+    pub docs: String,
+}
+
+/// The manifest of a compiled project. `root` is the project folder as
+/// its files are named in `db`, so that paths are written relative to it;
+/// `seeds` are the seed files found (the source table each fills, its
+/// path and its bytes' digest).
+pub fn build(
+    ir: &Ir,
+    db: &SourceDb,
+    project: &str,
+    root: &str,
+    dialect: Dialect,
+    seeds: &[(RelId, String, String)],
+) -> Manifest {
+    let mut builder = Builder {
+        ir,
+        db,
+        project,
+        root,
+        meaning: BTreeMap::new(),
+        nodes: BTreeMap::new(),
+        additivity: crate::check::additivity::derive(ir, &crate::check::grain::derive(ir)),
+        nullability: crate::check::nullability::derive(ir),
+    };
+    for &id in &ir.order {
+        builder.relation(id);
+    }
+    // A test's meaning is its DuckDB query, physical names replaced: the
+    // same whatever the target.
+    builder.tests(&Emitter::new(ir, Dialect::DuckDb), Dialect::DuckDb);
+    for (table, path, digest) in seeds {
+        let rel = ir.relation(*table);
+        let name = match &rel.kind {
+            RelationKind::Table(t) => t.identifier.clone(),
+            _ => rel.name.clone(),
+        };
+        let id = format!("seed.{project}.{name}");
+        let fills = builder.id(*table);
+        builder.nodes.insert(
+            id.clone(),
+            Node {
+                unique_id: id,
+                kind: "seed",
+                name,
+                layer: None,
+                file: relative(root, path),
+                line: 1,
+                description: None,
+                physical: None,
+                materialized: None,
+                tags: Vec::new(),
+                grain: Vec::new(),
+                columns: Vec::new(),
+                depends_on: DependsOn::default(),
+                tests: Vec::new(),
+                attached_to: Some(fills),
+                severity: None,
+                fingerprints: Fingerprints {
+                    meaning: digest.clone(),
+                    config: hash(""),
+                    docs: hash(""),
+                },
+            },
+        );
+    }
+    Manifest {
+        metadata: Metadata {
+            format_version: FORMAT_VERSION,
+            shopc_version: env!("CARGO_PKG_VERSION"),
+            project: project.to_string(),
+            dialect: dialect.name(),
+        },
+        nodes: builder.nodes,
+    }
+}
+
+/// The hex sha256 of a text.
+pub fn hash(text: &str) -> String {
+    sha2::Sha256::digest(text)
+        .iter()
+        .fold(String::with_capacity(64), |mut out, b| {
+            let _ = write!(out, "{b:02x}");
+            out
+        })
+}
+
+fn relative(root: &str, path: &str) -> String {
+    let trimmed = path
+        .strip_prefix(root)
+        .map(|p| p.trim_start_matches(['/', '\\']))
+        .unwrap_or(path);
+    trimmed.trim_start_matches("./").replace('\\', "/")
+}
+
+struct Builder<'a> {
+    ir: &'a Ir,
+    db: &'a SourceDb,
+    project: &'a str,
+    root: &'a str,
+    /// Meaning fingerprints so far: an ephemeral's, for its readers.
+    meaning: BTreeMap<RelId, String>,
+    nodes: BTreeMap<String, Node>,
+    additivity: crate::check::additivity::Additivities,
+    nullability: crate::check::nullability::Nullability,
+}
+
+impl Builder<'_> {
+    /// `model.shopco.fact_orders`, `source.shopco.raw.raw_orders`.
+    fn id(&self, id: RelId) -> String {
+        let rel = self.ir.relation(id);
+        let kind = match rel.kind {
+            RelationKind::Table(_) => "source",
+            RelationKind::Model(_) => "model",
+            RelationKind::Snapshot(_) => "snapshot",
+        };
+        format!("{kind}.{}.{}", self.project, rel.name)
+    }
+
+    fn location(&self, span: Span) -> (String, usize) {
+        let file = self.db.get(span.file);
+        (
+            relative(self.root, &file.path),
+            file.line_col(span.start as usize).0,
+        )
+    }
+
+    fn column_ref(&self, column: ColumnId) -> ColumnRef {
+        let c = self.ir.column(column);
+        ColumnRef {
+            node: self.id(c.relation),
+            column: c.name.clone(),
+        }
+    }
+
+    fn relation(&mut self, id: RelId) {
+        let ir = self.ir;
+        let rel = ir.relation(id);
+        let (file, line) = self.location(rel.span);
+        let mut meaning = format!("{} {}\n", rel.kind_word(), rel.name);
+        let mut config = String::new();
+        let mut docs = format!("{}\n", rel.doc.as_deref().unwrap_or_default());
+        let mut node = Node {
+            unique_id: self.id(id),
+            kind: match rel.kind {
+                RelationKind::Table(_) => "source",
+                RelationKind::Model(_) => "model",
+                RelationKind::Snapshot(_) => "snapshot",
+            },
+            name: rel.name.clone(),
+            layer: None,
+            file,
+            line,
+            description: rel.doc.clone(),
+            physical: physical_name(ir, id).map(|p| Physical {
+                schema: p.schema,
+                name: p.name,
+            }),
+            materialized: None,
+            tags: Vec::new(),
+            grain: Vec::new(),
+            columns: Vec::new(),
+            depends_on: DependsOn {
+                nodes: rel.deps.iter().map(|d| self.id(*d)).collect(),
+                columns: Vec::new(),
+            },
+            tests: Vec::new(),
+            attached_to: None,
+            severity: None,
+            fingerprints: Fingerprints {
+                meaning: String::new(),
+                config: String::new(),
+                docs: String::new(),
+            },
+        };
+        let names = |ids: &[ColumnId]| -> Vec<String> {
+            ids.iter().map(|c| ir.column(*c).name.clone()).collect()
+        };
+        match &rel.kind {
+            RelationKind::Table(t) => {
+                node.grain = names(&t.expect_key);
+                let _ = writeln!(
+                    config,
+                    "loaded_at {:?}",
+                    t.loaded_at.map(|c| &ir.column(c).name)
+                );
+                let _ = writeln!(
+                    config,
+                    "freshness {:?}",
+                    t.freshness.map(|f| (f.warn_after, f.error_after))
+                );
+            }
+            RelationKind::Model(m) => {
+                node.layer = m.layer.clone();
+                node.tags = m.tags.clone();
+                node.tags.sort();
+                node.grain = m
+                    .grain
+                    .iter()
+                    .flatten()
+                    .map(|(c, _)| ir.column(*c).name.clone())
+                    .collect();
+                node.materialized = Some(materialization(&m.materialized));
+                let _ = writeln!(meaning, "grain {:?}", node.grain);
+                let _ = writeln!(meaning, "non_additive {:?}", names(&m.non_additive));
+                for (measure, dimension) in &m.semi_additive {
+                    let _ = writeln!(
+                        meaning,
+                        "semi_additive {} by {}",
+                        ir.column(*measure).name,
+                        ir.column(*dimension).name
+                    );
+                }
+                self.query(&mut meaning, &m.query);
+                node.depends_on.columns = self.reads(rel, &m.query);
+                let _ = writeln!(config, "materialized {:?}", node.materialized);
+                let _ = writeln!(config, "layer {:?} tags {:?}", node.layer, node.tags);
+                let _ = writeln!(config, "cluster_by {:?}", names(&m.cluster_by));
+                if let Some(p) = &m.partition_by {
+                    let _ = writeln!(
+                        config,
+                        "partition_by {} {}",
+                        ir.column(p.column).name,
+                        p.granularity
+                    );
+                }
+            }
+            RelationKind::Snapshot(s) => {
+                node.grain = names(&s.unique_key);
+                let _ = writeln!(meaning, "from {}", ir.relation(s.from).name);
+                let _ = writeln!(meaning, "unique_key {:?}", node.grain);
+                let strategy = match &s.strategy {
+                    SnapshotStrategy::Check(columns) => format!("check {:?}", names(columns)),
+                    SnapshotStrategy::CheckAll => "check all".to_string(),
+                    SnapshotStrategy::Timestamp(c) => format!("timestamp {}", ir.column(*c).name),
+                };
+                let _ = writeln!(
+                    meaning,
+                    "strategy {strategy} hard_deletes {:?}",
+                    s.hard_deletes
+                );
+                if let Some(m) = self.meaning.get(&s.from) {
+                    let _ = writeln!(meaning, "reads {m}");
+                }
+            }
+        }
+        let query = match &rel.kind {
+            RelationKind::Model(m) => Some(&m.query),
+            _ => None,
+        };
+        let from_relation = match &rel.kind {
+            RelationKind::Snapshot(s) => Some(s.from),
+            _ => None,
+        };
+        for &c in rel.columns.values() {
+            let column = ir.column(c);
+            let _ = write!(
+                meaning,
+                "column {}: {} {:?}",
+                column.name, column.ty, column.role
+            );
+            if let (Some(expr), Some(q)) = (&column.expr, query) {
+                let _ = write!(meaning, " = {}", show(ir, q, expr));
+            }
+            meaning.push('\n');
+            let _ = writeln!(
+                docs,
+                "{}: {}",
+                column.name,
+                column.doc.as_deref().unwrap_or_default()
+            );
+            let mut from: Vec<ColumnRef> = Vec::new();
+            if let Some(expr) = &column.expr {
+                expr.walk(&mut |e| {
+                    if let ExprKind::Column { column, .. } = &e.kind {
+                        from.push(self.column_ref(*column));
+                    }
+                });
+            } else if let Some(source) = from_relation
+                && let Some(&upstream) = ir.relation(source).columns.get(&column.name)
+            {
+                from.push(self.column_ref(upstream));
+            }
+            from.sort();
+            from.dedup();
+            node.columns.push(ColumnNode {
+                name: column.name.clone(),
+                ty: column.ty.to_string(),
+                nullable: !self.nullability.never_null(c),
+                additivity: match self.additivity.of(c) {
+                    Additivity::Additive => "additive",
+                    Additivity::Semi { .. } => "semi-additive",
+                    Additivity::NonAdditive { .. } => "non-additive",
+                },
+                description: column.doc.clone(),
+                from,
+            });
+        }
+        let meaning = hash(&meaning);
+        node.fingerprints = Fingerprints {
+            meaning: meaning.clone(),
+            config: hash(&config),
+            docs: hash(&docs),
+        };
+        self.meaning.insert(id, meaning);
+        self.nodes.insert(node.unique_id.clone(), node);
+    }
+
+    /// The query in words: what it reads (with the types of the columns it
+    /// reads, and the meaning of an ephemeral model, which it inlines), how
+    /// it joins, filters, groups and dedupes.
+    fn query(&self, out: &mut String, q: &Query) {
+        let ir = self.ir;
+        for (i, scan) in q.scans.iter().enumerate() {
+            let rel = ir.relation(scan.relation);
+            let _ = write!(out, "scan {i} {} as {}", rel.name, scan.alias);
+            if let RelationKind::Model(m) = &rel.kind
+                && m.materialized == Materialized::Ephemeral
+                && let Some(inlined) = self.meaning.get(&scan.relation)
+            {
+                let _ = write!(out, " inlining {inlined}");
+            }
+            out.push('\n');
+        }
+        for join in &q.joins {
+            let _ = writeln!(
+                out,
+                "join {:?} {:?} scan {} on {}",
+                join.kind,
+                join.claim.map(|(c, _)| c),
+                join.scan,
+                show(ir, q, &join.on)
+            );
+        }
+        let clause = |out: &mut String, word: &str, e: &Option<Expr>| {
+            if let Some(e) = e {
+                let _ = writeln!(out, "{word} {}", show(ir, q, e));
+            }
+        };
+        clause(out, "where", &q.filter);
+        for key in &q.group_by {
+            let _ = writeln!(out, "group by {}", show(ir, q, key));
+        }
+        clause(out, "having", &q.having);
+        if let Some(d) = &q.dedupe {
+            let keys: Vec<String> = d.keys.iter().map(|k| show(ir, q, k)).collect();
+            let _ = writeln!(
+                out,
+                "dedupe on {keys:?} keep {:?} by {}",
+                d.keep,
+                show(ir, q, &d.order_by)
+            );
+        }
+        // The types of what it reads: a source column's new type changes
+        // the meaning of the models that read it.
+        let mut read: Vec<(String, String)> = Vec::new();
+        walk_query(q, &mut |e| {
+            if let ExprKind::Column { column, .. } = &e.kind {
+                let c = ir.column(*column);
+                read.push((
+                    format!("{}.{}", ir.relation(c.relation).name, c.name),
+                    c.ty.to_string(),
+                ));
+            }
+        });
+        read.sort();
+        read.dedup();
+        for (column, ty) in read {
+            let _ = writeln!(out, "reads {column}: {ty}");
+        }
+    }
+
+    /// Every upstream column a query reads.
+    fn reads(&self, rel: &crate::ir::Relation, q: &Query) -> Vec<ColumnRef> {
+        let mut out = Vec::new();
+        walk_query(q, &mut |e| {
+            if let ExprKind::Column { column, .. } = &e.kind {
+                out.push(self.column_ref(*column));
+            }
+        });
+        for &c in rel.columns.values() {
+            if let Some(expr) = &self.ir.column(c).expr {
+                expr.walk(&mut |e| {
+                    if let ExprKind::Column { column, .. } = &e.kind {
+                        out.push(self.column_ref(*column));
+                    }
+                });
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// A node per test and reconciliation, attached to its relation. Its
+    /// meaning is its query (in `dialect`) with every physical name
+    /// replaced by the relation's own name.
+    fn tests(&mut self, emitter: &Emitter<'_>, dialect: Dialect) {
+        let ir = self.ir;
+        let physical: Vec<Option<String>> = ir
+            .relations
+            .iter()
+            .map(|r| Some(physical_name(ir, r.id)?.sql(dialect.sql())))
+            .collect();
+        for &id in &ir.order {
+            let owner = self.id(id);
+            let rel = ir.relation(id);
+            let tests = emitter.tests(id).into_iter().map(|t| ("test", t));
+            let reconciliations = emitter
+                .reconciliations(id)
+                .into_iter()
+                .map(|t| ("reconciliation", t));
+            let mut ids = Vec::new();
+            for (kind, test) in tests.chain(reconciliations) {
+                // The relations whose names the query holds: its own and
+                // what it reads, and the ancestry of the ephemeral ones.
+                let mut named: Vec<RelId> = Vec::new();
+                let mut pending: Vec<RelId> = std::iter::once(id)
+                    .chain(test.reads.iter().copied())
+                    .collect();
+                while let Some(r) = pending.pop() {
+                    if named.contains(&r) {
+                        continue;
+                    }
+                    named.push(r);
+                    if physical[r.index()].is_none() {
+                        pending.extend(ir.relation(r).deps.iter().copied());
+                    }
+                }
+                let mut names: Vec<(&str, &str)> = named
+                    .iter()
+                    .filter_map(|r| {
+                        Some((
+                            physical[r.index()].as_deref()?,
+                            ir.relation(*r).name.as_str(),
+                        ))
+                    })
+                    .collect();
+                // Longer names first, so that no name is replaced inside another.
+                names.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.0.cmp(b.0)));
+                let mut sql = test.sql.clone();
+                for (name, logical) in names {
+                    sql = sql.replace(name, &format!("<{logical}>"));
+                }
+                let severity = match test.severity {
+                    crate::ir::TestSeverity::Error => "error",
+                    crate::ir::TestSeverity::Warn => "warn",
+                };
+                let unique_id = format!("{kind}.{}.{}", self.project, test.name);
+                let mut nodes = vec![owner.clone()];
+                nodes.extend(test.reads.iter().map(|r| self.id(*r)));
+                nodes.dedup();
+                let span = match kind {
+                    "reconciliation" => ir
+                        .reconciles
+                        .iter()
+                        .find(|r| test.name.ends_with(&r.name))
+                        .map_or(rel.span, |r| r.span),
+                    _ => rel.span,
+                };
+                let (file, line) = self.location(span);
+                ids.push(unique_id.clone());
+                self.nodes.insert(
+                    unique_id.clone(),
+                    Node {
+                        unique_id,
+                        kind,
+                        name: test.name.clone(),
+                        layer: None,
+                        file,
+                        line,
+                        description: None,
+                        physical: None,
+                        materialized: None,
+                        tags: Vec::new(),
+                        grain: Vec::new(),
+                        columns: Vec::new(),
+                        depends_on: DependsOn {
+                            nodes,
+                            columns: Vec::new(),
+                        },
+                        tests: Vec::new(),
+                        attached_to: Some(owner.clone()),
+                        severity: Some(severity),
+                        fingerprints: Fingerprints {
+                            meaning: hash(&format!("{kind} {} {}\n{sql}", test.name, test.derived)),
+                            config: hash(severity),
+                            docs: hash(""),
+                        },
+                    },
+                );
+            }
+            if let Some(node) = self.nodes.get_mut(&owner) {
+                node.tests = ids;
+            }
+        }
+    }
+}
+
+/// Calls `f` on every expression of a query's clauses (not its columns).
+fn walk_query<'a>(q: &'a Query, f: &mut impl FnMut(&'a Expr)) {
+    for join in &q.joins {
+        join.on.walk(f);
+    }
+    for e in q.filter.iter().chain(&q.group_by).chain(&q.having) {
+        e.walk(f);
+    }
+    if let Some(d) = &q.dedupe {
+        d.keys.iter().for_each(|k| k.walk(f));
+        d.order_by.walk(f);
+    }
+}
+
+fn materialization(m: &Materialized) -> Materialization {
+    let plain = |kind| Materialization {
+        kind,
+        strategy: None,
+        unique_key: Vec::new(),
+        since: None,
+        lookback_seconds: None,
+        on_schema_change: None,
+    };
+    match m {
+        Materialized::View => plain("view"),
+        Materialized::Table => plain("table"),
+        Materialized::Ephemeral => plain("ephemeral"),
+        Materialized::Incremental(inc) => Materialization {
+            kind: "incremental",
+            strategy: Some(match inc.strategy {
+                crate::ir::IncrementalStrategy::Merge => "merge",
+                crate::ir::IncrementalStrategy::Append => "append",
+            }),
+            unique_key: inc.unique_key.clone(),
+            since: inc.since.clone(),
+            lookback_seconds: inc.lookback,
+            on_schema_change: Some(match inc.on_schema_change {
+                crate::ir::OnSchemaChange::Fail => "fail",
+                crate::ir::OnSchemaChange::AppendNewColumns => "append_new_columns",
+                crate::ir::OnSchemaChange::SyncAllColumns => "sync_all_columns",
+            }),
+        },
+    }
+}

@@ -1,0 +1,312 @@
+//! `target/manifest.json`: its shape (checked against
+//! `docs/manifest.schema.json`), its determinism, and what its fingerprints
+//! say changed, rule by rule, in both directions.
+#![allow(clippy::disallowed_methods)]
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_json::Value;
+
+mod common;
+
+fn manifest(root: &Path) -> Value {
+    let out = common::run("check", root, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+    let text = std::fs::read_to_string(root.join("target/manifest.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+#[test]
+fn shopcos_manifest_follows_its_schema_and_knows_every_node() {
+    let (_temp, root) = common::shopco_copy(&["target"]);
+    let manifest = manifest(&root);
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/docs/manifest.schema.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&manifest)
+        .map(|e| format!("{} at {}", e, e.instance_path))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    // The schema refuses what it should.
+    let mut broken = manifest.clone();
+    broken["nodes"]["model.shopco.fact_orders"]["kind"] = "table".into();
+    assert!(!validator.is_valid(&broken));
+
+    let nodes = manifest["nodes"].as_object().unwrap();
+    let count = |kind: &str| nodes.values().filter(|n| n["kind"] == kind).count();
+    assert_eq!(
+        [
+            count("source"),
+            count("seed"),
+            count("model"),
+            count("snapshot"),
+            count("reconciliation")
+        ],
+        [5, 5, 14, 1, 1]
+    );
+    assert!(count("test") > 40, "{}", count("test"));
+    let fact = &nodes["model.shopco.fact_orders"];
+    assert_eq!(fact["file"], "models/marts/fact_orders.shop");
+    assert_eq!(fact["physical"]["schema"], "marts");
+    assert_eq!(fact["materialized"]["kind"], "incremental");
+    assert_eq!(fact["materialized"]["unique_key"][0], "order_id");
+    assert_eq!(fact["grain"][0], "order_id");
+    let revenue = fact["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "revenue")
+        .expect("fact_orders.revenue");
+    assert_eq!(revenue["additivity"], "additive");
+    assert!(!revenue["from"].as_array().unwrap().is_empty(), "{revenue}");
+    // Its tests are nodes attached to it.
+    for test in fact["tests"].as_array().unwrap() {
+        let test = &nodes[test.as_str().unwrap()];
+        assert_eq!(test["attached_to"], "model.shopco.fact_orders");
+    }
+    assert!(nodes.contains_key("reconciliation.shopco.reconcile_revenue"));
+    assert_eq!(
+        nodes["seed.shopco.raw_orders"]["attached_to"],
+        "source.shopco.raw.raw_orders"
+    );
+    // An ephemeral model has no physical name.
+    assert!(
+        nodes["model.shopco.int_orders_customers"]
+            .get("physical")
+            .is_none()
+    );
+}
+
+/// Compiling twice gives the same bytes, the `invocation` block aside.
+#[test]
+fn the_manifest_is_deterministic() {
+    let (_temp, root) = common::shopco_copy(&["target"]);
+    let read = || {
+        let out = common::run("check", &root, &[]);
+        assert_eq!(out.status.code(), Some(0));
+        let text = std::fs::read_to_string(root.join("target/manifest.json")).unwrap();
+        let mut value: Value = serde_json::from_str(&text).unwrap();
+        let invocation = value["invocation"].take();
+        (text, value, invocation)
+    };
+    let (first_text, first, first_invocation) = read();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let (second_text, second, second_invocation) = read();
+    assert_eq!(first, second);
+    assert_ne!(first_invocation["id"], second_invocation["id"]);
+    let nodes = |text: &str| text[text.find("\"nodes\"").unwrap()..].to_string();
+    assert_eq!(
+        nodes(&first_text),
+        nodes(&second_text),
+        "byte-identical node lists"
+    );
+    // `compile` writes the same nodes.
+    let out = common::run("compile", &root, &[]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = std::fs::read_to_string(root.join("target/manifest.json")).unwrap();
+    assert_eq!(nodes(&text), nodes(&first_text));
+}
+
+/// `(meaning, config, docs)` of every node.
+type Prints = BTreeMap<String, [String; 3]>;
+
+fn prints(root: &Path) -> Prints {
+    let manifest = manifest(root);
+    manifest["nodes"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(id, n)| {
+            let f = &n["fingerprints"];
+            let s = |k: &str| f[k].as_str().unwrap().to_string();
+            (id.clone(), [s("meaning"), s("config"), s("docs")])
+        })
+        .collect()
+}
+
+/// The nodes whose fingerprint `part` (0 meaning, 1 config, 2 docs)
+/// differs, and the nodes only one side has.
+fn changed(before: &Prints, after: &Prints, part: usize) -> Vec<String> {
+    let mut out: Vec<String> = before
+        .iter()
+        .filter(|(id, p)| after.get(*id).is_some_and(|q| q[part] != p[part]))
+        .map(|(id, _)| id.clone())
+        .collect();
+    out.extend(after.keys().filter(|id| !before.contains_key(*id)).cloned());
+    out.extend(before.keys().filter(|id| !after.contains_key(*id)).cloned());
+    out.sort();
+    out
+}
+
+const SOURCE: &str = "source raw {\n  table t {\n    expect_key = [id]\n    columns { id: integer, s: text, n: integer }\n  }\n}\n";
+const MODELS: &str = "## Cleaned.\nmodel a {\n  materialized = \"ephemeral\"\n  from raw.t t\n  columns { id = t.id, s = lower(t.s) }\n}\n\n\
+model b {\n  materialized = \"table\"\n  grain = [id]\n  from a\n  columns {\n    id = a.id\n    ## The text.\n    s = a.s\n  }\n  tests { not_null(s) }\n}\n\n\
+model c {\n  from raw.t t\n  columns { id = t.id, n = t.n * 2 }\n}\n\n\
+model d {\n  from raw.t t\n  columns { id = t.id, capped = least(t.n, var('cap')) }\n}\n";
+const TOML: &str = "name = \"prints\"\n\n[vars]\ncap = 10\nunused = 1\n";
+
+fn base() -> tempfile::TempDir {
+    common::project(&[
+        ("shop.toml", TOML),
+        ("models/source.shop", SOURCE),
+        ("models/models.shop", MODELS),
+    ])
+}
+
+fn edit(root: &Path, file: &str, from: &str, to: &str) {
+    let path = root.join(file);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains(from), "{file} has no {from:?}");
+    std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+}
+
+#[test]
+fn layout_comments_order_and_files_change_no_fingerprint() {
+    let dir = base();
+    let root = dir.path();
+    let before = prints(root);
+    // Spaces, a comment, the models in another order, in two files with
+    // other names.
+    std::fs::remove_file(root.join("models/models.shop")).unwrap();
+    let (a, rest) = MODELS.split_at(MODELS.find("model b").unwrap());
+    let (b, cd) = rest.split_at(rest.find("model c").unwrap());
+    std::fs::write(
+        root.join("models/second.shop"),
+        format!("# moved here\n{cd}\n\n{a}"),
+    )
+    .unwrap();
+    std::fs::create_dir_all(root.join("models/sub")).unwrap();
+    std::fs::write(
+        root.join("models/sub/first.shop"),
+        b.replace("  from a\n", "  from   a   # the cleaned rows\n"),
+    )
+    .unwrap();
+    let after = prints(root);
+    for part in 0..3 {
+        assert_eq!(
+            changed(&before, &after, part),
+            Vec::<String>::new(),
+            "part {part}"
+        );
+    }
+}
+
+#[test]
+fn a_description_changes_only_the_docs_fingerprint() {
+    let dir = base();
+    let root = dir.path();
+    let before = prints(root);
+    edit(
+        root,
+        "models/models.shop",
+        "## The text.",
+        "## The text, lower-cased.",
+    );
+    let after = prints(root);
+    assert_eq!(changed(&before, &after, 2), ["model.prints.b"]);
+    assert!(changed(&before, &after, 0).is_empty());
+    assert!(changed(&before, &after, 1).is_empty());
+}
+
+#[test]
+fn a_var_changes_the_models_that_read_it_and_only_them() {
+    let dir = base();
+    let root = dir.path();
+    let before = prints(root);
+    edit(root, "shop.toml", "unused = 1", "unused = 2");
+    assert!(
+        changed(&before, &prints(root), 0).is_empty(),
+        "a var nobody reads"
+    );
+    edit(root, "shop.toml", "cap = 10", "cap = 20");
+    assert_eq!(changed(&before, &prints(root), 0), ["model.prints.d"]);
+}
+
+#[test]
+fn another_target_or_schema_set_changes_no_fingerprint() {
+    let dir = base();
+    let root = dir.path();
+    let before = prints(root);
+    std::fs::write(
+        root.join("profiles.toml"),
+        "default = \"pg\"\n[targets.pg]\nadapter = \"postgres\"\nuser = \"u\"\ndbname = \"d\"\n",
+    )
+    .unwrap();
+    let manifest = manifest(root);
+    assert_eq!(manifest["metadata"]["dialect"], "postgres");
+    let after = prints(root);
+    std::fs::write(
+        root.join("shop.toml"),
+        format!("{TOML}\n[defaults]\nschema = \"elsewhere\"\n"),
+    )
+    .unwrap();
+    let moved = prints(root);
+    for part in 0..3 {
+        assert!(
+            changed(&before, &after, part).is_empty(),
+            "target, part {part}"
+        );
+        assert!(
+            changed(&before, &moved, part).is_empty(),
+            "schema, part {part}"
+        );
+    }
+}
+
+#[test]
+fn an_ephemeral_change_changes_every_model_that_inlines_it() {
+    let dir = base();
+    let root = dir.path();
+    let before = prints(root);
+    edit(
+        root,
+        "models/models.shop",
+        "s = lower(t.s)",
+        "s = upper(t.s)",
+    );
+    assert_eq!(
+        changed(&before, &prints(root), 0),
+        ["model.prints.a", "model.prints.b",]
+    );
+}
+
+#[test]
+fn a_source_columns_new_type_changes_the_models_that_read_it() {
+    let dir = base();
+    let root = dir.path();
+    let before = prints(root);
+    edit(root, "models/source.shop", "n: integer", "n: bigint");
+    assert_eq!(
+        changed(&before, &prints(root), 0),
+        ["model.prints.c", "model.prints.d", "source.prints.raw.t"]
+    );
+}
+
+#[test]
+fn a_new_test_is_a_node_of_its_own_and_changes_no_model() {
+    let dir = base();
+    let root = dir.path();
+    let before = prints(root);
+    edit(
+        root,
+        "models/models.shop",
+        "tests { not_null(s) }",
+        "tests { not_null(s)\n not_null(id) }",
+    );
+    let after = prints(root);
+    for part in 0..3 {
+        assert_eq!(
+            changed(&before, &after, part),
+            ["test.prints.not_null_b_id"],
+            "part {part}"
+        );
+    }
+}
