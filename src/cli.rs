@@ -135,6 +135,24 @@ pub enum Command {
         #[command(flatten)]
         color: ColorArg,
     },
+    /// List the selected nodes, one per line (dbt's `list`): relations,
+    /// the seeds that fill them and their tests
+    #[command(alias = "list")]
+    Ls {
+        #[command(flatten)]
+        project: ProjectArg,
+        #[command(flatten)]
+        select: SelectArgs,
+        /// Only nodes of these kinds
+        #[arg(long, value_enum, num_args = 1.., value_name = "TYPE")]
+        resource_type: Vec<ResourceType>,
+        /// `name` (default), `path` (the file it is declared in) or `json`
+        /// (one object per line: unique id, kind, name, file, line, physical name)
+        #[arg(long, short = 'o', value_enum, default_value_t = LsOutput::Name)]
+        output: LsOutput,
+        #[command(flatten)]
+        color: ColorArg,
+    },
     /// Explain a diagnostic code (e.g. `shopc explain R001`); list all codes without one
     Explain {
         /// A code such as R001, or a rule name such as unknown-relation
@@ -290,6 +308,37 @@ pub enum Format {
     Json,
 }
 
+/// The kinds of node `shopc ls --resource-type` picks.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResourceType {
+    Model,
+    Test,
+    Seed,
+    Snapshot,
+    Source,
+}
+
+impl ResourceType {
+    /// Whether a manifest node's kind is of this type (a reconciliation
+    /// is a test).
+    fn matches(self, kind: &str) -> bool {
+        match self {
+            ResourceType::Model => kind == "model",
+            ResourceType::Test => kind == "test" || kind == "reconciliation",
+            ResourceType::Seed => kind == "seed",
+            ResourceType::Snapshot => kind == "snapshot",
+            ResourceType::Source => kind == "source",
+        }
+    }
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LsOutput {
+    Name,
+    Path,
+    Json,
+}
+
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ColorChoice {
     Auto,
@@ -397,9 +446,89 @@ pub fn main() -> ExitCode {
             args.target = target;
             emit(&args, out.as_deref())
         }
+        Command::Ls {
+            project,
+            select,
+            resource_type,
+            output,
+            color,
+        } => ls(
+            &RunArgs::new(project, select, color),
+            &resource_type,
+            output,
+        ),
         Command::Explain { code } => explain(code.as_deref()),
         Command::Debug { stage } => debug(stage),
     }
+}
+
+/// `shopc ls`: the selected relations in build order, each followed by
+/// the seed that fills it and its tests; `--resource-type` keeps some kinds.
+fn ls(args: &RunArgs, types: &[ResourceType], output: LsOutput) -> ExitCode {
+    let Prepared {
+        loaded,
+        config,
+        compilation,
+        selected,
+    } = match prepare(args) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let manifest = project_manifest(
+        &loaded.db,
+        &loaded.root,
+        &config,
+        &compilation,
+        crate::emit::Dialect::DuckDb,
+    );
+    let mut by_owner: std::collections::HashMap<&str, Vec<&crate::manifest::Node>> =
+        std::collections::HashMap::new();
+    for node in manifest.nodes.values() {
+        if let Some(owner) = &node.attached_to {
+            by_owner.entry(owner.as_str()).or_default().push(node);
+        }
+    }
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for id in selected {
+        let rel = compilation.ir.relation(id);
+        let kind = match rel.kind {
+            RelationKind::Table(_) => "source",
+            RelationKind::Model(_) => "model",
+            RelationKind::Snapshot(_) => "snapshot",
+        };
+        let unique_id = format!("{kind}.{}.{}", config.name, rel.name);
+        let Some(node) = manifest.nodes.get(&unique_id) else {
+            continue;
+        };
+        let attached = by_owner.get(unique_id.as_str()).into_iter().flatten();
+        // A seed before the table it fills, tests after their relation.
+        let (seeds, tests): (Vec<&crate::manifest::Node>, Vec<&crate::manifest::Node>) =
+            attached.partition(|n| n.kind == "seed");
+        for node in seeds.into_iter().chain([node]).chain(tests) {
+            if !types.is_empty() && !types.iter().any(|t| t.matches(node.kind)) {
+                continue;
+            }
+            let line = match output {
+                LsOutput::Name => node.name.clone(),
+                LsOutput::Path => node.file.clone(),
+                LsOutput::Json => serde_json::json!({
+                    "unique_id": node.unique_id,
+                    "kind": node.kind,
+                    "name": node.name,
+                    "file": node.file,
+                    "line": node.line,
+                    "physical": node.physical,
+                    "attached_to": node.attached_to,
+                })
+                .to_string(),
+            };
+            if writeln!(out, "{line}").is_err() {
+                return ExitCode::SUCCESS;
+            }
+        }
+    }
+    let _ = out.flush();
+    ExitCode::SUCCESS
 }
 
 fn use_color(choice: ColorChoice) -> bool {
@@ -748,32 +877,7 @@ fn write_manifest(
     dialect: crate::emit::Dialect,
     command: String,
 ) {
-    let mut db = db.clone();
-    let discovered =
-        crate::seed::discover(&compilation.ir, &mut db, &root.join(&config.paths.seeds));
-    let seeds: Vec<(crate::ir::RelId, String, String)> = discovered
-        .seeds
-        .iter()
-        .map(|s| {
-            let digest = std::fs::read(&s.path).map_or_else(
-                |e| format!("unreadable: {e}"),
-                |bytes| {
-                    use sha2::Digest;
-                    let digest = sha2::Sha256::digest(&bytes);
-                    digest.iter().map(|b| format!("{b:02x}")).collect()
-                },
-            );
-            (s.relation, s.path.display().to_string(), digest)
-        })
-        .collect();
-    let manifest = crate::manifest::build(
-        &compilation.ir,
-        &db,
-        &config.name,
-        &root.display().to_string(),
-        dialect,
-        &seeds,
-    );
+    let manifest = project_manifest(db, root, config, compilation, dialect);
     let now = chrono::Utc::now();
     let invocation = crate::manifest::Invocation {
         id: crate::manifest::hash(&format!(
@@ -794,6 +898,42 @@ fn write_manifest(
     if let Err(e) = result {
         eprintln!("warning: cannot write `{}`: {e}", path.display());
     }
+}
+
+/// The manifest of a project that compiled, its seeds' bytes hashed.
+fn project_manifest(
+    db: &SourceDb,
+    root: &std::path::Path,
+    config: &crate::config::ProjectConfig,
+    compilation: &crate::Compilation,
+    dialect: crate::emit::Dialect,
+) -> crate::manifest::Manifest {
+    let mut db = db.clone();
+    let discovered =
+        crate::seed::discover(&compilation.ir, &mut db, &root.join(&config.paths.seeds));
+    let seeds: Vec<(crate::ir::RelId, String, String)> = discovered
+        .seeds
+        .iter()
+        .map(|s| {
+            let digest = std::fs::read(&s.path).map_or_else(
+                |e| format!("unreadable: {e}"),
+                |bytes| {
+                    use sha2::Digest;
+                    let digest = sha2::Sha256::digest(&bytes);
+                    digest.iter().map(|b| format!("{b:02x}")).collect()
+                },
+            );
+            (s.relation, s.path.display().to_string(), digest)
+        })
+        .collect();
+    crate::manifest::build(
+        &compilation.ir,
+        &db,
+        &config.name,
+        &root.display().to_string(),
+        dialect,
+        &seeds,
+    )
 }
 
 /// The selected relations, in build order.

@@ -310,3 +310,94 @@ fn a_new_test_is_a_node_of_its_own_and_changes_no_model() {
         );
     }
 }
+
+fn ls(root: &Path, args: &[&str]) -> Vec<String> {
+    let out = common::run("ls", root, args);
+    assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+    common::stdout(&out).lines().map(String::from).collect()
+}
+
+#[test]
+fn ls_lists_the_selected_nodes_in_build_order() {
+    let (_temp, root) = common::shopco_copy(&["target"]);
+    assert_eq!(
+        ls(&root, &["-s", "stg_orders", "--resource-type", "model"]),
+        ["stg_orders"]
+    );
+    // A seed before the table it fills, then what reads it.
+    assert_eq!(
+        ls(
+            &root,
+            &[
+                "-s",
+                "+stg_orders",
+                "--resource-type",
+                "seed",
+                "source",
+                "model"
+            ]
+        ),
+        ["raw_orders", "raw.raw_orders", "stg_orders"]
+    );
+    assert_eq!(
+        ls(
+            &root,
+            &[
+                "-s",
+                "fact_orders",
+                "--resource-type",
+                "model",
+                "--output",
+                "path"
+            ]
+        ),
+        ["models/marts/fact_orders.shop"]
+    );
+    // Tests: one JSON object per line, each attached to its model.
+    let tests = ls(
+        &root,
+        &["-s", "stg_orders", "--resource-type", "test", "-o", "json"],
+    );
+    assert!(!tests.is_empty());
+    for line in &tests {
+        let node: Value = serde_json::from_str(line).unwrap();
+        assert_eq!(node["kind"], "test", "{line}");
+        assert_eq!(node["attached_to"], "model.shopco.stg_orders", "{line}");
+        assert!(
+            node["unique_id"]
+                .as_str()
+                .unwrap()
+                .starts_with("test.shopco."),
+            "{line}"
+        );
+    }
+    // Without a selection: every node of the manifest, once.
+    let all = ls(&root, &["-o", "json"]);
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("target/manifest.json")).unwrap())
+            .unwrap();
+    let mut ids: Vec<String> = all
+        .iter()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["unique_id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let listed = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), listed, "a node listed twice");
+    assert_eq!(ids.len(), manifest["nodes"].as_object().unwrap().len());
+    // Bad input is a usage error.
+    let out = common::run("ls", &root, &["--resource-type", "macro"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = common::run("ls", &root, &["-s", "stg_ordrs"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        common::stderr(&out).contains("did you mean `stg_orders`"),
+        "{}",
+        common::stderr(&out)
+    );
+}
