@@ -900,6 +900,62 @@ fn write_manifest(
     }
 }
 
+/// Writes `target/run_results.json`: how each node of a run ended, and the
+/// invocation (its arguments, start, end and length); a failure to write it
+/// is a warning.
+fn write_run_results(
+    dir: &std::path::Path,
+    project: &str,
+    started: chrono::DateTime<chrono::Utc>,
+    summary: &crate::run::Summary,
+) {
+    let ended = chrono::Utc::now();
+    let stamp =
+        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let results: Vec<serde_json::Value> = summary
+        .results
+        .iter()
+        .map(|r| {
+            let mut value = serde_json::to_value(r).unwrap_or_default();
+            value["unique_id"] = format!("{}.{project}.{}", r.kind, r.name).into();
+            value
+        })
+        .collect();
+    let json = serde_json::json!({
+        "metadata": {
+            "format_version": crate::manifest::FORMAT_VERSION,
+            "shopc_version": env!("CARGO_PKG_VERSION"),
+            "project": project,
+        },
+        "invocation": {
+            "args": std::env::args().skip(1).collect::<Vec<_>>(),
+            "started_at": stamp(started),
+            "ended_at": stamp(ended),
+            "elapsed_seconds": (ended - started).num_milliseconds() as f64 / 1000.0,
+        },
+        "summary": {
+            "ok": summary.ok,
+            "warnings": summary.warned,
+            "errors": summary.failed,
+            "skipped": summary.skipped,
+        },
+        "results": results,
+    });
+    let path = dir.join("run_results.json");
+    let partial = dir.join("run_results.json.partial");
+    let result = std::fs::create_dir_all(dir)
+        .and_then(|()| {
+            std::fs::write(
+                &partial,
+                serde_json::to_string_pretty(&json).unwrap_or_default() + "\n",
+            )
+        })
+        .and_then(|()| std::fs::rename(&partial, &path));
+    if let Err(e) = result {
+        eprintln!("warning: cannot write `{}`: {e}", path.display());
+    }
+}
+
 /// The manifest of a project that compiled, its seeds' bytes hashed.
 fn project_manifest(
     db: &SourceDb,
@@ -1025,6 +1081,7 @@ fn warehouse_command(args: &RunArgs, command: crate::run::Command) -> ExitCode {
         }
     };
     let mut out = std::io::stdout().lock();
+    let started = chrono::Utc::now();
     let summary = crate::run::execute(
         &compilation.ir,
         warehouse.as_mut(),
@@ -1044,6 +1101,12 @@ fn warehouse_command(args: &RunArgs, command: crate::run::Command) -> ExitCode {
         },
         &selected,
         &mut out,
+    );
+    write_run_results(
+        &loaded.root.join(&config.paths.target),
+        &config.name,
+        started,
+        &summary,
     );
     if summary.success() {
         ExitCode::SUCCESS

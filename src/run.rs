@@ -54,13 +54,80 @@ impl Default for Options {
     }
 }
 
-/// How many nodes ended how.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// How many nodes ended how, and how each did.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Summary {
     pub ok: usize,
     pub warned: usize,
     pub failed: usize,
     pub skipped: usize,
+    /// One per node, in the order they finished.
+    pub results: Vec<NodeResult>,
+}
+
+/// How one node ended, for `target/run_results.json`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct NodeResult {
+    /// `seed`, `source`, `model`, `snapshot`, `test` or `reconciliation`:
+    /// with the project's name and `name`, the node's id in the manifest.
+    pub kind: &'static str,
+    pub name: String,
+    /// `success` (built), `pass`, `fail`, `warn` (tests), `error`, `skipped`.
+    pub status: &'static str,
+    pub seconds: f64,
+    /// Rows loaded (a seed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rows_affected: Option<u64>,
+    /// Failing rows (a test that ran).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failures: Option<u64>,
+    /// The first line of the error, or why it was skipped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// The manifest's kind and name of a step's node.
+fn node_of(ir: &Ir, step: &Step<'_>) -> (&'static str, String) {
+    match step {
+        Step::Seed(seed) => {
+            let rel = ir.relation(seed.relation);
+            let name = match &rel.kind {
+                RelationKind::Table(t) => t.identifier.clone(),
+                _ => rel.name.clone(),
+            };
+            ("seed", name)
+        }
+        Step::Model(id) => ("model", ir.relation(*id).name.clone()),
+        Step::Snapshot(id) => ("snapshot", ir.relation(*id).name.clone()),
+        Step::Test(_, test) if test.standalone => ("reconciliation", test.name.clone()),
+        Step::Test(_, test) => ("test", test.name.clone()),
+    }
+}
+
+impl Summary {
+    fn record(
+        &mut self,
+        ir: &Ir,
+        step: &Step<'_>,
+        status: &'static str,
+        seconds: f64,
+        message: Option<&str>,
+    ) -> &mut NodeResult {
+        let (kind, name) = node_of(ir, step);
+        self.results.push(NodeResult {
+            kind,
+            name,
+            status,
+            seconds: (seconds * 1000.0).round() / 1000.0,
+            rows_affected: None,
+            failures: None,
+            message: message
+                .and_then(|m| m.trim().lines().next())
+                .map(String::from),
+        });
+        let last = self.results.len() - 1;
+        &mut self.results[last]
+    }
 }
 
 impl Summary {
@@ -278,25 +345,35 @@ fn report(
     command: Command,
     step: &Step<'_>,
     outcome: Outcome,
-    seconds: &str,
+    elapsed: f64,
     printer: &Printer,
     summary: &mut Summary,
 ) -> bool {
     let (kind, name) = describe(ir, step);
+    let seconds = &format!("{elapsed:.2}s");
     match outcome {
         Outcome::Built(Ok(prefix)) => {
             summary.ok += 1;
+            let rows = match step {
+                Step::Seed(_) => prefix.split(' ').next().and_then(|n| n.parse().ok()),
+                _ => None,
+            };
+            summary
+                .record(ir, step, "success", elapsed, None)
+                .rows_affected = rows;
             printer.line(out, "OK", kind, &name, &format!("{prefix}{seconds}"));
             false
         }
         Outcome::Built(Err(message)) => {
             summary.failed += 1;
+            summary.record(ir, step, "error", elapsed, Some(&message));
             printer.line(out, "ERROR", kind, &name, seconds);
             detail(out, &message);
             true
         }
         Outcome::Skipped(reason) => {
             summary.skipped += 1;
+            summary.record(ir, step, "skipped", elapsed, Some(&reason));
             printer.line(out, "SKIP", kind, &name, &reason);
             false
         }
@@ -307,11 +384,22 @@ fn report(
             match result {
                 Ok((0, _)) => {
                     summary.ok += 1;
+                    summary.record(ir, step, "pass", elapsed, None).failures = Some(0);
                     printer.line(out, "PASS", kind, &name, seconds);
                     false
                 }
                 Ok((n, sample)) => {
                     let warn = test.severity == TestSeverity::Warn;
+                    let message = format!("{n} failing row{}", if n == 1 { "" } else { "s" });
+                    summary
+                        .record(
+                            ir,
+                            step,
+                            if warn { "warn" } else { "fail" },
+                            elapsed,
+                            Some(&message),
+                        )
+                        .failures = Some(n);
                     let status = format!("{} {n}", if warn { "WARN" } else { "FAIL" });
                     printer.line(out, &status, kind, &name, seconds);
                     detail(
@@ -335,6 +423,7 @@ fn report(
                 }
                 Err(message) => {
                     summary.failed += 1;
+                    summary.record(ir, step, "error", elapsed, Some(&message));
                     printer.line(out, "ERROR", kind, &name, seconds);
                     detail(out, &message);
                     !test.standalone
@@ -645,6 +734,7 @@ pub fn execute(
                     // built holds back what depends on it.
                     holds_back[i] = !step.is_test();
                     summary.skipped += 1;
+                    summary.record(ir, step, "skipped", 0.0, Some("upstream failed"));
                     let (kind, name) = describe(ir, step);
                     printer.line(out, "SKIP", kind, &name, "upstream failed");
                     complete(i, &mut ready);
@@ -668,7 +758,7 @@ pub fn execute(
                 command,
                 &steps[i],
                 outcome,
-                &format!("{seconds:.2}s"),
+                seconds,
                 &printer,
                 &mut summary,
             );

@@ -401,3 +401,87 @@ fn ls_lists_the_selected_nodes_in_build_order() {
         common::stderr(&out)
     );
 }
+
+#[test]
+fn run_results_say_how_each_node_ended() {
+    let (_temp, root) = common::shopco_copy(&["target"]);
+    common::build(&root, &[]);
+    let read = |root: &Path| -> Value {
+        serde_json::from_str(
+            &std::fs::read_to_string(root.join("target/run_results.json")).unwrap(),
+        )
+        .unwrap()
+    };
+    let results = read(&root);
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("target/manifest.json")).unwrap())
+            .unwrap();
+    let list = results["results"].as_array().unwrap();
+    assert_eq!(list.len(), 72);
+    for r in list {
+        let id = r["unique_id"].as_str().unwrap();
+        assert!(
+            manifest["nodes"].get(id).is_some(),
+            "{id} is not in the manifest"
+        );
+        assert!(r["seconds"].as_f64().unwrap() >= 0.0);
+    }
+    let seed = list
+        .iter()
+        .find(|r| r["unique_id"] == "seed.shopco.raw_orders")
+        .unwrap();
+    assert_eq!(
+        (seed["status"].as_str(), seed["rows_affected"].as_u64()),
+        (Some("success"), Some(2000))
+    );
+    assert_eq!(results["invocation"]["args"][0], "build");
+    assert_eq!(results["summary"]["ok"], 72);
+
+    // An error, a failing test and what they hold back.
+    let dir = common::project(&[
+        (
+            "shop.toml",
+            "name = \"results\"\n\n[defaults]\nmaterialized = \"table\"\n",
+        ),
+        (
+            "models/source.shop",
+            "source raw {\n  table t { columns { id: integer, s: text } }\n}\n",
+        ),
+        (
+            "models/models.shop",
+            "model broken {\n  from raw.t t\n  columns { id = t.id, n = cast(t.s as integer) }\n}\n\
+             model checked {\n  from raw.t t\n  columns { id = t.id, s = t.s }\n  tests { accepted_values(s, [\"a\"]) }\n}\n\
+             model after {\n  from checked c\n  columns { id = c.id }\n}\n",
+        ),
+        ("seeds/t.csv", "id,s\n1,a\n2,b\n"),
+    ]);
+    let out = common::run("build", dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let results = read(dir.path());
+    let by_id: BTreeMap<String, Value> = results["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["unique_id"].as_str().unwrap().to_string(), r.clone()))
+        .collect();
+    let broken = &by_id["model.results.broken"];
+    assert_eq!(broken["status"], "error");
+    assert!(
+        broken["message"]
+            .as_str()
+            .unwrap()
+            .contains("Conversion Error"),
+        "{broken}"
+    );
+    let test = &by_id["test.results.accepted_values_checked_s"];
+    assert_eq!(
+        (test["status"].as_str(), test["failures"].as_u64()),
+        (Some("fail"), Some(1))
+    );
+    let after = &by_id["model.results.after"];
+    assert_eq!(
+        (after["status"].as_str(), after["message"].as_str()),
+        (Some("skipped"), Some("upstream failed"))
+    );
+    assert_eq!(results["summary"]["errors"], 2);
+}
