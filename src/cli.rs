@@ -206,6 +206,11 @@ pub struct SelectArgs {
     /// Nodes to leave out, with the same selectors
     #[arg(long, num_args = 1.., value_name = "SELECTOR")]
     pub exclude: Vec<String>,
+    /// Another run's target folder (its manifest.json), for the `state:`
+    /// selectors: `state:new`, `state:modified` (`.body`, `.config`,
+    /// `.columns`, `.docs`), `state:unmodified`, with `+` as for names
+    #[arg(long, value_name = "DIR")]
+    pub state: Option<PathBuf>,
 }
 
 /// Where a command runs.
@@ -254,6 +259,7 @@ pub struct RunArgs {
     pub project: ProjectArg,
     pub select: Vec<String>,
     pub exclude: Vec<String>,
+    pub state: Option<PathBuf>,
     pub seeds: Option<PathBuf>,
     pub full_refresh: bool,
     pub target: Option<String>,
@@ -268,6 +274,7 @@ impl RunArgs {
             project,
             select: select.select,
             exclude: select.exclude,
+            state: select.state,
             seeds: None,
             full_refresh: false,
             target: None,
@@ -840,12 +847,21 @@ fn prepare(args: &RunArgs) -> Result<Prepared, ExitCode> {
             .any(|p| matches!(p, Problem::UnreadableFile { .. }));
         return Err(ExitCode::from(if io { EXIT_USAGE } else { EXIT_ERRORS }));
     }
-    let selected = selection(&compilation.ir, args)?;
     let dialect = match args.target.as_deref().map(parse_dialect) {
         Some(Ok(dialect)) => dialect,
         _ => find_target(&loaded.root, args.target.as_deref())
             .map_or(crate::emit::Dialect::DuckDb, |t| t.target.dialect()),
     };
+    let state = match &args.state {
+        None => None,
+        Some(dir) => Some(state_changes(
+            dir,
+            &config,
+            &project_manifest(&loaded.db, &loaded.root, &config, &compilation, dialect),
+            &compilation.ir,
+        )?),
+    };
+    let selected = selection(&compilation.ir, args, state.as_ref())?;
     write_manifest(
         &loaded.db,
         &loaded.root,
@@ -992,8 +1008,49 @@ fn project_manifest(
     )
 }
 
+/// How each relation differs from the manifest in `dir` (`--state`); a
+/// folder without a readable manifest of this project is a usage error.
+fn state_changes(
+    dir: &std::path::Path,
+    config: &crate::config::ProjectConfig,
+    current: &crate::manifest::Manifest,
+    ir: &crate::ir::Ir,
+) -> Result<std::collections::HashMap<crate::ir::RelId, crate::plan::Change>, ExitCode> {
+    let path = dir.join("manifest.json");
+    let fail = |message: String| {
+        eprintln!("error: --state: `{}` {message}", path.display());
+        ExitCode::from(EXIT_USAGE)
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        fail(if e.kind() == std::io::ErrorKind::NotFound {
+            "does not exist: give the target folder of the run to compare with".into()
+        } else {
+            format!("cannot be read: {e}")
+        })
+    })?;
+    let previous = crate::manifest::read_previous(&text, &config.name).map_err(fail)?;
+    let by_id = crate::manifest::changes(current, &previous);
+    Ok(ir
+        .relations
+        .iter()
+        .filter_map(|rel| {
+            let kind = match rel.kind {
+                RelationKind::Table(_) => "source",
+                RelationKind::Model(_) => "model",
+                RelationKind::Snapshot(_) => "snapshot",
+            };
+            let change = by_id.get(&format!("{kind}.{}.{}", config.name, rel.name))?;
+            Some((rel.id, *change))
+        })
+        .collect())
+}
+
 /// The selected relations, in build order.
-fn selection(ir: &crate::ir::Ir, args: &RunArgs) -> Result<Vec<crate::ir::RelId>, ExitCode> {
+fn selection(
+    ir: &crate::ir::Ir,
+    args: &RunArgs,
+    state: Option<&std::collections::HashMap<crate::ir::RelId, crate::plan::Change>>,
+) -> Result<Vec<crate::ir::RelId>, ExitCode> {
     let parse = |texts: &[String]| {
         texts
             .iter()
@@ -1003,7 +1060,7 @@ fn selection(ir: &crate::ir::Ir, args: &RunArgs) -> Result<Vec<crate::ir::RelId>
     };
     let result = parse(&args.select)
         .and_then(|select| Ok((select, parse(&args.exclude)?)))
-        .and_then(|(select, exclude)| crate::plan::select(ir, &select, &exclude));
+        .and_then(|(select, exclude)| crate::plan::select(ir, &select, &exclude, state));
     result.map_err(|e| {
         eprintln!("error: {e}");
         ExitCode::from(EXIT_USAGE)
@@ -1261,6 +1318,7 @@ fn debug_connection(dir: &std::path::Path, name: Option<&str>) -> ExitCode {
         },
         select: Vec::new(),
         exclude: Vec::new(),
+        state: None,
         seeds: None,
         full_refresh: false,
         threads: Some(1),

@@ -712,3 +712,105 @@ fn materialization(m: &Materialized) -> Materialization {
         },
     }
 }
+
+/// Another run's manifest (`--state DIR`), as far as comparing needs it.
+#[derive(Debug, Clone, Default)]
+pub struct Previous {
+    nodes: std::collections::HashMap<String, PreviousNode>,
+}
+
+#[derive(Debug, Clone)]
+struct PreviousNode {
+    meaning: String,
+    config: String,
+    docs: String,
+    columns: Vec<(String, String)>,
+}
+
+/// Reads another run's manifest: it must be of this format version and of
+/// `project`. The error says what is wrong, not where (the caller knows
+/// the file).
+pub fn read_previous(text: &str, project: &str) -> Result<Previous, String> {
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| format!("is not a manifest: {e}"))?;
+    let version = value["metadata"]["format_version"].as_u64();
+    if version != Some(u64::from(FORMAT_VERSION)) {
+        return Err(format!(
+            "is a manifest of format version {}, and this shopc reads version {FORMAT_VERSION}: \
+             write it again with this shopc",
+            version.map_or("(none)".to_string(), |v| v.to_string())
+        ));
+    }
+    let theirs = value["metadata"]["project"].as_str().unwrap_or_default();
+    if theirs != project {
+        return Err(format!(
+            "is the manifest of project `{theirs}`, not `{project}`"
+        ));
+    }
+    let nodes = value["nodes"]
+        .as_object()
+        .ok_or("has no `nodes`")?
+        .iter()
+        .map(|(id, node)| {
+            let print = |k: &str| {
+                node["fingerprints"][k]
+                    .as_str()
+                    .map(String::from)
+                    .ok_or_else(|| format!("node `{id}` has no `{k}` fingerprint"))
+            };
+            let columns = node["columns"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|c| {
+                    (
+                        c["name"].as_str().unwrap_or_default().to_string(),
+                        c["type"].as_str().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect();
+            Ok((
+                id.clone(),
+                PreviousNode {
+                    meaning: print("meaning")?,
+                    config: print("config")?,
+                    docs: print("docs")?,
+                    columns,
+                },
+            ))
+        })
+        .collect::<Result<_, String>>()?;
+    Ok(Previous { nodes })
+}
+
+/// How each node of `current` differs from the same node in `previous`.
+pub fn changes(current: &Manifest, previous: &Previous) -> BTreeMap<String, crate::plan::Change> {
+    current
+        .nodes
+        .values()
+        .map(|node| {
+            let change = match previous.nodes.get(&node.unique_id) {
+                None => crate::plan::Change {
+                    new: true,
+                    ..Default::default()
+                },
+                Some(before) => {
+                    let columns: Vec<(String, String)> = node
+                        .columns
+                        .iter()
+                        .map(|c| (c.name.clone(), c.ty.clone()))
+                        .collect();
+                    let f = &node.fingerprints;
+                    crate::plan::Change {
+                        new: false,
+                        body: f.meaning != before.meaning,
+                        config: f.config != before.config,
+                        columns: columns != before.columns,
+                        docs: f.docs != before.docs,
+                    }
+                }
+            };
+            (node.unique_id.clone(), change)
+        })
+        .collect()
+}

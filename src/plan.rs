@@ -6,9 +6,71 @@
 //! selectors are a union; `--exclude` removes what its selectors match.
 //! This module does no IO.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use crate::ir::{Ir, RelId, RelationKind};
+
+/// How a relation differs from the same relation in another run's
+/// manifest (`--state`): the fingerprints that differ, or new.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Change {
+    pub new: bool,
+    pub body: bool,
+    pub config: bool,
+    pub columns: bool,
+    pub docs: bool,
+}
+
+impl Change {
+    /// `state:modified`: new, or its meaning or config changed (docs alone
+    /// are `state:modified.docs`).
+    pub fn modified(self) -> bool {
+        self.new || self.body || self.config || self.columns
+    }
+}
+
+/// Which `state:` selector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateMethod {
+    New,
+    Modified,
+    ModifiedBody,
+    ModifiedConfig,
+    ModifiedColumns,
+    ModifiedDocs,
+    Unmodified,
+}
+
+impl StateMethod {
+    const ALL: &[(&str, StateMethod)] = &[
+        ("new", StateMethod::New),
+        ("modified", StateMethod::Modified),
+        ("modified.body", StateMethod::ModifiedBody),
+        ("modified.config", StateMethod::ModifiedConfig),
+        ("modified.columns", StateMethod::ModifiedColumns),
+        ("modified.docs", StateMethod::ModifiedDocs),
+        ("unmodified", StateMethod::Unmodified),
+    ];
+
+    fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(_, m)| *m == self)
+            .map_or("", |(n, _)| n)
+    }
+
+    fn matches(self, change: Change) -> bool {
+        match self {
+            StateMethod::New => change.new,
+            StateMethod::Modified => change.modified(),
+            StateMethod::ModifiedBody => change.new || change.body,
+            StateMethod::ModifiedConfig => change.new || change.config,
+            StateMethod::ModifiedColumns => change.new || change.columns,
+            StateMethod::ModifiedDocs => change.new || change.docs,
+            StateMethod::Unmodified => !change.new && !change.modified() && !change.docs,
+        }
+    }
+}
 
 /// How far along the graph a selector reaches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,10 +93,16 @@ pub enum Selector {
     Layer(String),
     /// `source:raw` (every table of a source) or `source:raw.raw_orders`.
     Source(String),
+    /// `state:modified+`: relations compared with another run's manifest.
+    State {
+        method: StateMethod,
+        parents: Depth,
+        children: Depth,
+    },
 }
 
 /// The selector methods there are, for messages.
-pub const METHODS: &[&str] = &["tag:", "layer:", "source:"];
+pub const METHODS: &[&str] = &["tag:", "layer:", "source:", "state:"];
 
 impl std::fmt::Display for Selector {
     /// The selector as it was written: `2+stg_orders+1`, `@x`, `tag:nightly`.
@@ -48,6 +116,20 @@ impl std::fmt::Display for Selector {
             Selector::Tag(t) => write!(f, "tag:{t}"),
             Selector::Layer(l) => write!(f, "layer:{l}"),
             Selector::Source(s) => write!(f, "source:{s}"),
+            Selector::State {
+                method,
+                parents,
+                children,
+            } => {
+                if let Some(n) = depth(parents) {
+                    write!(f, "{n}+")?;
+                }
+                write!(f, "state:{}", method.name())?;
+                if let Some(n) = depth(children) {
+                    write!(f, "+{n}")?;
+                }
+                Ok(())
+            }
             Selector::Node { name, at: true, .. } => write!(f, "@{name}"),
             Selector::Node {
                 name,
@@ -112,6 +194,35 @@ pub fn parse_selector(text: &str) -> Result<Selector, SelectError> {
         .map(|m| format!("`{m}`"))
         .collect::<Vec<_>>()
         .join(", ");
+    if text.contains("state:") {
+        let (parents, rest) = match text.find("state:") {
+            Some(0) => (Depth::None, text),
+            Some(i) if text[..i].ends_with('+') => {
+                (depth(&text[..i - 1]).map_err(err)?, &text[i..])
+            }
+            _ => return Err(err("expected `state:…`, with `+` before or after it".into())),
+        };
+        let rest = &rest["state:".len()..];
+        let (name, children) = match rest.find('+') {
+            Some(i) => (&rest[..i], depth(&rest[i + 1..]).map_err(err)?),
+            None => (rest, Depth::None),
+        };
+        let Some(&(_, method)) = StateMethod::ALL.iter().find(|(n, _)| *n == name) else {
+            let names: Vec<String> = StateMethod::ALL
+                .iter()
+                .map(|(n, _)| format!("`state:{n}`"))
+                .collect();
+            return Err(err(format!(
+                "no state selector `state:{name}`; there are {}",
+                names.join(", ")
+            )));
+        };
+        return Ok(Selector::State {
+            method,
+            parents,
+            children,
+        });
+    }
     if let Some((method, _)) = text.split_once(':') {
         return Err(err(format!(
             "shopc has no selector method `{method}:`; the methods are {methods}, and names with `+` and `@`"
@@ -162,11 +273,14 @@ pub fn parse_selector(text: &str) -> Result<Selector, SelectError> {
 }
 
 /// The relations matched by `select` (everything when empty) minus those
-/// matched by `exclude`, in build order.
+/// matched by `exclude`, in build order. `state` says how each relation
+/// differs from another run's manifest, for `state:` selectors (which
+/// need it).
 pub fn select(
     ir: &Ir,
     select: &[Selector],
     exclude: &[Selector],
+    state: Option<&HashMap<RelId, Change>>,
 ) -> Result<Vec<RelId>, SelectError> {
     let children = children_of(ir);
     let mut chosen: HashSet<RelId> = HashSet::new();
@@ -181,10 +295,10 @@ pub fn select(
         }
     }
     for selector in select {
-        chosen.extend(matches(ir, &children, selector).map_err(written(selector))?);
+        chosen.extend(matches(ir, &children, selector, state).map_err(written(selector))?);
     }
     for selector in exclude {
-        for id in matches(ir, &children, selector).map_err(written(selector))? {
+        for id in matches(ir, &children, selector, state).map_err(written(selector))? {
             chosen.remove(&id);
         }
     }
@@ -210,9 +324,31 @@ fn matches(
     ir: &Ir,
     children: &[Vec<RelId>],
     selector: &Selector,
+    state: Option<&HashMap<RelId, Change>>,
 ) -> Result<HashSet<RelId>, SelectError> {
     let mut out = HashSet::new();
     match selector {
+        Selector::State {
+            method,
+            parents,
+            children: down,
+        } => {
+            let Some(state) = state else {
+                return Err(SelectError {
+                    selector: selector.to_string(),
+                    reason: "a `state:` selector compares with another run: give its target folder with `--state DIR`".into(),
+                });
+            };
+            for &id in &ir.order {
+                if method.matches(state.get(&id).copied().unwrap_or_default()) {
+                    out.insert(id);
+                    out.extend(walk(id, *down, |r| children[r.index()].clone()));
+                    out.extend(walk(id, *parents, |r| ir.relation(r).deps.clone()));
+                }
+            }
+            // Nothing modified is an empty selection, not an error.
+            return Ok(out);
+        }
         Selector::Tag(tag) => {
             for (rel, model) in ir.models() {
                 if model.tags.iter().any(|t| t == tag) {
@@ -410,7 +546,7 @@ mod tests {
                 .map(|s| parse_selector(s).unwrap())
                 .collect::<Vec<_>>()
         };
-        select(ir, &parse(selected), &parse(excluded))
+        select(ir, &parse(selected), &parse(excluded), None)
             .unwrap()
             .iter()
             .map(|id| ir.relation(*id).name.clone())
@@ -429,11 +565,11 @@ mod tests {
         assert_eq!(names(&ir, &["tag:x"], &[]), ["a"]);
         assert_eq!(names(&ir, &["@b"], &[]), ["raw.t", "a", "b", "c"]);
         assert_eq!(names(&ir, &[], &["a+"]).len(), 1);
-        let err = select(&ir, &[parse_selector("bb").unwrap()], &[]).unwrap_err();
+        let err = select(&ir, &[parse_selector("bb").unwrap()], &[], None).unwrap_err();
         assert!(err.to_string().contains("did you mean `b`?"), "{err}");
-        let err = select(&ir, &[parse_selector("+bb").unwrap()], &[]).unwrap_err();
+        let err = select(&ir, &[parse_selector("+bb").unwrap()], &[], None).unwrap_err();
         assert!(err.to_string().starts_with("selector `+bb`"), "{err}");
         assert_eq!(names(&ir, &["source:raw"], &[]), ["raw.t"]);
-        assert!(select(&ir, &[parse_selector("tag:none").unwrap()], &[]).is_err());
+        assert!(select(&ir, &[parse_selector("tag:none").unwrap()], &[], None).is_err());
     }
 }

@@ -485,3 +485,151 @@ fn run_results_say_how_each_node_ended() {
     );
     assert_eq!(results["summary"]["errors"], 2);
 }
+
+/// `--state DIR`: ShopCo's manifest kept as "production", then edits.
+fn state_ls(root: &Path, prod: &Path, selector: &str) -> Vec<String> {
+    ls(
+        root,
+        &[
+            "-s",
+            selector,
+            "--state",
+            prod.to_str().unwrap(),
+            "--resource-type",
+            "model",
+            "source",
+            "snapshot",
+        ],
+    )
+}
+
+#[test]
+fn state_selectors_pick_what_changed_since_another_run() {
+    let (temp, root) = common::shopco_copy(&["target"]);
+    manifest(&root);
+    let prod = temp.path().join("prod");
+    std::fs::create_dir_all(&prod).unwrap();
+    std::fs::copy(
+        root.join("target/manifest.json"),
+        prod.join("manifest.json"),
+    )
+    .unwrap();
+    assert!(state_ls(&root, &prod, "state:modified").is_empty());
+    assert!(state_ls(&root, &prod, "state:new").is_empty());
+    let all = ls(&root, &["--resource-type", "model", "source", "snapshot"]);
+    assert_eq!(state_ls(&root, &prod, "state:unmodified"), all);
+
+    // A description: docs only.
+    edit(
+        &root,
+        "models/marts/fact_orders.shop",
+        "## One row per order",
+        "## Exactly one row per order",
+    );
+    assert!(state_ls(&root, &prod, "state:modified").is_empty());
+    assert_eq!(
+        state_ls(&root, &prod, "state:modified.docs"),
+        ["fact_orders"]
+    );
+
+    // A column's computation: the model, and with `+` what follows it.
+    edit(
+        &root,
+        "models/staging/stg_order_items.shop",
+        "i.quantity * i.unit_price - coalesce(i.discount, 0)",
+        "i.quantity * i.unit_price - coalesce(i.discount, 0) * 1",
+    );
+    assert_eq!(
+        state_ls(&root, &prod, "state:modified"),
+        ["stg_order_items"]
+    );
+    assert_eq!(
+        state_ls(&root, &prod, "state:modified.body"),
+        ["stg_order_items"]
+    );
+    assert!(state_ls(&root, &prod, "state:modified.config").is_empty());
+    let downstream = state_ls(&root, &prod, "state:modified+");
+    assert!(downstream.len() > 3, "{downstream:?}");
+    assert_eq!(downstream[0], "stg_order_items");
+    assert!(
+        downstream.contains(&"fact_orders".to_string()),
+        "{downstream:?}"
+    );
+    assert_eq!(
+        state_ls(&root, &prod, "+state:modified"),
+        [
+            "raw.raw_orders",
+            "raw.raw_order_items",
+            "stg_orders",
+            "stg_order_items"
+        ]
+    );
+    assert!(!state_ls(&root, &prod, "state:unmodified").contains(&"stg_order_items".to_string()));
+
+    // A new model.
+    std::fs::write(
+        root.join("models/marts/new_mart.shop"),
+        "model new_mart {\n  layer = \"marts\"\n  from stg_orders o\n  columns { order_id = o.order_id }\n}\n",
+    )
+    .unwrap();
+    assert_eq!(state_ls(&root, &prod, "state:new"), ["new_mart"]);
+
+    // The same project for another target: nothing else is modified.
+    std::fs::write(
+        root.join("profiles.toml"),
+        "default = \"pg\"\n[targets.pg]\nadapter = \"postgres\"\nuser = \"u\"\ndbname = \"d\"\n",
+    )
+    .unwrap();
+    assert_eq!(
+        state_ls(&root, &prod, "state:modified"),
+        ["stg_order_items", "new_mart"]
+    );
+}
+
+#[test]
+fn a_state_that_cannot_be_read_is_a_usage_error() {
+    let (temp, root) = common::shopco_copy(&["target"]);
+    manifest(&root);
+    let state = temp.path().join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    let run = |root: &Path, args: &[&str]| {
+        let out = common::run("ls", root, args);
+        (out.status.code(), common::stderr(&out))
+    };
+    let dir = state.to_str().unwrap();
+    let (code, err) = run(&root, &["-s", "state:modified", "--state", dir]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("state/manifest.json` does not exist"), "{err}");
+    let good = std::fs::read_to_string(root.join("target/manifest.json")).unwrap();
+    for (text, message) in [
+        (&good[..good.len() / 2], "is not a manifest"),
+        ("{}", "format version (none)"),
+        (
+            &good.replacen("\"format_version\":1", "\"format_version\":9", 1),
+            "format version 9",
+        ),
+        (
+            &good.replacen("\"project\":\"shopco\"", "\"project\":\"other\"", 1),
+            "the manifest of project `other`, not `shopco`",
+        ),
+    ] {
+        std::fs::write(state.join("manifest.json"), text).unwrap();
+        let (code, err) = run(&root, &["-s", "state:modified", "--state", dir]);
+        assert_eq!(code, Some(2), "{message}: {err}");
+        assert!(
+            err.contains("--state: `") && err.contains(message),
+            "{message}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    let (code, err) = run(&root, &["-s", "state:modified+"]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("give its target folder with `--state DIR`"),
+        "{err}"
+    );
+    std::fs::write(state.join("manifest.json"), &good).unwrap();
+    let (code, err) = run(&root, &["-s", "state:changed", "--state", dir]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("no state selector `state:changed`"), "{err}");
+}
