@@ -99,5 +99,43 @@ fn bench_hostile(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_check, bench_hostile);
+/// The manifest of the 10,000-model project (built and serialized: what
+/// every compiling command adds to `check`), and comparing two of them
+/// (what `--state` adds to a selection). Targets: at most 20% of `check`,
+/// and at most 100 ms.
+fn bench_manifest(c: &mut Criterion) {
+    let mut group = c.benchmark_group("manifest");
+    group.sample_size(10);
+    let project = shopc::synth::project(10_000, 7);
+    let (db, config, files) = project.load();
+    let compilation = shopc::compile(&db, &config, &files);
+    assert!(compilation.problems.is_empty());
+    let build = || {
+        shopc::manifest::build(
+            &compilation.ir,
+            &db,
+            &config.name,
+            "",
+            shopc::emit::Dialect::DuckDb,
+            &[],
+        )
+    };
+    let invocation = shopc::manifest::Invocation {
+        id: "0000000000000000".into(),
+        command: "check".into(),
+        generated_at: "2026-01-01T00:00:00Z".into(),
+    };
+    group.bench_function("build_and_write_10k", |b| {
+        b.iter(|| build().to_json(&invocation).len())
+    });
+    let current = build();
+    let previous =
+        shopc::manifest::read_previous(&current.to_json(&invocation), &config.name).unwrap();
+    group.bench_function("compare_10k", |b| {
+        b.iter(|| shopc::manifest::changes(&current, &previous).len())
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_check, bench_hostile, bench_manifest);
 criterion_main!(benches);

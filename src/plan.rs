@@ -463,6 +463,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn parses_state_selectors_with_graph_operators() {
+        for text in [
+            "state:modified",
+            "state:modified+",
+            "+state:new",
+            "2+state:modified.body+1",
+            "state:unmodified",
+        ] {
+            assert_eq!(parse_selector(text).unwrap().to_string(), text);
+        }
+        assert!(matches!(
+            parse_selector("state:modified.docs+").unwrap(),
+            Selector::State {
+                method: StateMethod::ModifiedDocs,
+                children: Depth::All,
+                ..
+            }
+        ));
+        assert!(parse_selector("state:changed").is_err());
+        assert!(parse_selector("x+state:new").is_err());
+    }
+
+    #[test]
     fn parses_graph_operators() {
         let node = |name: &str, parents, children| Selector::Node {
             name: name.into(),
