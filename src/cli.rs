@@ -153,6 +153,13 @@ pub enum Command {
         #[command(flatten)]
         color: ColorArg,
     },
+    /// Run again what failed or was skipped in the last `seed`, `run`,
+    /// `test`, `snapshot` or `build` (its target/run_results.json), with
+    /// the same options
+    Retry {
+        #[command(flatten)]
+        project: ProjectArg,
+    },
     /// Explain a diagnostic code (e.g. `shopc explain R001`); list all codes without one
     Explain {
         /// A code such as R001, or a rule name such as unknown-relation
@@ -377,7 +384,13 @@ pub fn main() -> ExitCode {
             };
         }
     };
+    dispatch(cli)
+}
+
+/// Runs a parsed command line.
+fn dispatch(cli: Cli) -> ExitCode {
     match cli.command {
+        Command::Retry { project } => retry(&project.project),
         Command::Check {
             project,
             format,
@@ -466,6 +479,126 @@ pub fn main() -> ExitCode {
         ),
         Command::Explain { code } => explain(code.as_deref()),
         Command::Debug { stage } => debug(stage),
+    }
+}
+
+/// `shopc retry`: the last run's command again, with the same options, on
+/// the relations whose node (or a test of theirs) ended in an error, a
+/// failure or a skip: `--select result:error result:fail result:skipped
+/// --state` a copy of that run's artifacts.
+fn retry(dir: &std::path::Path) -> ExitCode {
+    let loaded = match load(dir) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    let Some(config) = loaded.config.clone() else {
+        report(&loaded.db, &loaded.problems, ColorChoice::Auto);
+        return ExitCode::from(EXIT_ERRORS);
+    };
+    let target = loaded.root.join(&config.paths.target);
+    let path = target.join("run_results.json");
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) => {
+            eprintln!(
+                "error: nothing to retry: `{}` {}",
+                path.display(),
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    "does not exist (no run has been recorded)".to_string()
+                } else {
+                    format!("cannot be read: {e}")
+                }
+            );
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let Ok(results) = serde_json::from_str::<serde_json::Value>(&text) else {
+        eprintln!("error: `{}` is not a run_results.json", path.display());
+        return ExitCode::from(EXIT_USAGE);
+    };
+    let args: Vec<String> = results["invocation"]["args"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a.as_str().map(String::from))
+        .collect();
+    let command = args.first().cloned().unwrap_or_default();
+    if !["seed", "run", "test", "snapshot", "build"].contains(&command.as_str()) {
+        eprintln!(
+            "error: `{}` records `{command}`, which `retry` cannot run again",
+            path.display()
+        );
+        return ExitCode::from(EXIT_USAGE);
+    }
+    let again: Vec<&str> = results["results"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| matches!(r["status"].as_str(), Some("error" | "fail" | "skipped")))
+        .filter_map(|r| r["unique_id"].as_str())
+        .collect();
+    if again.is_empty() {
+        say!("Nothing to retry: the last `{command}` had no errors, failures or skipped nodes");
+        return ExitCode::SUCCESS;
+    }
+    // The run overwrites the artifacts it reads: it reads a copy.
+    let state = target.join("retry-state");
+    let copied = std::fs::create_dir_all(&state)
+        .and_then(|()| std::fs::copy(&path, state.join("run_results.json")))
+        .and_then(|_| std::fs::copy(target.join("manifest.json"), state.join("manifest.json")));
+    if let Err(e) = copied {
+        eprintln!(
+            "error: cannot keep the last run's artifacts in `{}`: {e}",
+            state.display()
+        );
+        return ExitCode::from(EXIT_USAGE);
+    }
+    // The same options, but for the selection and the project.
+    let mut kept = vec!["shopc".to_string(), command.clone()];
+    let mut skipping = false;
+    for arg in &args[1..] {
+        let takes_values = ["-s", "--select", "--exclude", "--state", "--project"];
+        if takes_values.contains(&arg.as_str()) {
+            skipping = true;
+            continue;
+        }
+        if takes_values
+            .iter()
+            .any(|f| arg.starts_with(&format!("{f}=")))
+        {
+            continue;
+        }
+        if skipping && !arg.starts_with('-') {
+            continue;
+        }
+        skipping = false;
+        kept.push(arg.clone());
+    }
+    kept.extend(
+        [
+            "--select",
+            "result:error",
+            "result:fail",
+            "result:skipped",
+            "--state",
+        ]
+        .map(String::from),
+    );
+    kept.push(state.display().to_string());
+    kept.push("--project".into());
+    kept.push(dir.display().to_string());
+    say!(
+        "Retrying {} node{} of the last `{command}`",
+        again.len(),
+        plural(again.len())
+    );
+    let _ = RETRY_ARGS.set(kept[1..].to_vec());
+    match Cli::try_parse_from(&kept) {
+        Ok(cli) => dispatch(cli),
+        Err(e) => {
+            eprintln!("error: the last run's options do not parse again: {e}");
+            ExitCode::from(EXIT_USAGE)
+        }
     }
 }
 
@@ -878,9 +1011,21 @@ fn prepare(args: &RunArgs) -> Result<Prepared, ExitCode> {
     })
 }
 
+/// The arguments a retry runs with, in place of the process's own.
+static RETRY_ARGS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+
+/// The command line the artifacts record, without the program's name: the
+/// process's, or the one `retry` built.
+fn invocation_args() -> Vec<String> {
+    RETRY_ARGS
+        .get()
+        .cloned()
+        .unwrap_or_else(|| std::env::args().skip(1).collect())
+}
+
 /// The subcommand, as the manifest records it.
 fn command_name() -> String {
-    std::env::args().nth(1).unwrap_or_default()
+    invocation_args().first().cloned().unwrap_or_default()
 }
 
 /// Writes `target/manifest.json` for a project that compiled (see
@@ -944,7 +1089,7 @@ fn write_run_results(
             "project": project,
         },
         "invocation": {
-            "args": std::env::args().skip(1).collect::<Vec<_>>(),
+            "args": invocation_args(),
             "started_at": stamp(started),
             "ended_at": stamp(ended),
             "elapsed_seconds": (ended - started).num_milliseconds() as f64 / 1000.0,
@@ -1008,14 +1153,16 @@ fn project_manifest(
     )
 }
 
-/// How each relation differs from the manifest in `dir` (`--state`); a
-/// folder without a readable manifest of this project is a usage error.
+/// What another run's target folder says (`--state`): how each relation
+/// differs from its manifest, and how its nodes ended (its
+/// `run_results.json`, when there is one). A folder without a readable
+/// manifest of this project is a usage error.
 fn state_changes(
     dir: &std::path::Path,
     config: &crate::config::ProjectConfig,
     current: &crate::manifest::Manifest,
     ir: &crate::ir::Ir,
-) -> Result<std::collections::HashMap<crate::ir::RelId, crate::plan::Change>, ExitCode> {
+) -> Result<crate::plan::State, ExitCode> {
     let path = dir.join("manifest.json");
     let fail = |message: String| {
         eprintln!("error: --state: `{}` {message}", path.display());
@@ -1030,26 +1177,71 @@ fn state_changes(
     })?;
     let previous = crate::manifest::read_previous(&text, &config.name).map_err(fail)?;
     let by_id = crate::manifest::changes(current, &previous);
-    Ok(ir
+    let relation_of: std::collections::HashMap<String, crate::ir::RelId> = ir
         .relations
         .iter()
-        .filter_map(|rel| {
+        .map(|rel| {
             let kind = match rel.kind {
                 RelationKind::Table(_) => "source",
                 RelationKind::Model(_) => "model",
                 RelationKind::Snapshot(_) => "snapshot",
             };
-            let change = by_id.get(&format!("{kind}.{}.{}", config.name, rel.name))?;
-            Some((rel.id, *change))
+            (format!("{kind}.{}.{}", config.name, rel.name), rel.id)
         })
-        .collect())
+        .collect();
+    let changes = relation_of
+        .iter()
+        .filter_map(|(id, rel)| Some((*rel, *by_id.get(id)?)))
+        .collect();
+    // A node's status counts for its relation: a test's and a seed's for
+    // the relation they are attached to.
+    let results_path = dir.join("run_results.json");
+    let results = match std::fs::read_to_string(&results_path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            eprintln!(
+                "error: --state: `{}` cannot be read: {e}",
+                results_path.display()
+            );
+            return Err(ExitCode::from(EXIT_USAGE));
+        }
+        Ok(text) => {
+            let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+                eprintln!(
+                    "error: --state: `{}` is not a run_results.json: {e}",
+                    results_path.display()
+                );
+                ExitCode::from(EXIT_USAGE)
+            })?;
+            let mut results: std::collections::HashMap<
+                crate::ir::RelId,
+                std::collections::HashSet<String>,
+            > = Default::default();
+            for r in value["results"].as_array().into_iter().flatten() {
+                let (Some(id), Some(status)) = (r["unique_id"].as_str(), r["status"].as_str())
+                else {
+                    continue;
+                };
+                let owner = current
+                    .nodes
+                    .get(id)
+                    .and_then(|n| n.attached_to.as_deref())
+                    .unwrap_or(id);
+                if let Some(rel) = relation_of.get(owner) {
+                    results.entry(*rel).or_default().insert(status.to_string());
+                }
+            }
+            Some(results)
+        }
+    };
+    Ok(crate::plan::State { changes, results })
 }
 
 /// The selected relations, in build order.
 fn selection(
     ir: &crate::ir::Ir,
     args: &RunArgs,
-    state: Option<&std::collections::HashMap<crate::ir::RelId, crate::plan::Change>>,
+    state: Option<&crate::plan::State>,
 ) -> Result<Vec<crate::ir::RelId>, ExitCode> {
     let parse = |texts: &[String]| {
         texts

@@ -29,6 +29,19 @@ impl Change {
     }
 }
 
+/// What another run (`--state DIR`) says of each relation: how it differs
+/// from that run's manifest, and how its nodes ended in that run
+/// (`run_results.json`; a test's status counts for its relation).
+#[derive(Debug, Clone, Default)]
+pub struct State {
+    pub changes: HashMap<RelId, Change>,
+    /// `None` when the folder has no `run_results.json`.
+    pub results: Option<HashMap<RelId, HashSet<String>>>,
+}
+
+/// The statuses `result:` selects on.
+pub const RESULT_STATUSES: &[&str] = &["success", "error", "fail", "warn", "pass", "skipped"];
+
 /// Which `state:` selector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StateMethod {
@@ -99,10 +112,17 @@ pub enum Selector {
         parents: Depth,
         children: Depth,
     },
+    /// `result:error+`: relations whose node (or a test of theirs) ended
+    /// so in another run.
+    Result {
+        status: String,
+        parents: Depth,
+        children: Depth,
+    },
 }
 
 /// The selector methods there are, for messages.
-pub const METHODS: &[&str] = &["tag:", "layer:", "source:", "state:"];
+pub const METHODS: &[&str] = &["tag:", "layer:", "source:", "state:", "result:"];
 
 impl std::fmt::Display for Selector {
     /// The selector as it was written: `2+stg_orders+1`, `@x`, `tag:nightly`.
@@ -125,6 +145,20 @@ impl std::fmt::Display for Selector {
                     write!(f, "{n}+")?;
                 }
                 write!(f, "state:{}", method.name())?;
+                if let Some(n) = depth(children) {
+                    write!(f, "+{n}")?;
+                }
+                Ok(())
+            }
+            Selector::Result {
+                status,
+                parents,
+                children,
+            } => {
+                if let Some(n) = depth(parents) {
+                    write!(f, "{n}+")?;
+                }
+                write!(f, "result:{status}")?;
                 if let Some(n) = depth(children) {
                     write!(f, "+{n}")?;
                 }
@@ -194,19 +228,41 @@ pub fn parse_selector(text: &str) -> Result<Selector, SelectError> {
         .map(|m| format!("`{m}`"))
         .collect::<Vec<_>>()
         .join(", ");
-    if text.contains("state:") {
-        let (parents, rest) = match text.find("state:") {
-            Some(0) => (Depth::None, text),
-            Some(i) if text[..i].ends_with('+') => {
-                (depth(&text[..i - 1]).map_err(err)?, &text[i..])
-            }
-            _ => return Err(err("expected `state:…`, with `+` before or after it".into())),
+    for method in ["state:", "result:"] {
+        let Some(at) = text.find(method) else {
+            continue;
         };
-        let rest = &rest["state:".len()..];
+        let parents = match at {
+            0 => Depth::None,
+            i if text[..i].ends_with('+') => depth(&text[..i - 1]).map_err(err)?,
+            _ => {
+                return Err(err(format!(
+                    "expected `{method}…`, with `+` before or after it"
+                )));
+            }
+        };
+        let rest = &text[at + method.len()..];
         let (name, children) = match rest.find('+') {
             Some(i) => (&rest[..i], depth(&rest[i + 1..]).map_err(err)?),
             None => (rest, Depth::None),
         };
+        if method == "result:" {
+            if !RESULT_STATUSES.contains(&name) {
+                let names: Vec<String> = RESULT_STATUSES
+                    .iter()
+                    .map(|n| format!("`result:{n}`"))
+                    .collect();
+                return Err(err(format!(
+                    "no result selector `result:{name}`; there are {}",
+                    names.join(", ")
+                )));
+            }
+            return Ok(Selector::Result {
+                status: name.to_string(),
+                parents,
+                children,
+            });
+        }
         let Some(&(_, method)) = StateMethod::ALL.iter().find(|(n, _)| *n == name) else {
             let names: Vec<String> = StateMethod::ALL
                 .iter()
@@ -280,7 +336,7 @@ pub fn select(
     ir: &Ir,
     select: &[Selector],
     exclude: &[Selector],
-    state: Option<&HashMap<RelId, Change>>,
+    state: Option<&State>,
 ) -> Result<Vec<RelId>, SelectError> {
     let children = children_of(ir);
     let mut chosen: HashSet<RelId> = HashSet::new();
@@ -324,10 +380,33 @@ fn matches(
     ir: &Ir,
     children: &[Vec<RelId>],
     selector: &Selector,
-    state: Option<&HashMap<RelId, Change>>,
+    state: Option<&State>,
 ) -> Result<HashSet<RelId>, SelectError> {
     let mut out = HashSet::new();
+    let around = |out: &mut HashSet<RelId>, id: RelId, parents: Depth, down: Depth| {
+        out.insert(id);
+        out.extend(walk(id, down, |r| children[r.index()].clone()));
+        out.extend(walk(id, parents, |r| ir.relation(r).deps.clone()));
+    };
     match selector {
+        Selector::Result {
+            status,
+            parents,
+            children: down,
+        } => {
+            let Some(results) = state.and_then(|s| s.results.as_ref()) else {
+                return Err(SelectError {
+                    selector: selector.to_string(),
+                    reason: "a `result:` selector reads another run's run_results.json: give its target folder with `--state DIR`".into(),
+                });
+            };
+            for &id in &ir.order {
+                if results.get(&id).is_some_and(|s| s.contains(status)) {
+                    around(&mut out, id, *parents, *down);
+                }
+            }
+            return Ok(out);
+        }
         Selector::State {
             method,
             parents,
@@ -340,10 +419,8 @@ fn matches(
                 });
             };
             for &id in &ir.order {
-                if method.matches(state.get(&id).copied().unwrap_or_default()) {
-                    out.insert(id);
-                    out.extend(walk(id, *down, |r| children[r.index()].clone()));
-                    out.extend(walk(id, *parents, |r| ir.relation(r).deps.clone()));
+                if method.matches(state.changes.get(&id).copied().unwrap_or_default()) {
+                    around(&mut out, id, *parents, *down);
                 }
             }
             // Nothing modified is an empty selection, not an error.
@@ -482,6 +559,11 @@ mod tests {
             }
         ));
         assert!(parse_selector("state:changed").is_err());
+        assert_eq!(
+            parse_selector("result:fail+").unwrap().to_string(),
+            "result:fail+"
+        );
+        assert!(parse_selector("result:broken").is_err());
         assert!(parse_selector("x+state:new").is_err());
     }
 

@@ -633,3 +633,100 @@ fn a_state_that_cannot_be_read_is_a_usage_error() {
     assert_eq!(code, Some(2));
     assert!(err.contains("no state selector `state:changed`"), "{err}");
 }
+
+/// A project whose build has a failing test and what it holds back.
+fn failing_project() -> tempfile::TempDir {
+    common::project(&[
+        (
+            "shop.toml",
+            "name = \"results\"\n\n[defaults]\nmaterialized = \"table\"\n",
+        ),
+        (
+            "models/source.shop",
+            "source raw {\n  table t { columns { id: integer, s: text } }\n}\n",
+        ),
+        (
+            "models/models.shop",
+            "model checked {\n  from raw.t t\n  columns { id = t.id, s = t.s }\n  tests { accepted_values(s, [\"a\"]) }\n}\n\
+             model after {\n  from checked c\n  columns { id = c.id }\n}\n\
+             model fine {\n  from raw.t t\n  columns { id = t.id }\n}\n",
+        ),
+        ("seeds/t.csv", "id,s\n1,a\n2,b\n"),
+    ])
+}
+
+#[test]
+fn result_selectors_and_retry_rerun_what_failed() {
+    let dir = failing_project();
+    let root = dir.path();
+    let out = common::run("build", root, &["--threads", "1"]);
+    assert_eq!(out.status.code(), Some(1));
+    let state = root.join("target").display().to_string();
+    let models = |selector: &str| {
+        ls(
+            root,
+            &[
+                "-s",
+                selector,
+                "--state",
+                &state,
+                "--resource-type",
+                "model",
+            ],
+        )
+    };
+    assert_eq!(models("result:fail"), ["checked"]);
+    assert_eq!(models("result:skipped"), ["after"]);
+    assert_eq!(models("result:fail+"), ["checked", "after"]);
+    assert!(models("result:error").is_empty());
+    let out = common::run("ls", root, &["-s", "result:fail"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        common::stderr(&out).contains("run_results.json"),
+        "{}",
+        common::stderr(&out)
+    );
+
+    // The test is fixed: `retry` builds and tests only the failed and the
+    // skipped, with the same options.
+    edit(root, "models/models.shop", "[\"a\"]", "[\"a\", \"b\"]");
+    let out = common::run("retry", root, &[]);
+    let text = common::stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", common::stderr(&out));
+    assert!(
+        text.contains("Retrying 2 nodes of the last `build`"),
+        "{text}"
+    );
+    assert!(text.contains("Running 3 nodes"), "{text}");
+    assert!(
+        text.contains("OK      table main.checked") && text.contains("OK      table main.after"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("main.fine") && !text.contains("seed raw.t"),
+        "{text}"
+    );
+    let results: Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("target/run_results.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(results["invocation"]["args"][0], "build");
+    assert_eq!(results["invocation"]["args"][1], "--threads");
+    // Nothing is left to retry.
+    let out = common::run("retry", root, &[]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        common::stdout(&out).contains("Nothing to retry"),
+        "{}",
+        common::stdout(&out)
+    );
+    // Without a recorded run, retry is a usage error.
+    let fresh = failing_project();
+    let out = common::run("retry", fresh.path(), &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        common::stderr(&out).contains("no run has been recorded"),
+        "{}",
+        common::stderr(&out)
+    );
+}
