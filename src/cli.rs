@@ -630,13 +630,7 @@ fn ls(args: &RunArgs, types: &[ResourceType], output: LsOutput) -> ExitCode {
     }
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for id in selected {
-        let rel = compilation.ir.relation(id);
-        let kind = match rel.kind {
-            RelationKind::Table(_) => "source",
-            RelationKind::Model(_) => "model",
-            RelationKind::Snapshot(_) => "snapshot",
-        };
-        let unique_id = format!("{kind}.{}.{}", config.name, rel.name);
+        let unique_id = crate::manifest::relation_id(&config.name, compilation.ir.relation(id));
         let Some(node) = manifest.nodes.get(&unique_id) else {
             continue;
         };
@@ -1180,14 +1174,7 @@ fn state_changes(
     let relation_of: std::collections::HashMap<String, crate::ir::RelId> = ir
         .relations
         .iter()
-        .map(|rel| {
-            let kind = match rel.kind {
-                RelationKind::Table(_) => "source",
-                RelationKind::Model(_) => "model",
-                RelationKind::Snapshot(_) => "snapshot",
-            };
-            (format!("{kind}.{}.{}", config.name, rel.name), rel.id)
-        })
+        .map(|rel| (crate::manifest::relation_id(&config.name, rel), rel.id))
         .collect();
     let changes = relation_of
         .iter()

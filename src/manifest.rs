@@ -246,6 +246,17 @@ pub fn build(
     }
 }
 
+/// A relation's unique id: `model.shopco.fact_orders`,
+/// `source.shopco.raw.raw_orders`, `snapshot.shopco.customers_snapshot`.
+pub fn relation_id(project: &str, rel: &crate::ir::Relation) -> String {
+    let kind = match rel.kind {
+        RelationKind::Table(_) => "source",
+        RelationKind::Model(_) => "model",
+        RelationKind::Snapshot(_) => "snapshot",
+    };
+    format!("{kind}.{project}.{}", rel.name)
+}
+
 /// The hex sha256 of a text.
 pub fn hash(text: &str) -> String {
     sha2::Sha256::digest(text)
@@ -279,13 +290,7 @@ struct Builder<'a> {
 impl Builder<'_> {
     /// `model.shopco.fact_orders`, `source.shopco.raw.raw_orders`.
     fn id(&self, id: RelId) -> String {
-        let rel = self.ir.relation(id);
-        let kind = match rel.kind {
-            RelationKind::Table(_) => "source",
-            RelationKind::Model(_) => "model",
-            RelationKind::Snapshot(_) => "snapshot",
-        };
-        format!("{kind}.{}.{}", self.project, rel.name)
+        relation_id(self.project, self.ir.relation(id))
     }
 
     fn location(&self, span: Span) -> (String, usize) {
