@@ -606,21 +606,15 @@ fn retry(dir: &std::path::Path) -> ExitCode {
 /// the seed that fills it and its tests; `--resource-type` keeps some kinds.
 fn ls(args: &RunArgs, types: &[ResourceType], output: LsOutput) -> ExitCode {
     let Prepared {
-        loaded,
         config,
         compilation,
         selected,
+        manifest,
+        ..
     } = match prepare(args) {
         Ok(p) => p,
         Err(code) => return code,
     };
-    let manifest = project_manifest(
-        &loaded.db,
-        &loaded.root,
-        &config,
-        &compilation,
-        crate::emit::Dialect::DuckDb,
-    );
     let mut by_owner: std::collections::HashMap<&str, Vec<&crate::manifest::Node>> =
         std::collections::HashMap::new();
     for node in manifest.nodes.values() {
@@ -710,7 +704,11 @@ fn check(dir: &std::path::Path, format: Format, color: ColorChoice) -> ExitCode 
     {
         let dialect =
             find_target(&root, None).map_or(crate::emit::Dialect::DuckDb, |t| t.target.dialect());
-        write_manifest(&db, &root, config, compilation, dialect, "check".into());
+        write_manifest(
+            &root.join(&config.paths.target),
+            &project_manifest(&db, &root, config, compilation, dialect),
+            "check".into(),
+        );
     }
     let elapsed = started.elapsed();
 
@@ -954,6 +952,8 @@ struct Prepared {
     config: crate::config::ProjectConfig,
     compilation: crate::Compilation,
     selected: Vec<crate::ir::RelId>,
+    /// What the command wrote to `target/manifest.json`.
+    manifest: crate::manifest::Manifest,
 }
 
 /// Loads, compiles and selects; on errors, prints them and returns the exit code.
@@ -979,22 +979,15 @@ fn prepare(args: &RunArgs) -> Result<Prepared, ExitCode> {
         _ => find_target(&loaded.root, args.target.as_deref())
             .map_or(crate::emit::Dialect::DuckDb, |t| t.target.dialect()),
     };
+    let manifest = project_manifest(&loaded.db, &loaded.root, &config, &compilation, dialect);
     let state = match &args.state {
         None => None,
-        Some(dir) => Some(state_changes(
-            dir,
-            &config,
-            &project_manifest(&loaded.db, &loaded.root, &config, &compilation, dialect),
-            &compilation.ir,
-        )?),
+        Some(dir) => Some(state_changes(dir, &config, &manifest, &compilation.ir)?),
     };
     let selected = selection(&compilation.ir, args, state.as_ref())?;
     write_manifest(
-        &loaded.db,
-        &loaded.root,
-        &config,
-        &compilation,
-        dialect,
+        &loaded.root.join(&config.paths.target),
+        &manifest,
         command_name(),
     );
     Ok(Prepared {
@@ -1002,6 +995,7 @@ fn prepare(args: &RunArgs) -> Result<Prepared, ExitCode> {
         config,
         compilation,
         selected,
+        manifest,
     })
 }
 
@@ -1022,17 +1016,9 @@ fn command_name() -> String {
     invocation_args().first().cloned().unwrap_or_default()
 }
 
-/// Writes `target/manifest.json` for a project that compiled (see
-/// [`crate::manifest`]); a failure to write it is a warning.
-fn write_manifest(
-    db: &SourceDb,
-    root: &std::path::Path,
-    config: &crate::config::ProjectConfig,
-    compilation: &crate::Compilation,
-    dialect: crate::emit::Dialect,
-    command: String,
-) {
-    let manifest = project_manifest(db, root, config, compilation, dialect);
+/// Writes `manifest.json` into the target folder `dir` (see
+/// [`crate::manifest`]).
+fn write_manifest(dir: &std::path::Path, manifest: &crate::manifest::Manifest, command: String) {
     let now = chrono::Utc::now();
     let invocation = crate::manifest::Invocation {
         id: crate::manifest::hash(&format!(
@@ -1044,12 +1030,18 @@ fn write_manifest(
         command,
         generated_at: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     };
-    let dir = root.join(&config.paths.target);
-    let path = dir.join("manifest.json");
-    let partial = dir.join("manifest.json.partial");
-    let result = std::fs::create_dir_all(&dir)
-        .and_then(|()| std::fs::write(&partial, manifest.to_json(&invocation)))
-        .and_then(|()| std::fs::rename(&partial, &path));
+    write_artifact(&dir.join("manifest.json"), &manifest.to_json(&invocation));
+}
+
+/// Writes an artifact whole or not at all (beside, then renamed over the
+/// old one); a failure to write it is a warning, not the command's.
+fn write_artifact(path: &std::path::Path, text: &str) {
+    let partial = path.with_extension("json.partial");
+    let result = path
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| std::fs::write(&partial, text))
+        .and_then(|()| std::fs::rename(&partial, path));
     if let Err(e) = result {
         eprintln!("warning: cannot write `{}`: {e}", path.display());
     }
@@ -1096,19 +1088,10 @@ fn write_run_results(
         },
         "results": results,
     });
-    let path = dir.join("run_results.json");
-    let partial = dir.join("run_results.json.partial");
-    let result = std::fs::create_dir_all(dir)
-        .and_then(|()| {
-            std::fs::write(
-                &partial,
-                serde_json::to_string_pretty(&json).unwrap_or_default() + "\n",
-            )
-        })
-        .and_then(|()| std::fs::rename(&partial, &path));
-    if let Err(e) = result {
-        eprintln!("warning: cannot write `{}`: {e}", path.display());
-    }
+    write_artifact(
+        &dir.join("run_results.json"),
+        &(serde_json::to_string_pretty(&json).unwrap_or_default() + "\n"),
+    );
 }
 
 /// The manifest of a project that compiled, its seeds' bytes hashed.
@@ -1252,6 +1235,7 @@ fn warehouse_command(args: &RunArgs, command: crate::run::Command) -> ExitCode {
         config,
         compilation,
         selected,
+        ..
     } = match prepare(args) {
         Ok(p) => p,
         Err(code) => return code,
@@ -1611,6 +1595,7 @@ fn compile(args: &RunArgs) -> ExitCode {
         config,
         compilation,
         selected,
+        ..
     } = match prepare(args) {
         Ok(p) => p,
         Err(code) => return code,

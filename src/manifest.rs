@@ -114,6 +114,41 @@ pub struct Node {
     pub fingerprints: Fingerprints,
 }
 
+impl Node {
+    /// A node with nothing but its id, kind, name and place; the rest is
+    /// filled in by kind.
+    fn new(
+        unique_id: String,
+        kind: &'static str,
+        name: String,
+        (file, line): (String, usize),
+    ) -> Node {
+        Node {
+            unique_id,
+            kind,
+            name,
+            layer: None,
+            file,
+            line,
+            description: None,
+            physical: None,
+            materialized: None,
+            tags: Vec::new(),
+            grain: Vec::new(),
+            columns: Vec::new(),
+            depends_on: DependsOn::default(),
+            tests: Vec::new(),
+            attached_to: None,
+            severity: None,
+            fingerprints: Fingerprints {
+                meaning: String::new(),
+                config: String::new(),
+                docs: String::new(),
+            },
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Physical {
     pub schema: String,
@@ -208,32 +243,14 @@ pub fn build(
         };
         let id = format!("seed.{project}.{name}");
         let fills = builder.id(*table);
-        builder.nodes.insert(
-            id.clone(),
-            Node {
-                unique_id: id,
-                kind: "seed",
-                name,
-                layer: None,
-                file: relative(root, path),
-                line: 1,
-                description: None,
-                physical: None,
-                materialized: None,
-                tags: Vec::new(),
-                grain: Vec::new(),
-                columns: Vec::new(),
-                depends_on: DependsOn::default(),
-                tests: Vec::new(),
-                attached_to: Some(fills),
-                severity: None,
-                fingerprints: Fingerprints {
-                    meaning: digest.clone(),
-                    config: hash(""),
-                    docs: hash(""),
-                },
-            },
-        );
+        let mut node = Node::new(id.clone(), "seed", name, (relative(root, path), 1));
+        node.attached_to = Some(fills);
+        node.fingerprints = Fingerprints {
+            meaning: digest.clone(),
+            config: hash(""),
+            docs: hash(""),
+        };
+        builder.nodes.insert(id, node);
     }
     Manifest {
         metadata: Metadata {
@@ -249,12 +266,16 @@ pub fn build(
 /// A relation's unique id: `model.shopco.fact_orders`,
 /// `source.shopco.raw.raw_orders`, `snapshot.shopco.customers_snapshot`.
 pub fn relation_id(project: &str, rel: &crate::ir::Relation) -> String {
-    let kind = match rel.kind {
+    format!("{}.{project}.{}", relation_kind(rel), rel.name)
+}
+
+/// A relation's kind of node: `source`, `model` or `snapshot`.
+fn relation_kind(rel: &crate::ir::Relation) -> &'static str {
+    match rel.kind {
         RelationKind::Table(_) => "source",
         RelationKind::Model(_) => "model",
         RelationKind::Snapshot(_) => "snapshot",
-    };
-    format!("{kind}.{project}.{}", rel.name)
+    }
 }
 
 /// The hex sha256 of a text.
@@ -316,39 +337,18 @@ impl Builder<'_> {
         let mut meaning = format!("{} {}\n", rel.kind_word(), rel.name);
         let mut config = String::new();
         let mut docs = format!("{}\n", rel.doc.as_deref().unwrap_or_default());
-        let mut node = Node {
-            unique_id: self.id(id),
-            kind: match rel.kind {
-                RelationKind::Table(_) => "source",
-                RelationKind::Model(_) => "model",
-                RelationKind::Snapshot(_) => "snapshot",
-            },
-            name: rel.name.clone(),
-            layer: None,
-            file,
-            line,
-            description: rel.doc.clone(),
-            physical: physical_name(ir, id).map(|p| Physical {
-                schema: p.schema,
-                name: p.name,
-            }),
-            materialized: None,
-            tags: Vec::new(),
-            grain: Vec::new(),
-            columns: Vec::new(),
-            depends_on: DependsOn {
-                nodes: rel.deps.iter().map(|d| self.id(*d)).collect(),
-                columns: Vec::new(),
-            },
-            tests: Vec::new(),
-            attached_to: None,
-            severity: None,
-            fingerprints: Fingerprints {
-                meaning: String::new(),
-                config: String::new(),
-                docs: String::new(),
-            },
-        };
+        let mut node = Node::new(
+            self.id(id),
+            relation_kind(rel),
+            rel.name.clone(),
+            (file, line),
+        );
+        node.description = rel.doc.clone();
+        node.physical = physical_name(ir, id).map(|p| Physical {
+            schema: p.schema,
+            name: p.name,
+        });
+        node.depends_on.nodes = rel.deps.iter().map(|d| self.id(*d)).collect();
         let names = |ids: &[ColumnId]| -> Vec<String> {
             ids.iter().map(|c| ir.column(*c).name.clone()).collect()
         };
@@ -639,23 +639,10 @@ impl Builder<'_> {
                 self.nodes.insert(
                     unique_id.clone(),
                     Node {
-                        unique_id,
-                        kind,
-                        name: test.name.clone(),
-                        layer: None,
-                        file,
-                        line,
-                        description: None,
-                        physical: None,
-                        materialized: None,
-                        tags: Vec::new(),
-                        grain: Vec::new(),
-                        columns: Vec::new(),
                         depends_on: DependsOn {
                             nodes,
                             columns: Vec::new(),
                         },
-                        tests: Vec::new(),
                         attached_to: Some(owner.clone()),
                         severity: Some(severity),
                         fingerprints: Fingerprints {
@@ -663,6 +650,7 @@ impl Builder<'_> {
                             config: hash(severity),
                             docs: hash(""),
                         },
+                        ..Node::new(unique_id, kind, test.name.clone(), (file, line))
                     },
                 );
             }

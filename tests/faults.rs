@@ -115,11 +115,16 @@ fn day2(root: &Path) -> String {
     root.join("days/day2").display().to_string()
 }
 
-/// Builds to completion and returns stdout; panics on failure.
-fn build(root: &Path, extra: &[&str]) -> String {
+/// `build` and `extra`.
+fn build_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec!["build"];
     args.extend_from_slice(extra);
-    let out = shopc(&args, root).output().unwrap();
+    args
+}
+
+/// Builds to completion and returns stdout; panics on failure.
+fn build(root: &Path, extra: &[&str]) -> String {
+    let out = shopc(&build_args(extra), root).output().unwrap();
     let text = common::stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}{}", common::stderr(&out));
     text
@@ -128,9 +133,7 @@ fn build(root: &Path, extra: &[&str]) -> String {
 /// Starts a build, kills it (SIGKILL) after `delay`, and says whether it
 /// had already finished.
 fn kill_after(root: &Path, extra: &[&str], delay: Duration) -> bool {
-    let mut args = vec!["build"];
-    args.extend_from_slice(extra);
-    let mut child = shopc(&args, root).spawn().unwrap();
+    let mut child = shopc(&build_args(extra), root).spawn().unwrap();
     std::thread::sleep(delay);
     let finished = child.try_wait().unwrap().is_some();
     let _ = child.kill();
@@ -219,29 +222,7 @@ fn two_duckdb_builds_at_once_leave_every_table_old_or_new() {
     for round in 0..3 {
         copy_database(&before, &db);
         let extra = ["--database", db.to_str().unwrap(), "--seeds", &day2(&root)];
-        let spawn = || {
-            let mut args = vec!["build"];
-            args.extend_from_slice(&extra);
-            shopc(&args, &root).output().unwrap()
-        };
-        let (a, b) = std::thread::scope(|s| {
-            let a = s.spawn(spawn);
-            let b = s.spawn(spawn);
-            (a.join().unwrap(), b.join().unwrap())
-        });
-        let mut ok = 0;
-        for out in [&a, &b] {
-            match out.status.code() {
-                Some(0) => ok += 1,
-                Some(2) => assert!(
-                    common::stderr(out).contains("another process has `"),
-                    "round {round}: {}",
-                    common::stderr(out)
-                ),
-                code => panic!("round {round}: {code:?}: {}", common::stdout(out)),
-            }
-        }
-        assert!(ok >= 1, "round {round}: neither build ran");
+        common::two_at_once(&root, &build_args(&extra), "another process has `", round);
         let after = duckdb_state(&db);
         assert_old_or_new(&format!("round {round}"), &after, &old, &new);
         assert_eq!(after.tables, new.tables, "round {round}: a build finished");
@@ -418,29 +399,7 @@ fn killed_and_concurrent_postgresql_builds_leave_every_table_old_or_new() {
 
     for round in 0..2 {
         fresh();
-        let spawn = || {
-            let mut args = vec!["build"];
-            args.extend_from_slice(&extra);
-            shopc(&args, &root).output().unwrap()
-        };
-        let (a, b) = std::thread::scope(|s| {
-            let a = s.spawn(spawn);
-            let b = s.spawn(spawn);
-            (a.join().unwrap(), b.join().unwrap())
-        });
-        let mut ok = 0;
-        for out in [&a, &b] {
-            match out.status.code() {
-                Some(0) => ok += 1,
-                Some(2) => assert!(
-                    common::stderr(out).contains("holds the lock"),
-                    "round {round}: {}",
-                    common::stderr(out)
-                ),
-                code => panic!("round {round}: {code:?}: {}", common::stdout(out)),
-            }
-        }
-        assert!(ok >= 1, "round {round}: neither build ran");
+        common::two_at_once(&root, &build_args(&extra), "holds the lock", round);
         assert_eq!(pg_state().tables, new.tables, "round {round}");
     }
 }

@@ -535,29 +535,8 @@ fn one_run_of_a_project_at_a_time_on_postgresql() {
         .collect();
     std::fs::write(root.join("seeds/t.csv"), csv).unwrap();
     let mut ran = 0;
-    for _ in 0..3 {
-        let spawn = || {
-            std::process::Command::new(env!("CARGO_BIN_EXE_shopc"))
-                .args(["build", "--target", "pg", "--project"])
-                .arg(root)
-                .output()
-        };
-        let (a, b) = std::thread::scope(|s| {
-            let a = s.spawn(spawn);
-            let b = s.spawn(spawn);
-            (a.join().unwrap().unwrap(), b.join().unwrap().unwrap())
-        });
-        for out in [&a, &b] {
-            match out.status.code() {
-                Some(0) => ran += 1,
-                Some(2) => assert!(
-                    common::stderr(out).contains("holds the lock"),
-                    "{}",
-                    common::stderr(out)
-                ),
-                code => panic!("{code:?}: {}{}", common::stdout(out), common::stderr(out)),
-            }
-        }
+    for round in 0..3 {
+        ran += common::two_at_once(root, &["build", "--target", "pg"], "holds the lock", round);
         assert_eq!(
             pg_rows(
                 &pg,

@@ -394,3 +394,36 @@ impl Proxy {
         self.frozen.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 }
+
+/// Starts `shopc ARGS --project ROOT` twice at once: each run goes through
+/// (exit 0) or is refused before it runs anything (exit 2, saying
+/// `refused`), and at least one goes through. Returns how many did.
+pub fn two_at_once(root: &Path, args: &[&str], refused: &str, round: usize) -> usize {
+    let spawn = || {
+        Command::new(env!("CARGO_BIN_EXE_shopc"))
+            .args(args)
+            .arg("--project")
+            .arg(root)
+            .output()
+            .unwrap()
+    };
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(spawn);
+        let b = s.spawn(spawn);
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    let mut ran = 0;
+    for out in [&a, &b] {
+        match out.status.code() {
+            Some(0) => ran += 1,
+            Some(2) => assert!(
+                stderr(out).contains(refused),
+                "round {round}: {}",
+                stderr(out)
+            ),
+            code => panic!("round {round}: {code:?}: {}{}", stdout(out), stderr(out)),
+        }
+    }
+    assert!(ran >= 1, "round {round}: neither run went through");
+    ran
+}
