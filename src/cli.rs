@@ -235,6 +235,19 @@ pub struct TargetArgs {
     /// DuckDB database file (default: TARGET/NAME.duckdb in the project)
     #[arg(long, value_name = "FILE")]
     pub database: Option<PathBuf>,
+    /// Build into another set of schemas: every model's and snapshot's
+    /// schema gets this prefix (`pr_12` builds `marts` as `pr_12_marts`);
+    /// source tables keep theirs
+    #[arg(long, value_name = "PREFIX")]
+    pub schema_prefix: Option<String>,
+    /// Read what the selection reads but does not build from the
+    /// relations the `--state` run built, when the current target has none
+    #[arg(long, requires = "state")]
+    pub defer: bool,
+    /// With --defer: read the state's relation even when the current
+    /// target has one
+    #[arg(long, requires = "defer")]
+    pub favor_state: bool,
 }
 
 #[derive(clap::Args, Debug, Default)]
@@ -272,6 +285,9 @@ pub struct RunArgs {
     pub target: Option<String>,
     pub threads: Option<u16>,
     pub database: Option<PathBuf>,
+    pub schema_prefix: Option<String>,
+    pub defer: bool,
+    pub favor_state: bool,
     pub color: ColorChoice,
 }
 
@@ -287,6 +303,9 @@ impl RunArgs {
             target: None,
             threads: None,
             database: None,
+            schema_prefix: None,
+            defer: false,
+            favor_state: false,
             color: color.color,
         }
     }
@@ -295,6 +314,9 @@ impl RunArgs {
         self.target = target.target;
         self.threads = target.threads;
         self.database = target.database;
+        self.schema_prefix = target.schema_prefix;
+        self.defer = target.defer;
+        self.favor_state = target.favor_state;
         self
     }
 
@@ -314,6 +336,10 @@ pub struct ProjectArg {
     /// The project folder (holding shop.toml)
     #[arg(long, default_value = ".", value_name = "DIR")]
     pub project: PathBuf,
+    /// Vars over shop.toml's `[vars]`, as a TOML inline table:
+    /// `--vars '{ test_email_domain = "@example.test", cap = 20 }'`
+    #[arg(long, value_name = "TABLE")]
+    pub vars: Option<String>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -390,12 +416,12 @@ pub fn main() -> ExitCode {
 /// Runs a parsed command line.
 fn dispatch(cli: Cli) -> ExitCode {
     match cli.command {
-        Command::Retry { project } => retry(&project.project),
+        Command::Retry { project } => retry(&project),
         Command::Check {
             project,
             format,
             color,
-        } => check(&project.project, format, color),
+        } => check(&project, format, color),
         Command::Seed {
             project,
             select,
@@ -486,8 +512,8 @@ fn dispatch(cli: Cli) -> ExitCode {
 /// the relations whose node (or a test of theirs) ended in an error, a
 /// failure or a skip: `--select result:error result:fail result:skipped
 /// --state` a copy of that run's artifacts.
-fn retry(dir: &std::path::Path) -> ExitCode {
-    let loaded = match load(dir) {
+fn retry(project: &ProjectArg) -> ExitCode {
+    let loaded = match load(project) {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
@@ -586,7 +612,7 @@ fn retry(dir: &std::path::Path) -> ExitCode {
     );
     kept.push(state.display().to_string());
     kept.push("--project".into());
-    kept.push(dir.display().to_string());
+    kept.push(project.project.display().to_string());
     say!(
         "Retrying {} node{} of the last `{command}`",
         again.len(),
@@ -623,7 +649,17 @@ fn ls(args: &RunArgs, types: &[ResourceType], output: LsOutput) -> ExitCode {
         }
     }
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    for id in selected {
+    // The relations, and the tests selected without their relation, at
+    // their relation's place in the build order.
+    let built: std::collections::HashSet<crate::ir::RelId> =
+        selected.relations.iter().copied().collect();
+    let owners: std::collections::HashSet<crate::ir::RelId> = built
+        .iter()
+        .copied()
+        .chain(selected.tests.iter().map(|(r, _)| *r))
+        .collect();
+    let order = compilation.ir.order.iter().filter(|id| owners.contains(id));
+    for &id in order {
         let unique_id = crate::manifest::relation_id(&config.name, compilation.ir.relation(id));
         let Some(node) = manifest.nodes.get(&unique_id) else {
             continue;
@@ -632,7 +668,15 @@ fn ls(args: &RunArgs, types: &[ResourceType], output: LsOutput) -> ExitCode {
         // A seed before the table it fills, tests after their relation.
         let (seeds, tests): (Vec<&crate::manifest::Node>, Vec<&crate::manifest::Node>) =
             attached.partition(|n| n.kind == "seed");
-        for node in seeds.into_iter().chain([node]).chain(tests) {
+        let listed: Vec<&crate::manifest::Node> = if built.contains(&id) {
+            seeds.into_iter().chain([node]).chain(tests).collect()
+        } else {
+            tests
+                .into_iter()
+                .filter(|t| selected.tests.iter().any(|(r, n)| *r == id && *n == t.name))
+                .collect()
+        };
+        for node in listed {
             if !types.is_empty() && !types.iter().any(|t| t.matches(node.kind)) {
                 continue;
             }
@@ -669,16 +713,48 @@ fn use_color(choice: ColorChoice) -> bool {
     }
 }
 
-fn load(dir: &std::path::Path) -> Result<LoadedProject, ExitCode> {
-    project::load(dir).map_err(|e| {
+/// Loads a project, with the `--vars` given over its `[vars]`.
+fn load(project: &ProjectArg) -> Result<LoadedProject, ExitCode> {
+    let mut loaded = project::load(&project.project).map_err(|e| {
         eprintln!("error: {e}");
         ExitCode::from(EXIT_USAGE)
-    })
+    })?;
+    if let Some(text) = &project.vars {
+        let vars = parse_vars(text).map_err(|e| {
+            eprintln!("error: --vars: {e}");
+            ExitCode::from(EXIT_USAGE)
+        })?;
+        if let Some(config) = &mut loaded.config {
+            config.vars.extend(vars);
+        }
+    }
+    Ok(loaded)
 }
 
-fn check(dir: &std::path::Path, format: Format, color: ColorChoice) -> ExitCode {
+/// `--vars '{ cap = 20, domain = "@x.test" }'`: a TOML inline table (the
+/// braces may be left out).
+fn parse_vars(text: &str) -> Result<Vec<(String, toml::Value)>, String> {
+    let trimmed = text.trim();
+    let table = if trimmed.starts_with('{') {
+        trimmed.to_string()
+    } else {
+        format!("{{ {trimmed} }}")
+    };
+    let parsed: toml::Table = toml::from_str(&format!("vars = {table}")).map_err(|e| {
+        format!(
+            "`{text}` is not a TOML inline table such as `{{ cap = 20, domain = \"@x.test\" }}`: {}",
+            e.message()
+        )
+    })?;
+    match parsed.get("vars") {
+        Some(toml::Value::Table(vars)) => Ok(vars.clone().into_iter().collect()),
+        _ => Err(format!("`{text}` is not a TOML inline table")),
+    }
+}
+
+fn check(project: &ProjectArg, format: Format, color: ColorChoice) -> ExitCode {
     let started = Instant::now();
-    let loaded = match load(dir) {
+    let loaded = match load(project) {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
@@ -872,15 +948,15 @@ fn explain(code: Option<&str>) -> ExitCode {
 }
 
 fn debug(stage: DebugStage) -> ExitCode {
-    let (name, dir) = match &stage {
+    let (name, project) = match &stage {
         DebugStage::Ast { name, project }
         | DebugStage::Ir { name, project }
-        | DebugStage::Grain { name, project } => (name, &project.project),
+        | DebugStage::Grain { name, project } => (name, project),
         DebugStage::Connection { project, target } => {
-            return debug_connection(&project.project, target.as_deref());
+            return debug_connection(project, target.as_deref());
         }
     };
-    let loaded = match load(dir) {
+    let loaded = match load(project) {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
@@ -951,19 +1027,33 @@ struct Prepared {
     loaded: LoadedProject,
     config: crate::config::ProjectConfig,
     compilation: crate::Compilation,
-    selected: Vec<crate::ir::RelId>,
+    selected: crate::plan::Selection,
     /// What the command wrote to `target/manifest.json`.
     manifest: crate::manifest::Manifest,
+    /// With `--defer`: where the `--state` run built each relation.
+    defer: Option<crate::run::Defer>,
 }
 
 /// Loads, compiles and selects; on errors, prints them and returns the exit code.
 fn prepare(args: &RunArgs) -> Result<Prepared, ExitCode> {
-    let loaded = load(&args.project.project)?;
+    let loaded = load(&args.project)?;
     let Some(config) = loaded.config.clone() else {
         report(&loaded.db, &loaded.problems, args.color);
         return Err(ExitCode::from(EXIT_ERRORS));
     };
-    let compilation = crate::compile(&loaded.db, &config, &loaded.shop_files);
+    if let Some(prefix) = &args.schema_prefix
+        && (prefix.is_empty()
+            || !prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_'))
+    {
+        eprintln!(
+            "error: --schema-prefix `{prefix}`: a prefix is letters, digits and `_` (such as `pr_12`)"
+        );
+        return Err(ExitCode::from(EXIT_USAGE));
+    }
+    let mut compilation = crate::compile(&loaded.db, &config, &loaded.shop_files);
+    compilation.ir.schema_prefix = args.schema_prefix.clone();
     let mut problems = loaded.problems.clone();
     problems.extend(compilation.problems.iter().cloned());
     report(&loaded.db, &problems, args.color);
@@ -980,11 +1070,24 @@ fn prepare(args: &RunArgs) -> Result<Prepared, ExitCode> {
             .map_or(crate::emit::Dialect::DuckDb, |t| t.target.dialect()),
     };
     let manifest = project_manifest(&loaded.db, &loaded.root, &config, &compilation, dialect);
-    let state = match &args.state {
-        None => None,
-        Some(dir) => Some(state_changes(dir, &config, &manifest, &compilation.ir)?),
+    let (state, previous) = match &args.state {
+        None => (None, None),
+        Some(dir) => {
+            let (state, previous) = state_changes(dir, &config, &manifest, &compilation.ir)?;
+            (Some(state), Some(previous))
+        }
     };
     let selected = selection(&compilation.ir, args, state.as_ref())?;
+    let defer = match (&args.state, previous) {
+        (Some(dir), Some(previous)) if args.defer => Some(defer_to(
+            dir,
+            &previous,
+            &config.name,
+            &compilation.ir,
+            args.favor_state,
+        )),
+        _ => None,
+    };
     write_manifest(
         &loaded.root.join(&config.paths.target),
         &manifest,
@@ -996,7 +1099,38 @@ fn prepare(args: &RunArgs) -> Result<Prepared, ExitCode> {
         compilation,
         selected,
         manifest,
+        defer,
     })
+}
+
+/// Where `--defer` may read each model and snapshot: the name the state's
+/// run built it under, when that is not its name here.
+fn defer_to(
+    dir: &std::path::Path,
+    previous: &crate::manifest::Previous,
+    project: &str,
+    ir: &crate::ir::Ir,
+    favor_state: bool,
+) -> crate::run::Defer {
+    let to = ir
+        .relations
+        .iter()
+        .filter(|rel| !matches!(rel.kind, RelationKind::Table(_)))
+        .filter_map(|rel| {
+            let theirs = previous.physical(&crate::manifest::relation_id(project, rel))?;
+            let ours = crate::emit::physical_name(ir, rel.id)?;
+            let theirs = crate::emit::PhysicalName {
+                schema: theirs.schema.clone(),
+                name: theirs.name.clone(),
+            };
+            (theirs != ours).then_some((rel.id, theirs))
+        })
+        .collect();
+    crate::run::Defer {
+        to,
+        favor_state,
+        state: dir.display().to_string(),
+    }
 }
 
 /// The arguments a retry runs with, in place of the process's own.
@@ -1139,7 +1273,7 @@ fn state_changes(
     config: &crate::config::ProjectConfig,
     current: &crate::manifest::Manifest,
     ir: &crate::ir::Ir,
-) -> Result<crate::plan::State, ExitCode> {
+) -> Result<(crate::plan::State, crate::manifest::Previous), ExitCode> {
     let path = dir.join("manifest.json");
     let fail = |message: String| {
         eprintln!("error: --state: `{}` {message}", path.display());
@@ -1162,6 +1296,18 @@ fn state_changes(
     let changes = relation_of
         .iter()
         .filter_map(|(id, rel)| Some((*rel, *by_id.get(id)?)))
+        .collect();
+    let tests = current
+        .nodes
+        .values()
+        .filter(|n| matches!(n.kind, "test" | "reconciliation"))
+        .filter_map(|n| {
+            Some(crate::plan::TestChange {
+                relation: *relation_of.get(n.attached_to.as_deref()?)?,
+                name: n.name.clone(),
+                change: *by_id.get(&n.unique_id)?,
+            })
+        })
         .collect();
     // A node's status counts for its relation: a test's and a seed's for
     // the relation they are attached to.
@@ -1204,15 +1350,23 @@ fn state_changes(
             Some(results)
         }
     };
-    Ok(crate::plan::State { changes, results })
+    Ok((
+        crate::plan::State {
+            changes,
+            tests,
+            results,
+        },
+        previous,
+    ))
 }
 
-/// The selected relations, in build order.
+/// The selected relations, in build order, and the tests selected on
+/// their own (a changed test, its relation not rebuilt).
 fn selection(
     ir: &crate::ir::Ir,
     args: &RunArgs,
     state: Option<&crate::plan::State>,
-) -> Result<Vec<crate::ir::RelId>, ExitCode> {
+) -> Result<crate::plan::Selection, ExitCode> {
     let parse = |texts: &[String]| {
         texts
             .iter()
@@ -1222,7 +1376,11 @@ fn selection(
     };
     let result = parse(&args.select)
         .and_then(|select| Ok((select, parse(&args.exclude)?)))
-        .and_then(|(select, exclude)| crate::plan::select(ir, &select, &exclude, state));
+        .and_then(|(select, exclude)| {
+            let relations = crate::plan::select(ir, &select, &exclude, state)?;
+            let tests = crate::plan::select_tests(&select, &exclude, state, &relations);
+            Ok(crate::plan::Selection { relations, tests })
+        });
     result.map_err(|e| {
         eprintln!("error: {e}");
         ExitCode::from(EXIT_USAGE)
@@ -1235,6 +1393,7 @@ fn warehouse_command(args: &RunArgs, command: crate::run::Command) -> ExitCode {
         config,
         compilation,
         selected,
+        defer,
         ..
     } = match prepare(args) {
         Ok(p) => p,
@@ -1311,6 +1470,7 @@ fn warehouse_command(args: &RunArgs, command: crate::run::Command) -> ExitCode {
             full_refresh: args.full_refresh,
             threads: args.threads.map_or_else(default_threads, usize::from),
             exclusive,
+            defer,
             color: match args.color {
                 ColorChoice::Always => true,
                 ColorChoice::Never => false,
@@ -1442,7 +1602,8 @@ fn open_warehouse(
 }
 
 /// `shopc debug connection`: which target, what it is, and whether it answers.
-fn debug_connection(dir: &std::path::Path, name: Option<&str>) -> ExitCode {
+fn debug_connection(project: &ProjectArg, name: Option<&str>) -> ExitCode {
+    let dir = project.project.as_path();
     let found = match find_target(dir, name) {
         Ok(found) => found,
         Err(e) => {
@@ -1467,7 +1628,7 @@ fn debug_connection(dir: &std::path::Path, name: Option<&str>) -> ExitCode {
     for (key, value) in found.target.describe() {
         say!("  {key:<12} {value}");
     }
-    let loaded = match load(dir) {
+    let loaded = match load(project) {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
@@ -1478,6 +1639,7 @@ fn debug_connection(dir: &std::path::Path, name: Option<&str>) -> ExitCode {
     let args = RunArgs {
         project: ProjectArg {
             project: dir.to_path_buf(),
+            vars: project.vars.clone(),
         },
         select: Vec::new(),
         exclude: Vec::new(),
@@ -1487,6 +1649,9 @@ fn debug_connection(dir: &std::path::Path, name: Option<&str>) -> ExitCode {
         threads: Some(1),
         target: None,
         database: None,
+        schema_prefix: None,
+        defer: false,
+        favor_state: false,
         color: ColorChoice::Auto,
     };
     let started = Instant::now();
@@ -1562,7 +1727,7 @@ fn emit(args: &RunArgs, out: Option<&std::path::Path>) -> ExitCode {
         );
         return ExitCode::from(EXIT_ERRORS);
     }
-    let files = emitter.files(&selected);
+    let files = emitter.files(&selected.relations);
     let Some(dir) = out else {
         for file in &files {
             say!("-- file: {}\n{}", file.path, file.text);
@@ -1603,7 +1768,7 @@ fn compile(args: &RunArgs) -> ExitCode {
     let dir = loaded.root.join(&config.paths.target).join("compiled");
     let emitter = crate::emit::Emitter::new(&compilation.ir, crate::emit::Dialect::DuckDb);
     let mut written = 0;
-    for id in selected {
+    for &id in &selected.relations {
         let rel = compilation.ir.relation(id);
         if !matches!(rel.kind, RelationKind::Model(_)) {
             continue;

@@ -718,6 +718,14 @@ struct PreviousNode {
     config: String,
     docs: String,
     columns: Vec<(String, String)>,
+    physical: Option<Physical>,
+}
+
+impl Previous {
+    /// Where that run built a node (`--defer` reads it there).
+    pub fn physical(&self, unique_id: &str) -> Option<&Physical> {
+        self.nodes.get(unique_id)?.physical.as_ref()
+    }
 }
 
 /// Reads another run's manifest: it must be of this format version and of
@@ -769,6 +777,16 @@ pub fn read_previous(text: &str, project: &str) -> Result<Previous, String> {
                     config: print("config")?,
                     docs: print("docs")?,
                     columns,
+                    physical: match (
+                        node["physical"]["schema"].as_str(),
+                        node["physical"]["name"].as_str(),
+                    ) {
+                        (Some(schema), Some(name)) => Some(Physical {
+                            schema: schema.to_string(),
+                            name: name.to_string(),
+                        }),
+                        _ => None,
+                    },
                 },
             ))
         })

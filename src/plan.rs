@@ -10,6 +10,15 @@ use std::collections::{HashMap, HashSet};
 
 use crate::ir::{Ir, RelId, RelationKind};
 
+/// What a command works on: relations in build order (each with its
+/// tests), and tests selected on their own, whose relations are not built
+/// (`(relation, test name)`: a changed test with `state:modified`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Selection {
+    pub relations: Vec<RelId>,
+    pub tests: Vec<(RelId, String)>,
+}
+
 /// How a relation differs from the same relation in another run's
 /// manifest (`--state`): the fingerprints that differ, or new.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -35,8 +44,21 @@ impl Change {
 #[derive(Debug, Clone, Default)]
 pub struct State {
     pub changes: HashMap<RelId, Change>,
+    /// How each test (and reconciliation) differs: a test is selected on
+    /// its own by `state:` selectors, without rebuilding its relation.
+    pub tests: Vec<TestChange>,
     /// `None` when the folder has no `run_results.json`.
     pub results: Option<HashMap<RelId, HashSet<String>>>,
+}
+
+/// How one test differs from the same test in another run's manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestChange {
+    /// The relation it tests.
+    pub relation: RelId,
+    /// `not_null_stg_orders_order_id`
+    pub name: String,
+    pub change: Change,
 }
 
 /// The statuses `result:` selects on.
@@ -366,6 +388,50 @@ pub fn select(
         .collect())
 }
 
+/// The tests `state:` selectors match on their own (a new or changed test),
+/// minus those `exclude` matches and those of relations in `relations`
+/// (which run with their relation anyway), in build order of their
+/// relations: `(relation, test name)`.
+pub fn select_tests(
+    select: &[Selector],
+    exclude: &[Selector],
+    state: Option<&State>,
+    relations: &[RelId],
+) -> Vec<(RelId, String)> {
+    let Some(state) = state else {
+        return Vec::new();
+    };
+    let matching = |selectors: &[Selector]| -> HashSet<(RelId, &str)> {
+        selectors
+            .iter()
+            .filter_map(|s| match s {
+                Selector::State { method, .. } => Some(*method),
+                _ => None,
+            })
+            .flat_map(|method| {
+                state
+                    .tests
+                    .iter()
+                    .filter(move |t| method.matches(t.change))
+                    .map(|t| (t.relation, t.name.as_str()))
+            })
+            .collect()
+    };
+    let excluded = matching(exclude);
+    let built: HashSet<RelId> = relations.iter().copied().collect();
+    let chosen = matching(select);
+    let mut out: Vec<(RelId, String)> = state
+        .tests
+        .iter()
+        .map(|t| (t.relation, t.name.as_str()))
+        .filter(|t| chosen.contains(t) && !excluded.contains(t) && !built.contains(&t.0))
+        .map(|(r, name)| (r, name.to_string()))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
 fn children_of(ir: &Ir) -> Vec<Vec<RelId>> {
     let mut children = vec![Vec::new(); ir.relations.len()];
     for rel in &ir.relations {
@@ -421,6 +487,21 @@ fn matches(
             for &id in &ir.order {
                 if method.matches(state.changes.get(&id).copied().unwrap_or_default()) {
                     around(&mut out, id, *parents, *down);
+                }
+            }
+            // A test has no descendants; its ancestors are its relation's,
+            // one step further (`+state:modified` on a test: the relation
+            // it tests, and what that reads).
+            if *parents != Depth::None {
+                for test in state.tests.iter().filter(|t| method.matches(t.change)) {
+                    out.insert(test.relation);
+                    let further = match parents {
+                        Depth::Upto(n) => Depth::Upto(n.saturating_sub(1)),
+                        d => *d,
+                    };
+                    out.extend(walk(test.relation, further, |r| {
+                        ir.relation(r).deps.clone()
+                    }));
                 }
             }
             // Nothing modified is an empty selection, not an error.

@@ -14,6 +14,7 @@ use crate::emit::{Build, Emitter, PhysicalName, RelationType, TestSql, physical_
 use crate::ir::{
     IncrementalStrategy, Ir, Materialized, OnSchemaChange, RelId, RelationKind, TestSeverity,
 };
+use crate::plan::Selection;
 use crate::seed::{self, Seed};
 use crate::warehouse::{Rows, Warehouse};
 
@@ -29,7 +30,7 @@ pub enum Command {
 }
 
 /// How a command runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
     /// Rebuild incremental models from scratch instead of merging.
     pub full_refresh: bool,
@@ -41,6 +42,8 @@ pub struct Options {
     /// see [`Warehouse::lock`]): tables left by an interrupted run are
     /// dropped before anything runs.
     pub exclusive: bool,
+    /// `--defer`: where to read what the selection reads and does not build.
+    pub defer: Option<Defer>,
 }
 
 impl Default for Options {
@@ -50,6 +53,7 @@ impl Default for Options {
             threads: 4,
             color: false,
             exclusive: false,
+            defer: None,
         }
     }
 }
@@ -206,12 +210,7 @@ impl StepGraph {
         let ancestors = Ancestors::new(ir);
         let mut deps = vec![Vec::new(); steps.len()];
         for (i, step) in steps.iter().enumerate() {
-            let reads = match step {
-                Step::Test(id, test) => {
-                    reads_through_ephemerals(ir, std::iter::once(*id).chain(test.reads.clone()))
-                }
-                _ => reads_through_ephemerals(ir, ir.relation(step.relation()).deps.clone()),
-            };
+            let reads = step_reads(ir, step);
             let me = step.relation();
             for r in reads {
                 deps[i].extend(built_by.get(&r).copied().filter(|&j| j != i));
@@ -291,9 +290,18 @@ fn perform(
     emitter: &Emitter<'_>,
     warehouse: &mut dyn Warehouse,
     step: &Step<'_>,
-    options: Options,
+    options: &Options,
     context: &Context,
 ) -> Outcome {
+    if let Some(why) = step_reads(ir, step)
+        .iter()
+        .find_map(|r| context.missing.get(r))
+    {
+        return match step {
+            Step::Test(..) => Outcome::Tested(Err(why.clone())),
+            _ => Outcome::Built(Err(why.clone())),
+        };
+    }
     match step {
         Step::Seed(seed) => Outcome::Built(
             load_seed(ir, emitter, warehouse, seed).map(|rows| format!("{rows} rows in ")),
@@ -304,7 +312,13 @@ fn perform(
                 .clone()
                 .and_then(|now| snapshot(warehouse, emitter, *id, &now)),
         ),
-        Step::Model(id) => Outcome::Built(build_model(ir, warehouse, emitter, *id, options)),
+        Step::Model(id) => Outcome::Built(build_model(
+            ir,
+            warehouse,
+            emitter,
+            *id,
+            options.full_refresh,
+        )),
         Step::Test(_, test) => {
             // A relation a test reads besides its own, that this command
             // does not build: when it does not exist, the test cannot say
@@ -334,6 +348,89 @@ struct Context {
     now: Result<String, String>,
     /// Relations this command builds (or seeds).
     built: HashSet<RelId>,
+    /// Relations read and not built that are nowhere (`--defer` looked in
+    /// the state's schemas and the current target's): why their readers fail.
+    missing: std::collections::HashMap<RelId, String>,
+}
+
+/// What `--defer` found: the relations read from the state's names, and
+/// those found nowhere.
+#[derive(Debug, Default)]
+struct Deferral {
+    reads: std::collections::HashMap<RelId, PhysicalName>,
+    missing: std::collections::HashMap<RelId, String>,
+}
+
+/// What each step reads besides what it builds: a build its parents, a
+/// test its relation and the others it reads (through ephemeral models).
+fn step_reads(ir: &Ir, step: &Step<'_>) -> Vec<RelId> {
+    match step {
+        Step::Seed(_) => Vec::new(),
+        Step::Test(id, test) => {
+            reads_through_ephemerals(ir, std::iter::once(*id).chain(test.reads.clone()))
+        }
+        _ => reads_through_ephemerals(ir, ir.relation(step.relation()).deps.clone()),
+    }
+}
+
+/// Decides where each relation the steps read and do not build is read
+/// from: with `--favor-state` the state's relation when it exists, else the
+/// current target's; without, the current target's when it exists, else
+/// the state's (dbt's rule). One that exists in neither is missing.
+fn deferral(
+    ir: &Ir,
+    warehouse: &mut dyn Warehouse,
+    defer: &Defer,
+    steps: &[Step<'_>],
+    built: &HashSet<RelId>,
+) -> Result<Deferral, String> {
+    let mut read: Vec<RelId> = steps
+        .iter()
+        .flat_map(|s| step_reads(ir, s))
+        .filter(|r| !built.contains(r) && defer.to.contains_key(r))
+        .collect();
+    read.sort_by_key(|r| ir.order.iter().position(|o| o == r));
+    read.dedup();
+    let mut out = Deferral::default();
+    for r in read {
+        let (Some(state), Some(current)) = (defer.to.get(&r), physical_name(ir, r)) else {
+            continue;
+        };
+        let mut exists = |name: &PhysicalName| warehouse.relation_type(name).map(|t| t.is_some());
+        let (first, second) = if defer.favor_state {
+            (state, &current)
+        } else {
+            (&current, state)
+        };
+        let found = if exists(first).map_err(|e| e.to_string())? {
+            Some(first)
+        } else if exists(second).map_err(|e| e.to_string())? {
+            Some(second)
+        } else {
+            None
+        };
+        match found {
+            Some(name) if name == state => {
+                out.reads.insert(r, state.clone());
+            }
+            Some(_) => {}
+            None => {
+                out.missing.insert(
+                    r,
+                    format!(
+                        "reads {}, which this command does not build and which exists neither \
+                         in the state's schemas ({}, as --state {} built it) nor in the current \
+                         target ({})",
+                        ir.relation(r).name,
+                        state.display(),
+                        defer.state,
+                        current.display()
+                    ),
+                );
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Prints a finished step's line; returns whether it holds back the steps
@@ -471,14 +568,7 @@ fn missing_sources(
 ) -> Result<Vec<(RelId, usize)>, String> {
     let mut readers: std::collections::BTreeMap<RelId, usize> = Default::default();
     for step in steps {
-        let reads = match step {
-            Step::Seed(_) => continue,
-            Step::Test(id, test) => {
-                reads_through_ephemerals(ir, std::iter::once(*id).chain(test.reads.clone()))
-            }
-            _ => reads_through_ephemerals(ir, ir.relation(step.relation()).deps.clone()),
-        };
-        for r in reads {
+        for r in step_reads(ir, step) {
             if matches!(ir.relation(r).kind, RelationKind::Table(_)) && !built.contains(&r) {
                 *readers.entry(r).or_default() += 1;
             }
@@ -500,17 +590,16 @@ fn missing_sources(
     Ok(missing)
 }
 
-/// Runs `command` over the `selected` relations (in build order).
-pub fn execute(
+/// The steps of `command` over a selection, in build order: each
+/// relation's build (or seed), then the tests that can run once it is built.
+fn plan_steps<'s>(
     ir: &Ir,
-    warehouse: &mut (dyn Warehouse + Send),
-    seeds: &[Seed],
+    emitter: &Emitter<'_>,
+    seeds: &'s [Seed],
     command: Command,
-    options: Options,
-    selected: &[RelId],
-    out: &mut dyn Write,
-) -> Summary {
-    let emitter = Emitter::new(ir, warehouse.dialect()).for_run(&run_id());
+    selection: &Selection,
+) -> Vec<Step<'s>> {
+    let selected = &selection.relations;
     // A test runs once everything it reads that this command builds is built:
     // after its model, or after the parent of a relationships test if later.
     let position: std::collections::HashMap<RelId, usize> = selected
@@ -519,29 +608,54 @@ pub fn execute(
         .map(|(i, id)| (*id, i))
         .collect();
     let mut tests_after: Vec<Vec<(RelId, TestSql)>> = vec![Vec::new(); selected.len()];
+    // Tests selected without their relation, that read nothing this
+    // command builds: they go first.
+    let mut tests_first: Vec<(RelId, TestSql)> = Vec::new();
     if matches!(command, Command::Test | Command::Build) {
         // Reconciliations go last among the tests at their anchor: they
         // compare models that have their own tests.
         let tests = selected
             .iter()
             .enumerate()
-            .flat_map(|(i, &id)| emitter.tests(id).into_iter().map(move |t| (i, id, t)));
+            .flat_map(|(i, &id)| emitter.tests(id).into_iter().map(move |t| (Some(i), id, t)));
         let reconciliations = selected.iter().enumerate().flat_map(|(i, &id)| {
             emitter
                 .reconciliations(id)
                 .into_iter()
-                .map(move |t| (i, id, t))
+                .map(move |t| (Some(i), id, t))
         });
-        for (i, id, test) in tests.chain(reconciliations) {
+        let mut owners: Vec<RelId> = selection.tests.iter().map(|(r, _)| *r).collect();
+        owners.dedup();
+        let alone = owners.into_iter().flat_map(|id| {
+            emitter
+                .tests(id)
+                .into_iter()
+                .chain(emitter.reconciliations(id))
+                .filter(move |t| {
+                    selection
+                        .tests
+                        .iter()
+                        .any(|(r, n)| *r == id && *n == t.name)
+                })
+                .map(move |t| (None, id, t))
+        });
+        for (i, id, test) in tests.chain(reconciliations).chain(alone) {
             let anchor = test
                 .reads
                 .iter()
-                .filter_map(|r| position.get(r))
-                .fold(i, |a, b| a.max(*b));
-            tests_after[anchor].push((id, test));
+                .filter_map(|r| position.get(r).copied())
+                .chain(i)
+                .max();
+            match anchor {
+                Some(anchor) => tests_after[anchor].push((id, test)),
+                None => tests_first.push((id, test)),
+            }
         }
     }
-    let mut steps = Vec::new();
+    let mut steps: Vec<Step<'_>> = tests_first
+        .into_iter()
+        .map(|(id, t)| Step::Test(id, t))
+        .collect();
     for (i, &id) in selected.iter().enumerate() {
         let rel = ir.relation(id);
         match &rel.kind {
@@ -572,14 +686,72 @@ pub fn execute(
         );
     }
 
-    let started = Instant::now();
-    let total = steps.len();
-    let mut summary = Summary::default();
+    steps
+}
+
+/// Where `--defer` may read the relations a command reads but does not
+/// build: the physical names another run (`--state`) built them under.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Defer {
+    /// The state's name of each model and snapshot whose name there is not
+    /// its name here.
+    pub to: std::collections::HashMap<RelId, PhysicalName>,
+    /// Read the state's relation even when the current target has one
+    /// (`--favor-state`); otherwise the current target's comes first.
+    pub favor_state: bool,
+    /// The state's folder, as progress lines name it.
+    pub state: String,
+}
+
+/// Runs `command` over the `selected` relations (in build order) and the
+/// tests selected on their own; with `defer`, what they read and this
+/// command does not build may be read from another run's schemas.
+pub fn execute(
+    ir: &Ir,
+    warehouse: &mut (dyn Warehouse + Send),
+    seeds: &[Seed],
+    command: Command,
+    options: Options,
+    selection: &Selection,
+    out: &mut dyn Write,
+) -> Summary {
+    let defer = options.defer.as_ref();
+    let emitter = Emitter::new(ir, warehouse.dialect()).for_run(&run_id());
+    let mut steps = plan_steps(ir, &emitter, seeds, command, selection);
     let built: HashSet<RelId> = steps
         .iter()
         .filter(|s| !s.is_test())
         .map(Step::relation)
         .collect();
+    let mut summary = Summary::default();
+    let deferral = match defer {
+        None => Deferral::default(),
+        Some(defer) => match deferral(ir, warehouse, defer, &steps, &built) {
+            Ok(d) => d,
+            Err(e) => {
+                let _ = writeln!(out, "error: {e}");
+                summary.failed += 1;
+                return summary;
+            }
+        },
+    };
+    for (r, to) in &deferral.reads {
+        let _ = writeln!(
+            out,
+            "defer   {} → {} (as --state {} built it)",
+            ir.relation(*r).name,
+            to.display(),
+            defer.map_or("", |d| d.state.as_str())
+        );
+    }
+    let emitter = emitter.reading(deferral.reads.clone());
+    if !deferral.reads.is_empty() {
+        // Tests hold the names of what they read.
+        steps = plan_steps(ir, &emitter, seeds, command, selection);
+    }
+
+    let started = Instant::now();
+    let total = steps.len();
     match missing_sources(ir, warehouse, &steps, &built) {
         Ok(missing) if missing.is_empty() => {}
         Ok(missing) => {
@@ -628,6 +800,7 @@ pub fn execute(
             Err(String::new())
         },
         built,
+        missing: deferral.missing,
     };
     // One connection per worker; the first is the caller's.
     let mut others: Vec<Box<dyn Warehouse + Send>> = Vec::new();
@@ -676,7 +849,7 @@ pub fn execute(
         color: options.color,
     };
     let steps = &steps;
-    let (emitter, context) = (&emitter, &context);
+    let (emitter, context, options) = (&emitter, &context, &options);
 
     let (jobs, queue) = std::sync::mpsc::channel::<usize>();
     let queue = std::sync::Mutex::new(queue);
@@ -905,7 +1078,7 @@ fn build_model(
     warehouse: &mut dyn Warehouse,
     emitter: &Emitter<'_>,
     id: RelId,
-    options: Options,
+    full_refresh: bool,
 ) -> Result<String, String> {
     let incremental = match &ir.relation(id).kind {
         RelationKind::Model(m) => match &m.materialized {
@@ -914,8 +1087,7 @@ fn build_model(
         },
         _ => None,
     };
-    if let (Some(inc), false, Some(target)) =
-        (incremental, options.full_refresh, physical_name(ir, id))
+    if let (Some(inc), false, Some(target)) = (incremental, full_refresh, physical_name(ir, id))
         && warehouse
             .relation_type(&target)
             .map_err(|e| e.to_string())?

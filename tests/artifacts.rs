@@ -231,6 +231,44 @@ fn a_var_changes_the_models_that_read_it_and_only_them() {
 }
 
 #[test]
+fn a_var_given_with_vars_modifies_its_readers_and_only_them() {
+    let dir = base();
+    let root = dir.path();
+    manifest(root);
+    let prod = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        root.join("target/manifest.json"),
+        prod.path().join("manifest.json"),
+    )
+    .unwrap();
+    let modified = |vars: &str| {
+        ls(
+            root,
+            &[
+                "-s",
+                "state:modified",
+                "--state",
+                prod.path().to_str().unwrap(),
+                "--vars",
+                vars,
+            ],
+        )
+    };
+    assert_eq!(modified("{ cap = 20 }"), ["d"]);
+    assert_eq!(modified("cap = 20"), ["d"], "the braces may be left out");
+    assert!(modified("{ cap = 10 }").is_empty(), "the same value");
+    assert!(modified("{ unused = 5, nobody = 'x' }").is_empty());
+    // A --vars that is not a table is a usage error naming the option.
+    let out = common::run("ls", root, &["--vars", "{ cap = "]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = common::stderr(&out);
+    assert!(
+        err.contains("--vars: `{ cap = ` is not a TOML inline table"),
+        "{err}"
+    );
+}
+
+#[test]
 fn another_target_or_schema_set_changes_no_fingerprint() {
     let dir = base();
     let root = dir.path();

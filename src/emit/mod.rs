@@ -76,6 +76,13 @@ pub fn is_scratch_of(table: &str, name: &str) -> bool {
 /// only inlined in their readers.
 pub fn physical_name(ir: &Ir, id: RelId) -> Option<PhysicalName> {
     let rel = ir.relation(id);
+    let built = |schema: &Option<String>, default: &str| {
+        let schema = schema.as_deref().unwrap_or(default);
+        match &ir.schema_prefix {
+            Some(prefix) => format!("{prefix}_{schema}"),
+            None => schema.to_string(),
+        }
+    };
     match &rel.kind {
         RelationKind::Table(t) => Some(PhysicalName {
             schema: t.schema.clone(),
@@ -83,14 +90,11 @@ pub fn physical_name(ir: &Ir, id: RelId) -> Option<PhysicalName> {
         }),
         RelationKind::Model(m) if m.materialized == Materialized::Ephemeral => None,
         RelationKind::Model(m) => Some(PhysicalName {
-            schema: m
-                .schema
-                .clone()
-                .unwrap_or_else(|| DEFAULT_SCHEMA.to_string()),
+            schema: built(&m.schema, DEFAULT_SCHEMA),
             name: rel.name.clone(),
         }),
         RelationKind::Snapshot(s) => Some(PhysicalName {
-            schema: s.schema.clone().unwrap_or_else(|| "snapshots".to_string()),
+            schema: built(&s.schema, "snapshots"),
             name: rel.name.clone(),
         }),
     }
@@ -108,6 +112,9 @@ pub struct Emitter<'a> {
     shared_test_names: std::sync::OnceLock<std::collections::HashSet<String>>,
     /// The suffix of the tables built beside the ones they replace.
     scratch: String,
+    /// Relations read from elsewhere than their own physical name: the
+    /// parents `--defer` reads from another run's schemas.
+    reads: std::collections::HashMap<RelId, PhysicalName>,
 }
 
 /// A data test, as a query returning the rows that fail it.
@@ -137,7 +144,25 @@ impl<'a> Emitter<'a> {
             grains: crate::check::grain::derive(ir),
             shared_test_names: std::sync::OnceLock::new(),
             scratch: crate::ir::SCRATCH_SUFFIX.to_string(),
+            reads: std::collections::HashMap::new(),
         }
+    }
+
+    /// The emitter that reads these relations from these names instead of
+    /// their own (`--defer`: parents not built, read from another run's
+    /// schemas). What it builds keeps its own name.
+    pub fn reading(mut self, reads: std::collections::HashMap<RelId, PhysicalName>) -> Self {
+        self.reads = reads;
+        self
+    }
+
+    /// Where a query reads a relation from: its physical name, or the one
+    /// it is deferred to; `None` for an ephemeral model.
+    fn read_name(&self, id: RelId) -> Option<PhysicalName> {
+        self.reads
+            .get(&id)
+            .cloned()
+            .or_else(|| physical_name(self.ir, id))
     }
 
     /// The emitter of one run, whose tables are built beside as
@@ -161,7 +186,7 @@ impl<'a> Emitter<'a> {
     /// How a query refers to a relation: its physical name, or for an
     /// ephemeral model the name of its CTE.
     fn relation_ref(&self, id: RelId) -> String {
-        match physical_name(self.ir, id) {
+        match self.read_name(id) {
             Some(name) => name.sql(self.d),
             None => self.q(&self.ir.relation(id).name),
         }
@@ -170,7 +195,7 @@ impl<'a> Emitter<'a> {
     /// A relation as a test reads it: its physical name, or an ephemeral
     /// model's query in parentheses.
     fn relation_source(&self, id: RelId) -> String {
-        match physical_name(self.ir, id) {
+        match self.read_name(id) {
             Some(name) => name.sql(self.d),
             None => format!("(\n{}\n)", indent(&self.select(id))),
         }
@@ -1255,7 +1280,7 @@ impl<'a> Emitter<'a> {
         let model = match &rel.kind {
             RelationKind::Model(model) => model,
             RelationKind::Table(table) if !table.expect_key.is_empty() => {
-                let Some(name) = physical_name(self.ir, id) else {
+                let Some(name) = self.read_name(id) else {
                     return Vec::new();
                 };
                 return self.key_tests(
@@ -1270,7 +1295,7 @@ impl<'a> Emitter<'a> {
         // Made only when a test reads it: an ephemeral model's query
         // carries its ephemeral ancestry, and most models of a long chain
         // have no tests.
-        let from = std::cell::LazyCell::new(|| match physical_name(self.ir, id) {
+        let from = std::cell::LazyCell::new(|| match self.read_name(id) {
             Some(name) => name.sql(self.d),
             None => format!(
                 "(\n{}\n) AS {}",

@@ -60,6 +60,10 @@ pub struct Ir {
     pub order: Vec<RelId>,
     /// Totals that must agree (`reconcile` items).
     pub reconciles: Vec<Reconcile>,
+    /// Put before the schema of every model and snapshot (`pr_12` makes
+    /// `marts` `pr_12_marts`): the project built into another set of
+    /// schemas of the same warehouse. Source tables keep theirs.
+    pub schema_prefix: Option<String>,
 }
 
 impl Ir {

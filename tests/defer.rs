@@ -1,0 +1,291 @@
+//! Slim CI on DuckDB: production built into the default schemas of one
+//! database file, a changed copy of the project built with
+//! `-s state:modified+ --defer --state PROD` into another set of schemas
+//! (`--schema-prefix`), reading its unchanged parents from production's
+//! tables.
+#![allow(clippy::disallowed_methods)]
+
+use std::path::{Path, PathBuf};
+
+mod common;
+
+/// ShopCo built into its own schemas, and a copy of that run's target
+/// folder: the state a pull request compares with.
+fn production() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let (temp, root) = common::shopco_copy(&[]);
+    common::build(&root, &[]);
+    let prod = temp.path().join("prod-artifacts");
+    std::fs::create_dir_all(&prod).unwrap();
+    for file in ["manifest.json", "run_results.json"] {
+        std::fs::copy(root.join("target").join(file), prod.join(file)).unwrap();
+    }
+    (temp, root, prod)
+}
+
+fn edit(root: &Path, file: &str, from: &str, to: &str) {
+    let path = root.join(file);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains(from), "{file} has no {from:?}");
+    std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+}
+
+/// The tables and views of a schema.
+fn relations(db: &duckdb::Connection, schema: &str) -> Vec<String> {
+    let mut statement = db
+        .prepare(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = ? \
+             ORDER BY table_name",
+        )
+        .unwrap();
+    statement
+        .query_map([schema], |row| row.get::<_, String>(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// Rows one relation has and the other has not, both ways.
+fn differing_rows(db: &duckdb::Connection, a: &str, b: &str) -> i64 {
+    db.query_row(
+        &format!(
+            "SELECT (SELECT count(*) FROM (SELECT * FROM {a} EXCEPT ALL SELECT * FROM {b})) + \
+                    (SELECT count(*) FROM (SELECT * FROM {b} EXCEPT ALL SELECT * FROM {a}))"
+        ),
+        [],
+        |row| row.get(0),
+    )
+    .unwrap()
+}
+
+const SEGMENT: &str = "when sum(f.revenue) >= 1000 then 'high_value'";
+const SEGMENT_CHANGED: &str = "when sum(f.revenue) >= 900 then 'high_value'";
+
+#[test]
+fn a_pull_request_builds_what_changed_and_reads_the_rest_from_production() {
+    let (_temp, root, prod) = production();
+    let prod = prod.to_str().unwrap();
+    edit(
+        &root,
+        "models/marts/dim_customers.shop",
+        SEGMENT,
+        SEGMENT_CHANGED,
+    );
+    let text = common::build(
+        &root,
+        &[
+            "-s",
+            "state:modified+",
+            "--defer",
+            "--state",
+            prod,
+            "--schema-prefix",
+            "pr_1",
+            "--threads",
+            "1",
+        ],
+    );
+    // Its parents are read from production, and say so.
+    assert!(
+        text.contains("defer   fact_orders → marts.fact_orders")
+            && text.contains("defer   stg_customers → staging.stg_customers"),
+        "{text}"
+    );
+    // Only the changed mart and what reads it are built and tested.
+    let built: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains(" OK ") || l.contains(" OK  "))
+        .filter_map(|l| l.split_whitespace().nth(5))
+        .collect();
+    assert_eq!(
+        built,
+        [
+            "pr_1_marts.dim_customers",
+            "pr_1_marts.fct_customer_cohorts",
+            "pr_1_marts.fct_customer_ltv"
+        ],
+        "{text}"
+    );
+    assert!(
+        text.contains("PASS    test accepted_values_dim_customers_value_segment"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("stg_orders") && !text.contains("seed "),
+        "{text}"
+    );
+    let db = common::database(&root);
+    assert!(relations(&db, "pr_1_staging").is_empty());
+    assert_eq!(
+        relations(&db, "pr_1_marts"),
+        ["dim_customers", "fct_customer_cohorts", "fct_customer_ltv"]
+    );
+    // Production is untouched: its segments are still by 1,000.
+    let moved: i64 = db
+        .query_row(
+            "SELECT count(*) FROM pr_1_marts.dim_customers n JOIN marts.dim_customers o \
+             USING (customer_id) WHERE n.value_segment <> o.value_segment",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert!(moved > 0, "some customers between 900 and 1,000 moved");
+    drop(db);
+    // Its rows are the rows of a whole build of the changed project.
+    common::build(&root, &["--schema-prefix", "whole", "--threads", "1"]);
+    let db = common::database(&root);
+    for mart in ["dim_customers", "fct_customer_cohorts", "fct_customer_ltv"] {
+        assert_eq!(
+            differing_rows(
+                &db,
+                &format!("pr_1_marts.{mart}"),
+                &format!("whole_marts.{mart}")
+            ),
+            0,
+            "{mart}"
+        );
+    }
+}
+
+#[test]
+fn a_parent_in_the_current_target_is_read_there_unless_the_state_is_favoured() {
+    let (_temp, root, prod) = production();
+    let prod = prod.to_str().unwrap();
+    // The pull request's schemas already hold every relation.
+    common::build(&root, &["--schema-prefix", "pr_2"]);
+    edit(
+        &root,
+        "models/marts/dim_customers.shop",
+        SEGMENT,
+        SEGMENT_CHANGED,
+    );
+    let args = ["-s", "dim_customers", "--defer", "--state", prod];
+    let args: Vec<&str> = args
+        .into_iter()
+        .chain(["--schema-prefix", "pr_2"])
+        .collect();
+    let text = common::build(&root, &args);
+    assert!(!text.contains("defer "), "{text}");
+    let mut favoured = args.clone();
+    favoured.push("--favor-state");
+    let text = common::build(&root, &favoured);
+    assert!(
+        text.contains("defer   fact_orders → marts.fact_orders"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_deferred_parent_that_is_nowhere_fails_its_reader_and_skips_what_follows() {
+    let (_temp, root, prod) = production();
+    let prod = prod.to_str().unwrap();
+    let db = common::database(&root);
+    db.execute_batch("DROP TABLE marts.fact_orders").unwrap();
+    drop(db);
+    edit(
+        &root,
+        "models/marts/dim_customers.shop",
+        SEGMENT,
+        SEGMENT_CHANGED,
+    );
+    let out = common::run(
+        "build",
+        &root,
+        &[
+            "-s",
+            "state:modified+",
+            "--defer",
+            "--state",
+            prod,
+            "--schema-prefix",
+            "pr_3",
+        ],
+    );
+    let text = common::stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("ERROR   table pr_3_marts.dim_customers"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "reads fact_orders, which this command does not build and which exists neither in \
+             the state's schemas (marts.fact_orders"
+        ) && text.contains("nor in the current target (pr_3_marts.fact_orders)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("SKIP    table pr_3_marts.fct_customer_ltv")
+            && text.contains("SKIP    table pr_3_marts.fct_customer_cohorts"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_changed_test_runs_alone_against_production() {
+    let (_temp, root, prod) = production();
+    let prod = prod.to_str().unwrap();
+    edit(
+        &root,
+        "models/marts/dim_customers.shop",
+        "accepted_values(value_segment",
+        "not_null(email)\n    accepted_values(value_segment",
+    );
+    let out = common::run("ls", &root, &["-s", "state:modified", "--state", prod]);
+    assert_eq!(common::stdout(&out), "not_null_dim_customers_email\n");
+    let text = common::build(
+        &root,
+        &[
+            "-s",
+            "state:modified",
+            "--defer",
+            "--state",
+            prod,
+            "--schema-prefix",
+            "pr_4",
+        ],
+    );
+    assert!(text.contains("Running 1 nodes"), "{text}");
+    assert!(
+        text.contains("defer   dim_customers → marts.dim_customers")
+            && text.contains("PASS    test not_null_dim_customers_email"),
+        "{text}"
+    );
+    let db = common::database(&root);
+    assert!(
+        relations(&db, "pr_4_marts").is_empty(),
+        "no model was rebuilt"
+    );
+    // `+` before a changed test adds the relation it tests.
+    let out = common::run(
+        "ls",
+        &root,
+        &[
+            "-s",
+            "1+state:modified",
+            "--state",
+            prod,
+            "--resource-type",
+            "model",
+        ],
+    );
+    assert_eq!(common::stdout(&out), "dim_customers\n");
+}
+
+#[test]
+fn defer_needs_a_state_and_a_prefix_is_a_name() {
+    let (_temp, root) = common::shopco_copy(&[]);
+    let out = common::run("build", &root, &["--defer"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        common::stderr(&out).contains("--state"),
+        "{}",
+        common::stderr(&out)
+    );
+    let out = common::run("build", &root, &["--schema-prefix", "pr-1; drop"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        common::stderr(&out).contains("--schema-prefix `pr-1; drop`"),
+        "{}",
+        common::stderr(&out)
+    );
+}
