@@ -1297,6 +1297,10 @@ fn state_changes(
         .iter()
         .filter_map(|(id, rel)| Some((*rel, *by_id.get(id)?)))
         .collect();
+    let diffs = crate::manifest::diffs(current, &previous)
+        .into_iter()
+        .filter_map(|(id, diff)| Some((*relation_of.get(&id)?, diff)))
+        .collect();
     let tests = current
         .nodes
         .values()
@@ -1355,6 +1359,7 @@ fn state_changes(
             changes,
             tests,
             results,
+            diffs,
         },
         previous,
     ))

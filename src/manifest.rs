@@ -144,6 +144,7 @@ impl Node {
                 meaning: String::new(),
                 config: String::new(),
                 docs: String::new(),
+                rows: None,
             },
         }
     }
@@ -184,6 +185,9 @@ pub struct ColumnNode {
     /// The upstream columns it is computed from.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub from: Vec<ColumnRef>,
+    /// Its name, type and how it is computed: which columns of a changed
+    /// model changed, for `state:impacted`.
+    pub fingerprint: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -205,6 +209,11 @@ pub struct Fingerprints {
     pub meaning: String,
     pub config: String,
     pub docs: String,
+    /// What decides which rows it has: what it reads and how it joins,
+    /// filters, groups and dedupes, and its grain (a part of its meaning;
+    /// not of tests and seeds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rows: Option<String>,
 }
 
 /// The manifest of a compiled project. `root` is the project folder as
@@ -249,6 +258,7 @@ pub fn build(
             meaning: digest.clone(),
             config: hash(""),
             docs: hash(""),
+            rows: None,
         };
         builder.nodes.insert(id, node);
     }
@@ -335,6 +345,8 @@ impl Builder<'_> {
         let rel = ir.relation(id);
         let (file, line) = self.location(rel.span);
         let mut meaning = format!("{} {}\n", rel.kind_word(), rel.name);
+        // The part of the meaning that decides the rows.
+        let mut rows = String::new();
         let mut config = String::new();
         let mut docs = format!("{}\n", rel.doc.as_deref().unwrap_or_default());
         let mut node = Node::new(
@@ -377,7 +389,9 @@ impl Builder<'_> {
                     .map(|(c, _)| ir.column(*c).name.clone())
                     .collect();
                 node.materialized = Some(materialization(&m.materialized));
-                let _ = writeln!(meaning, "grain {:?}", node.grain);
+                let _ = writeln!(rows, "grain {:?}", node.grain);
+                self.clauses(&mut rows, &m.query);
+                meaning.push_str(&rows);
                 let _ = writeln!(meaning, "non_additive {:?}", names(&m.non_additive));
                 for (measure, dimension) in &m.semi_additive {
                     let _ = writeln!(
@@ -387,7 +401,7 @@ impl Builder<'_> {
                         ir.column(*dimension).name
                     );
                 }
-                self.query(&mut meaning, &m.query);
+                self.inputs(&mut meaning, &m.query);
                 node.depends_on.columns = self.reads(rel, &m.query);
                 let _ = writeln!(config, "materialized {:?}", node.materialized);
                 let _ = writeln!(config, "layer {:?} tags {:?}", node.layer, node.tags);
@@ -403,18 +417,19 @@ impl Builder<'_> {
             }
             RelationKind::Snapshot(s) => {
                 node.grain = names(&s.unique_key);
-                let _ = writeln!(meaning, "from {}", ir.relation(s.from).name);
-                let _ = writeln!(meaning, "unique_key {:?}", node.grain);
+                let _ = writeln!(rows, "from {}", ir.relation(s.from).name);
+                let _ = writeln!(rows, "unique_key {:?}", node.grain);
                 let strategy = match &s.strategy {
                     SnapshotStrategy::Check(columns) => format!("check {:?}", names(columns)),
                     SnapshotStrategy::CheckAll => "check all".to_string(),
                     SnapshotStrategy::Timestamp(c) => format!("timestamp {}", ir.column(*c).name),
                 };
                 let _ = writeln!(
-                    meaning,
+                    rows,
                     "strategy {strategy} hard_deletes {:?}",
                     s.hard_deletes
                 );
+                meaning.push_str(&rows);
                 if let Some(m) = self.meaning.get(&s.from) {
                     let _ = writeln!(meaning, "reads {m}");
                 }
@@ -430,15 +445,12 @@ impl Builder<'_> {
         };
         for &c in rel.columns.values() {
             let column = ir.column(c);
-            let _ = write!(
-                meaning,
-                "column {}: {} {:?}",
-                column.name, column.ty, column.role
-            );
+            let mut computed = format!("column {}: {} {:?}", column.name, column.ty, column.role);
             if let (Some(expr), Some(q)) = (&column.expr, query) {
-                let _ = write!(meaning, " = {}", show(ir, q, expr));
+                let _ = write!(computed, " = {}", show(ir, q, expr));
             }
-            meaning.push('\n');
+            computed.push('\n');
+            meaning.push_str(&computed);
             let _ = writeln!(
                 docs,
                 "{}: {}",
@@ -470,6 +482,7 @@ impl Builder<'_> {
                 },
                 description: column.doc.clone(),
                 from,
+                fingerprint: hash(&computed),
             });
         }
         let meaning = hash(&meaning);
@@ -477,26 +490,19 @@ impl Builder<'_> {
             meaning: meaning.clone(),
             config: hash(&config),
             docs: hash(&docs),
+            rows: Some(hash(&rows)),
         };
         self.meaning.insert(id, meaning);
         self.nodes.insert(node.unique_id.clone(), node);
     }
 
-    /// The query in words: what it reads (with the types of the columns it
-    /// reads, and the meaning of an ephemeral model, which it inlines), how
-    /// it joins, filters, groups and dedupes.
-    fn query(&self, out: &mut String, q: &Query) {
+    /// The clauses of a query in words, which decide its rows: what it
+    /// scans, how it joins, filters, groups and dedupes.
+    fn clauses(&self, out: &mut String, q: &Query) {
         let ir = self.ir;
         for (i, scan) in q.scans.iter().enumerate() {
             let rel = ir.relation(scan.relation);
-            let _ = write!(out, "scan {i} {} as {}", rel.name, scan.alias);
-            if let RelationKind::Model(m) = &rel.kind
-                && m.materialized == Materialized::Ephemeral
-                && let Some(inlined) = self.meaning.get(&scan.relation)
-            {
-                let _ = write!(out, " inlining {inlined}");
-            }
-            out.push('\n');
+            let _ = writeln!(out, "scan {i} {} as {}", rel.name, scan.alias);
         }
         for join in &q.joins {
             let _ = writeln!(
@@ -527,10 +533,23 @@ impl Builder<'_> {
                 show(ir, q, &d.order_by)
             );
         }
-        // The types of what it reads: a source column's new type changes
-        // the meaning of the models that read it.
+    }
+
+    /// What a query reads, in words: the meaning of each ephemeral model it
+    /// inlines, and the types of the columns it reads (a source column's
+    /// new type changes the meaning of the models that read it).
+    fn inputs(&self, out: &mut String, q: &Query) {
+        let ir = self.ir;
+        for (i, scan) in q.scans.iter().enumerate() {
+            if let RelationKind::Model(m) = &ir.relation(scan.relation).kind
+                && m.materialized == Materialized::Ephemeral
+                && let Some(inlined) = self.meaning.get(&scan.relation)
+            {
+                let _ = writeln!(out, "scan {i} inlining {inlined}");
+            }
+        }
         let mut read: Vec<(String, String)> = Vec::new();
-        walk_query(q, &mut |e| {
+        q.walk_clauses(&mut |e| {
             if let ExprKind::Column { column, .. } = &e.kind {
                 let c = ir.column(*column);
                 read.push((
@@ -549,7 +568,7 @@ impl Builder<'_> {
     /// Every upstream column a query reads.
     fn reads(&self, rel: &crate::ir::Relation, q: &Query) -> Vec<ColumnRef> {
         let mut out = Vec::new();
-        walk_query(q, &mut |e| {
+        q.walk_clauses(&mut |e| {
             if let ExprKind::Column { column, .. } = &e.kind {
                 out.push(self.column_ref(*column));
             }
@@ -649,6 +668,7 @@ impl Builder<'_> {
                             meaning: hash(&format!("{kind} {} {}\n{sql}", test.name, test.derived)),
                             config: hash(severity),
                             docs: hash(""),
+                            rows: None,
                         },
                         ..Node::new(unique_id, kind, test.name.clone(), (file, line))
                     },
@@ -658,20 +678,6 @@ impl Builder<'_> {
                 node.tests = ids;
             }
         }
-    }
-}
-
-/// Calls `f` on every expression of a query's clauses (not its columns).
-fn walk_query<'a>(q: &'a Query, f: &mut impl FnMut(&'a Expr)) {
-    for join in &q.joins {
-        join.on.walk(f);
-    }
-    for e in q.filter.iter().chain(&q.group_by).chain(&q.having) {
-        e.walk(f);
-    }
-    if let Some(d) = &q.dedupe {
-        d.keys.iter().for_each(|k| k.walk(f));
-        d.order_by.walk(f);
     }
 }
 
@@ -718,6 +724,9 @@ struct PreviousNode {
     config: String,
     docs: String,
     columns: Vec<(String, String)>,
+    /// Each column's fingerprint, by name (`None`: a manifest without).
+    column_prints: std::collections::HashMap<String, Option<String>>,
+    rows: Option<String>,
     physical: Option<Physical>,
 }
 
@@ -759,14 +768,21 @@ pub fn read_previous(text: &str, project: &str) -> Result<Previous, String> {
                     .map(String::from)
                     .ok_or_else(|| format!("node `{id}` has no `{k}` fingerprint"))
             };
-            let columns = node["columns"]
-                .as_array()
-                .into_iter()
-                .flatten()
+            let listed = node["columns"].as_array().into_iter().flatten();
+            let columns = listed
+                .clone()
                 .map(|c| {
                     (
                         c["name"].as_str().unwrap_or_default().to_string(),
                         c["type"].as_str().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect();
+            let column_prints = listed
+                .map(|c| {
+                    (
+                        c["name"].as_str().unwrap_or_default().to_string(),
+                        c["fingerprint"].as_str().map(String::from),
                     )
                 })
                 .collect();
@@ -777,6 +793,8 @@ pub fn read_previous(text: &str, project: &str) -> Result<Previous, String> {
                     config: print("config")?,
                     docs: print("docs")?,
                     columns,
+                    column_prints,
+                    rows: node["fingerprints"]["rows"].as_str().map(String::from),
                     physical: match (
                         node["physical"]["schema"].as_str(),
                         node["physical"]["name"].as_str(),
@@ -824,4 +842,54 @@ pub fn changes(current: &Manifest, previous: &Previous) -> BTreeMap<String, crat
             (node.unique_id.clone(), change)
         })
         .collect()
+}
+
+/// For each relation whose meaning or columns changed since `previous`
+/// (or that is new): whether its rows may have changed, and which of its
+/// columns changed, appeared or went (for `state:impacted`). A manifest
+/// without row or column fingerprints says every row changed.
+pub fn diffs(current: &Manifest, previous: &Previous) -> BTreeMap<String, crate::plan::Diff> {
+    let mut out = BTreeMap::new();
+    for node in current.nodes.values() {
+        if node.fingerprints.rows.is_none() {
+            continue;
+        }
+        let diff = match previous.nodes.get(&node.unique_id) {
+            None => crate::plan::Diff {
+                rows: true,
+                columns: node.columns.iter().map(|c| c.name.clone()).collect(),
+            },
+            Some(before) => {
+                let mut columns: Vec<String> = node
+                    .columns
+                    .iter()
+                    .filter(|c| {
+                        before
+                            .column_prints
+                            .get(&c.name)
+                            .cloned()
+                            .flatten()
+                            .as_deref()
+                            != Some(c.fingerprint.as_str())
+                    })
+                    .map(|c| c.name.clone())
+                    .collect();
+                columns.extend(
+                    before
+                        .column_prints
+                        .keys()
+                        .filter(|name| !node.columns.iter().any(|c| &c.name == *name))
+                        .cloned(),
+                );
+                columns.sort();
+                let rows = before.rows != node.fingerprints.rows;
+                if !rows && columns.is_empty() {
+                    continue;
+                }
+                crate::plan::Diff { rows, columns }
+            }
+        };
+        out.insert(node.unique_id.clone(), diff);
+    }
+    out
 }

@@ -49,6 +49,17 @@ pub struct State {
     pub tests: Vec<TestChange>,
     /// `None` when the folder has no `run_results.json`.
     pub results: Option<HashMap<RelId, HashSet<String>>>,
+    /// What changed inside each changed relation, for `state:impacted`.
+    pub diffs: HashMap<RelId, Diff>,
+}
+
+/// What changed inside a relation: whether its rows may differ (what it
+/// reads, a join, `where`, `group by`, `having`, `dedupe`, its grain), and
+/// which columns changed, appeared or went.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Diff {
+    pub rows: bool,
+    pub columns: Vec<String>,
 }
 
 /// How one test differs from the same test in another run's manifest.
@@ -74,6 +85,8 @@ pub enum StateMethod {
     ModifiedColumns,
     ModifiedDocs,
     Unmodified,
+    /// The modified relations and the descendants that read what changed.
+    Impacted,
 }
 
 impl StateMethod {
@@ -85,6 +98,7 @@ impl StateMethod {
         ("modified.columns", StateMethod::ModifiedColumns),
         ("modified.docs", StateMethod::ModifiedDocs),
         ("unmodified", StateMethod::Unmodified),
+        ("impacted", StateMethod::Impacted),
     ];
 
     fn name(self) -> &'static str {
@@ -103,6 +117,8 @@ impl StateMethod {
             StateMethod::ModifiedColumns => change.new || change.columns,
             StateMethod::ModifiedDocs => change.new || change.docs,
             StateMethod::Unmodified => !change.new && !change.modified() && !change.docs,
+            // Of a test: as `state:modified` (a test has no readers).
+            StateMethod::Impacted => change.modified(),
         }
     }
 }
@@ -484,9 +500,15 @@ fn matches(
                     reason: "a `state:` selector compares with another run: give its target folder with `--state DIR`".into(),
                 });
             };
-            for &id in &ir.order {
-                if method.matches(state.changes.get(&id).copied().unwrap_or_default()) {
+            if *method == StateMethod::Impacted {
+                for id in impacted(ir, state) {
                     around(&mut out, id, *parents, *down);
+                }
+            } else {
+                for &id in &ir.order {
+                    if method.matches(state.changes.get(&id).copied().unwrap_or_default()) {
+                        around(&mut out, id, *parents, *down);
+                    }
                 }
             }
             // A test has no descendants; its ancestors are its relation's,
@@ -568,6 +590,66 @@ fn matches(
         });
     }
     Ok(out)
+}
+
+/// `state:impacted`: the modified relations, and the descendants whose
+/// rows or columns what changed can reach, along column lineage (through
+/// ephemeral models, which are relations like the others here). A
+/// relation's rows are impacted when a relation it scans has impacted
+/// rows, or when a join, `where`, `group by`, `having` or `dedupe` reads an
+/// impacted column; a column is impacted when its expression reads one.
+/// A snapshot is impacted by any impact on what it records; a raw `sql`
+/// expression hides what it reads, so it counts as reading every column.
+pub fn impacted(ir: &Ir, state: &State) -> HashSet<RelId> {
+    use crate::ir::ExprKind;
+    let mut rows = vec![false; ir.relations.len()];
+    let mut columns: HashSet<crate::ir::ColumnId> = HashSet::new();
+    let mut out = HashSet::new();
+    for &id in &ir.order {
+        let rel = ir.relation(id);
+        let modified = state
+            .changes
+            .get(&id)
+            .is_some_and(|change| change.modified());
+        let mut rows_changed = false;
+        let mut changed = Vec::new();
+        if let Some(diff) = state.diffs.get(&id) {
+            rows_changed |= diff.rows;
+            changed.extend(diff.columns.iter().filter_map(|c| rel.columns.get(c)));
+        }
+        // Whether an expression reads an impacted column (or may).
+        let reads = |e: &crate::ir::Expr| {
+            let mut hit = false;
+            e.walk(&mut |e| match &e.kind {
+                ExprKind::Column { column, .. } => hit |= columns.contains(column),
+                ExprKind::Sql { .. } => hit = true,
+                _ => {}
+            });
+            hit
+        };
+        let parents_impacted = rel.deps.iter().any(|d| out.contains(d));
+        match &rel.kind {
+            RelationKind::Model(m) if parents_impacted => {
+                let q = &m.query;
+                let mut clause_hit = false;
+                q.walk_clauses(&mut |e| clause_hit |= reads(e));
+                rows_changed |= clause_hit || q.scans.iter().any(|s| rows[s.relation.index()]);
+                for &c in rel.columns.values() {
+                    if ir.column(c).expr.as_ref().is_some_and(reads) {
+                        changed.push(c);
+                    }
+                }
+            }
+            RelationKind::Snapshot(s) if out.contains(&s.from) => rows_changed = true,
+            _ => {}
+        }
+        if modified || rows_changed || !changed.is_empty() {
+            out.insert(id);
+        }
+        rows[id.index()] = rows_changed;
+        columns.extend(changed);
+    }
+    out
 }
 
 /// Breadth-first walk from `start` (not included) up to `depth` steps.

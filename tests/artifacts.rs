@@ -768,3 +768,127 @@ fn result_selectors_and_retry_rerun_what_failed() {
         common::stderr(&out)
     );
 }
+
+/// A lineage for `state:impacted`: `wide` (a table) is read by `ids`
+/// (its key only), by `amounts` (its amount), and through the ephemeral
+/// `shaped` by `shaped_ids` (the key) and `shaped_amounts` (the amount).
+const LINEAGE: &str = "source raw {\n  table t { columns { id: integer, n: integer } }\n}\n\n\
+model wide {\n  materialized = \"table\"\n  from raw.t t\n  columns { id = t.id, amount = t.n * 2 }\n}\n\n\
+model ids {\n  from wide w\n  columns { id = w.id }\n}\n\n\
+model amounts {\n  from wide w\n  columns { id = w.id, amount = w.amount }\n}\n\n\
+model shaped {\n  materialized = \"ephemeral\"\n  from wide w\n  columns { key = w.id, total = w.amount + 1 }\n}\n\n\
+model shaped_ids {\n  from shaped s\n  columns { key = s.key }\n}\n\n\
+model shaped_amounts {\n  from shaped s\n  columns { key = s.key, total = s.total }\n}\n\n\
+model filtered {\n  from wide w\n  where w.amount > 0\n  columns { id = w.id }\n}\n";
+
+#[test]
+fn impacted_keeps_only_the_descendants_that_read_what_changed() {
+    let dir = common::project(&[
+        ("shop.toml", "name = \"lineage\"\n"),
+        ("models/models.shop", LINEAGE),
+    ]);
+    let root = dir.path();
+    manifest(root);
+    let prod = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        root.join("target/manifest.json"),
+        prod.path().join("manifest.json"),
+    )
+    .unwrap();
+    let select = |selector: &str| {
+        ls(
+            root,
+            &[
+                "-s",
+                selector,
+                "--state",
+                prod.path().to_str().unwrap(),
+                "--resource-type",
+                "model",
+            ],
+        )
+    };
+    assert!(select("state:impacted").is_empty());
+
+    // A column's computation: only its readers, through the ephemeral too.
+    edit(
+        root,
+        "models/models.shop",
+        "amount = t.n * 2",
+        "amount = t.n * 3",
+    );
+    assert_eq!(select("state:modified"), ["wide"]);
+    let everything = [
+        "wide",
+        "ids",
+        "amounts",
+        "shaped",
+        "shaped_ids",
+        "shaped_amounts",
+        "filtered",
+    ];
+    assert_eq!(select("state:modified+"), everything);
+    assert_eq!(
+        select("state:impacted"),
+        ["wide", "amounts", "shaped", "shaped_amounts", "filtered"],
+        "`ids` and `shaped_ids` read only the unchanged key; `filtered` filters on the amount"
+    );
+
+    // A new column nobody reads impacts no reader.
+    edit(
+        root,
+        "models/models.shop",
+        "amount = t.n * 3",
+        "amount = t.n * 2, extra = t.n",
+    );
+    assert_eq!(select("state:impacted"), ["wide"]);
+
+    // A filter changes the rows: every reader.
+    edit(
+        root,
+        "models/models.shop",
+        "from raw.t t\n  columns { id = t.id, amount = t.n * 2, extra = t.n }",
+        "from raw.t t\n  where t.n > 0\n  columns { id = t.id, amount = t.n * 2, extra = t.n }",
+    );
+    assert_eq!(select("state:impacted"), everything);
+
+    // A source column's new type: the models reading it are modified,
+    // and the impact follows the columns computed from it.
+    let dir = common::project(&[
+        ("shop.toml", "name = \"lineage\"\n"),
+        ("models/models.shop", LINEAGE),
+    ]);
+    let root = dir.path();
+    manifest(root);
+    std::fs::copy(
+        root.join("target/manifest.json"),
+        prod.path().join("manifest.json"),
+    )
+    .unwrap();
+    edit(root, "models/models.shop", "n: integer", "n: bigint");
+    let select = |selector: &str| {
+        ls(
+            root,
+            &[
+                "-s",
+                selector,
+                "--state",
+                prod.path().to_str().unwrap(),
+                "--resource-type",
+                "model",
+            ],
+        )
+    };
+    // (Readers of a column have its type in their meaning, and so does a
+    // model inlining an ephemeral that reads it.)
+    let readers = [
+        "wide",
+        "amounts",
+        "shaped",
+        "shaped_ids",
+        "shaped_amounts",
+        "filtered",
+    ];
+    assert_eq!(select("state:modified"), readers);
+    assert_eq!(select("state:impacted"), readers, "not `ids`");
+}

@@ -289,3 +289,39 @@ fn defer_needs_a_state_and_a_prefix_is_a_name() {
         common::stderr(&out)
     );
 }
+
+#[test]
+fn impacted_slim_ci_leaves_out_the_marts_that_do_not_read_the_changed_column() {
+    let (_temp, root, prod) = production();
+    let prod = prod.to_str().unwrap();
+    edit(
+        &root,
+        "models/marts/dim_customers.shop",
+        SEGMENT,
+        SEGMENT_CHANGED,
+    );
+    // `value_segment` is read by no other model: `state:modified+` would
+    // rebuild three marts, `state:impacted` rebuilds one.
+    let text = common::build(
+        &root,
+        &[
+            "-s",
+            "state:impacted",
+            "--defer",
+            "--state",
+            prod,
+            "--schema-prefix",
+            "pr_5",
+        ],
+    );
+    assert!(
+        text.contains("OK      table pr_5_marts.dim_customers"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("fct_customer_ltv") && !text.contains("fct_customer_cohorts"),
+        "{text}"
+    );
+    let db = common::database(&root);
+    assert_eq!(relations(&db, "pr_5_marts"), ["dim_customers"]);
+}

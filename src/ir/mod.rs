@@ -264,6 +264,23 @@ pub struct Query {
     pub dedupe: Option<Dedupe>,
 }
 
+impl Query {
+    /// Calls `f` on every expression of the query's clauses (joins,
+    /// `where`, `group by`, `having`, `dedupe`), not of its columns.
+    pub fn walk_clauses<'a>(&'a self, f: &mut impl FnMut(&'a Expr)) {
+        for join in &self.joins {
+            join.on.walk(f);
+        }
+        for e in self.filter.iter().chain(&self.group_by).chain(&self.having) {
+            e.walk(f);
+        }
+        if let Some(d) = &self.dedupe {
+            d.keys.iter().for_each(|k| k.walk(f));
+            d.order_by.walk(f);
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct Scan {
     pub relation: RelId,
