@@ -113,6 +113,7 @@ fn bench_manifest(c: &mut Criterion) {
     let build = || {
         shopc::manifest::build(
             &compilation.ir,
+            &compilation.analysis,
             &db,
             &config.name,
             "",

@@ -207,7 +207,8 @@ pub enum DebugStage {
 #[derive(clap::Args, Debug, Default)]
 pub struct SelectArgs {
     /// Nodes to include: `name`, `+name` (and ancestors), `name+` (and
-    /// descendants), `n+name`, `@name`, `tag:x`, `layer:x`, `source:x`
+    /// descendants), `n+name`, `@name`, `tag:x`, `layer:x`, `source:x`,
+    /// `state:modified` and `result:fail` (with --state)
     #[arg(long, short = 's', num_args = 1.., value_name = "SELECTOR")]
     pub select: Vec<String>,
     /// Nodes to leave out, with the same selectors
@@ -215,7 +216,9 @@ pub struct SelectArgs {
     pub exclude: Vec<String>,
     /// Another run's target folder (its manifest.json), for the `state:`
     /// selectors: `state:new`, `state:modified` (`.body`, `.config`,
-    /// `.columns`, `.docs`), `state:unmodified`, with `+` as for names
+    /// `.columns`, `.docs`), `state:unmodified`, `state:impacted` (the
+    /// modified and the descendants that read what changed), with `+` as
+    /// for names; and for `result:` selectors (its run_results.json)
     #[arg(long, value_name = "DIR")]
     pub state: Option<PathBuf>,
 }
@@ -1256,6 +1259,7 @@ fn project_manifest(
         .collect();
     crate::manifest::build(
         &compilation.ir,
+        &compilation.analysis,
         &db,
         &config.name,
         &root.display().to_string(),

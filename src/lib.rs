@@ -34,6 +34,8 @@ pub struct Compilation {
     /// The AST of each `.shop` file, in the order given.
     pub files: Vec<(FileId, ast::File)>,
     pub ir: Ir,
+    /// What the checker derived: grains, additivity, nullability.
+    pub analysis: check::Analysis,
     /// Every problem found by every phase, ordered by file and position.
     pub problems: Vec<Problem>,
 }
@@ -97,11 +99,13 @@ fn compile_here(db: &SourceDb, config: &ProjectConfig, files: &[FileId]) -> Comp
     }
     let (ir, lower_problems) = ir::lower(db, config, &asts, &broken);
     problems.extend(lower_problems);
-    problems.extend(check::check(&ir));
+    let analysis = check::analyze(&ir);
+    problems.extend(check::check_with(&ir, &analysis));
     sort_problems(&mut problems);
     Compilation {
         files: asts,
         ir,
+        analysis,
         problems,
     }
 }

@@ -222,6 +222,7 @@ pub struct Fingerprints {
 /// path and its bytes' digest).
 pub fn build(
     ir: &Ir,
+    analysis: &crate::check::Analysis,
     db: &SourceDb,
     project: &str,
     root: &str,
@@ -233,17 +234,25 @@ pub fn build(
         db,
         project,
         root,
+        ids: ir
+            .relations
+            .iter()
+            .map(|rel| relation_id(project, rel))
+            .collect(),
         meaning: BTreeMap::new(),
         nodes: BTreeMap::new(),
-        additivity: crate::check::additivity::derive(ir, &crate::check::grain::derive(ir)),
-        nullability: crate::check::nullability::derive(ir),
+        additivity: &analysis.additivities,
+        nullability: &analysis.nullability,
     };
     for &id in &ir.order {
         builder.relation(id);
     }
     // A test's meaning is its DuckDB query, physical names replaced: the
     // same whatever the target.
-    builder.tests(&Emitter::new(ir, Dialect::DuckDb), Dialect::DuckDb);
+    builder.tests(
+        &Emitter::with_grains(ir, Dialect::DuckDb, &analysis.grains),
+        Dialect::DuckDb,
+    );
     for (table, path, digest) in seeds {
         let rel = ir.relation(*table);
         let name = match &rel.kind {
@@ -290,12 +299,23 @@ fn relation_kind(rel: &crate::ir::Relation) -> &'static str {
 
 /// The hex sha256 of a text.
 pub fn hash(text: &str) -> String {
-    sha2::Sha256::digest(text)
-        .iter()
-        .fold(String::with_capacity(64), |mut out, b| {
-            let _ = write!(out, "{b:02x}");
-            out
-        })
+    hex(&sha2::Sha256::digest(text))
+}
+
+/// The first 64 bits of a text's sha256, in hex: enough to tell whether
+/// one column of a relation changed.
+fn short_hash(text: &str) -> String {
+    hex(&sha2::Sha256::digest(text)[..8])
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    out
 }
 
 fn relative(root: &str, path: &str) -> String {
@@ -311,17 +331,19 @@ struct Builder<'a> {
     db: &'a SourceDb,
     project: &'a str,
     root: &'a str,
+    /// Each relation's unique id, by index.
+    ids: Vec<String>,
     /// Meaning fingerprints so far: an ephemeral's, for its readers.
     meaning: BTreeMap<RelId, String>,
     nodes: BTreeMap<String, Node>,
-    additivity: crate::check::additivity::Additivities,
-    nullability: crate::check::nullability::Nullability,
+    additivity: &'a crate::check::additivity::Additivities,
+    nullability: &'a crate::check::nullability::Nullability,
 }
 
 impl Builder<'_> {
     /// `model.shopco.fact_orders`, `source.shopco.raw.raw_orders`.
     fn id(&self, id: RelId) -> String {
-        relation_id(self.project, self.ir.relation(id))
+        self.ids[id.index()].clone()
     }
 
     fn location(&self, span: Span) -> (String, usize) {
@@ -457,20 +479,19 @@ impl Builder<'_> {
                 column.name,
                 column.doc.as_deref().unwrap_or_default()
             );
-            let mut from: Vec<ColumnRef> = Vec::new();
+            let mut from = Vec::new();
             if let Some(expr) = &column.expr {
                 expr.walk(&mut |e| {
                     if let ExprKind::Column { column, .. } = &e.kind {
-                        from.push(self.column_ref(*column));
+                        from.push(*column);
                     }
                 });
             } else if let Some(source) = from_relation
                 && let Some(&upstream) = ir.relation(source).columns.get(&column.name)
             {
-                from.push(self.column_ref(upstream));
+                from.push(upstream);
             }
-            from.sort();
-            from.dedup();
+            let from = self.column_refs(from);
             node.columns.push(ColumnNode {
                 name: column.name.clone(),
                 ty: column.ty.to_string(),
@@ -482,7 +503,7 @@ impl Builder<'_> {
                 },
                 description: column.doc.clone(),
                 from,
-                fingerprint: hash(&computed),
+                fingerprint: short_hash(&computed),
             });
         }
         let meaning = hash(&meaning);
@@ -548,42 +569,54 @@ impl Builder<'_> {
                 let _ = writeln!(out, "scan {i} inlining {inlined}");
             }
         }
-        let mut read: Vec<(String, String)> = Vec::new();
+        let mut ids = Vec::new();
         q.walk_clauses(&mut |e| {
             if let ExprKind::Column { column, .. } = &e.kind {
-                let c = ir.column(*column);
-                read.push((
-                    format!("{}.{}", ir.relation(c.relation).name, c.name),
-                    c.ty.to_string(),
-                ));
+                ids.push(*column);
             }
         });
-        read.sort();
-        read.dedup();
-        for (column, ty) in read {
-            let _ = writeln!(out, "reads {column}: {ty}");
+        ids.sort_unstable();
+        ids.dedup();
+        let mut read: Vec<(&str, &str, String)> = ids
+            .into_iter()
+            .map(|id| {
+                let c = ir.column(id);
+                (
+                    ir.relation(c.relation).name.as_str(),
+                    c.name.as_str(),
+                    c.ty.to_string(),
+                )
+            })
+            .collect();
+        read.sort_unstable();
+        for (relation, column, ty) in read {
+            let _ = writeln!(out, "reads {relation}.{column}: {ty}");
         }
     }
 
     /// Every upstream column a query reads.
     fn reads(&self, rel: &crate::ir::Relation, q: &Query) -> Vec<ColumnRef> {
-        let mut out = Vec::new();
-        q.walk_clauses(&mut |e| {
+        let mut read = Vec::new();
+        let mut collect = |e: &Expr| {
             if let ExprKind::Column { column, .. } = &e.kind {
-                out.push(self.column_ref(*column));
+                read.push(*column);
             }
-        });
+        };
+        q.walk_clauses(&mut collect);
         for &c in rel.columns.values() {
             if let Some(expr) = &self.ir.column(c).expr {
-                expr.walk(&mut |e| {
-                    if let ExprKind::Column { column, .. } = &e.kind {
-                        out.push(self.column_ref(*column));
-                    }
-                });
+                expr.walk(&mut collect);
             }
         }
-        out.sort();
-        out.dedup();
+        self.column_refs(read)
+    }
+
+    /// Columns as the manifest names them, each once, sorted by name.
+    fn column_refs(&self, mut columns: Vec<ColumnId>) -> Vec<ColumnRef> {
+        columns.sort_unstable();
+        columns.dedup();
+        let mut out: Vec<ColumnRef> = columns.into_iter().map(|c| self.column_ref(c)).collect();
+        out.sort_unstable();
         out
     }
 

@@ -56,7 +56,7 @@ pub struct ModelGrain {
 
 /// Derived grains of every relation (declared grains stand for models that
 /// declare one, so that one wrong declaration is reported once).
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Grains {
     pub relations: HashMap<RelId, Grain>,
     pub models: HashMap<RelId, ModelGrain>,

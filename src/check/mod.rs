@@ -37,10 +37,35 @@ impl<'a> ModelCx<'a> {
 }
 
 /// Runs every check over the IR.
-pub fn check(ir: &Ir) -> Vec<Problem> {
-    let mut problems = Vec::new();
+/// What the checker derives of every relation, kept with the compilation
+/// for what comes after it (the manifest, the tests the grain implies).
+#[derive(Debug, Default)]
+pub struct Analysis {
+    pub grains: grain::Grains,
+    pub additivities: additivity::Additivities,
+    pub nullability: nullability::Nullability,
+}
+
+/// Derives grains, additivity and nullability.
+pub fn analyze(ir: &Ir) -> Analysis {
     let grains = grain::derive(ir);
     let additivities = additivity::derive(ir, &grains);
+    Analysis {
+        grains,
+        additivities,
+        nullability: nullability::derive(ir),
+    }
+}
+
+/// Checks a project, deriving what it needs.
+pub fn check(ir: &Ir) -> Vec<Problem> {
+    check_with(ir, &analyze(ir))
+}
+
+/// Checks a project with what [`analyze`] derived of it.
+pub fn check_with(ir: &Ir, analysis: &Analysis) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let (grains, additivities) = (&analysis.grains, &analysis.additivities);
     for &id in &ir.order {
         let rel = ir.relation(id);
         if !rel.complete {
@@ -51,11 +76,11 @@ pub fn check(ir: &Ir) -> Vec<Problem> {
         {
             let cx = ModelCx {
                 ir,
-                grains: &grains,
+                grains,
                 rel,
                 model,
                 derived,
-                additivities: &additivities,
+                additivities,
             };
             mixed_aggregation(&cx, &mut problems);
             declared_grain(&cx, &mut problems);
@@ -66,8 +91,8 @@ pub fn check(ir: &Ir) -> Vec<Problem> {
             sums(&cx, &mut problems);
         }
     }
-    snapshot_grains(ir, &grains, &mut problems);
-    nullable_keys(ir, &nullability::derive(ir), &mut problems);
+    snapshot_grains(ir, grains, &mut problems);
+    nullable_keys(ir, &analysis.nullability, &mut problems);
     problems
 }
 

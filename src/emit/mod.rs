@@ -106,7 +106,7 @@ pub struct Emitter<'a> {
     dialect: Dialect,
     d: &'static dyn SqlDialect,
     /// Derived grains and join cardinalities, for the tests they imply.
-    grains: crate::check::grain::Grains,
+    grains: std::borrow::Cow<'a, crate::check::grain::Grains>,
     /// The test names more than one test of the project would have
     /// (`not_null_a_b_c` for `a_b.c` and `a.b_c`), found on first use.
     shared_test_names: std::sync::OnceLock<std::collections::HashSet<String>>,
@@ -138,10 +138,17 @@ pub struct TestSql {
 impl<'a> Emitter<'a> {
     pub fn new(ir: &'a Ir, dialect: Dialect) -> Emitter<'a> {
         Emitter {
+            grains: std::borrow::Cow::Owned(crate::check::grain::derive(ir)),
+            ..Emitter::new_underived(ir, dialect)
+        }
+    }
+
+    fn new_underived(ir: &'a Ir, dialect: Dialect) -> Emitter<'a> {
+        Emitter {
             ir,
             dialect,
             d: dialect.sql(),
-            grains: crate::check::grain::derive(ir),
+            grains: std::borrow::Cow::Owned(Default::default()),
             shared_test_names: std::sync::OnceLock::new(),
             scratch: crate::ir::SCRATCH_SUFFIX.to_string(),
             reads: std::collections::HashMap::new(),
@@ -163,6 +170,18 @@ impl<'a> Emitter<'a> {
             .get(&id)
             .cloned()
             .or_else(|| physical_name(self.ir, id))
+    }
+
+    /// An emitter using the grains the checker already derived.
+    pub fn with_grains(
+        ir: &'a Ir,
+        dialect: Dialect,
+        grains: &'a crate::check::grain::Grains,
+    ) -> Emitter<'a> {
+        Emitter {
+            grains: std::borrow::Cow::Borrowed(grains),
+            ..Emitter::new_underived(ir, dialect)
+        }
     }
 
     /// The emitter of one run, whose tables are built beside as
