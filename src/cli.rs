@@ -772,10 +772,13 @@ fn check(project: &ProjectArg, format: Format, color: ColorChoice) -> ExitCode {
     let compilation = config
         .as_ref()
         .map(|config| crate::compile(&db, config, &shop_files));
+    let mut seeds = Vec::new();
     if let (Some(compilation), Some(config)) = (&compilation, &config) {
         problems.extend(compilation.problems.iter().cloned());
-        let seeds = root.join(&config.paths.seeds);
-        problems.extend(crate::seed::discover(&compilation.ir, &mut db, &seeds).problems);
+        let discovered =
+            crate::seed::discover(&compilation.ir, &mut db, &root.join(&config.paths.seeds));
+        problems.extend(discovered.problems);
+        seeds = discovered.seeds;
     }
     crate::sort_problems(&mut problems);
     if let (Some(compilation), Some(config)) = (&compilation, &config)
@@ -785,7 +788,7 @@ fn check(project: &ProjectArg, format: Format, color: ColorChoice) -> ExitCode {
             find_target(&root, None).map_or(crate::emit::Dialect::DuckDb, |t| t.target.dialect());
         write_manifest(
             &root.join(&config.paths.target),
-            &project_manifest(&db, &root, config, compilation, dialect),
+            &project_manifest(&db, &root, config, compilation, dialect, &seeds),
             "check".into(),
         );
     }
@@ -1072,7 +1075,14 @@ fn prepare(args: &RunArgs) -> Result<Prepared, ExitCode> {
         _ => find_target(&loaded.root, args.target.as_deref())
             .map_or(crate::emit::Dialect::DuckDb, |t| t.target.dialect()),
     };
-    let manifest = project_manifest(&loaded.db, &loaded.root, &config, &compilation, dialect);
+    let mut db = loaded.db.clone();
+    let seeds = crate::seed::discover(
+        &compilation.ir,
+        &mut db,
+        &loaded.root.join(&config.paths.seeds),
+    )
+    .seeds;
+    let manifest = project_manifest(&db, &loaded.root, &config, &compilation, dialect, &seeds);
     let (state, previous) = match &args.state {
         None => (None, None),
         Some(dir) => {
@@ -1158,7 +1168,7 @@ fn command_name() -> String {
 fn write_manifest(dir: &std::path::Path, manifest: &crate::manifest::Manifest, command: String) {
     let now = chrono::Utc::now();
     let invocation = crate::manifest::Invocation {
-        id: crate::manifest::hash(&format!(
+        id: crate::manifest::hash(format!(
             "{} {}",
             std::process::id(),
             now.timestamp_nanos_opt().unwrap_or_default()
@@ -1238,21 +1248,14 @@ fn project_manifest(
     config: &crate::config::ProjectConfig,
     compilation: &crate::Compilation,
     dialect: crate::emit::Dialect,
+    seeds: &[crate::seed::Seed],
 ) -> crate::manifest::Manifest {
-    let mut db = db.clone();
-    let discovered =
-        crate::seed::discover(&compilation.ir, &mut db, &root.join(&config.paths.seeds));
-    let seeds: Vec<(crate::ir::RelId, String, String)> = discovered
-        .seeds
+    let seeds: Vec<(crate::ir::RelId, String, String)> = seeds
         .iter()
         .map(|s| {
             let digest = std::fs::read(&s.path).map_or_else(
                 |e| format!("unreadable: {e}"),
-                |bytes| {
-                    use sha2::Digest;
-                    let digest = sha2::Sha256::digest(&bytes);
-                    digest.iter().map(|b| format!("{b:02x}")).collect()
-                },
+                |bytes| crate::manifest::hash(&bytes),
             );
             (s.relation, s.path.display().to_string(), digest)
         })
@@ -1260,7 +1263,7 @@ fn project_manifest(
     crate::manifest::build(
         &compilation.ir,
         &compilation.analysis,
-        &db,
+        db,
         &config.name,
         &root.display().to_string(),
         dialect,

@@ -65,6 +65,16 @@ static POOL: std::sync::LazyLock<Option<rayon::ThreadPool>> = std::sync::LazyLoc
         .ok()
 });
 
+/// Runs `f` on the compiling threads (their stacks are deep enough for the
+/// deepest expression the parser accepts), for parallel work after
+/// compiling.
+pub(crate) fn in_pool<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    match POOL.as_ref() {
+        Some(pool) => pool.install(f),
+        None => f(),
+    }
+}
+
 /// Parses, resolves and checks the `.shop` files of a project: the whole
 /// front end, in memory. `files` are ids of `.shop` files in `db`.
 pub fn compile(db: &SourceDb, config: &ProjectConfig, files: &[FileId]) -> Compilation {

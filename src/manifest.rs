@@ -48,21 +48,35 @@ pub struct Invocation {
 
 impl Manifest {
     /// The file's text, compact (as dbt writes its own): `metadata`,
-    /// `invocation`, then `nodes`.
+    /// `invocation`, then `nodes`, each node written on its own thread.
     pub fn to_json(&self, invocation: &Invocation) -> String {
-        #[derive(Serialize)]
-        struct File<'a> {
-            metadata: &'a Metadata,
-            invocation: &'a Invocation,
-            nodes: &'a BTreeMap<String, Node>,
+        use rayon::prelude::*;
+        let nodes: Vec<(&String, &Node)> = self.nodes.iter().collect();
+        let written: Vec<String> = crate::in_pool(|| {
+            nodes
+                .par_iter()
+                .map(|(id, node)| {
+                    let mut text = serde_json::to_string(id).unwrap_or_default();
+                    text.push(':');
+                    text.push_str(&serde_json::to_string(node).unwrap_or_default());
+                    text
+                })
+                .collect()
+        });
+        let mut text =
+            String::with_capacity(written.iter().map(|t| t.len() + 1).sum::<usize>() + 512);
+        text.push_str("{\"metadata\":");
+        text.push_str(&serde_json::to_string(&self.metadata).unwrap_or_default());
+        text.push_str(",\"invocation\":");
+        text.push_str(&serde_json::to_string(invocation).unwrap_or_default());
+        text.push_str(",\"nodes\":{");
+        for (i, node) in written.iter().enumerate() {
+            if i > 0 {
+                text.push(',');
+            }
+            text.push_str(node);
         }
-        let file = File {
-            metadata: &self.metadata,
-            invocation,
-            nodes: &self.nodes,
-        };
-        let mut text = serde_json::to_string(&file).unwrap_or_default();
-        text.push('\n');
+        text.push_str("}}\n");
         text
     }
 }
@@ -244,8 +258,37 @@ pub fn build(
         additivity: &analysis.additivities,
         nullability: &analysis.nullability,
     };
-    for &id in &ir.order {
-        builder.relation(id);
+    // In three waves, each relation's node built on its own (in parallel
+    // where nothing it folds in is still to come): the ephemeral models in
+    // build order (their readers fold their meaning in), then the sources
+    // and the other models, then the snapshots (which fold in the meaning
+    // of what they record).
+    let ephemeral = |id: &RelId| {
+        matches!(&ir.relation(*id).kind,
+            RelationKind::Model(m) if m.materialized == Materialized::Ephemeral)
+    };
+    let snapshot = |id: &RelId| matches!(ir.relation(*id).kind, RelationKind::Snapshot(_));
+    for &id in ir.order.iter().filter(|id| ephemeral(id)) {
+        let (node, meaning) = builder.relation(id);
+        builder.add(id, node, meaning);
+    }
+    let others: Vec<RelId> = ir
+        .order
+        .iter()
+        .copied()
+        .filter(|id| !ephemeral(id) && !snapshot(id))
+        .collect();
+    let built: Vec<(Node, String)> = {
+        use rayon::prelude::*;
+        let builder = &builder;
+        crate::in_pool(|| others.par_iter().map(|&id| builder.relation(id)).collect())
+    };
+    for (&id, (node, meaning)) in others.iter().zip(built) {
+        builder.add(id, node, meaning);
+    }
+    for &id in ir.order.iter().filter(|id| snapshot(id)) {
+        let (node, meaning) = builder.relation(id);
+        builder.add(id, node, meaning);
     }
     // A test's meaning is its DuckDB query, physical names replaced: the
     // same whatever the target.
@@ -297,8 +340,8 @@ fn relation_kind(rel: &crate::ir::Relation) -> &'static str {
     }
 }
 
-/// The hex sha256 of a text.
-pub fn hash(text: &str) -> String {
+/// The hex sha256 of a text (or of bytes).
+pub fn hash(text: impl AsRef<[u8]>) -> String {
     hex(&sha2::Sha256::digest(text))
 }
 
@@ -362,7 +405,14 @@ impl Builder<'_> {
         }
     }
 
-    fn relation(&mut self, id: RelId) {
+    /// Keeps a relation's node, and its meaning for what folds it in.
+    fn add(&mut self, id: RelId, node: Node, meaning: String) {
+        self.meaning.insert(id, meaning);
+        self.nodes.insert(node.unique_id.clone(), node);
+    }
+
+    /// A relation's node, and its meaning fingerprint.
+    fn relation(&self, id: RelId) -> (Node, String) {
         let ir = self.ir;
         let rel = ir.relation(id);
         let (file, line) = self.location(rel.span);
@@ -513,8 +563,7 @@ impl Builder<'_> {
             docs: hash(&docs),
             rows: Some(hash(&rows)),
         };
-        self.meaning.insert(id, meaning);
-        self.nodes.insert(node.unique_id.clone(), node);
+        (node, meaning)
     }
 
     /// The clauses of a query in words, which decide its rows: what it
@@ -698,7 +747,7 @@ impl Builder<'_> {
                         attached_to: Some(owner.clone()),
                         severity: Some(severity),
                         fingerprints: Fingerprints {
-                            meaning: hash(&format!("{kind} {} {}\n{sql}", test.name, test.derived)),
+                            meaning: hash(format!("{kind} {} {}\n{sql}", test.name, test.derived)),
                             config: hash(severity),
                             docs: hash(""),
                             rows: None,
