@@ -245,12 +245,16 @@ pub struct TargetArgs {
     pub schema_prefix: Option<String>,
     /// Read what the selection reads but does not build from the
     /// relations the `--state` run built, when the current target has none
-    #[arg(long, requires = "state")]
+    #[arg(long)]
     pub defer: bool,
     /// With --defer: read the state's relation even when the current
     /// target has one
     #[arg(long, requires = "defer")]
     pub favor_state: bool,
+    /// With --defer: defer to this run's target folder instead of
+    /// `--state`'s (compare with one run, read another's relations)
+    #[arg(long, value_name = "DIR", requires = "defer")]
+    pub defer_state: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug, Default)]
@@ -291,6 +295,7 @@ pub struct RunArgs {
     pub schema_prefix: Option<String>,
     pub defer: bool,
     pub favor_state: bool,
+    pub defer_state: Option<PathBuf>,
     pub color: ColorChoice,
 }
 
@@ -309,6 +314,7 @@ impl RunArgs {
             schema_prefix: None,
             defer: false,
             favor_state: false,
+            defer_state: None,
             color: color.color,
         }
     }
@@ -320,6 +326,7 @@ impl RunArgs {
         self.schema_prefix = target.schema_prefix;
         self.defer = target.defer;
         self.favor_state = target.favor_state;
+        self.defer_state = target.defer_state;
         self
     }
 
@@ -614,6 +621,21 @@ fn retry(project: &ProjectArg) -> ExitCode {
         .map(String::from),
     );
     kept.push(state.display().to_string());
+    // A deferred run still defers to the run it deferred to: `--state`
+    // now names the copy of the last run's artifacts.
+    let original_state = args.iter().enumerate().find_map(|(i, arg)| {
+        arg.strip_prefix("--state=").map(String::from).or_else(|| {
+            (arg == "--state")
+                .then(|| args.get(i + 1).cloned())
+                .flatten()
+        })
+    });
+    if args.iter().any(|a| a == "--defer")
+        && !args.iter().any(|a| a.starts_with("--defer-state"))
+        && let Some(original) = original_state
+    {
+        kept.extend(["--defer-state".to_string(), original]);
+    }
     kept.push("--project".into());
     kept.push(project.project.display().to_string());
     say!(
@@ -1091,15 +1113,31 @@ fn prepare(args: &RunArgs) -> Result<Prepared, ExitCode> {
         }
     };
     let selected = selection(&compilation.ir, args, state.as_ref())?;
-    let defer = match (&args.state, previous) {
-        (Some(dir), Some(previous)) if args.defer => Some(defer_to(
+    let defer = if !args.defer {
+        None
+    } else if let Some(dir) = &args.defer_state {
+        let previous = read_state_manifest(dir, &config, "--defer-state")?;
+        Some(defer_to(
             dir,
             &previous,
             &config.name,
             &compilation.ir,
             args.favor_state,
-        )),
-        _ => None,
+        ))
+    } else if let (Some(dir), Some(previous)) = (&args.state, &previous) {
+        Some(defer_to(
+            dir,
+            previous,
+            &config.name,
+            &compilation.ir,
+            args.favor_state,
+        ))
+    } else {
+        eprintln!(
+            "error: --defer reads what another run built: give its target folder with \
+             `--state DIR` (or `--defer-state DIR`)"
+        );
+        return Err(ExitCode::from(EXIT_USAGE));
     };
     write_manifest(
         &loaded.root.join(&config.paths.target),
@@ -1271,6 +1309,29 @@ fn project_manifest(
     )
 }
 
+/// Another run's manifest, from its target folder `dir` (given with
+/// `option`); one that cannot be read or is not this project's is a usage
+/// error naming the file.
+fn read_state_manifest(
+    dir: &std::path::Path,
+    config: &crate::config::ProjectConfig,
+    option: &str,
+) -> Result<crate::manifest::Previous, ExitCode> {
+    let path = dir.join("manifest.json");
+    let fail = |message: String| {
+        eprintln!("error: {option}: `{}` {message}", path.display());
+        ExitCode::from(EXIT_USAGE)
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        fail(if e.kind() == std::io::ErrorKind::NotFound {
+            "does not exist: give the target folder of another run".into()
+        } else {
+            format!("cannot be read: {e}")
+        })
+    })?;
+    crate::manifest::read_previous(&text, &config.name).map_err(fail)
+}
+
 /// What another run's target folder says (`--state`): how each relation
 /// differs from its manifest, and how its nodes ended (its
 /// `run_results.json`, when there is one). A folder without a readable
@@ -1281,19 +1342,7 @@ fn state_changes(
     current: &crate::manifest::Manifest,
     ir: &crate::ir::Ir,
 ) -> Result<(crate::plan::State, crate::manifest::Previous), ExitCode> {
-    let path = dir.join("manifest.json");
-    let fail = |message: String| {
-        eprintln!("error: --state: `{}` {message}", path.display());
-        ExitCode::from(EXIT_USAGE)
-    };
-    let text = std::fs::read_to_string(&path).map_err(|e| {
-        fail(if e.kind() == std::io::ErrorKind::NotFound {
-            "does not exist: give the target folder of the run to compare with".into()
-        } else {
-            format!("cannot be read: {e}")
-        })
-    })?;
-    let previous = crate::manifest::read_previous(&text, &config.name).map_err(fail)?;
+    let previous = read_state_manifest(dir, config, "--state")?;
     let by_id = crate::manifest::changes(current, &previous);
     let relation_of: std::collections::HashMap<String, crate::ir::RelId> = ir
         .relations
@@ -1664,6 +1713,7 @@ fn debug_connection(project: &ProjectArg, name: Option<&str>) -> ExitCode {
         schema_prefix: None,
         defer: false,
         favor_state: false,
+        defer_state: None,
         color: ColorChoice::Auto,
     };
     let started = Instant::now();

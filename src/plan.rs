@@ -406,8 +406,7 @@ pub fn select(
 
 /// The tests `state:` selectors match on their own (a new or changed test),
 /// minus those `exclude` matches and those of relations in `relations`
-/// (which run with their relation anyway), in build order of their
-/// relations: `(relation, test name)`.
+/// (which run with their relation anyway): `(relation, test name)`, sorted.
 pub fn select_tests(
     select: &[Selector],
     exclude: &[Selector],

@@ -357,7 +357,8 @@ struct Context {
 /// those found nowhere.
 #[derive(Debug, Default)]
 struct Deferral {
-    reads: std::collections::HashMap<RelId, PhysicalName>,
+    /// In build order.
+    reads: Vec<(RelId, PhysicalName)>,
     missing: std::collections::HashMap<RelId, String>,
 }
 
@@ -389,7 +390,12 @@ fn deferral(
         .flat_map(|s| step_reads(ir, s))
         .filter(|r| !built.contains(r) && defer.to.contains_key(r))
         .collect();
-    read.sort_by_key(|r| ir.order.iter().position(|o| o == r));
+    // In build order, each once.
+    let mut place = vec![0; ir.relations.len()];
+    for (i, id) in ir.order.iter().enumerate() {
+        place[id.index()] = i;
+    }
+    read.sort_by_key(|r| place[r.index()]);
     read.dedup();
     let mut out = Deferral::default();
     for r in read {
@@ -410,9 +416,7 @@ fn deferral(
             None
         };
         match found {
-            Some(name) if name == state => {
-                out.reads.insert(r, state.clone());
-            }
+            Some(name) if name == state => out.reads.push((r, state.clone())),
             Some(_) => {}
             None => {
                 out.missing.insert(
@@ -744,7 +748,7 @@ pub fn execute(
             defer.map_or("", |d| d.state.as_str())
         );
     }
-    let emitter = emitter.reading(deferral.reads.clone());
+    let emitter = emitter.reading(deferral.reads.iter().cloned().collect());
     if !deferral.reads.is_empty() {
         // Tests hold the names of what they read.
         steps = plan_steps(ir, &emitter, seeds, command, selection);

@@ -325,3 +325,55 @@ fn impacted_slim_ci_leaves_out_the_marts_that_do_not_read_the_changed_column() {
     let db = common::database(&root);
     assert_eq!(relations(&db, "pr_5_marts"), ["dim_customers"]);
 }
+
+#[test]
+fn retry_of_a_deferred_build_still_reads_from_production() {
+    let (_temp, root, prod) = production();
+    let prod = prod.to_str().unwrap();
+    // A pull request whose change fails a test: what follows is skipped.
+    edit(
+        &root,
+        "models/marts/dim_customers.shop",
+        "then 'prospect'",
+        "then 'none_yet'",
+    );
+    let args = [
+        "-s",
+        "state:modified+",
+        "--defer",
+        "--state",
+        prod,
+        "--schema-prefix",
+        "pr_6",
+    ];
+    let out = common::run("build", &root, &args);
+    assert_eq!(out.status.code(), Some(1), "{}", common::stdout(&out));
+    // Fixed, `retry` reruns what failed and was skipped, still deferring
+    // to production (not to the copy of the last run it compares with).
+    edit(
+        &root,
+        "models/marts/dim_customers.shop",
+        "then 'none_yet'",
+        "then 'prospect'",
+    );
+    let out = common::run("retry", &root, &[]);
+    let text = common::stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", common::stderr(&out));
+    assert!(
+        text.contains("defer   fact_orders → marts.fact_orders"),
+        "{text}"
+    );
+    assert!(
+        text.contains("OK      table pr_6_marts.dim_customers")
+            && text.contains("OK      table pr_6_marts.fct_customer_ltv"),
+        "{text}"
+    );
+    // --defer without a state to defer to is a usage error.
+    let out = common::run("build", &root, &["--defer"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        common::stderr(&out).contains("--defer reads what another run built"),
+        "{}",
+        common::stderr(&out)
+    );
+}
