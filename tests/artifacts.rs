@@ -230,30 +230,38 @@ fn a_var_changes_the_models_that_read_it_and_only_them() {
     assert_eq!(changed(&before, &prints(root), 0), ["model.prints.d"]);
 }
 
+/// Compiles the project at `root` and keeps its manifest in a folder of
+/// its own: the state later compilations are compared with.
+fn kept_state(root: &Path) -> tempfile::TempDir {
+    manifest(root);
+    let state = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        root.join("target/manifest.json"),
+        state.path().join("manifest.json"),
+    )
+    .unwrap();
+    state
+}
+
+/// The models `shopc ls --state STATE ARGS…` lists.
+fn state_models(root: &Path, state: &Path, args: &[&str]) -> Vec<String> {
+    let mut all = vec![
+        "--state",
+        state.to_str().unwrap(),
+        "--resource-type",
+        "model",
+    ];
+    all.extend_from_slice(args);
+    ls(root, &all)
+}
+
 #[test]
 fn a_var_given_with_vars_modifies_its_readers_and_only_them() {
     let dir = base();
     let root = dir.path();
-    manifest(root);
-    let prod = tempfile::tempdir().unwrap();
-    std::fs::copy(
-        root.join("target/manifest.json"),
-        prod.path().join("manifest.json"),
-    )
-    .unwrap();
-    let modified = |vars: &str| {
-        ls(
-            root,
-            &[
-                "-s",
-                "state:modified",
-                "--state",
-                prod.path().to_str().unwrap(),
-                "--vars",
-                vars,
-            ],
-        )
-    };
+    let prod = kept_state(root);
+    let modified =
+        |vars: &str| state_models(root, prod.path(), &["-s", "state:modified", "--vars", vars]);
     assert_eq!(modified("{ cap = 20 }"), ["d"]);
     assert_eq!(modified("cap = 20"), ["d"], "the braces may be left out");
     assert!(modified("{ cap = 10 }").is_empty(), "the same value");
@@ -788,26 +796,8 @@ fn impacted_keeps_only_the_descendants_that_read_what_changed() {
         ("models/models.shop", LINEAGE),
     ]);
     let root = dir.path();
-    manifest(root);
-    let prod = tempfile::tempdir().unwrap();
-    std::fs::copy(
-        root.join("target/manifest.json"),
-        prod.path().join("manifest.json"),
-    )
-    .unwrap();
-    let select = |selector: &str| {
-        ls(
-            root,
-            &[
-                "-s",
-                selector,
-                "--state",
-                prod.path().to_str().unwrap(),
-                "--resource-type",
-                "model",
-            ],
-        )
-    };
+    let prod = kept_state(root);
+    let select = |selector: &str| state_models(root, prod.path(), &["-s", selector]);
     assert!(select("state:impacted").is_empty());
 
     // A column's computation: only its readers, through the ephemeral too.
@@ -859,26 +849,9 @@ fn impacted_keeps_only_the_descendants_that_read_what_changed() {
         ("models/models.shop", LINEAGE),
     ]);
     let root = dir.path();
-    manifest(root);
-    std::fs::copy(
-        root.join("target/manifest.json"),
-        prod.path().join("manifest.json"),
-    )
-    .unwrap();
+    let prod = kept_state(root);
     edit(root, "models/models.shop", "n: integer", "n: bigint");
-    let select = |selector: &str| {
-        ls(
-            root,
-            &[
-                "-s",
-                selector,
-                "--state",
-                prod.path().to_str().unwrap(),
-                "--resource-type",
-                "model",
-            ],
-        )
-    };
+    let select = |selector: &str| state_models(root, prod.path(), &["-s", selector]);
     // (Readers of a column have its type in their meaning, and so does a
     // model inlining an ephemeral that reads it.)
     let readers = [

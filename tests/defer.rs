@@ -22,6 +22,57 @@ fn production() -> (tempfile::TempDir, PathBuf, PathBuf) {
     (temp, root, prod)
 }
 
+/// `shopc build -s SELECTOR --defer --state PROD --schema-prefix PREFIX
+/// EXTRA…`: a pull request's build into its own schemas.
+fn pull_request(
+    root: &Path,
+    prod: &str,
+    selector: &str,
+    prefix: &str,
+    extra: &[&str],
+) -> std::process::Output {
+    let mut args = vec![
+        "-s",
+        selector,
+        "--defer",
+        "--state",
+        prod,
+        "--schema-prefix",
+        prefix,
+    ];
+    args.extend_from_slice(extra);
+    common::run("build", root, &args)
+}
+
+/// The stdout of a pull request's build that must succeed.
+fn passing_pull_request(
+    root: &Path,
+    prod: &str,
+    selector: &str,
+    prefix: &str,
+    extra: &[&str],
+) -> String {
+    let out = pull_request(root, prod, selector, prefix, extra);
+    let text = common::stdout(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}\n{}",
+        common::stderr(&out)
+    );
+    text
+}
+
+/// `dim_customers`' `high_value` threshold moved from 1,000 to 900.
+fn change_the_segments(root: &Path) {
+    edit(
+        root,
+        "models/marts/dim_customers.shop",
+        SEGMENT,
+        SEGMENT_CHANGED,
+    );
+}
+
 fn edit(root: &Path, file: &str, from: &str, to: &str) {
     let path = root.join(file);
     let text = std::fs::read_to_string(&path).unwrap();
@@ -64,26 +115,8 @@ const SEGMENT_CHANGED: &str = "when sum(f.revenue) >= 900 then 'high_value'";
 fn a_pull_request_builds_what_changed_and_reads_the_rest_from_production() {
     let (_temp, root, prod) = production();
     let prod = prod.to_str().unwrap();
-    edit(
-        &root,
-        "models/marts/dim_customers.shop",
-        SEGMENT,
-        SEGMENT_CHANGED,
-    );
-    let text = common::build(
-        &root,
-        &[
-            "-s",
-            "state:modified+",
-            "--defer",
-            "--state",
-            prod,
-            "--schema-prefix",
-            "pr_1",
-            "--threads",
-            "1",
-        ],
-    );
+    change_the_segments(&root);
+    let text = passing_pull_request(&root, prod, "state:modified+", "pr_1", &["--threads", "1"]);
     // Its parents are read from production, and say so.
     assert!(
         text.contains("defer   fact_orders → marts.fact_orders")
@@ -152,22 +185,10 @@ fn a_parent_in_the_current_target_is_read_there_unless_the_state_is_favoured() {
     let prod = prod.to_str().unwrap();
     // The pull request's schemas already hold every relation.
     common::build(&root, &["--schema-prefix", "pr_2"]);
-    edit(
-        &root,
-        "models/marts/dim_customers.shop",
-        SEGMENT,
-        SEGMENT_CHANGED,
-    );
-    let args = ["-s", "dim_customers", "--defer", "--state", prod];
-    let args: Vec<&str> = args
-        .into_iter()
-        .chain(["--schema-prefix", "pr_2"])
-        .collect();
-    let text = common::build(&root, &args);
+    change_the_segments(&root);
+    let text = passing_pull_request(&root, prod, "dim_customers", "pr_2", &[]);
     assert!(!text.contains("defer "), "{text}");
-    let mut favoured = args.clone();
-    favoured.push("--favor-state");
-    let text = common::build(&root, &favoured);
+    let text = passing_pull_request(&root, prod, "dim_customers", "pr_2", &["--favor-state"]);
     assert!(
         text.contains("defer   fact_orders → marts.fact_orders"),
         "{text}"
@@ -181,25 +202,8 @@ fn a_deferred_parent_that_is_nowhere_fails_its_reader_and_skips_what_follows() {
     let db = common::database(&root);
     db.execute_batch("DROP TABLE marts.fact_orders").unwrap();
     drop(db);
-    edit(
-        &root,
-        "models/marts/dim_customers.shop",
-        SEGMENT,
-        SEGMENT_CHANGED,
-    );
-    let out = common::run(
-        "build",
-        &root,
-        &[
-            "-s",
-            "state:modified+",
-            "--defer",
-            "--state",
-            prod,
-            "--schema-prefix",
-            "pr_3",
-        ],
-    );
+    change_the_segments(&root);
+    let out = pull_request(&root, prod, "state:modified+", "pr_3", &[]);
     let text = common::stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(
@@ -232,18 +236,7 @@ fn a_changed_test_runs_alone_against_production() {
     );
     let out = common::run("ls", &root, &["-s", "state:modified", "--state", prod]);
     assert_eq!(common::stdout(&out), "not_null_dim_customers_email\n");
-    let text = common::build(
-        &root,
-        &[
-            "-s",
-            "state:modified",
-            "--defer",
-            "--state",
-            prod,
-            "--schema-prefix",
-            "pr_4",
-        ],
-    );
+    let text = passing_pull_request(&root, prod, "state:modified", "pr_4", &[]);
     assert!(text.contains("Running 1 nodes"), "{text}");
     assert!(
         text.contains("defer   dim_customers → marts.dim_customers")
@@ -294,26 +287,10 @@ fn defer_needs_a_state_and_a_prefix_is_a_name() {
 fn impacted_slim_ci_leaves_out_the_marts_that_do_not_read_the_changed_column() {
     let (_temp, root, prod) = production();
     let prod = prod.to_str().unwrap();
-    edit(
-        &root,
-        "models/marts/dim_customers.shop",
-        SEGMENT,
-        SEGMENT_CHANGED,
-    );
+    change_the_segments(&root);
     // `value_segment` is read by no other model: `state:modified+` would
     // rebuild three marts, `state:impacted` rebuilds one.
-    let text = common::build(
-        &root,
-        &[
-            "-s",
-            "state:impacted",
-            "--defer",
-            "--state",
-            prod,
-            "--schema-prefix",
-            "pr_5",
-        ],
-    );
+    let text = passing_pull_request(&root, prod, "state:impacted", "pr_5", &[]);
     assert!(
         text.contains("OK      table pr_5_marts.dim_customers"),
         "{text}"
@@ -337,16 +314,7 @@ fn retry_of_a_deferred_build_still_reads_from_production() {
         "then 'prospect'",
         "then 'none_yet'",
     );
-    let args = [
-        "-s",
-        "state:modified+",
-        "--defer",
-        "--state",
-        prod,
-        "--schema-prefix",
-        "pr_6",
-    ];
-    let out = common::run("build", &root, &args);
+    let out = pull_request(&root, prod, "state:modified+", "pr_6", &[]);
     assert_eq!(out.status.code(), Some(1), "{}", common::stdout(&out));
     // Fixed, `retry` reruns what failed and was skipped, still deferring
     // to production (not to the copy of the last run it compares with).
