@@ -1349,14 +1349,29 @@ fn state_changes(
         .iter()
         .map(|rel| (crate::manifest::relation_id(&config.name, rel), rel.id))
         .collect();
-    let changes = relation_of
+    let mut changes: std::collections::HashMap<crate::ir::RelId, crate::plan::Change> = relation_of
         .iter()
         .filter_map(|(id, rel)| Some((*rel, *by_id.get(id)?)))
         .collect();
-    let diffs = crate::manifest::diffs(current, &previous)
-        .into_iter()
-        .filter_map(|(id, diff)| Some((*relation_of.get(&id)?, diff)))
-        .collect();
+    let mut diffs: std::collections::HashMap<crate::ir::RelId, crate::plan::Diff> =
+        crate::manifest::diffs(current, &previous)
+            .into_iter()
+            .filter_map(|(id, diff)| Some((*relation_of.get(&id)?, diff)))
+            .collect();
+    // A seed's new bytes are new rows of the source table it fills: the
+    // table is modified (its body), and every reader impacted.
+    for seed in current.nodes.values().filter(|n| n.kind == "seed") {
+        let (Some(change), Some(&table)) = (
+            by_id.get(&seed.unique_id),
+            seed.attached_to.as_deref().and_then(|t| relation_of.get(t)),
+        ) else {
+            continue;
+        };
+        if change.new || change.body {
+            changes.entry(table).or_default().body = true;
+            diffs.entry(table).or_default().rows = true;
+        }
+    }
     let tests = current
         .nodes
         .values()

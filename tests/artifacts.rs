@@ -630,6 +630,25 @@ fn state_selectors_pick_what_changed_since_another_run() {
         state_ls(&root, &prod, "state:modified"),
         ["stg_order_items", "new_mart"]
     );
+
+    // A seed file's new bytes: the table it fills is modified, and every
+    // reader impacted.
+    edit(
+        &root,
+        "seeds/raw_products.csv",
+        "1,\"Chair 1\",\"toys\",449.64",
+        "1,\"Chair 1\",\"toys\",449.65",
+    );
+    let modified = state_ls(&root, &prod, "state:modified");
+    assert!(
+        modified.contains(&"raw.raw_products".to_string()),
+        "{modified:?}"
+    );
+    let impacted = state_ls(&root, &prod, "state:impacted");
+    assert!(
+        impacted.contains(&"stg_products".to_string()),
+        "{impacted:?}"
+    );
 }
 
 #[test]
