@@ -20,7 +20,7 @@ use sha2::Digest;
 
 use crate::check::additivity::Additivity;
 use crate::emit::{Dialect, Emitter, physical_name};
-use crate::ir::print::show;
+use crate::ir::print::{show, shown};
 use crate::ir::{
     ColumnId, Expr, ExprKind, Ir, Materialized, Query, RelId, RelationKind, SnapshotStrategy,
 };
@@ -519,7 +519,7 @@ impl Builder<'_> {
             let column = ir.column(c);
             let mut computed = format!("column {}: {} {:?}", column.name, column.ty, column.role);
             if let (Some(expr), Some(q)) = (&column.expr, query) {
-                let _ = write!(computed, " = {}", show(ir, q, expr));
+                let _ = write!(computed, " = {}", shown(ir, q, expr));
             }
             computed.push('\n');
             meaning.push_str(&computed);
@@ -581,17 +581,17 @@ impl Builder<'_> {
                 join.kind,
                 join.claim.map(|(c, _)| c),
                 join.scan,
-                show(ir, q, &join.on)
+                shown(ir, q, &join.on)
             );
         }
         let clause = |out: &mut String, word: &str, e: &Option<Expr>| {
             if let Some(e) = e {
-                let _ = writeln!(out, "{word} {}", show(ir, q, e));
+                let _ = writeln!(out, "{word} {}", shown(ir, q, e));
             }
         };
         clause(out, "where", &q.filter);
         for key in &q.group_by {
-            let _ = writeln!(out, "group by {}", show(ir, q, key));
+            let _ = writeln!(out, "group by {}", shown(ir, q, key));
         }
         clause(out, "having", &q.having);
         if let Some(d) = &q.dedupe {
@@ -600,7 +600,7 @@ impl Builder<'_> {
                 out,
                 "dedupe on {keys:?} keep {:?} by {}",
                 d.keep,
-                show(ir, q, &d.order_by)
+                shown(ir, q, &d.order_by)
             );
         }
     }

@@ -126,115 +126,146 @@ fn names(ir: &Ir, ids: &[ColumnId]) -> String {
 
 /// An expression with bound names spelled `alias.column`, fully parenthesised.
 pub fn show(ir: &Ir, q: &Query, e: &Expr) -> String {
-    let s = |e: &Expr| show(ir, q, e);
-    match &e.kind {
-        ExprKind::Literal(l) => match l {
-            Literal::Integer(n) => n.to_string(),
-            Literal::Decimal(d) => d.clone(),
-            Literal::Text(t) => format!("'{}'", t.replace('\'', "''")),
-            Literal::Bool(b) => b.to_string(),
-            Literal::Null => "null".into(),
-            Literal::Date(d) => format!("date '{d}'"),
-            Literal::Timestamp(t) => format!("timestamp '{t}'"),
-        },
-        ExprKind::Column { scan, column } => {
-            format!("{}.{}", q.scans[*scan].alias, ir.column(*column).name)
+    Shown { ir, q, e }.to_string()
+}
+
+/// An expression as [`show`] spells it, written straight into a formatter
+/// (no text per subexpression): `write!(out, "{}", shown(ir, q, e))`.
+pub fn shown<'a>(ir: &'a Ir, q: &'a Query, e: &'a Expr) -> Shown<'a> {
+    Shown { ir, q, e }
+}
+
+pub struct Shown<'a> {
+    ir: &'a Ir,
+    q: &'a Query,
+    e: &'a Expr,
+}
+
+impl<'a> std::fmt::Display for Shown<'a> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (ir, q, e): (&'a Ir, &'a Query, &'a Expr) = (self.ir, self.q, self.e);
+        let s = |e: &'a Expr| Shown { ir, q, e };
+        let not = |negated: bool| if negated { "not " } else { "" };
+        // `a, b, c`
+        let list = |f: &mut std::fmt::Formatter<'_>, items: &'a [Expr]| -> std::fmt::Result {
+            for (i, e) in items.iter().enumerate() {
+                if i > 0 {
+                    f.write_str(", ")?;
+                }
+                write!(f, "{}", s(e))?;
+            }
+            Ok(())
+        };
+        match &e.kind {
+            ExprKind::Literal(l) => match l {
+                Literal::Integer(n) => write!(f, "{n}"),
+                Literal::Decimal(d) => f.write_str(d),
+                Literal::Text(t) => write!(f, "'{}'", t.replace('\'', "''")),
+                Literal::Bool(b) => write!(f, "{b}"),
+                Literal::Null => f.write_str("null"),
+                Literal::Date(d) => write!(f, "date '{d}'"),
+                Literal::Timestamp(t) => write!(f, "timestamp '{t}'"),
+            },
+            ExprKind::Column { scan, column } => {
+                write!(f, "{}.{}", q.scans[*scan].alias, ir.column(*column).name)
+            }
+            ExprKind::Unary { op, expr } => match op {
+                UnaryOp::Not => write!(f, "(not {})", s(expr)),
+                UnaryOp::Neg => write!(f, "(-{})", s(expr)),
+            },
+            ExprKind::Binary { op, lhs, rhs } => {
+                write!(f, "({} {} {})", s(lhs), op.symbol(), s(rhs))
+            }
+            ExprKind::IsNull { expr, negated } => {
+                write!(f, "({} is {}null)", s(expr), not(*negated))
+            }
+            ExprKind::InList {
+                expr,
+                list: items,
+                negated,
+            } => {
+                write!(f, "({} {}in (", s(expr), not(*negated))?;
+                list(f, items)?;
+                f.write_str("))")
+            }
+            ExprKind::Like {
+                expr,
+                pattern,
+                negated,
+                case_insensitive,
+            } => write!(
+                f,
+                "({} {}{} {})",
+                s(expr),
+                not(*negated),
+                if *case_insensitive { "ilike" } else { "like" },
+                s(pattern)
+            ),
+            ExprKind::Between {
+                expr,
+                low,
+                high,
+                negated,
+            } => write!(
+                f,
+                "({} {}between {} and {})",
+                s(expr),
+                not(*negated),
+                s(low),
+                s(high)
+            ),
+            ExprKind::Cast { expr, ty, safe } => write!(
+                f,
+                "{}({} as {ty})",
+                if *safe { "try_cast" } else { "cast" },
+                s(expr)
+            ),
+            ExprKind::Case {
+                operand,
+                arms,
+                otherwise,
+            } => {
+                f.write_str("(case")?;
+                if let Some(o) = operand {
+                    write!(f, " {}", s(o))?;
+                }
+                for (w, t) in arms {
+                    write!(f, " when {} then {}", s(w), s(t))?;
+                }
+                if let Some(o) = otherwise {
+                    write!(f, " else {}", s(o))?;
+                }
+                f.write_str(" end)")
+            }
+            ExprKind::Call(call) => {
+                write!(f, "{}(", call.func.func().name)?;
+                if call.star {
+                    f.write_str("*")?;
+                }
+                if call.distinct {
+                    f.write_str("distinct ")?;
+                }
+                list(f, &call.args)?;
+                f.write_str(")")?;
+                if let Some(filter) = &call.filter {
+                    write!(f, " filter (where {})", s(filter))?;
+                }
+                if let Some(w) = &call.over {
+                    f.write_str(" over (partition by [")?;
+                    list(f, &w.partition_by)?;
+                    f.write_str("] order by [")?;
+                    for (i, (e, desc, _)) in w.order_by.iter().enumerate() {
+                        if i > 0 {
+                            f.write_str(", ")?;
+                        }
+                        write!(f, "{}{}", s(e), if *desc { " desc" } else { "" })?;
+                    }
+                    f.write_str("])")?;
+                }
+                Ok(())
+            }
+            ExprKind::Sql { text } => write!(f, "sql({text:?})"),
+            ExprKind::Error => f.write_str("<error>"),
         }
-        ExprKind::Unary { op, expr } => match op {
-            UnaryOp::Not => format!("(not {})", s(expr)),
-            UnaryOp::Neg => format!("(-{})", s(expr)),
-        },
-        ExprKind::Binary { op, lhs, rhs } => format!("({} {} {})", s(lhs), op.symbol(), s(rhs)),
-        ExprKind::IsNull { expr, negated } => format!(
-            "({} is {}null)",
-            s(expr),
-            if *negated { "not " } else { "" }
-        ),
-        ExprKind::InList {
-            expr,
-            list,
-            negated,
-        } => format!(
-            "({} {}in ({}))",
-            s(expr),
-            if *negated { "not " } else { "" },
-            list.iter().map(s).collect::<Vec<_>>().join(", ")
-        ),
-        ExprKind::Like {
-            expr,
-            pattern,
-            negated,
-            case_insensitive,
-        } => format!(
-            "({} {}{} {})",
-            s(expr),
-            if *negated { "not " } else { "" },
-            if *case_insensitive { "ilike" } else { "like" },
-            s(pattern)
-        ),
-        ExprKind::Between {
-            expr,
-            low,
-            high,
-            negated,
-        } => format!(
-            "({} {}between {} and {})",
-            s(expr),
-            if *negated { "not " } else { "" },
-            s(low),
-            s(high)
-        ),
-        ExprKind::Cast { expr, ty, safe } => format!(
-            "{}({} as {ty})",
-            if *safe { "try_cast" } else { "cast" },
-            s(expr)
-        ),
-        ExprKind::Case {
-            operand,
-            arms,
-            otherwise,
-        } => {
-            let mut out = "(case".to_string();
-            if let Some(o) = operand {
-                out += &format!(" {}", s(o));
-            }
-            for (w, t) in arms {
-                out += &format!(" when {} then {}", s(w), s(t));
-            }
-            if let Some(o) = otherwise {
-                out += &format!(" else {}", s(o));
-            }
-            out + " end)"
-        }
-        ExprKind::Call(call) => {
-            let mut out = format!("{}(", call.func.func().name);
-            if call.star {
-                out.push('*');
-            }
-            if call.distinct {
-                out += "distinct ";
-            }
-            out += &call.args.iter().map(s).collect::<Vec<_>>().join(", ");
-            out.push(')');
-            if let Some(f) = &call.filter {
-                out += &format!(" filter (where {})", s(f));
-            }
-            if let Some(w) = &call.over {
-                let parts: Vec<String> = w.partition_by.iter().map(s).collect();
-                let order: Vec<String> = w
-                    .order_by
-                    .iter()
-                    .map(|(e, desc, _)| format!("{}{}", s(e), if *desc { " desc" } else { "" }))
-                    .collect();
-                out += &format!(
-                    " over (partition by [{}] order by [{}])",
-                    parts.join(", "),
-                    order.join(", ")
-                );
-            }
-            out
-        }
-        ExprKind::Sql { text } => format!("sql({text:?})"),
-        ExprKind::Error => "<error>".into(),
     }
 }
