@@ -19,7 +19,7 @@ use serde::Serialize;
 use sha2::Digest;
 
 use crate::check::additivity::Additivity;
-use crate::emit::{Dialect, Emitter, physical_name};
+use crate::emit::{Dialect, Emitter, PhysicalName, physical_name};
 use crate::ir::print::{show, shown};
 use crate::ir::{
     ColumnId, Expr, ExprKind, Ir, Materialized, Query, RelId, RelationKind, SnapshotStrategy,
@@ -290,12 +290,41 @@ pub fn build(
         let (node, meaning) = builder.relation(id);
         builder.add(id, node, meaning);
     }
-    // A test's meaning is its DuckDB query, physical names replaced: the
-    // same whatever the target.
-    builder.tests(
-        &Emitter::with_grains(ir, Dialect::DuckDb, &analysis.grains),
-        Dialect::DuckDb,
-    );
+    // A test's meaning is its DuckDB query reading each relation by its
+    // logical name (`"model"."fact_orders"`): the same whatever the target.
+    let logical = ir
+        .relations
+        .iter()
+        .filter(|rel| physical_name(ir, rel.id).is_some())
+        .map(|rel| {
+            let name = PhysicalName {
+                schema: relation_kind(rel).to_string(),
+                name: rel.name.clone(),
+            };
+            (rel.id, name)
+        })
+        .collect();
+    let emitter = Emitter::with_grains(ir, Dialect::DuckDb, &analysis.grains).reading(logical);
+    let tests: Vec<Vec<Node>> = {
+        use rayon::prelude::*;
+        let builder = &builder;
+        crate::in_pool(|| {
+            ir.order
+                .par_iter()
+                .map(|&id| builder.tests_of(&emitter, id))
+                .collect()
+        })
+    };
+    for (&id, tests) in ir.order.iter().zip(tests) {
+        let owner = builder.id(id);
+        let ids: Vec<String> = tests.iter().map(|t| t.unique_id.clone()).collect();
+        for test in tests {
+            builder.nodes.insert(test.unique_id.clone(), test);
+        }
+        if let Some(node) = builder.nodes.get_mut(&owner) {
+            node.tests = ids;
+        }
+    }
     for (table, path, digest) in seeds {
         let rel = ir.relation(*table);
         let name = match &rel.kind {
@@ -669,97 +698,57 @@ impl Builder<'_> {
         out
     }
 
-    /// A node per test and reconciliation, attached to its relation. Its
-    /// meaning is its query (in `dialect`) with every physical name
-    /// replaced by the relation's own name.
-    fn tests(&mut self, emitter: &Emitter<'_>, dialect: Dialect) {
+    /// A node per test and reconciliation of a relation. Its meaning is
+    /// its query as `emitter` writes it, which reads every relation by its
+    /// logical name: the same whatever the target or schemas.
+    fn tests_of(&self, emitter: &Emitter<'_>, id: RelId) -> Vec<Node> {
         let ir = self.ir;
-        let physical: Vec<Option<String>> = ir
-            .relations
-            .iter()
-            .map(|r| Some(physical_name(ir, r.id)?.sql(dialect.sql())))
-            .collect();
-        for &id in &ir.order {
-            let owner = self.id(id);
-            let rel = ir.relation(id);
-            let tests = emitter.tests(id).into_iter().map(|t| ("test", t));
-            let reconciliations = emitter
-                .reconciliations(id)
-                .into_iter()
-                .map(|t| ("reconciliation", t));
-            let mut ids = Vec::new();
-            for (kind, test) in tests.chain(reconciliations) {
-                // The relations whose names the query holds: its own and
-                // what it reads, and the ancestry of the ephemeral ones.
-                let mut named: Vec<RelId> = Vec::new();
-                let mut pending: Vec<RelId> = std::iter::once(id)
-                    .chain(test.reads.iter().copied())
-                    .collect();
-                while let Some(r) = pending.pop() {
-                    if named.contains(&r) {
-                        continue;
-                    }
-                    named.push(r);
-                    if physical[r.index()].is_none() {
-                        pending.extend(ir.relation(r).deps.iter().copied());
-                    }
-                }
-                let mut names: Vec<(&str, &str)> = named
+        let owner = self.id(id);
+        let rel = ir.relation(id);
+        let tests = emitter.tests(id).into_iter().map(|t| ("test", t));
+        let reconciliations = emitter
+            .reconciliations(id)
+            .into_iter()
+            .map(|t| ("reconciliation", t));
+        let mut out = Vec::new();
+        for (kind, test) in tests.chain(reconciliations) {
+            let severity = match test.severity {
+                crate::ir::TestSeverity::Error => "error",
+                crate::ir::TestSeverity::Warn => "warn",
+            };
+            let unique_id = format!("{kind}.{}.{}", self.project, test.name);
+            let mut nodes = vec![owner.clone()];
+            nodes.extend(test.reads.iter().map(|r| self.id(*r)));
+            nodes.dedup();
+            let span = match kind {
+                "reconciliation" => ir
+                    .reconciles
                     .iter()
-                    .filter_map(|r| {
-                        Some((
-                            physical[r.index()].as_deref()?,
-                            ir.relation(*r).name.as_str(),
-                        ))
-                    })
-                    .collect();
-                // Longer names first, so that no name is replaced inside another.
-                names.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.0.cmp(b.0)));
-                let mut sql = test.sql.clone();
-                for (name, logical) in names {
-                    sql = sql.replace(name, &format!("<{logical}>"));
-                }
-                let severity = match test.severity {
-                    crate::ir::TestSeverity::Error => "error",
-                    crate::ir::TestSeverity::Warn => "warn",
-                };
-                let unique_id = format!("{kind}.{}.{}", self.project, test.name);
-                let mut nodes = vec![owner.clone()];
-                nodes.extend(test.reads.iter().map(|r| self.id(*r)));
-                nodes.dedup();
-                let span = match kind {
-                    "reconciliation" => ir
-                        .reconciles
-                        .iter()
-                        .find(|r| test.name.ends_with(&r.name))
-                        .map_or(rel.span, |r| r.span),
-                    _ => rel.span,
-                };
-                let (file, line) = self.location(span);
-                ids.push(unique_id.clone());
-                self.nodes.insert(
-                    unique_id.clone(),
-                    Node {
-                        depends_on: DependsOn {
-                            nodes,
-                            columns: Vec::new(),
-                        },
-                        attached_to: Some(owner.clone()),
-                        severity: Some(severity),
-                        fingerprints: Fingerprints {
-                            meaning: hash(format!("{kind} {} {}\n{sql}", test.name, test.derived)),
-                            config: hash(severity),
-                            docs: hash(""),
-                            rows: None,
-                        },
-                        ..Node::new(unique_id, kind, test.name.clone(), (file, line))
-                    },
-                );
-            }
-            if let Some(node) = self.nodes.get_mut(&owner) {
-                node.tests = ids;
-            }
+                    .find(|r| test.name.ends_with(&r.name))
+                    .map_or(rel.span, |r| r.span),
+                _ => rel.span,
+            };
+            let (file, line) = self.location(span);
+            out.push(Node {
+                depends_on: DependsOn {
+                    nodes,
+                    columns: Vec::new(),
+                },
+                attached_to: Some(owner.clone()),
+                severity: Some(severity),
+                fingerprints: Fingerprints {
+                    meaning: hash(format!(
+                        "{kind} {} {}\n{}",
+                        test.name, test.derived, test.sql
+                    )),
+                    config: hash(severity),
+                    docs: hash(""),
+                    rows: None,
+                },
+                ..Node::new(unique_id, kind, test.name.clone(), (file, line))
+            });
         }
+        out
     }
 }
 
