@@ -722,6 +722,14 @@ pub fn execute(
     let defer = options.defer.as_ref();
     let emitter = Emitter::new(ir, warehouse.dialect()).for_run(&run_id());
     let mut steps = plan_steps(ir, &emitter, seeds, command, selection);
+    if steps.is_empty() {
+        // `-s state:modified` when nothing changed: a success.
+        let _ = writeln!(
+            out,
+            "Nothing to do: the selection has no node this command runs"
+        );
+        return Summary::default();
+    }
     let built: HashSet<RelId> = steps
         .iter()
         .filter(|s| !s.is_test())

@@ -265,6 +265,20 @@ fn a_changed_test_runs_alone_against_production() {
 }
 
 #[test]
+fn a_pull_request_that_changes_nothing_has_nothing_to_do() {
+    let (_temp, root, prod) = production();
+    let text = passing_pull_request(
+        &root,
+        prod.to_str().unwrap(),
+        "state:modified+",
+        "pr_7",
+        &[],
+    );
+    assert!(text.contains("Nothing to do"), "{text}");
+    assert!(!text.contains("Running"), "{text}");
+}
+
+#[test]
 fn defer_needs_a_state_and_a_prefix_is_a_name() {
     let (_temp, root) = common::shopco_copy(&[]);
     let out = common::run("build", &root, &["--defer"]);
