@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use serde::Serialize;
-use sha2::Digest;
+use sha2::Digest as _;
 
 use crate::check::additivity::Additivity;
 use crate::emit::{Dialect, Emitter, PhysicalName, physical_name};
@@ -374,6 +374,24 @@ pub fn hash(text: impl AsRef<[u8]>) -> String {
     hex(&sha2::Sha256::digest(text))
 }
 
+/// A sha256 fed by what is written to it: the fingerprint of a text
+/// without keeping the text.
+#[derive(Default)]
+struct HashWriter(sha2::Sha256);
+
+impl HashWriter {
+    fn finish(self) -> String {
+        hex(&self.0.finalize())
+    }
+}
+
+impl Write for HashWriter {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0.update(s.as_bytes());
+        Ok(())
+    }
+}
+
 /// The first 64 bits of a text's sha256, in hex: enough to tell whether
 /// one column of a relation changed.
 fn short_hash(text: &str) -> String {
@@ -445,7 +463,8 @@ impl Builder<'_> {
         let ir = self.ir;
         let rel = ir.relation(id);
         let (file, line) = self.location(rel.span);
-        let mut meaning = format!("{} {}\n", rel.kind_word(), rel.name);
+        let mut meaning = HashWriter::default();
+        let _ = writeln!(meaning, "{} {}", rel.kind_word(), rel.name);
         // The part of the meaning that decides the rows.
         let mut rows = String::new();
         let mut config = String::new();
@@ -492,7 +511,7 @@ impl Builder<'_> {
                 node.materialized = Some(materialization(&m.materialized));
                 let _ = writeln!(rows, "grain {:?}", node.grain);
                 self.clauses(&mut rows, &m.query);
-                meaning.push_str(&rows);
+                let _ = meaning.write_str(&rows);
                 let _ = writeln!(meaning, "non_additive {:?}", names(&m.non_additive));
                 for (measure, dimension) in &m.semi_additive {
                     let _ = writeln!(
@@ -530,7 +549,7 @@ impl Builder<'_> {
                     "strategy {strategy} hard_deletes {:?}",
                     s.hard_deletes
                 );
-                meaning.push_str(&rows);
+                let _ = meaning.write_str(&rows);
                 if let Some(m) = self.meaning.get(&s.from) {
                     let _ = writeln!(meaning, "reads {m}");
                 }
@@ -551,7 +570,7 @@ impl Builder<'_> {
                 let _ = write!(computed, " = {}", shown(ir, q, expr));
             }
             computed.push('\n');
-            meaning.push_str(&computed);
+            let _ = meaning.write_str(&computed);
             let _ = writeln!(
                 docs,
                 "{}: {}",
@@ -585,7 +604,7 @@ impl Builder<'_> {
                 fingerprint: short_hash(&computed),
             });
         }
-        let meaning = hash(&meaning);
+        let meaning = meaning.finish();
         node.fingerprints = Fingerprints {
             meaning: meaning.clone(),
             config: hash(&config),
@@ -637,7 +656,7 @@ impl Builder<'_> {
     /// What a query reads, in words: the meaning of each ephemeral model it
     /// inlines, and the types of the columns it reads (a source column's
     /// new type changes the meaning of the models that read it).
-    fn inputs(&self, out: &mut String, q: &Query) {
+    fn inputs(&self, out: &mut impl Write, q: &Query) {
         let ir = self.ir;
         for (i, scan) in q.scans.iter().enumerate() {
             if let RelationKind::Model(m) = &ir.relation(scan.relation).kind
