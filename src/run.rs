@@ -726,7 +726,8 @@ pub fn execute(
         // `-s state:modified` when nothing changed: a success.
         let _ = writeln!(
             out,
-            "Nothing to do: the selection has no node this command runs"
+            "Nothing to do on {}: the selection has no node this command runs",
+            warehouse.describe()
         );
         return Summary::default();
     }
