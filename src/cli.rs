@@ -1844,6 +1844,24 @@ fn compile(args: &RunArgs) -> ExitCode {
     };
     let dir = loaded.root.join(&config.paths.target).join("compiled");
     let emitter = crate::emit::Emitter::new(&compilation.ir, crate::emit::Dialect::DuckDb);
+    let test_file = |id: crate::ir::RelId, test: &crate::emit::TestSql| {
+        let body = format!(
+            "{}\n-- test {}\n{};\n",
+            emitter.header(id),
+            test.name,
+            test.sql
+        );
+        (dir.join("tests").join(format!("{}.sql", test.name)), body)
+    };
+    // Tests selected without their relation (a changed test).
+    let mut files: Vec<(PathBuf, String)> = Vec::new();
+    for (id, name) in &selected.tests {
+        let tests = emitter.tests(*id).into_iter();
+        let mut all = tests.chain(emitter.reconciliations(*id));
+        if let Some(test) = all.find(|t| &t.name == name) {
+            files.push(test_file(*id, &test));
+        }
+    }
     let mut written = 0;
     for &id in &selected.relations {
         let rel = compilation.ir.relation(id);
@@ -1865,27 +1883,21 @@ fn compile(args: &RunArgs) -> ExitCode {
             text.push_str(&statement);
             text.push_str(";\n");
         }
-        let mut files = vec![(dir.join(format!("{}.sql", rel.name)), text)];
+        files.push((dir.join(format!("{}.sql", rel.name)), text));
         for test in emitter.tests(id) {
-            let body = format!(
-                "{}\n-- test {}\n{};\n",
-                emitter.header(id),
-                test.name,
-                test.sql
-            );
-            files.push((dir.join("tests").join(format!("{}.sql", test.name)), body));
+            files.push(test_file(id, &test));
         }
-        for (path, text) in files {
-            let result = path
-                .parent()
-                .map_or(Ok(()), std::fs::create_dir_all)
-                .and_then(|()| std::fs::write(&path, text));
-            if let Err(e) = result {
-                eprintln!("error: cannot write `{}`: {e}", path.display());
-                return ExitCode::from(EXIT_USAGE);
-            }
-            written += 1;
+    }
+    for (path, text) in files {
+        let result = path
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::write(&path, text));
+        if let Err(e) = result {
+            eprintln!("error: cannot write `{}`: {e}", path.display());
+            return ExitCode::from(EXIT_USAGE);
         }
+        written += 1;
     }
     say!("compiled {written} files into {}", dir.display());
     ExitCode::SUCCESS

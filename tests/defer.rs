@@ -236,6 +236,20 @@ fn a_changed_test_runs_alone_against_production() {
     );
     let out = common::run("ls", &root, &["-s", "state:modified", "--state", prod]);
     assert_eq!(common::stdout(&out), "not_null_dim_customers_email\n");
+    // `compile` writes that test alone.
+    let out = common::run("compile", &root, &["-s", "state:modified", "--state", prod]);
+    assert!(
+        common::stdout(&out).starts_with("compiled 1 files"),
+        "{}",
+        common::stdout(&out)
+    );
+    let compiled = root.join("target/compiled/tests/not_null_dim_customers_email.sql");
+    assert!(
+        std::fs::read_to_string(compiled)
+            .unwrap()
+            .contains("\"email\" IS NULL"),
+        "the test's query"
+    );
     let text = passing_pull_request(&root, prod, "state:modified", "pr_4", &[]);
     assert!(text.contains("Running 1 nodes"), "{text}");
     assert!(
