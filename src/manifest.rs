@@ -206,7 +206,8 @@ pub struct ColumnNode {
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct ColumnRef {
-    pub node: String,
+    /// Shared: the same few ids are named by many columns.
+    pub node: std::sync::Arc<str>,
     pub column: String,
 }
 
@@ -251,7 +252,7 @@ pub fn build(
         ids: ir
             .relations
             .iter()
-            .map(|rel| relation_id(project, rel))
+            .map(|rel| relation_id(project, rel).into())
             .collect(),
         meaning: BTreeMap::new(),
         nodes: BTreeMap::new(),
@@ -422,7 +423,7 @@ struct Builder<'a> {
     project: &'a str,
     root: &'a str,
     /// Each relation's unique id, by index.
-    ids: Vec<String>,
+    ids: Vec<std::sync::Arc<str>>,
     /// Meaning fingerprints so far: an ephemeral's, for its readers.
     meaning: BTreeMap<RelId, String>,
     nodes: BTreeMap<String, Node>,
@@ -433,7 +434,7 @@ struct Builder<'a> {
 impl Builder<'_> {
     /// `model.shopco.fact_orders`, `source.shopco.raw.raw_orders`.
     fn id(&self, id: RelId) -> String {
-        self.ids[id.index()].clone()
+        self.ids[id.index()].to_string()
     }
 
     fn location(&self, span: Span) -> (String, usize) {
@@ -447,7 +448,7 @@ impl Builder<'_> {
     fn column_ref(&self, column: ColumnId) -> ColumnRef {
         let c = self.ir.column(column);
         ColumnRef {
-            node: self.id(c.relation),
+            node: self.ids[c.relation.index()].clone(),
             column: c.name.clone(),
         }
     }
