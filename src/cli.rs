@@ -523,13 +523,9 @@ fn dispatch(cli: Cli) -> ExitCode {
 /// failure or a skip: `--select result:error result:fail result:skipped
 /// --state` a copy of that run's artifacts.
 fn retry(project: &ProjectArg) -> ExitCode {
-    let loaded = match load(project) {
+    let (loaded, config) = match load_config(project, ColorChoice::Auto) {
         Ok(loaded) => loaded,
         Err(code) => return code,
-    };
-    let Some(config) = loaded.config.clone() else {
-        report(&loaded.db, &loaded.problems, ColorChoice::Auto);
-        return ExitCode::from(EXIT_ERRORS);
     };
     let target = loaded.root.join(&config.paths.target);
     let path = target.join("run_results.json");
@@ -754,6 +750,20 @@ fn load(project: &ProjectArg) -> Result<LoadedProject, ExitCode> {
         }
     }
     Ok(loaded)
+}
+
+/// Loads a project whose shop.toml parses; when it does not, prints why
+/// and returns the exit code.
+fn load_config(
+    project: &ProjectArg,
+    color: ColorChoice,
+) -> Result<(LoadedProject, crate::config::ProjectConfig), ExitCode> {
+    let loaded = load(project)?;
+    let Some(config) = loaded.config.clone() else {
+        report(&loaded.db, &loaded.problems, color);
+        return Err(ExitCode::from(EXIT_ERRORS));
+    };
+    Ok((loaded, config))
 }
 
 /// `--vars '{ cap = 20, domain = "@x.test" }'`: a TOML inline table (the
@@ -984,14 +994,11 @@ fn debug(stage: DebugStage) -> ExitCode {
             return debug_connection(project, target.as_deref());
         }
     };
-    let loaded = match load(project) {
+    let (loaded, config) = match load_config(project, ColorChoice::Auto) {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
-    let Some(config) = &loaded.config else {
-        report(&loaded.db, &loaded.problems, ColorChoice::Auto);
-        return ExitCode::from(EXIT_ERRORS);
-    };
+    let config = &config;
     let compilation = crate::compile(&loaded.db, config, &loaded.shop_files);
     if let DebugStage::Ast { .. } = stage {
         let item = compilation
@@ -1060,15 +1067,14 @@ struct Prepared {
     manifest: crate::manifest::Manifest,
     /// With `--defer`: where the `--state` run built each relation.
     defer: Option<crate::run::Defer>,
+    /// The project's seeds folder, read once (its files are in
+    /// `loaded.db`, for the diagnostics of the commands that load them).
+    seeds: crate::seed::Discovered,
 }
 
 /// Loads, compiles and selects; on errors, prints them and returns the exit code.
 fn prepare(args: &RunArgs) -> Result<Prepared, ExitCode> {
-    let loaded = load(&args.project)?;
-    let Some(config) = loaded.config.clone() else {
-        report(&loaded.db, &loaded.problems, args.color);
-        return Err(ExitCode::from(EXIT_ERRORS));
-    };
+    let (mut loaded, config) = load_config(&args.project, args.color)?;
     if let Some(prefix) = &args.schema_prefix
         && (prefix.is_empty()
             || !prefix
@@ -1097,14 +1103,19 @@ fn prepare(args: &RunArgs) -> Result<Prepared, ExitCode> {
         _ => find_target(&loaded.root, args.target.as_deref())
             .map_or(crate::emit::Dialect::DuckDb, |t| t.target.dialect()),
     };
-    let mut db = loaded.db.clone();
     let seeds = crate::seed::discover(
         &compilation.ir,
-        &mut db,
+        &mut loaded.db,
         &loaded.root.join(&config.paths.seeds),
-    )
-    .seeds;
-    let manifest = project_manifest(&db, &loaded.root, &config, &compilation, dialect, &seeds);
+    );
+    let manifest = project_manifest(
+        &loaded.db,
+        &loaded.root,
+        &config,
+        &compilation,
+        dialect,
+        &seeds.seeds,
+    );
     let (state, previous) = match &args.state {
         None => (None, None),
         Some(dir) => {
@@ -1151,6 +1162,7 @@ fn prepare(args: &RunArgs) -> Result<Prepared, ExitCode> {
         selected,
         manifest,
         defer,
+        seeds,
     })
 }
 
@@ -1470,6 +1482,7 @@ fn warehouse_command(args: &RunArgs, command: crate::run::Command) -> ExitCode {
         compilation,
         selected,
         defer,
+        seeds: project_seeds,
         ..
     } = match prepare(args) {
         Ok(p) => p,
@@ -1488,11 +1501,11 @@ fn warehouse_command(args: &RunArgs, command: crate::run::Command) -> ExitCode {
         eprintln!("error: --seeds `{}` {what}; nothing was run", dir.display());
         return ExitCode::from(EXIT_USAGE);
     }
-    let seeds_dir = args
-        .seeds
-        .clone()
-        .unwrap_or_else(|| loaded.root.join(&config.paths.seeds));
-    let discovered = crate::seed::discover(&compilation.ir, &mut loaded.db, &seeds_dir);
+    // Another day's extracts (`--seeds DIR`), or the project's, read once.
+    let discovered = match &args.seeds {
+        Some(dir) => crate::seed::discover(&compilation.ir, &mut loaded.db, dir),
+        None => project_seeds,
+    };
     report(&loaded.db, &discovered.problems, args.color);
     if discovered.problems.iter().any(Problem::is_error) {
         eprintln!("error: the seeds folder has errors; nothing was run");
@@ -1704,13 +1717,9 @@ fn debug_connection(project: &ProjectArg, name: Option<&str>) -> ExitCode {
     for (key, value) in found.target.describe() {
         say!("  {key:<12} {value}");
     }
-    let loaded = match load(project) {
+    let (loaded, config) = match load_config(project, ColorChoice::Auto) {
         Ok(loaded) => loaded,
         Err(code) => return code,
-    };
-    let Some(config) = loaded.config.clone() else {
-        report(&loaded.db, &loaded.problems, ColorChoice::Auto);
-        return ExitCode::from(EXIT_ERRORS);
     };
     let args = RunArgs {
         project: ProjectArg {
