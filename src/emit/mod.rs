@@ -9,6 +9,7 @@
 pub mod dialect;
 pub mod files;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt::Write;
 
@@ -106,7 +107,7 @@ pub struct Emitter<'a> {
     dialect: Dialect,
     d: &'static dyn SqlDialect,
     /// Derived grains and join cardinalities, for the tests they imply.
-    grains: std::borrow::Cow<'a, crate::check::grain::Grains>,
+    grains: Cow<'a, crate::check::grain::Grains>,
     /// The test names more than one test of the project would have
     /// (`not_null_a_b_c` for `a_b.c` and `a.b_c`), found on first use.
     shared_test_names: std::sync::OnceLock<std::collections::HashSet<String>>,
@@ -137,18 +138,15 @@ pub struct TestSql {
 
 impl<'a> Emitter<'a> {
     pub fn new(ir: &'a Ir, dialect: Dialect) -> Emitter<'a> {
-        Emitter {
-            grains: std::borrow::Cow::Owned(crate::check::grain::derive(ir)),
-            ..Emitter::new_underived(ir, dialect)
-        }
+        Emitter::with(ir, dialect, Cow::Owned(crate::check::grain::derive(ir)))
     }
 
-    fn new_underived(ir: &'a Ir, dialect: Dialect) -> Emitter<'a> {
+    fn with(ir: &'a Ir, dialect: Dialect, grains: Cow<'a, crate::check::grain::Grains>) -> Self {
         Emitter {
             ir,
             dialect,
             d: dialect.sql(),
-            grains: std::borrow::Cow::Owned(Default::default()),
+            grains,
             shared_test_names: std::sync::OnceLock::new(),
             scratch: crate::ir::SCRATCH_SUFFIX.to_string(),
             reads: std::collections::HashMap::new(),
@@ -178,10 +176,7 @@ impl<'a> Emitter<'a> {
         dialect: Dialect,
         grains: &'a crate::check::grain::Grains,
     ) -> Emitter<'a> {
-        Emitter {
-            grains: std::borrow::Cow::Borrowed(grains),
-            ..Emitter::new_underived(ir, dialect)
-        }
+        Emitter::with(ir, dialect, Cow::Borrowed(grains))
     }
 
     /// The emitter of one run, whose tables are built beside as
