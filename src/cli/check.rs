@@ -1,0 +1,342 @@
+//! `shopc check`, `explain` and `debug`: what the compiler found and understood.
+
+use super::*;
+
+pub(super) fn check(project: &ProjectArg, format: Format, color: ColorChoice) -> ExitCode {
+    let started = Instant::now();
+    let loaded = match load(project) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    let LoadedProject {
+        mut db,
+        config,
+        shop_files,
+        mut problems,
+        root,
+        ..
+    } = loaded;
+    let compilation = config
+        .as_ref()
+        .map(|config| crate::compile(&db, config, &shop_files));
+    let mut seeds = Vec::new();
+    if let (Some(compilation), Some(config)) = (&compilation, &config) {
+        problems.extend(compilation.problems.iter().cloned());
+        let discovered =
+            crate::seed::discover(&compilation.ir, &mut db, &root.join(&config.paths.seeds));
+        problems.extend(discovered.problems);
+        seeds = discovered.seeds;
+    }
+    crate::sort_problems(&mut problems);
+    if let (Some(compilation), Some(config)) = (&compilation, &config)
+        && !problems.iter().any(Problem::is_error)
+    {
+        let dialect =
+            find_target(&root, None).map_or(crate::emit::Dialect::DuckDb, |t| t.target.dialect());
+        write_manifest(
+            &root.join(&config.paths.target),
+            &project_manifest(&db, &root, config, compilation, dialect, &seeds),
+            "check".into(),
+        );
+    }
+    let elapsed = started.elapsed();
+
+    let diagnostics: Vec<Diagnostic> = problems.iter().map(Problem::to_diagnostic).collect();
+    let errors = problems.iter().filter(|p| p.is_error()).count();
+    let warnings = problems.len() - errors;
+    let models = compilation
+        .as_ref()
+        .map_or(0, |c| c.ir.count(|k| matches!(k, RelationKind::Model(_))));
+    let sources = compilation
+        .as_ref()
+        .map_or(0, |c| c.ir.count(|k| matches!(k, RelationKind::Table(_))));
+    let snapshots = compilation.as_ref().map_or(0, |c| {
+        c.ir.count(|k| matches!(k, RelationKind::Snapshot(_)))
+    });
+    let reconciles = compilation.as_ref().map_or(0, |c| c.ir.reconciles.len());
+    let millis = elapsed.as_secs_f64() * 1000.0;
+    let notes = compilation
+        .as_ref()
+        .map(|c| layerless_notes(&c.ir))
+        .unwrap_or_default();
+    match format {
+        Format::Human => {
+            eprint!(
+                "{}",
+                diagnostic::render(&db, &diagnostics, use_color(color))
+            );
+            for note in &notes {
+                eprintln!("note: {note}");
+            }
+            let verdict = if errors > 0 { "failed" } else { "ok" };
+            say!(
+                "check {verdict}: {} file{}, {models} model{}, {sources} source table{}, {snapshots} snapshot{}, \
+                 {reconciles} reconciliation{}; {errors} error{}, {warnings} warning{} in {millis:.1}ms",
+                shop_files.len(),
+                plural(shop_files.len()),
+                plural(models),
+                plural(sources),
+                plural(snapshots),
+                plural(reconciles),
+                plural(errors),
+                plural(warnings),
+            );
+        }
+        Format::Json => {
+            let json = serde_json::json!({
+                "diagnostics": diagnostics.iter().map(|d| diagnostic::to_json(&db, d)).collect::<Vec<_>>(),
+                "notes": notes,
+                "summary": {
+                    "files": shop_files.len(),
+                    "models": models,
+                    "source_tables": sources,
+                    "snapshots": snapshots,
+                    "reconciliations": reconciles,
+                    "errors": errors,
+                    "warnings": warnings,
+                    "elapsed_ms": (millis * 10.0).round() / 10.0,
+                }
+            });
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            let _ = serde_json::to_writer_pretty(&mut out, &json);
+            let _ = writeln!(out);
+        }
+    }
+    if problems
+        .iter()
+        .any(|p| matches!(p, Problem::UnreadableFile { .. }))
+    {
+        ExitCode::from(EXIT_USAGE)
+    } else if errors > 0 {
+        ExitCode::from(EXIT_ERRORS)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// What models outside every layer are built as, and by which default:
+/// a model without a layer must not silently become a view.
+pub(super) fn layerless_notes(ir: &crate::ir::Ir) -> Vec<String> {
+    use crate::ir::Origin;
+    let mut groups: std::collections::BTreeMap<(&str, &str, bool), Vec<&str>> = Default::default();
+    for (rel, model) in ir.models() {
+        if model.layer.is_some()
+            || !matches!(model.materialized_from, Origin::Project | Origin::BuiltIn)
+        {
+            continue;
+        }
+        let schema = crate::emit::physical_name(ir, rel.id).map_or("", |_| {
+            model
+                .schema
+                .as_deref()
+                .unwrap_or(crate::emit::DEFAULT_SCHEMA)
+        });
+        let project = model.materialized_from == Origin::Project;
+        groups
+            .entry((model.materialized.kind().as_str(), schema, project))
+            .or_default()
+            .push(&rel.name);
+    }
+    groups
+        .into_iter()
+        .map(|((kind, schema, project), names)| {
+            let by = if project {
+                format!("the project's `[defaults] materialized = \"{kind}\"`")
+            } else {
+                "shopc's default (set `[defaults] materialized` in shop.toml, or give them a `layer`)"
+                    .to_string()
+            };
+            let place = if schema.is_empty() {
+                String::new()
+            } else {
+                format!(" in schema `{schema}`")
+            };
+            let shown: Vec<&str> = names.iter().take(8).copied().collect();
+            let more = names.len() - shown.len();
+            let what = match (names.len(), kind) {
+                (_, "ephemeral") => "ephemeral".to_string(),
+                (1, kind) => format!("a {kind}"),
+                (_, kind) => format!("{kind}s"),
+            };
+            format!(
+                "{} model{} without a layer {} built as {what}{place}, by {by}: {}{}",
+                names.len(),
+                plural(names.len()),
+                if names.len() == 1 { "is" } else { "are" },
+                shown.join(", "),
+                if more > 0 { format!(" and {more} more") } else { String::new() },
+            )
+        })
+        .collect()
+}
+
+pub(super) fn explain(code: Option<&str>) -> ExitCode {
+    let Some(text) = code else {
+        say!("Diagnostic codes (run `shopc explain CODE` for one):\n");
+        for code in Code::ALL {
+            say!("  {code}  {}", code.title());
+        }
+        return ExitCode::SUCCESS;
+    };
+    match Code::parse(text) {
+        Some(code) => {
+            // Markers for generated lists are for the repository, not readers.
+            let doc: Vec<&str> = code
+                .doc()
+                .lines()
+                .filter(|l| !l.starts_with("<!--"))
+                .collect();
+            say!("{}", doc.join("\n").trim_end());
+            ExitCode::SUCCESS
+        }
+        None => {
+            eprintln!("error: no diagnostic code `{text}`; run `shopc explain` for the list");
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
+
+pub(super) fn debug(stage: DebugStage) -> ExitCode {
+    let (name, project) = match &stage {
+        DebugStage::Ast { name, project }
+        | DebugStage::Ir { name, project }
+        | DebugStage::Grain { name, project } => (name, project),
+        DebugStage::Connection { project, target } => {
+            return debug_connection(project, target.as_deref());
+        }
+    };
+    let (loaded, config) = match load_config(project, ColorChoice::Auto) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    let config = &config;
+    let compilation = crate::compile(&loaded.db, config, &loaded.shop_files);
+    if let DebugStage::Ast { .. } = stage {
+        let item = compilation
+            .files
+            .iter()
+            .flat_map(|(_, f)| &f.items)
+            .find(|item| item_matches(item, name));
+        match item {
+            Some(item) => say!("{item:#?}"),
+            None => {
+                let names: Vec<String> = compilation
+                    .files
+                    .iter()
+                    .flat_map(|(_, f)| &f.items)
+                    .map(|i| i.name().name.clone())
+                    .collect();
+                return not_found(name, names.iter().map(String::as_str));
+            }
+        }
+    } else {
+        let Some(&id) = compilation.ir.by_name.get(name.as_str()) else {
+            return not_found(name, compilation.ir.by_name.keys().map(String::as_str));
+        };
+        let text = if let DebugStage::Grain { .. } = stage {
+            let grains = crate::check::grain::derive(&compilation.ir);
+            crate::check::grain::explain(&compilation.ir, &grains, id)
+        } else {
+            crate::ir::dump_relation(&compilation.ir, id)
+        };
+        say!("{}", text.trim_end());
+    }
+    if compilation.error_count() > 0 {
+        eprintln!(
+            "note: the project has {} error(s); run `shopc check` to see them",
+            compilation.error_count()
+        );
+    }
+    ExitCode::SUCCESS
+}
+
+pub(super) fn item_matches(item: &ast::Item, name: &str) -> bool {
+    item.name().name == name
+        || matches!(item, ast::Item::Source(s) if s.tables.iter().any(|t| format!("{}.{}", s.name.name, t.name.name) == name))
+}
+
+pub(super) fn not_found<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> ExitCode {
+    let hint = crate::ir::suggest(name, candidates)
+        .map(|s| format!(" (did you mean `{s}`?)"))
+        .unwrap_or_default();
+    eprintln!("error: no item named `{name}`{hint}");
+    ExitCode::from(EXIT_USAGE)
+}
+
+/// `shopc debug connection`: which target, what it is, and whether it answers.
+pub(super) fn debug_connection(project: &ProjectArg, name: Option<&str>) -> ExitCode {
+    let dir = project.project.as_path();
+    let found = match find_target(dir, name) {
+        Ok(found) => found,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    say!(
+        "profiles: {}",
+        found
+            .file
+            .as_ref()
+            .map_or("none (the embedded DuckDB default)".to_string(), |f| f
+                .display()
+                .to_string())
+    );
+    say!(
+        "target:   {} ({})",
+        found.name.as_deref().unwrap_or("default"),
+        found.target.adapter()
+    );
+    for (key, value) in found.target.describe() {
+        say!("  {key:<12} {value}");
+    }
+    let (loaded, config) = match load_config(project, ColorChoice::Auto) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    let args = RunArgs {
+        project: ProjectArg {
+            project: dir.to_path_buf(),
+            vars: project.vars.clone(),
+        },
+        select: Vec::new(),
+        exclude: Vec::new(),
+        state: None,
+        seeds: None,
+        full_refresh: false,
+        threads: Some(1),
+        target: None,
+        database: None,
+        schema_prefix: None,
+        defer: false,
+        favor_state: false,
+        defer_state: None,
+        color: ColorChoice::Auto,
+    };
+    let started = Instant::now();
+    let mut warehouse = match open_warehouse(&found, &loaded.root, &config, &args) {
+        Ok(w) => w,
+        Err(e) => {
+            say!("connection: failed");
+            eprintln!("error: {e}");
+            let unsupported = matches!(found.target, crate::profiles::Target::BigQuery { .. });
+            return ExitCode::from(if unsupported { EXIT_USAGE } else { EXIT_ERRORS });
+        }
+    };
+    match warehouse.server_version() {
+        Ok(version) => {
+            say!(
+                "connection: ok in {:.2}s, {}",
+                started.elapsed().as_secs_f64(),
+                warehouse.describe()
+            );
+            say!("server:     {version}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            say!("connection: failed");
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_ERRORS)
+        }
+    }
+}

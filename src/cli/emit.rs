@@ -1,0 +1,147 @@
+//! `shopc emit` and `shopc compile`: the SQL of the selection, written out.
+
+use super::*;
+
+pub(super) fn parse_dialect(text: &str) -> Result<crate::emit::Dialect, String> {
+    crate::emit::Dialect::parse(text).ok_or_else(|| {
+        let names: Vec<&str> = crate::emit::Dialect::ALL.iter().map(|d| d.name()).collect();
+        format!(
+            "unknown dialect `{text}`; expected one of {}",
+            names.join(", ")
+        )
+    })
+}
+
+pub(super) fn emit(args: &RunArgs, out: Option<&std::path::Path>) -> ExitCode {
+    // A dialect's name, else a target of profiles.toml.
+    let dialect = match args.target.as_deref().map(parse_dialect) {
+        None => crate::emit::Dialect::DuckDb,
+        Some(Ok(dialect)) => dialect,
+        Some(Err(unknown)) => match find_target(&args.project.project, args.target.as_deref()) {
+            Ok(target) if args.target.is_some() && target.name.is_some() => target.target.dialect(),
+            Ok(_) | Err(_) => {
+                eprintln!(
+                    "error: {unknown}, and no target of {} has that name",
+                    crate::profiles::FILE_NAME
+                );
+                return ExitCode::from(EXIT_USAGE);
+            }
+        },
+    };
+    let Prepared {
+        loaded,
+        compilation,
+        selected,
+        ..
+    } = match prepare(args) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let emitter = crate::emit::Emitter::new(&compilation.ir, dialect);
+    let problems = emitter.target_problems();
+    report(&loaded.db, &problems, args.color);
+    if problems.iter().any(Problem::is_error) {
+        eprintln!(
+            "error: the project does not fit {}; nothing was written",
+            dialect.name()
+        );
+        return ExitCode::from(EXIT_ERRORS);
+    }
+    let files = emitter.files(&selected.relations);
+    let Some(dir) = out else {
+        for file in &files {
+            say!("-- file: {}\n{}", file.path, file.text);
+        }
+        return ExitCode::SUCCESS;
+    };
+    for file in &files {
+        let path = dir.join(&file.path);
+        let result = path
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::write(&path, &file.text));
+        if let Err(e) = result {
+            eprintln!("error: cannot write `{}`: {e}", path.display());
+            return ExitCode::from(EXIT_USAGE);
+        }
+    }
+    say!(
+        "emitted {} files for {} into {}",
+        files.len(),
+        dialect.name(),
+        dir.display()
+    );
+    ExitCode::SUCCESS
+}
+
+pub(super) fn compile(args: &RunArgs) -> ExitCode {
+    let Prepared {
+        loaded,
+        config,
+        compilation,
+        selected,
+        ..
+    } = match prepare(args) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let dir = loaded.root.join(&config.paths.target).join("compiled");
+    let emitter = crate::emit::Emitter::new(&compilation.ir, crate::emit::Dialect::DuckDb);
+    let test_file = |id: crate::ir::RelId, test: &crate::emit::TestSql| {
+        let body = format!(
+            "{}\n-- test {}\n{};\n",
+            emitter.header(id),
+            test.name,
+            test.sql
+        );
+        (dir.join("tests").join(format!("{}.sql", test.name)), body)
+    };
+    // Tests selected without their relation (a changed test).
+    let mut files: Vec<(PathBuf, String)> = Vec::new();
+    for (id, name) in &selected.tests {
+        let tests = emitter.tests(*id).into_iter();
+        let mut all = tests.chain(emitter.reconciliations(*id));
+        if let Some(test) = all.find(|t| &t.name == name) {
+            files.push(test_file(*id, &test));
+        }
+    }
+    let mut written = 0;
+    for &id in &selected.relations {
+        let rel = compilation.ir.relation(id);
+        if !matches!(rel.kind, RelationKind::Model(_)) {
+            continue;
+        }
+        let build = emitter.build(id);
+        let mut text = format!("{}\n", emitter.header(id));
+        if build.target.is_none() {
+            text.push_str("-- ephemeral: inlined as a CTE where it is read\n");
+            for parent in emitter.ephemeral_parents(id) {
+                let parent = &compilation.ir.relation(parent).name;
+                text.push_str(&format!("-- reads the CTE of {parent} ({parent}.sql)\n"));
+            }
+            text.push_str(&emitter.ephemeral_select(id));
+            text.push_str(";\n");
+        }
+        for statement in emitter.build_script(&build) {
+            text.push_str(&statement);
+            text.push_str(";\n");
+        }
+        files.push((dir.join(format!("{}.sql", rel.name)), text));
+        for test in emitter.tests(id) {
+            files.push(test_file(id, &test));
+        }
+    }
+    for (path, text) in files {
+        let result = path
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::write(&path, text));
+        if let Err(e) = result {
+            eprintln!("error: cannot write `{}`: {e}", path.display());
+            return ExitCode::from(EXIT_USAGE);
+        }
+        written += 1;
+    }
+    say!("compiled {written} files into {}", dir.display());
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,603 @@
+//! The `shopc` command line. It loads projects from disk, runs the pure
+//! phases, and prints what they found; exit codes: 0 clean, 1 errors in the
+//! project, 2 usage or IO errors.
+#![allow(clippy::disallowed_methods)]
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::diagnostic::{self, Code, Diagnostic};
+use crate::ir::RelationKind;
+use crate::problem::Problem;
+use crate::project::{self, LoadedProject};
+use crate::span::SourceDb;
+use crate::syntax::ast;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "shopc",
+    version,
+    about = "A compiler for analytics modeling layers",
+    long_about = "shopc compiles `.shop` models: it parses them, binds every name, types every \
+                  column and checks the project before any warehouse is touched.",
+    after_help = "Exit status: 0 when clean, 1 when the project has errors, 2 on usage or IO errors."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Parse, resolve and type-check every model of a project
+    Check {
+        #[command(flatten)]
+        project: ProjectArg,
+        /// Output format of the diagnostics
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+        #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+        color: ColorChoice,
+    },
+    /// Load the seed CSVs into their source tables
+    Seed {
+        #[command(flatten)]
+        project: ProjectArg,
+        #[command(flatten)]
+        select: SelectArgs,
+        #[command(flatten)]
+        seeds: SeedsArg,
+        #[command(flatten)]
+        target: TargetArgs,
+        #[command(flatten)]
+        color: ColorArg,
+    },
+    /// Build the selected models (views, tables, incremental models) and snapshots in dependency order
+    Run {
+        #[command(flatten)]
+        project: ProjectArg,
+        #[command(flatten)]
+        select: SelectArgs,
+        #[command(flatten)]
+        refresh: RefreshArg,
+        #[command(flatten)]
+        target: TargetArgs,
+        #[command(flatten)]
+        color: ColorArg,
+    },
+    /// Run the data tests of the selected models
+    Test {
+        #[command(flatten)]
+        project: ProjectArg,
+        #[command(flatten)]
+        select: SelectArgs,
+        #[command(flatten)]
+        target: TargetArgs,
+        #[command(flatten)]
+        color: ColorArg,
+    },
+    /// Take the snapshots: record changed rows of their relations as new versions (SCD2)
+    Snapshot {
+        #[command(flatten)]
+        project: ProjectArg,
+        #[command(flatten)]
+        select: SelectArgs,
+        #[command(flatten)]
+        target: TargetArgs,
+        #[command(flatten)]
+        color: ColorArg,
+    },
+    /// Seed, run and test in dependency order; a failing test skips what depends on it
+    Build {
+        #[command(flatten)]
+        project: ProjectArg,
+        #[command(flatten)]
+        select: SelectArgs,
+        #[command(flatten)]
+        seeds: SeedsArg,
+        #[command(flatten)]
+        refresh: RefreshArg,
+        #[command(flatten)]
+        target: TargetArgs,
+        #[command(flatten)]
+        color: ColorArg,
+    },
+    /// Write the DuckDB SQL of every selected model and test to
+    /// target/compiled/ (`shopc emit --target` writes another dialect's)
+    Compile {
+        #[command(flatten)]
+        project: ProjectArg,
+        #[command(flatten)]
+        select: SelectArgs,
+        #[command(flatten)]
+        color: ColorArg,
+    },
+    /// Write the SQL of the selected relations for one warehouse: schema and
+    /// table DDL, MERGE / INSERT for incremental models, SCD2 statements for
+    /// snapshots, and every data test as a query
+    Emit {
+        /// A dialect (duckdb, postgres, snowflake, bigquery) or a target of
+        /// profiles.toml, whose adapter's dialect is written (default: duckdb)
+        #[arg(long, value_name = "DIALECT|TARGET")]
+        target: Option<String>,
+        /// Write one file per relation and statement kind into this folder
+        /// (stdout without it)
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        project: ProjectArg,
+        #[command(flatten)]
+        select: SelectArgs,
+        #[command(flatten)]
+        color: ColorArg,
+    },
+    /// List the selected nodes, one per line (dbt's `list`): relations,
+    /// the seeds that fill them and their tests
+    #[command(alias = "list")]
+    Ls {
+        #[command(flatten)]
+        project: ProjectArg,
+        #[command(flatten)]
+        select: SelectArgs,
+        /// Only nodes of these kinds
+        #[arg(long, value_enum, num_args = 1.., value_name = "TYPE")]
+        resource_type: Vec<ResourceType>,
+        /// `name` (default), `path` (the file it is declared in) or `json`
+        /// (one object per line: unique id, kind, name, file, line, physical name)
+        #[arg(long, short = 'o', value_enum, default_value_t = LsOutput::Name)]
+        output: LsOutput,
+        #[command(flatten)]
+        color: ColorArg,
+    },
+    /// Run again what failed or was skipped in the last `seed`, `run`,
+    /// `test`, `snapshot` or `build` (its target/run_results.json), with
+    /// the same options
+    Retry {
+        #[command(flatten)]
+        project: ProjectArg,
+    },
+    /// Explain a diagnostic code (e.g. `shopc explain R001`); list all codes without one
+    Explain {
+        /// A code such as R001, or a rule name such as unknown-relation
+        code: Option<String>,
+    },
+    /// Show what the compiler understood at one stage
+    Debug {
+        #[command(subcommand)]
+        stage: DebugStage,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DebugStage {
+    /// The syntax tree of one item (source, model or snapshot)
+    Ast {
+        name: String,
+        #[command(flatten)]
+        project: ProjectArg,
+    },
+    /// The resolved, typed IR of one relation (`stg_orders`, `raw.raw_orders`)
+    Ir {
+        name: String,
+        #[command(flatten)]
+        project: ProjectArg,
+    },
+    /// The derived grain of one relation, and each join's cardinality and why
+    Grain {
+        name: String,
+        #[command(flatten)]
+        project: ProjectArg,
+    },
+    /// Reach a target of profiles.toml and say what was found (secrets are
+    /// never printed); exit 1 when it cannot be reached
+    Connection {
+        #[command(flatten)]
+        project: ProjectArg,
+        /// A target of profiles.toml (default: its `default`, else DuckDB)
+        #[arg(long, value_name = "NAME")]
+        target: Option<String>,
+    },
+}
+
+/// Which relations a command works on.
+#[derive(clap::Args, Debug, Default)]
+pub struct SelectArgs {
+    /// Nodes to include: `name`, `+name` (and ancestors), `name+` (and
+    /// descendants), `n+name`, `@name`, `tag:x`, `layer:x`, `source:x`,
+    /// `state:modified` and `result:fail` (with --state)
+    #[arg(long, short = 's', num_args = 1.., value_name = "SELECTOR")]
+    pub select: Vec<String>,
+    /// Nodes to leave out, with the same selectors
+    #[arg(long, num_args = 1.., value_name = "SELECTOR")]
+    pub exclude: Vec<String>,
+    /// Another run's target folder (its manifest.json), for the `state:`
+    /// selectors: `state:new`, `state:modified` (`.body`, `.config`,
+    /// `.columns`, `.docs`), `state:unmodified`, `state:impacted` (the
+    /// modified and the descendants that read what changed), with `+` as
+    /// for names; and for `result:` selectors (its run_results.json)
+    #[arg(long, value_name = "DIR")]
+    pub state: Option<PathBuf>,
+}
+
+/// Where a command runs.
+#[derive(clap::Args, Debug, Default)]
+pub struct TargetArgs {
+    /// A target of profiles.toml (in the project, else ~/.shopc/): where to
+    /// run (default: the file's `default`, else the embedded DuckDB file)
+    #[arg(long, value_name = "NAME")]
+    pub target: Option<String>,
+    /// How many nodes may run at once, each on its own connection
+    /// (independent nodes only: a node waits for what it reads); default:
+    /// the number of cores
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub threads: Option<u16>,
+    /// DuckDB database file (default: TARGET/NAME.duckdb in the project)
+    #[arg(long, value_name = "FILE")]
+    pub database: Option<PathBuf>,
+    /// Build into another set of schemas: every model's and snapshot's
+    /// schema gets this prefix (`pr_12` builds `marts` as `pr_12_marts`);
+    /// source tables keep theirs
+    #[arg(long, value_name = "PREFIX")]
+    pub schema_prefix: Option<String>,
+    /// Read what the selection reads but does not build from the
+    /// relations the `--state` run built, when the current target has none
+    #[arg(long)]
+    pub defer: bool,
+    /// With --defer: read the state's relation even when the current
+    /// target has one
+    #[arg(long, requires = "defer")]
+    pub favor_state: bool,
+    /// With --defer: defer to this run's target folder instead of
+    /// `--state`'s (compare with one run, read another's relations)
+    #[arg(long, value_name = "DIR", requires = "defer")]
+    pub defer_state: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug, Default)]
+pub struct SeedsArg {
+    /// Load seed CSVs from this folder instead of the project's seeds path
+    /// (another day's extracts, for example)
+    #[arg(long, value_name = "DIR")]
+    pub seeds: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug, Default)]
+pub struct RefreshArg {
+    /// Rebuild incremental models from scratch instead of merging into them
+    #[arg(long)]
+    pub full_refresh: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ColorArg {
+    /// Colour diagnostics and the PASS / FAIL / SKIP of progress lines
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+/// What the commands that select relations were given, together; each
+/// command's arguments accept only the options it uses.
+#[derive(Debug)]
+pub struct RunArgs {
+    pub project: ProjectArg,
+    pub select: Vec<String>,
+    pub exclude: Vec<String>,
+    pub state: Option<PathBuf>,
+    pub seeds: Option<PathBuf>,
+    pub full_refresh: bool,
+    pub target: Option<String>,
+    pub threads: Option<u16>,
+    pub database: Option<PathBuf>,
+    pub schema_prefix: Option<String>,
+    pub defer: bool,
+    pub favor_state: bool,
+    pub defer_state: Option<PathBuf>,
+    pub color: ColorChoice,
+}
+
+impl RunArgs {
+    fn new(project: ProjectArg, select: SelectArgs, color: ColorArg) -> RunArgs {
+        RunArgs {
+            project,
+            select: select.select,
+            exclude: select.exclude,
+            state: select.state,
+            seeds: None,
+            full_refresh: false,
+            target: None,
+            threads: None,
+            database: None,
+            schema_prefix: None,
+            defer: false,
+            favor_state: false,
+            defer_state: None,
+            color: color.color,
+        }
+    }
+
+    fn on(mut self, target: TargetArgs) -> RunArgs {
+        self.target = target.target;
+        self.threads = target.threads;
+        self.database = target.database;
+        self.schema_prefix = target.schema_prefix;
+        self.defer = target.defer;
+        self.favor_state = target.favor_state;
+        self.defer_state = target.defer_state;
+        self
+    }
+
+    fn seeds(mut self, seeds: SeedsArg) -> RunArgs {
+        self.seeds = seeds.seeds;
+        self
+    }
+
+    fn refresh(mut self, refresh: RefreshArg) -> RunArgs {
+        self.full_refresh = refresh.full_refresh;
+        self
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ProjectArg {
+    /// The project folder (holding shop.toml)
+    #[arg(long, default_value = ".", value_name = "DIR")]
+    pub project: PathBuf,
+    /// Vars over shop.toml's `[vars]`, as a TOML inline table:
+    /// `--vars '{ test_email_domain = "@example.test", cap = 20 }'`
+    #[arg(long, value_name = "TABLE")]
+    pub vars: Option<String>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Human,
+    Json,
+}
+
+/// The kinds of node `shopc ls --resource-type` picks.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResourceType {
+    Model,
+    Test,
+    Seed,
+    Snapshot,
+    Source,
+}
+
+impl ResourceType {
+    /// Whether a manifest node's kind is of this type (a reconciliation
+    /// is a test).
+    fn matches(self, kind: &str) -> bool {
+        match self {
+            ResourceType::Model => kind == "model",
+            ResourceType::Test => kind == "test" || kind == "reconciliation",
+            ResourceType::Seed => kind == "seed",
+            ResourceType::Snapshot => kind == "snapshot",
+            ResourceType::Source => kind == "source",
+        }
+    }
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LsOutput {
+    Name,
+    Path,
+    Json,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+/// `println!` that ignores a closed pipe (`shopc debug ir x | head`): the
+/// reader went away, which is no reason to panic.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+const EXIT_ERRORS: u8 = 1;
+const EXIT_USAGE: u8 = 2;
+
+mod artifacts;
+mod check;
+mod emit;
+mod prepare;
+mod warehouse;
+
+use artifacts::*;
+use check::*;
+use emit::*;
+use prepare::*;
+use warehouse::*;
+
+/// Parses the arguments and runs the command.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(EXIT_USAGE)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    dispatch(cli)
+}
+
+/// Runs a parsed command line.
+fn dispatch(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Retry { project } => retry(&project),
+        Command::Check {
+            project,
+            format,
+            color,
+        } => check(&project, format, color),
+        Command::Seed {
+            project,
+            select,
+            seeds,
+            target,
+            color,
+        } => warehouse_command(
+            &RunArgs::new(project, select, color).on(target).seeds(seeds),
+            crate::run::Command::Seed,
+        ),
+        Command::Run {
+            project,
+            select,
+            refresh,
+            target,
+            color,
+        } => warehouse_command(
+            &RunArgs::new(project, select, color)
+                .on(target)
+                .refresh(refresh),
+            crate::run::Command::Run,
+        ),
+        Command::Snapshot {
+            project,
+            select,
+            target,
+            color,
+        } => warehouse_command(
+            &RunArgs::new(project, select, color).on(target),
+            crate::run::Command::Snapshot,
+        ),
+        Command::Test {
+            project,
+            select,
+            target,
+            color,
+        } => warehouse_command(
+            &RunArgs::new(project, select, color).on(target),
+            crate::run::Command::Test,
+        ),
+        Command::Build {
+            project,
+            select,
+            seeds,
+            refresh,
+            target,
+            color,
+        } => warehouse_command(
+            &RunArgs::new(project, select, color)
+                .on(target)
+                .seeds(seeds)
+                .refresh(refresh),
+            crate::run::Command::Build,
+        ),
+        Command::Compile {
+            project,
+            select,
+            color,
+        } => compile(&RunArgs::new(project, select, color)),
+        Command::Emit {
+            target,
+            out,
+            project,
+            select,
+            color,
+        } => {
+            let mut args = RunArgs::new(project, select, color);
+            args.target = target;
+            emit(&args, out.as_deref())
+        }
+        Command::Ls {
+            project,
+            select,
+            resource_type,
+            output,
+            color,
+        } => ls(
+            &RunArgs::new(project, select, color),
+            &resource_type,
+            output,
+        ),
+        Command::Explain { code } => explain(code.as_deref()),
+        Command::Debug { stage } => debug(stage),
+    }
+}
+
+fn use_color(choice: ColorChoice) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+        }
+    }
+}
+
+/// Loads a project, with the `--vars` given over its `[vars]`.
+fn load(project: &ProjectArg) -> Result<LoadedProject, ExitCode> {
+    let mut loaded = project::load(&project.project).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(EXIT_USAGE)
+    })?;
+    if let Some(text) = &project.vars {
+        let vars = parse_vars(text).map_err(|e| {
+            eprintln!("error: --vars: {e}");
+            ExitCode::from(EXIT_USAGE)
+        })?;
+        if let Some(config) = &mut loaded.config {
+            config.vars.extend(vars);
+        }
+    }
+    Ok(loaded)
+}
+
+/// Loads a project whose shop.toml parses; when it does not, prints why
+/// and returns the exit code.
+fn load_config(
+    project: &ProjectArg,
+    color: ColorChoice,
+) -> Result<(LoadedProject, crate::config::ProjectConfig), ExitCode> {
+    let loaded = load(project)?;
+    let Some(config) = loaded.config.clone() else {
+        report(&loaded.db, &loaded.problems, color);
+        return Err(ExitCode::from(EXIT_ERRORS));
+    };
+    Ok((loaded, config))
+}
+
+/// `--vars '{ cap = 20, domain = "@x.test" }'`: a TOML inline table (the
+/// braces may be left out).
+fn parse_vars(text: &str) -> Result<Vec<(String, toml::Value)>, String> {
+    let trimmed = text.trim();
+    let table = if trimmed.starts_with('{') {
+        trimmed.to_string()
+    } else {
+        format!("{{ {trimmed} }}")
+    };
+    let parsed: toml::Table = toml::from_str(&format!("vars = {table}")).map_err(|e| {
+        format!(
+            "`{text}` is not a TOML inline table such as `{{ cap = 20, domain = \"@x.test\" }}`: {}",
+            e.message()
+        )
+    })?;
+    match parsed.get("vars") {
+        Some(toml::Value::Table(vars)) => Ok(vars.clone().into_iter().collect()),
+        _ => Err(format!("`{text}` is not a TOML inline table")),
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+fn report(db: &SourceDb, problems: &[Problem], color: ColorChoice) {
+    let diagnostics: Vec<Diagnostic> = problems.iter().map(Problem::to_diagnostic).collect();
+    eprint!("{}", diagnostic::render(db, &diagnostics, use_color(color)));
+}

@@ -1,0 +1,222 @@
+//! The commands that run on a warehouse (`seed`, `run`, `test`, `snapshot`,
+//! `build`), and finding and opening the target they run on.
+
+use super::*;
+
+pub(super) fn warehouse_command(args: &RunArgs, command: crate::run::Command) -> ExitCode {
+    let Prepared {
+        mut loaded,
+        config,
+        compilation,
+        selected,
+        defer,
+        seeds: project_seeds,
+        ..
+    } = match prepare(args) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    // A folder named on the command line must be there: seeding nothing
+    // from a mistyped path would build on yesterday's data.
+    if let Some(dir) = &args.seeds
+        && !dir.is_dir()
+    {
+        let what = if dir.exists() {
+            "is not a folder"
+        } else {
+            "does not exist"
+        };
+        eprintln!("error: --seeds `{}` {what}; nothing was run", dir.display());
+        return ExitCode::from(EXIT_USAGE);
+    }
+    // Another day's extracts (`--seeds DIR`), or the project's, read once.
+    let discovered = match &args.seeds {
+        Some(dir) => crate::seed::discover(&compilation.ir, &mut loaded.db, dir),
+        None => project_seeds,
+    };
+    report(&loaded.db, &discovered.problems, args.color);
+    if discovered.problems.iter().any(Problem::is_error) {
+        eprintln!("error: the seeds folder has errors; nothing was run");
+        return ExitCode::from(EXIT_ERRORS);
+    }
+    let seeds = discovered.seeds;
+    let target = match find_target(&loaded.root, args.target.as_deref()) {
+        Ok(target) => target,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    // Names the warehouse would cut are found before anything connects.
+    let dialect = target.target.dialect();
+    let misfits: Vec<Problem> = crate::emit::Emitter::new(&compilation.ir, dialect)
+        .target_problems()
+        .into_iter()
+        .filter(Problem::is_error)
+        .collect();
+    if !misfits.is_empty() {
+        report(&loaded.db, &misfits, args.color);
+        eprintln!(
+            "error: the project does not fit {}; nothing was run",
+            dialect.name()
+        );
+        return ExitCode::from(EXIT_ERRORS);
+    }
+    let mut warehouse = match open_warehouse(&target, &loaded.root, &config, args) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let exclusive = match warehouse.lock(&config.name) {
+        Ok(exclusive) => exclusive,
+        Err(e) => {
+            eprintln!("error: {e}; nothing was run");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    let started = chrono::Utc::now();
+    let summary = crate::run::execute(
+        &compilation.ir,
+        warehouse.as_mut(),
+        &seeds,
+        command,
+        crate::run::Options {
+            full_refresh: args.full_refresh,
+            threads: args.threads.map_or_else(default_threads, usize::from),
+            exclusive,
+            defer,
+            color: match args.color {
+                ColorChoice::Always => true,
+                ColorChoice::Never => false,
+                ColorChoice::Auto => {
+                    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+                }
+            },
+        },
+        &selected,
+        &mut out,
+    );
+    write_run_results(
+        &loaded.root.join(&config.paths.target),
+        &config.name,
+        started,
+        &summary,
+    );
+    if summary.success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_ERRORS)
+    }
+}
+
+/// One thread per core: DuckDB parallelises each statement itself, so more
+/// workers than cores only compete (4 on 2 cores was slower than 1 on a
+/// large build).
+pub(super) fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(64))
+}
+
+/// The target a command runs against, and where it came from.
+pub(super) struct FoundTarget {
+    /// The profiles file read, if any.
+    pub(super) file: Option<PathBuf>,
+    /// The target's name in it; `None` for the built-in DuckDB default.
+    pub(super) name: Option<String>,
+    pub(super) target: crate::profiles::Target,
+}
+
+/// Finds profiles.toml (the project's, else `~/.shopc/`) and resolves the
+/// target named `name`, or its default; the embedded DuckDB file when there
+/// is neither.
+pub(super) fn find_target(
+    root: &std::path::Path,
+    name: Option<&str>,
+) -> Result<FoundTarget, String> {
+    let candidates = [
+        Some(root.join(crate::profiles::FILE_NAME)),
+        std::env::var_os("HOME").map(|home| {
+            PathBuf::from(home)
+                .join(".shopc")
+                .join(crate::profiles::FILE_NAME)
+        }),
+    ];
+    let Some(file) = candidates.into_iter().flatten().find(|p| p.exists()) else {
+        return match name {
+            None => Ok(FoundTarget {
+                file: None,
+                name: None,
+                target: crate::profiles::Target::DuckDb { path: None },
+            }),
+            Some(name) => Err(format!(
+                "--target {name}: no {} in the project or in ~/.shopc/",
+                crate::profiles::FILE_NAME
+            )),
+        };
+    };
+    let text = crate::project::read_file(&file, crate::project::MAX_FILE_BYTES)
+        .map_err(|e| e.to_string())
+        .and_then(|bytes| String::from_utf8(bytes).map_err(|e| e.to_string()))
+        .map_err(|e| format!("cannot read `{}`: {e}", file.display()))?;
+    let profiles = crate::profiles::parse(&text).map_err(|(span, message)| {
+        let at = span.map_or(String::new(), |span| {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!(":{line}:{column}")
+        });
+        format!("{}{at}: {message}", file.display())
+    })?;
+    let in_file = |e: String| format!("{}: {e}", file.display());
+    let Some((found, config)) = profiles.select(name).map_err(in_file)? else {
+        return Ok(FoundTarget {
+            file: Some(file),
+            name: None,
+            target: crate::profiles::Target::DuckDb { path: None },
+        });
+    };
+    let target = config
+        .resolve(&|var| std::env::var(var).ok())
+        .map_err(|e| in_file(format!("target `{found}`: {e}")))?;
+    Ok(FoundTarget {
+        name: Some(found.to_string()),
+        file: Some(file),
+        target,
+    })
+}
+
+/// Connects to a target's warehouse. BigQuery is emission only.
+pub(super) fn open_warehouse(
+    found: &FoundTarget,
+    root: &std::path::Path,
+    config: &crate::config::ProjectConfig,
+    args: &RunArgs,
+) -> Result<Box<dyn crate::warehouse::Warehouse + Send>, String> {
+    use crate::profiles::Target;
+    match &found.target {
+        Target::DuckDb { path } => {
+            let path = args.database.clone().unwrap_or_else(|| match path {
+                Some(path) => root.join(path),
+                None => root
+                    .join(&config.paths.target)
+                    .join(format!("{}.duckdb", config.name)),
+            });
+            Ok(Box::new(
+                crate::warehouse::DuckDbWarehouse::open(&path).map_err(|e| e.to_string())?,
+            ))
+        }
+        Target::Postgres(pg) => Ok(Box::new(
+            crate::warehouse::PostgresWarehouse::connect(pg).map_err(|e| e.to_string())?,
+        )),
+        Target::Snowflake(sf) => Ok(Box::new(
+            crate::warehouse::SnowflakeWarehouse::connect(sf).map_err(|e| e.to_string())?,
+        )),
+        Target::BigQuery { .. } => Err(format!(
+            "target `{}`: shopc cannot run against BigQuery yet, only write its SQL: `shopc emit --target {}`",
+            found.name.as_deref().unwrap_or_default(),
+            found.name.as_deref().unwrap_or("bigquery"),
+        )),
+    }
+}
