@@ -24,6 +24,13 @@
 //!
 //! In the CSVs an unquoted empty field is NULL and `""` is the empty string.
 //!
+//! Each row's `_loaded_at` is when the loader copied it: the nightly extract
+//! starts at midnight and lands one table after another (products at
+//! 00:04:10, customers 00:11:32, orders 00:19:05, order items 00:26:47);
+//! web events stream in a minute after they occur. `--loaded-at TIMESTAMP`
+//! moves every `_loaded_at` so that the extract was loaded then (a test of
+//! source freshness writes a day loaded 13 hours ago).
+//!
 //! `--day 2` and `--day 3` write the extracts of the next two days: the same
 //! rows as day 1 (byte for byte where nothing changed) plus each day's
 //! changes, as a source system would deliver them (one row per order, its
@@ -62,6 +69,50 @@ struct Args {
     /// Which day's extract: 1 is the first load; 2 and 3 add a day each
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=3))]
     day: u64,
+    /// When the extract was loaded (`YYYY-MM-DD HH:MM:SS`, UTC; default:
+    /// midnight of its day in 2024): every `_loaded_at` moves by the same
+    /// amount, so that the data is as old as if it had been loaded then
+    #[arg(long, value_name = "TIMESTAMP", value_parser = parse_timestamp)]
+    loaded_at: Option<i64>,
+}
+
+/// `YYYY-MM-DD HH:MM:SS` → seconds since 2024-01-01 00:00:00.
+fn parse_timestamp(text: &str) -> Result<i64, String> {
+    let bad = || format!("`{text}` is not a timestamp such as 2026-12-01 10:00:00");
+    let (date, time) = text.trim().split_once(' ').ok_or_else(bad)?;
+    let numbers = |s: &str, sep: char| -> Result<Vec<i64>, String> {
+        s.split(sep)
+            .map(|n| n.parse::<i64>().map_err(|_| bad()))
+            .collect()
+    };
+    let (d, t) = (numbers(date, '-')?, numbers(time, ':')?);
+    let (&[y, m, d], &[hh, mm, ss]) = (&d[..], &t[..]) else {
+        return Err(bad());
+    };
+    Ok((days_from_civil(y, m, d) - 19_723) * 86_400 + hh * 3_600 + mm * 60 + ss)
+}
+
+/// (year, month, day) → days since 1970-01-01, proleptic Gregorian.
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// How long after the extract starts loading each table lands: the
+/// nightly loader copies one table after another, while web events stream
+/// in (a minute after they occur).
+fn load_delay(table: &str) -> i64 {
+    match table {
+        "raw_products" => 4 * 60 + 10,
+        "raw_customers" => 11 * 60 + 32,
+        "raw_orders" => 19 * 60 + 5,
+        "raw_order_items" => 26 * 60 + 47,
+        _ => 0,
+    }
 }
 
 /// The extract of day `day` is loaded at midnight starting day 180 + day - 1
@@ -104,22 +155,43 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 }
 
 /// A CSV writer for one table: fields are written as given; `None` is NULL.
+/// Its `_loaded_at` is moved by when the table lands and `--loaded-at`.
 struct Table {
     out: BufWriter<File>,
+    loaded_at: Option<usize>,
+    shift: i64,
 }
 
 impl Table {
-    fn create(dir: &std::path::Path, name: &str, header: &[&str]) -> std::io::Result<Table> {
+    fn create(
+        dir: &std::path::Path,
+        name: &str,
+        header: &[&str],
+        shift: i64,
+    ) -> std::io::Result<Table> {
         let mut out =
             BufWriter::with_capacity(1 << 20, File::create(dir.join(format!("{name}.csv")))?);
         writeln!(out, "{}", header.join(","))?;
-        Ok(Table { out })
+        Ok(Table {
+            out,
+            loaded_at: header.iter().position(|h| *h == "_loaded_at"),
+            shift: shift + load_delay(name),
+        })
     }
 
     fn row(&mut self, fields: &[Field]) -> std::io::Result<()> {
         for (i, field) in fields.iter().enumerate() {
             if i > 0 {
                 self.out.write_all(b",")?;
+            }
+            if Some(i) == self.loaded_at
+                && self.shift != 0
+                && let Field::Raw(at) = field
+                && let Ok(seconds) = parse_timestamp(at)
+            {
+                let moved = (seconds + self.shift).max(0) as u64;
+                self.out.write_all(timestamp(moved).as_bytes())?;
+                continue;
             }
             match field {
                 Field::Null => {}
@@ -181,6 +253,10 @@ fn main() -> std::io::Result<()> {
     let products = 100 * scale.min(100); // a catalogue grows slower than its orders
     let events = 3_000 * scale;
     let loaded = loaded_on(1);
+    // From the day's own load time to `--loaded-at`.
+    let shift = args.loaded_at.map_or(0, |at| {
+        at - parse_timestamp(&loaded_on(args.day)).expect("a timestamp this writes")
+    });
     // The changes of days 2 and 3 draw from their own streams, so day 1's
     // rows stay the same whatever the day.
     let (day2, day3) = (args.day >= 2, args.day >= 3);
@@ -201,6 +277,7 @@ fn main() -> std::io::Result<()> {
             "cost",
             "_loaded_at",
         ],
+        shift,
     )?;
     let mut prices = Vec::with_capacity(products as usize);
     for id in 1..=products {
@@ -237,7 +314,7 @@ fn main() -> std::io::Result<()> {
         "updated_at",
         "_loaded_at",
     ];
-    let mut t = Table::create(&args.out, "raw_customers", &header)?;
+    let mut t = Table::create(&args.out, "raw_customers", &header, shift)?;
     for id in 1..=customers {
         let first = rng.pick(FIRST);
         let last = rng.pick(LAST);
@@ -404,6 +481,7 @@ fn main() -> std::io::Result<()> {
             "updated_at",
             "_loaded_at",
         ],
+        shift,
     )?;
     let mut ti = Table::create(
         &args.out,
@@ -417,6 +495,7 @@ fn main() -> std::io::Result<()> {
             "discount",
             "_loaded_at",
         ],
+        shift,
     )?;
     let statuses = [
         "completed",
@@ -569,6 +648,7 @@ fn main() -> std::io::Result<()> {
             "occurred_at",
             "_loaded_at",
         ],
+        shift,
     )?;
     let types = [
         "page_view",

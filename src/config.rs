@@ -33,6 +33,21 @@ pub struct ProjectConfig {
     /// Values models can read with `var('name')`.
     #[serde(default)]
     pub vars: IndexMap<String, toml::Value>,
+    /// The sets of schemas the project is built into (`dev`, `prod`,
+    /// `pr_*`…), by name; see [`crate::environment`].
+    #[serde(default)]
+    pub environments: IndexMap<toml::Spanned<String>, EnvironmentConfig>,
+}
+
+/// One environment of `[environments.NAME]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentConfig {
+    /// How a relation's schema is named here: `"dev_{user}_{schema}"`.
+    pub schema: toml::Spanned<String>,
+    /// The target of profiles.toml it runs on, unless `--target` says.
+    #[serde(default)]
+    pub target: Option<toml::Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -116,16 +131,60 @@ impl MaterializedKind {
 
 /// Parses `shop.toml`. `file` is its id in the [`SourceDb`](crate::span::SourceDb),
 /// so that errors point into it.
-pub fn parse_project_config(file: FileId, text: &str) -> Result<ProjectConfig, Problem> {
-    toml::from_str::<ProjectConfig>(text).map_err(|error| {
+pub fn parse_project_config(file: FileId, text: &str) -> Result<ProjectConfig, Vec<Problem>> {
+    let config = toml::from_str::<ProjectConfig>(text).map_err(|error| {
         let span = error.span().map(|r| Span::new(file, r.start, r.end));
         let message = error.message().trim().to_string();
-        if message.starts_with("unknown field") {
+        vec![if message.starts_with("unknown field") {
             Problem::UnknownProjectKey { span, message }
         } else {
             Problem::InvalidProjectFile { span, message }
+        }]
+    })?;
+    let problems = check_environments(file, text, &config);
+    if problems.is_empty() {
+        Ok(config)
+    } else {
+        Err(problems)
+    }
+}
+
+/// Every environment's name and schema rule is one a warehouse accepts.
+fn check_environments(file: FileId, text: &str, config: &ProjectConfig) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let at = |range: std::ops::Range<usize>| Span::new(file, range.start, range.end);
+    for (name, env) in &config.environments {
+        let plain = name.get_ref().strip_suffix('*').unwrap_or(name.get_ref());
+        if !crate::environment::valid_name(plain) {
+            problems.push(Problem::InvalidEnvironment {
+                span: at(name.span()),
+                message: format!(
+                    "`{}` is not an environment name: lowercase letters, digits and `_`, \
+                     with a final `*` for a family (`pr_*`)",
+                    name.get_ref()
+                ),
+                help: None,
+            });
         }
-    })
+        let rule = &env.schema;
+        if let Err(e) = crate::environment::SchemaRule::parse(rule.get_ref()) {
+            // Inside the quotes, when the value is written without escapes.
+            let whole = rule.span();
+            let inner = whole.start + 1;
+            let written = text.get(inner..whole.end.saturating_sub(1));
+            let span = if written == Some(rule.get_ref().as_str()) && e.end > e.start {
+                at(inner + e.start..inner + e.end)
+            } else {
+                at(whole)
+            };
+            problems.push(Problem::InvalidEnvironment {
+                span,
+                message: e.message,
+                help: e.help,
+            });
+        }
+    }
+    problems
 }
 
 /// Parses a duration such as `"12h"`, `"30 minutes"` or `"3 days"` into seconds.
@@ -166,13 +225,40 @@ mod tests {
     #[test]
     fn unknown_key_points_at_the_key() {
         let text = "name = \"p\"\n[paths]\nmodel = [\"m\"]\n";
-        let Err(Problem::UnknownProjectKey { span, message }) =
-            parse_project_config(FileId(0), text)
-        else {
+        let Err(problems) = parse_project_config(FileId(0), text) else {
             panic!("expected an unknown-key error")
+        };
+        let [Problem::UnknownProjectKey { span, message }] = problems.as_slice() else {
+            panic!("expected an unknown-key error: {problems:?}")
         };
         assert_eq!(&text[span.unwrap().range()], "model");
         assert!(message.contains("unknown field `model`"), "{message}");
+    }
+
+    #[test]
+    fn environments_point_at_what_is_wrong() {
+        let text = "name = \"p\"\n[environments.dev]\nschema = \"dev_{usr}\"\n\
+                    [environments.Prod]\nschema = \"{schema}\"\n\
+                    [environments.\"pr_*\"]\nschema = \"{env}_{schema}\"\ntarget = \"pg\"\n";
+        let Err(problems) = parse_project_config(FileId(0), text) else {
+            panic!("expected errors")
+        };
+        let spans: Vec<&str> = problems
+            .iter()
+            .map(|p| match p {
+                Problem::InvalidEnvironment { span, .. } => &text[span.range()],
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(spans, ["{usr}", "Prod"]);
+        let good =
+            "name = \"p\"\n[environments.\"pr_*\"]\nschema = \"{env}_{schema}\"\ntarget = \"pg\"\n";
+        let config = parse_project_config(FileId(0), good).unwrap();
+        let env = &config.environments[0];
+        assert_eq!(
+            env.target.as_ref().map(|t| t.get_ref().as_str()),
+            Some("pg")
+        );
     }
 
     #[test]

@@ -60,6 +60,7 @@ codes! {
     C006 => "unknown-layer",
     C007 => "unknown-test",
     C008 => "invalid-test",
+    C009 => "invalid-environment",
     R001 => "unknown-relation",
     R002 => "unknown-column",
     R003 => "duplicate-definition",

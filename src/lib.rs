@@ -6,6 +6,9 @@ pub mod cli;
 pub mod config;
 pub mod diagnostic;
 pub mod emit;
+pub mod environment;
+#[cfg(feature = "warehouses")]
+pub mod freshness;
 pub mod ir;
 pub mod manifest;
 pub mod plan;

@@ -88,6 +88,8 @@ pub struct Metadata {
     pub project: String,
     /// The dialect of the target it was compiled for.
     pub dialect: &'static str,
+    /// The environment whose schemas the physical names are in.
+    pub environment: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -350,6 +352,7 @@ pub fn build(
             shopc_version: env!("CARGO_PKG_VERSION"),
             project: project.to_string(),
             dialect: dialect.name(),
+            environment: ir.environment.name.clone(),
         },
         nodes: builder.nodes,
     }

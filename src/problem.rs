@@ -120,6 +120,13 @@ pub enum Problem {
         span: Option<Span>,
         message: String,
     },
+    /// An environment of shop.toml whose name or schema rule no warehouse
+    /// would accept.
+    InvalidEnvironment {
+        span: Span,
+        message: String,
+        help: Option<String>,
+    },
     UnknownSetting {
         span: Span,
         key: String,
@@ -451,6 +458,7 @@ impl Problem {
             Unclosed { .. } | MoreSyntaxErrors { .. } => Code::P001,
             InvalidProjectFile { .. } => Code::C001,
             UnknownProjectKey { .. } => Code::C002,
+            InvalidEnvironment { .. } => Code::C009,
             UnknownSetting { .. } => Code::C003,
             InvalidSetting { .. } => Code::C004,
             DuplicateSetting { .. } => Code::C005,
@@ -621,6 +629,19 @@ impl Problem {
                 .with_title("unknown key in shop.toml")
                 .with_optional_primary(*span, message.clone())
                 .with_help("remove the key or fix its spelling; shop.toml accepts only documented keys"),
+            InvalidEnvironment {
+                span,
+                message,
+                help,
+            } => {
+                let d = d
+                    .with_title("invalid environment in shop.toml")
+                    .with_primary(*span, message.clone());
+                match help {
+                    Some(help) => d.with_help(help.clone()),
+                    None => d,
+                }
+            }
             UnknownSetting {
                 span,
                 key,

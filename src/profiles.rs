@@ -272,7 +272,8 @@ impl Profiles {
         match self.targets.get_key_value(name) {
             Some((name, target)) => Ok(Some((name.as_str(), target))),
             None => {
-                let known: Vec<&str> = self.targets.keys().map(String::as_str).collect();
+                let mut known: Vec<&str> = self.targets.keys().map(String::as_str).collect();
+                known.sort_unstable();
                 Err(format!(
                     "no target `{name}` in {FILE_NAME}; it has {}",
                     if known.is_empty() {

@@ -61,8 +61,8 @@ pub fn load(dir: &Path) -> Result<LoadedProject, LoadError> {
     let config_file = add_text(&mut db, &config_path, config_text, &mut problems);
     let config = match parse_project_config(config_file, db.text(config_file)) {
         Ok(config) => Some(config),
-        Err(problem) => {
-            problems.push(problem);
+        Err(found) => {
+            problems.extend(found);
             None
         }
     };

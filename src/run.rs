@@ -5,7 +5,7 @@
 //! failed, in `build`) is skipped, like `dbt build`. IO module.
 #![allow(clippy::disallowed_methods)]
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
@@ -44,6 +44,9 @@ pub struct Options {
     pub exclusive: bool,
     /// `--defer`: where to read what the selection reads and does not build.
     pub defer: Option<Defer>,
+    /// `--check-freshness`: the source tables whose freshness is an error,
+    /// and what it said; what reads them is skipped.
+    pub stale: HashMap<RelId, String>,
 }
 
 impl Default for Options {
@@ -54,6 +57,7 @@ impl Default for Options {
             color: false,
             exclusive: false,
             defer: None,
+            stale: HashMap::new(),
         }
     }
 }
@@ -534,9 +538,30 @@ fn report(
     }
 }
 
+/// The relations that read a stale source table, directly or through
+/// others, and which table and why.
+fn downstream_of_stale(ir: &Ir, stale: &HashMap<RelId, String>) -> HashMap<RelId, String> {
+    let mut out: HashMap<RelId, String> = HashMap::new();
+    if stale.is_empty() {
+        return out;
+    }
+    for &id in &ir.order {
+        let reason = ir.relation(id).deps.iter().find_map(|d| {
+            stale
+                .get(d)
+                .map(|why| format!("source {} is stale: {why}", ir.relation(*d).name))
+                .or_else(|| out.get(d).cloned())
+        });
+        if let Some(reason) = reason {
+            out.insert(id, reason);
+        }
+    }
+    out
+}
+
 /// Writes progress lines: numbered in the order steps finish, the status
 /// coloured when asked.
-struct Printer {
+pub(crate) struct Printer {
     total: usize,
     width: usize,
     finished: std::cell::Cell<usize>,
@@ -544,7 +569,23 @@ struct Printer {
 }
 
 impl Printer {
-    fn line(&self, out: &mut dyn Write, status: &str, kind: &str, name: &str, detail: &str) {
+    pub(crate) fn new(total: usize, color: bool) -> Printer {
+        Printer {
+            total,
+            width: total.to_string().len(),
+            finished: std::cell::Cell::new(0),
+            color,
+        }
+    }
+
+    pub(crate) fn line(
+        &self,
+        out: &mut dyn Write,
+        status: &str,
+        kind: &str,
+        name: &str,
+        detail: &str,
+    ) {
         let finished = self.finished.get() + 1;
         self.finished.set(finished);
         let counter = format!("{finished:>w$} of {}", self.total, w = self.width);
@@ -737,6 +778,21 @@ pub fn execute(
         .map(Step::relation)
         .collect();
     let mut summary = Summary::default();
+    // `--check-freshness` found these in error: each is a failed node.
+    let mut stale: Vec<(&RelId, &String)> = options.stale.iter().collect();
+    stale.sort();
+    for (id, why) in stale {
+        summary.failed += 1;
+        summary.results.push(NodeResult {
+            kind: "source",
+            name: ir.relation(*id).name.clone(),
+            status: "error",
+            seconds: 0.0,
+            rows_affected: None,
+            failures: None,
+            message: Some(format!("freshness: {why}")),
+        });
+    }
     let deferral = match defer {
         None => Deferral::default(),
         Some(defer) => match deferral(ir, warehouse, defer, &steps, &built) {
@@ -774,10 +830,20 @@ pub fn execute(
                     RelationKind::Table(t) => t.identifier.as_str(),
                     _ => "",
                 };
+                // Seeded, but not by this command: its seed is not selected.
+                let why = if ir.seeded.contains(r) {
+                    format!(
+                        "and its seed ({identifier}.csv) is not selected: select it too \
+                         (`+` before a selector selects what it reads) or --defer to a run \
+                         that loaded it"
+                    )
+                } else {
+                    format!("and no seed file fills it ({identifier}.csv)")
+                };
                 let _ = writeln!(
                     out,
-                    "error: source table `{}` does not exist in {} ({name}), and no seed file \
-                     fills it ({identifier}.csv); {readers} selected node{} read{} it",
+                    "error: source table `{}` does not exist in {} ({name}), {why}; {readers} \
+                     selected node{} read{} it",
                     ir.relation(*r).name,
                     warehouse.describe(),
                     if *readers == 1 { "" } else { "s" },
@@ -855,12 +921,8 @@ pub fn execute(
     // Steps that hold back the steps waiting for them: a failed build, a
     // failed blocking test, and a skipped build (its relation is not there).
     let mut holds_back = vec![false; total];
-    let printer = Printer {
-        total,
-        width: total.to_string().len(),
-        finished: std::cell::Cell::new(0),
-        color: options.color,
-    };
+    let stale = downstream_of_stale(ir, &options.stale);
+    let printer = Printer::new(total, options.color);
     let steps = &steps;
     let (emitter, context, options) = (&emitter, &context, &options);
 
@@ -915,6 +977,19 @@ pub fn execute(
                 && let Some(i) = ready.pop_first()
             {
                 let step = &steps[i];
+                let stale_read = match step {
+                    Step::Seed(_) => None,
+                    _ => stale.get(&step.relation()),
+                };
+                if let Some(reason) = stale_read {
+                    holds_back[i] = !step.is_test();
+                    summary.skipped += 1;
+                    summary.record(ir, step, "skipped", 0.0, Some(reason));
+                    let (kind, name) = describe(ir, step);
+                    printer.line(out, "SKIP", kind, &name, reason);
+                    complete(i, &mut ready);
+                    continue;
+                }
                 if graph.deps[i].iter().any(|&d| holds_back[d]) {
                     // A skipped test failed nothing: only what was not
                     // built holds back what depends on it.

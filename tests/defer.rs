@@ -1,7 +1,7 @@
 //! Slim CI on DuckDB: production built into the default schemas of one
 //! database file, a changed copy of the project built with
 //! `-s state:modified+ --defer --state PROD` into another set of schemas
-//! (`--schema-prefix`), reading its unchanged parents from production's
+//! (a pull request's environment, `--env pr_1`), reading its unchanged parents from production's
 //! tables.
 #![allow(clippy::disallowed_methods)]
 
@@ -22,24 +22,16 @@ fn production() -> (tempfile::TempDir, PathBuf, PathBuf) {
     (temp, root, prod)
 }
 
-/// `shopc build -s SELECTOR --defer --state PROD --schema-prefix PREFIX
-/// EXTRA…`: a pull request's build into its own schemas.
+/// `shopc build -s SELECTOR --defer --state PROD --env ENV EXTRA…`: a pull
+/// request's build into its own schemas (ShopCo's `pr_*` environments).
 fn pull_request(
     root: &Path,
     prod: &str,
     selector: &str,
-    prefix: &str,
+    env: &str,
     extra: &[&str],
 ) -> std::process::Output {
-    let mut args = vec![
-        "-s",
-        selector,
-        "--defer",
-        "--state",
-        prod,
-        "--schema-prefix",
-        prefix,
-    ];
+    let mut args = vec!["-s", selector, "--defer", "--state", prod, "--env", env];
     args.extend_from_slice(extra);
     common::run("build", root, &args)
 }
@@ -49,10 +41,10 @@ fn passing_pull_request(
     root: &Path,
     prod: &str,
     selector: &str,
-    prefix: &str,
+    env: &str,
     extra: &[&str],
 ) -> String {
-    let out = pull_request(root, prod, selector, prefix, extra);
+    let out = pull_request(root, prod, selector, env, extra);
     let text = common::stdout(&out);
     assert_eq!(
         out.status.code(),
@@ -164,14 +156,14 @@ fn a_pull_request_builds_what_changed_and_reads_the_rest_from_production() {
     assert!(moved > 0, "some customers between 900 and 1,000 moved");
     drop(db);
     // Its rows are the rows of a whole build of the changed project.
-    common::build(&root, &["--schema-prefix", "whole", "--threads", "1"]);
+    common::build(&root, &["--env", "pr_whole", "--threads", "1"]);
     let db = common::database(&root);
     for mart in ["dim_customers", "fct_customer_cohorts", "fct_customer_ltv"] {
         assert_eq!(
             differing_rows(
                 &db,
                 &format!("pr_1_marts.{mart}"),
-                &format!("whole_marts.{mart}")
+                &format!("pr_whole_marts.{mart}")
             ),
             0,
             "{mart}"
@@ -184,7 +176,7 @@ fn a_parent_in_the_current_target_is_read_there_unless_the_state_is_favoured() {
     let (_temp, root, prod) = production();
     let prod = prod.to_str().unwrap();
     // The pull request's schemas already hold every relation.
-    common::build(&root, &["--schema-prefix", "pr_2"]);
+    common::build(&root, &["--env", "pr_2"]);
     change_the_segments(&root);
     let text = passing_pull_request(&root, prod, "dim_customers", "pr_2", &[]);
     assert!(!text.contains("defer "), "{text}");
@@ -293,7 +285,7 @@ fn a_pull_request_that_changes_nothing_has_nothing_to_do() {
 }
 
 #[test]
-fn defer_needs_a_state_and_a_prefix_is_a_name() {
+fn defer_needs_a_state_and_an_environment_is_a_name() {
     let (_temp, root) = common::shopco_copy(&[]);
     let out = common::run("build", &root, &["--defer"]);
     assert_eq!(out.status.code(), Some(2));
@@ -302,10 +294,10 @@ fn defer_needs_a_state_and_a_prefix_is_a_name() {
         "{}",
         common::stderr(&out)
     );
-    let out = common::run("build", &root, &["--schema-prefix", "pr-1; drop"]);
+    let out = common::run("build", &root, &["--env", "pr-1; drop"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        common::stderr(&out).contains("--schema-prefix `pr-1; drop`"),
+        common::stderr(&out).contains("--env `pr-1; drop`: an environment's name is"),
         "{}",
         common::stderr(&out)
     );

@@ -103,6 +103,7 @@ fn assert_old_or_new(what: &str, after: &State, old: &State, new: &State) {
 fn shopc(args: &[&str], root: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_shopc"));
     command
+        .env("SHOPC_ENV", "prod")
         .args(args)
         .arg("--project")
         .arg(root)
@@ -281,6 +282,7 @@ exit 0
             .env("MOUNT", &mount)
             .env("BEFORE", &before)
             .env("SHOPC", env!("CARGO_BIN_EXE_shopc"))
+            .env("SHOPC_ENV", "prod")
             .env("PROJECT", &root)
             .env("DAY2", day2(&root))
             .env("OUT", &out_dir)

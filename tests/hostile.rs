@@ -27,6 +27,7 @@ struct Ran {
 /// stack overflow aborts) or runs longer than `guard`.
 fn run_guarded(args: &[&str], guard: Duration) -> Ran {
     let mut child = Command::new(env!("CARGO_BIN_EXE_shopc"))
+        .env("SHOPC_ENV", "prod")
         .args(args)
         .env("NO_COLOR", "1")
         .stdin(Stdio::null())

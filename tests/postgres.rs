@@ -131,6 +131,7 @@ fn debug_connection_reaches_the_server_and_never_prints_a_secret() {
     )
     .unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_shopc"))
+        .env("SHOPC_ENV", "prod")
         .args([
             "debug",
             "connection",

@@ -202,6 +202,7 @@ fn a_secrets_variable_is_never_printed_whatever_field_reads_it() {
             &["build", "--target", "pg"][..],
         ] {
             let out = std::process::Command::new(env!("CARGO_BIN_EXE_shopc"))
+                .env("SHOPC_ENV", "prod")
                 .args(args)
                 .args(["--project", root.to_str().unwrap()])
                 .env("SHOPC_TEST_DB_PW", VALUE)
@@ -506,12 +507,12 @@ fn one_run_of_a_project_at_a_time_on_postgresql() {
     pg.write_profiles(root);
 
     let mut holder = pg.connect();
-    assert!(holder.lock("safety").unwrap());
+    assert!(holder.lock("safety", "`prod`").unwrap());
     let out = common::run("build", root, &["--target", "pg"]);
     let err = common::stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(
-        err.contains("another run of project `safety` holds the lock on postgres shopc@127.0.0.1"),
+        err.contains("another run of project `safety` in environment `prod` holds the lock on postgres shopc@127.0.0.1"),
         "{err}"
     );
     assert!(err.contains(" UTC (server process "), "{err}");

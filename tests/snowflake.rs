@@ -144,6 +144,7 @@ fn a_key_pair_login_builds_and_the_key_is_never_printed() {
         ];
         all.extend_from_slice(&args[1..]);
         Command::new(env!("CARGO_BIN_EXE_shopc"))
+            .env("SHOPC_ENV", "prod")
             .args(&all)
             .env("SHOPC_TEST_KEY", &key)
             .env("NO_COLOR", "1")
@@ -151,6 +152,7 @@ fn a_key_pair_login_builds_and_the_key_is_never_printed() {
             .unwrap()
     };
     let out = Command::new(env!("CARGO_BIN_EXE_shopc"))
+        .env("SHOPC_ENV", "prod")
         .args(["debug", "connection", "--project", root.to_str().unwrap()])
         .args(["--target", "sf"])
         .env("SHOPC_TEST_KEY", &key)
@@ -172,6 +174,7 @@ fn a_key_pair_login_builds_and_the_key_is_never_printed() {
 
     // Not a key: the client cannot sign the login, and says so.
     let out = Command::new(env!("CARGO_BIN_EXE_shopc"))
+        .env("SHOPC_ENV", "prod")
         .args(["debug", "connection", "--project", root.to_str().unwrap()])
         .args(["--target", "sf"])
         .env("SHOPC_TEST_KEY", "not a PEM key")
@@ -202,6 +205,7 @@ fn an_unreachable_server_is_an_error_that_names_it_and_not_the_password() {
     .unwrap();
     for command in [vec!["debug", "connection"], vec!["build"]] {
         let out = Command::new(env!("CARGO_BIN_EXE_shopc"))
+            .env("SHOPC_ENV", "prod")
             .args(&command)
             .args(["--project", root.to_str().unwrap(), "--target", "sf"])
             .env("SHOPC_TEST_SECRET", "s3cr3t-value")

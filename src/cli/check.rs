@@ -294,27 +294,8 @@ pub(super) fn debug_connection(project: &ProjectArg, name: Option<&str>) -> Exit
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
-    let args = RunArgs {
-        project: ProjectArg {
-            project: dir.to_path_buf(),
-            vars: project.vars.clone(),
-        },
-        select: Vec::new(),
-        exclude: Vec::new(),
-        state: None,
-        seeds: None,
-        full_refresh: false,
-        threads: Some(1),
-        target: None,
-        database: None,
-        schema_prefix: None,
-        defer: false,
-        favor_state: false,
-        defer_state: None,
-        color: ColorChoice::Auto,
-    };
     let started = Instant::now();
-    let mut warehouse = match open_warehouse(&found, &loaded.root, &config, &args) {
+    let mut warehouse = match open_warehouse(&found, &loaded.root, &config, None) {
         Ok(w) => w,
         Err(e) => {
             say!("connection: failed");

@@ -13,12 +13,23 @@ pub(super) fn parse_dialect(text: &str) -> Result<crate::emit::Dialect, String> 
 }
 
 pub(super) fn emit(args: &RunArgs, out: Option<&std::path::Path>) -> ExitCode {
-    // A dialect's name, else a target of profiles.toml.
-    let dialect = match args.target.as_deref().map(parse_dialect) {
+    let Prepared {
+        loaded,
+        compilation,
+        selected,
+        target,
+        ..
+    } = match prepare(args) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    // A dialect's name, else a target of profiles.toml (`--target`'s, else
+    // the environment's).
+    let dialect = match target.as_deref().map(parse_dialect) {
         None => crate::emit::Dialect::DuckDb,
         Some(Ok(dialect)) => dialect,
-        Some(Err(unknown)) => match find_target(&args.project.project, args.target.as_deref()) {
-            Ok(target) if args.target.is_some() && target.name.is_some() => target.target.dialect(),
+        Some(Err(unknown)) => match find_target(&loaded.root, target.as_deref()) {
+            Ok(found) if found.name.is_some() => found.target.dialect(),
             Ok(_) | Err(_) => {
                 eprintln!(
                     "error: {unknown}, and no target of {} has that name",
@@ -27,15 +38,6 @@ pub(super) fn emit(args: &RunArgs, out: Option<&std::path::Path>) -> ExitCode {
                 return ExitCode::from(EXIT_USAGE);
             }
         },
-    };
-    let Prepared {
-        loaded,
-        compilation,
-        selected,
-        ..
-    } = match prepare(args) {
-        Ok(p) => p,
-        Err(code) => return code,
     };
     let emitter = crate::emit::Emitter::new(&compilation.ir, dialect);
     let problems = emitter.target_problems();

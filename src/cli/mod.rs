@@ -48,6 +48,8 @@ pub enum Command {
         #[command(flatten)]
         project: ProjectArg,
         #[command(flatten)]
+        env: EnvArg,
+        #[command(flatten)]
         select: SelectArgs,
         #[command(flatten)]
         seeds: SeedsArg,
@@ -60,6 +62,8 @@ pub enum Command {
     Run {
         #[command(flatten)]
         project: ProjectArg,
+        #[command(flatten)]
+        env: EnvArg,
         #[command(flatten)]
         select: SelectArgs,
         #[command(flatten)]
@@ -74,6 +78,8 @@ pub enum Command {
         #[command(flatten)]
         project: ProjectArg,
         #[command(flatten)]
+        env: EnvArg,
+        #[command(flatten)]
         select: SelectArgs,
         #[command(flatten)]
         target: TargetArgs,
@@ -85,6 +91,8 @@ pub enum Command {
         #[command(flatten)]
         project: ProjectArg,
         #[command(flatten)]
+        env: EnvArg,
+        #[command(flatten)]
         select: SelectArgs,
         #[command(flatten)]
         target: TargetArgs,
@@ -93,8 +101,14 @@ pub enum Command {
     },
     /// Seed, run and test in dependency order; a failing test skips what depends on it
     Build {
+        /// First check the freshness of the source tables the selection
+        /// reads (as `shopc source freshness`); skip what reads one in error
+        #[arg(long)]
+        check_freshness: bool,
         #[command(flatten)]
         project: ProjectArg,
+        #[command(flatten)]
+        env: EnvArg,
         #[command(flatten)]
         select: SelectArgs,
         #[command(flatten)]
@@ -111,6 +125,8 @@ pub enum Command {
     Compile {
         #[command(flatten)]
         project: ProjectArg,
+        #[command(flatten)]
+        env: EnvArg,
         #[command(flatten)]
         select: SelectArgs,
         #[command(flatten)]
@@ -131,6 +147,8 @@ pub enum Command {
         #[command(flatten)]
         project: ProjectArg,
         #[command(flatten)]
+        env: EnvArg,
+        #[command(flatten)]
         select: SelectArgs,
         #[command(flatten)]
         color: ColorArg,
@@ -141,6 +159,8 @@ pub enum Command {
     Ls {
         #[command(flatten)]
         project: ProjectArg,
+        #[command(flatten)]
+        env: EnvArg,
         #[command(flatten)]
         select: SelectArgs,
         /// Only nodes of these kinds
@@ -160,6 +180,18 @@ pub enum Command {
         #[command(flatten)]
         project: ProjectArg,
     },
+    /// Source tables: `shopc source freshness` says how long ago each was
+    /// loaded, against its `warn_after` and `error_after`
+    Source {
+        #[command(subcommand)]
+        command: SourceCommand,
+    },
+    /// The project's environments (`shopc env list`), or drop one's schemas
+    /// (`shopc env drop pr_12 --yes`)
+    Env {
+        #[command(subcommand)]
+        command: EnvCommand,
+    },
     /// Explain a diagnostic code (e.g. `shopc explain R001`); list all codes without one
     Explain {
         /// A code such as R001, or a rule name such as unknown-relation
@@ -169,6 +201,75 @@ pub enum Command {
     Debug {
         #[command(subcommand)]
         stage: DebugStage,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SourceCommand {
+    /// How long ago each selected source table was loaded (`max(loaded_at)`
+    /// against the warehouse's clock): PASS, WARN past `warn_after`, ERROR
+    /// past `error_after`; writes target/sources.json; exit 1 on an error
+    Freshness {
+        #[command(flatten)]
+        project: ProjectArg,
+        #[command(flatten)]
+        env: EnvArg,
+        #[command(flatten)]
+        select: SelectArgs,
+        /// A target of profiles.toml (default: the environment's, else the
+        /// file's `default`, else the embedded DuckDB file)
+        #[arg(long, value_name = "NAME")]
+        target: Option<String>,
+        /// DuckDB database file (default: TARGET/NAME.duckdb in the project)
+        #[arg(long, value_name = "FILE")]
+        database: Option<PathBuf>,
+        /// Exit 1 on a warning too
+        #[arg(long)]
+        warn_error: bool,
+        #[command(flatten)]
+        color: ColorArg,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum EnvCommand {
+    /// Each environment of shop.toml: its schema rule, its target, and the
+    /// schemas it writes
+    #[command(alias = "ls")]
+    List {
+        #[command(flatten)]
+        project: ProjectArg,
+        /// The `{user}` of the schema rules (default: the login name)
+        #[arg(long, value_name = "NAME", env = "SHOPC_USER")]
+        user: Option<String>,
+    },
+    /// Drop every schema an environment writes (its models', snapshots' and
+    /// seeded tables'), with everything in them; never the schemas of
+    /// tables the project only reads
+    Drop {
+        /// The environment (`pr_12`, `dev`)
+        name: String,
+        /// Drop them: without it, the schemas are listed and nothing is dropped
+        #[arg(long)]
+        yes: bool,
+        /// Allow dropping `prod`, or an environment that builds the declared
+        /// schemas themselves
+        #[arg(long)]
+        allow_prod: bool,
+        #[command(flatten)]
+        project: ProjectArg,
+        /// The `{user}` of the schema rule (default: the login name)
+        #[arg(long, value_name = "NAME", env = "SHOPC_USER")]
+        user: Option<String>,
+        /// A target of profiles.toml (default: the environment's, else the
+        /// file's `default`, else the embedded DuckDB file)
+        #[arg(long, value_name = "NAME")]
+        target: Option<String>,
+        /// DuckDB database file (default: TARGET/NAME.duckdb in the project)
+        #[arg(long, value_name = "FILE")]
+        database: Option<PathBuf>,
+        #[command(flatten)]
+        color: ColorArg,
     },
 }
 
@@ -238,11 +339,6 @@ pub struct TargetArgs {
     /// DuckDB database file (default: TARGET/NAME.duckdb in the project)
     #[arg(long, value_name = "FILE")]
     pub database: Option<PathBuf>,
-    /// Build into another set of schemas: every model's and snapshot's
-    /// schema gets this prefix (`pr_12` builds `marts` as `pr_12_marts`);
-    /// source tables keep theirs
-    #[arg(long, value_name = "PREFIX")]
-    pub schema_prefix: Option<String>,
     /// Read what the selection reads but does not build from the
     /// relations the `--state` run built, when the current target has none
     #[arg(long)]
@@ -255,6 +351,20 @@ pub struct TargetArgs {
     /// `--state`'s (compare with one run, read another's relations)
     #[arg(long, value_name = "DIR", requires = "defer")]
     pub defer_state: Option<PathBuf>,
+}
+
+/// Which environment a command works in.
+#[derive(clap::Args, Debug, Default, Clone)]
+pub struct EnvArg {
+    /// The environment of shop.toml's `[environments]` to work in: its
+    /// schema rule names every schema the project writes, and it may name
+    /// the target (default: dev)
+    #[arg(long, value_name = "NAME", env = "SHOPC_ENV")]
+    pub env: Option<String>,
+    /// The `{user}` of the environment's schema rule (default: the login
+    /// name, lowercased, other characters made `_`)
+    #[arg(long, value_name = "NAME", env = "SHOPC_USER")]
+    pub user: Option<String>,
 }
 
 #[derive(clap::Args, Debug, Default)]
@@ -289,10 +399,11 @@ pub struct RunArgs {
     pub state: Option<PathBuf>,
     pub seeds: Option<PathBuf>,
     pub full_refresh: bool,
+    pub check_freshness: bool,
     pub target: Option<String>,
     pub threads: Option<u16>,
     pub database: Option<PathBuf>,
-    pub schema_prefix: Option<String>,
+    pub env: EnvArg,
     pub defer: bool,
     pub favor_state: bool,
     pub defer_state: Option<PathBuf>,
@@ -300,7 +411,7 @@ pub struct RunArgs {
 }
 
 impl RunArgs {
-    fn new(project: ProjectArg, select: SelectArgs, color: ColorArg) -> RunArgs {
+    fn new(project: ProjectArg, env: EnvArg, select: SelectArgs, color: ColorArg) -> RunArgs {
         RunArgs {
             project,
             select: select.select,
@@ -308,10 +419,11 @@ impl RunArgs {
             state: select.state,
             seeds: None,
             full_refresh: false,
+            check_freshness: false,
             target: None,
             threads: None,
             database: None,
-            schema_prefix: None,
+            env,
             defer: false,
             favor_state: false,
             defer_state: None,
@@ -323,7 +435,6 @@ impl RunArgs {
         self.target = target.target;
         self.threads = target.threads;
         self.database = target.database;
-        self.schema_prefix = target.schema_prefix;
         self.defer = target.defer;
         self.favor_state = target.favor_state;
         self.defer_state = target.defer_state;
@@ -410,12 +521,15 @@ const EXIT_USAGE: u8 = 2;
 mod artifacts;
 mod check;
 mod emit;
+mod env;
+mod freshness;
 mod prepare;
 mod warehouse;
 
 use artifacts::*;
 use check::*;
 use emit::*;
+use freshness::*;
 use prepare::*;
 use warehouse::*;
 
@@ -446,87 +560,156 @@ fn dispatch(cli: Cli) -> ExitCode {
         } => check(&project, format, color),
         Command::Seed {
             project,
+            env,
             select,
             seeds,
             target,
             color,
         } => warehouse_command(
-            &RunArgs::new(project, select, color).on(target).seeds(seeds),
+            &RunArgs::new(project, env, select, color)
+                .on(target)
+                .seeds(seeds),
             crate::run::Command::Seed,
         ),
         Command::Run {
             project,
+            env,
             select,
             refresh,
             target,
             color,
         } => warehouse_command(
-            &RunArgs::new(project, select, color)
+            &RunArgs::new(project, env, select, color)
                 .on(target)
                 .refresh(refresh),
             crate::run::Command::Run,
         ),
         Command::Snapshot {
             project,
+            env,
             select,
             target,
             color,
         } => warehouse_command(
-            &RunArgs::new(project, select, color).on(target),
+            &RunArgs::new(project, env, select, color).on(target),
             crate::run::Command::Snapshot,
         ),
         Command::Test {
             project,
+            env,
             select,
             target,
             color,
         } => warehouse_command(
-            &RunArgs::new(project, select, color).on(target),
+            &RunArgs::new(project, env, select, color).on(target),
             crate::run::Command::Test,
         ),
         Command::Build {
+            check_freshness,
             project,
+            env,
             select,
             seeds,
             refresh,
             target,
             color,
         } => warehouse_command(
-            &RunArgs::new(project, select, color)
-                .on(target)
-                .seeds(seeds)
-                .refresh(refresh),
+            &RunArgs {
+                check_freshness,
+                ..RunArgs::new(project, env, select, color)
+                    .on(target)
+                    .seeds(seeds)
+                    .refresh(refresh)
+            },
             crate::run::Command::Build,
         ),
         Command::Compile {
             project,
+            env,
             select,
             color,
-        } => compile(&RunArgs::new(project, select, color)),
+        } => compile(&RunArgs::new(project, env, select, color)),
         Command::Emit {
             target,
             out,
             project,
+            env,
             select,
             color,
         } => {
-            let mut args = RunArgs::new(project, select, color);
+            let mut args = RunArgs::new(project, env, select, color);
             args.target = target;
             emit(&args, out.as_deref())
         }
         Command::Ls {
             project,
+            env,
             select,
             resource_type,
             output,
             color,
         } => ls(
-            &RunArgs::new(project, select, color),
+            &RunArgs::new(project, env, select, color),
             &resource_type,
             output,
         ),
+        Command::Source {
+            command:
+                SourceCommand::Freshness {
+                    project,
+                    env,
+                    select,
+                    target,
+                    database,
+                    warn_error,
+                    color,
+                },
+        } => {
+            let mut args = RunArgs::new(project, env, select, color);
+            args.target = target;
+            args.database = database;
+            source_freshness(&args, warn_error)
+        }
+        Command::Env {
+            command: EnvCommand::List { project, user },
+        } => env::list(&project, user),
+        Command::Env {
+            command:
+                EnvCommand::Drop {
+                    name,
+                    yes,
+                    allow_prod,
+                    project,
+                    user,
+                    target,
+                    database,
+                    color,
+                },
+        } => env::drop(
+            &project,
+            env::Drop {
+                name,
+                yes,
+                allow_prod,
+                user,
+                target,
+                database,
+            },
+            color.color,
+        ),
         Command::Explain { code } => explain(code.as_deref()),
         Command::Debug { stage } => debug(stage),
+    }
+}
+
+/// Whether progress lines on stdout are coloured.
+fn progress_color(choice: ColorChoice) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+        }
     }
 }
 
@@ -570,6 +753,30 @@ fn load_config(
         return Err(ExitCode::from(EXIT_ERRORS));
     };
     Ok((loaded, config))
+}
+
+/// The environment `--env` (or `SHOPC_ENV`) names, `dev` without one;
+/// an unknown one is a usage error.
+fn environment(
+    config: &crate::config::ProjectConfig,
+    env: &EnvArg,
+) -> Result<crate::environment::Environment, ExitCode> {
+    let name = env.env.as_deref().unwrap_or(crate::environment::DEFAULT);
+    crate::environment::resolve(config, name, || {
+        crate::environment::user_name(env.user.as_deref(), login().as_deref())
+    })
+    .map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(EXIT_USAGE)
+    })
+}
+
+/// The login name: `USER`, else `LOGNAME`, else the system's.
+fn login() -> Option<String> {
+    ["USER", "LOGNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok())
+        .or_else(|| whoami::username().ok())
 }
 
 /// `--vars '{ cap = 20, domain = "@x.test" }'`: a TOML inline table (the

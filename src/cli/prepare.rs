@@ -7,61 +7,71 @@ use super::*;
 pub(super) struct Prepared {
     pub(super) loaded: LoadedProject,
     pub(super) config: crate::config::ProjectConfig,
+    /// Its IR knows the environment and which source tables are seeded.
     pub(super) compilation: crate::Compilation,
     pub(super) selected: crate::plan::Selection,
     /// What the command wrote to `target/manifest.json`.
     pub(super) manifest: crate::manifest::Manifest,
     /// With `--defer`: where the `--state` run built each relation.
     pub(super) defer: Option<crate::run::Defer>,
-    /// The project's seeds folder, read once (its files are in
-    /// `loaded.db`, for the diagnostics of the commands that load them).
+    /// The seeds the command loads: the `--seeds` folder's, else the
+    /// project's, read once (their files are in `loaded.db`, for the
+    /// diagnostics of the commands that load them).
     pub(super) seeds: crate::seed::Discovered,
+    /// The target to run on: `--target`, else the environment's.
+    pub(super) target: Option<String>,
 }
 
 /// Loads, compiles and selects; on errors, prints them and returns the exit code.
 pub(super) fn prepare(args: &RunArgs) -> Result<Prepared, ExitCode> {
     let (mut loaded, config) = load_config(&args.project, args.color)?;
-    if let Some(prefix) = &args.schema_prefix
-        && (prefix.is_empty()
-            || !prefix
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_'))
+    let environment = environment(&config, &args.env)?;
+    // A folder named on the command line must be there: seeding nothing
+    // from a mistyped path would build on yesterday's data.
+    if let Some(dir) = &args.seeds
+        && !dir.is_dir()
     {
-        eprintln!(
-            "error: --schema-prefix `{prefix}`: a prefix is letters, digits and `_` (such as `pr_12`)"
-        );
+        let what = if dir.exists() {
+            "is not a folder"
+        } else {
+            "does not exist"
+        };
+        eprintln!("error: --seeds `{}` {what}; nothing was run", dir.display());
         return Err(ExitCode::from(EXIT_USAGE));
     }
-    let mut compilation = crate::compile(&loaded.db, &config, &loaded.shop_files);
-    compilation.ir.schema_prefix = args.schema_prefix.clone();
-    let mut problems = loaded.problems.clone();
-    problems.extend(compilation.problems.iter().cloned());
-    report(&loaded.db, &problems, args.color);
-    if problems.iter().any(Problem::is_error) {
-        eprintln!("error: the project has errors; nothing was run");
-        let io = problems
-            .iter()
-            .any(|p| matches!(p, Problem::UnreadableFile { .. }));
-        return Err(ExitCode::from(if io { EXIT_USAGE } else { EXIT_ERRORS }));
-    }
-    let dialect = match args.target.as_deref().map(parse_dialect) {
+    let mut compilation = compile_clean(&loaded, &config, args.color)?;
+    let target = args.target.clone().or_else(|| environment.target.clone());
+    let dialect = match target.as_deref().map(parse_dialect) {
         Some(Ok(dialect)) => dialect,
-        _ => find_target(&loaded.root, args.target.as_deref())
+        _ => find_target(&loaded.root, target.as_deref())
             .map_or(crate::emit::Dialect::DuckDb, |t| t.target.dialect()),
     };
-    let seeds = crate::seed::discover(
+    let project_seeds = crate::seed::discover(
         &compilation.ir,
         &mut loaded.db,
         &loaded.root.join(&config.paths.seeds),
     );
+    // Another day's extracts (`--seeds DIR`).
+    let other_seeds = args
+        .seeds
+        .as_ref()
+        .map(|dir| crate::seed::discover(&compilation.ir, &mut loaded.db, dir));
+    compilation.ir.environment = environment;
+    compilation.ir.seeded = project_seeds
+        .seeds
+        .iter()
+        .chain(other_seeds.iter().flat_map(|d| &d.seeds))
+        .map(|s| s.relation)
+        .collect();
     let manifest = project_manifest(
         &loaded.db,
         &loaded.root,
         &config,
         &compilation,
         dialect,
-        &seeds.seeds,
+        &project_seeds.seeds,
     );
+    let seeds = other_seeds.unwrap_or(project_seeds);
     let (state, previous) = match &args.state {
         None => (None, None),
         Some(dir) => {
@@ -109,10 +119,33 @@ pub(super) fn prepare(args: &RunArgs) -> Result<Prepared, ExitCode> {
         manifest,
         defer,
         seeds,
+        target,
     })
 }
 
-/// Where `--defer` may read each model and snapshot: the name the state's
+/// Compiles a loaded project; when it has errors, prints every problem
+/// and returns the exit code.
+pub(super) fn compile_clean(
+    loaded: &LoadedProject,
+    config: &crate::config::ProjectConfig,
+    color: ColorChoice,
+) -> Result<crate::Compilation, ExitCode> {
+    let compilation = crate::compile(&loaded.db, config, &loaded.shop_files);
+    let mut problems = loaded.problems.clone();
+    problems.extend(compilation.problems.iter().cloned());
+    report(&loaded.db, &problems, color);
+    if problems.iter().any(Problem::is_error) {
+        eprintln!("error: the project has errors; nothing was run");
+        let io = problems
+            .iter()
+            .any(|p| matches!(p, Problem::UnreadableFile { .. }));
+        return Err(ExitCode::from(if io { EXIT_USAGE } else { EXIT_ERRORS }));
+    }
+    Ok(compilation)
+}
+
+/// Where `--defer` may read each relation the project writes (models,
+/// snapshots, seeded tables): the name the state's
 /// run built it under, when that is not its name here.
 pub(super) fn defer_to(
     dir: &std::path::Path,
@@ -124,7 +157,6 @@ pub(super) fn defer_to(
     let to = ir
         .relations
         .iter()
-        .filter(|rel| !matches!(rel.kind, RelationKind::Table(_)))
         .filter_map(|rel| {
             let theirs = previous.physical(&crate::manifest::relation_id(project, rel))?;
             let ours = crate::emit::physical_name(ir, rel.id)?;

@@ -5,34 +5,17 @@ use super::*;
 
 pub(super) fn warehouse_command(args: &RunArgs, command: crate::run::Command) -> ExitCode {
     let Prepared {
-        mut loaded,
+        loaded,
         config,
         compilation,
         selected,
         defer,
-        seeds: project_seeds,
+        seeds: discovered,
+        target,
         ..
     } = match prepare(args) {
         Ok(p) => p,
         Err(code) => return code,
-    };
-    // A folder named on the command line must be there: seeding nothing
-    // from a mistyped path would build on yesterday's data.
-    if let Some(dir) = &args.seeds
-        && !dir.is_dir()
-    {
-        let what = if dir.exists() {
-            "is not a folder"
-        } else {
-            "does not exist"
-        };
-        eprintln!("error: --seeds `{}` {what}; nothing was run", dir.display());
-        return ExitCode::from(EXIT_USAGE);
-    }
-    // Another day's extracts (`--seeds DIR`), or the project's, read once.
-    let discovered = match &args.seeds {
-        Some(dir) => crate::seed::discover(&compilation.ir, &mut loaded.db, dir),
-        None => project_seeds,
     };
     report(&loaded.db, &discovered.problems, args.color);
     if discovered.problems.iter().any(Problem::is_error) {
@@ -40,7 +23,7 @@ pub(super) fn warehouse_command(args: &RunArgs, command: crate::run::Command) ->
         return ExitCode::from(EXIT_ERRORS);
     }
     let seeds = discovered.seeds;
-    let target = match find_target(&loaded.root, args.target.as_deref()) {
+    let target = match find_target(&loaded.root, target.as_deref()) {
         Ok(target) => target,
         Err(e) => {
             eprintln!("error: {e}");
@@ -62,22 +45,37 @@ pub(super) fn warehouse_command(args: &RunArgs, command: crate::run::Command) ->
         );
         return ExitCode::from(EXIT_ERRORS);
     }
-    let mut warehouse = match open_warehouse(&target, &loaded.root, &config, args) {
-        Ok(w) => w,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_USAGE);
-        }
-    };
-    let exclusive = match warehouse.lock(&config.name) {
+    let mut warehouse =
+        match open_warehouse(&target, &loaded.root, &config, args.database.as_deref()) {
+            Ok(w) => w,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(EXIT_USAGE);
+            }
+        };
+    let exclusive = match warehouse.lock(&config.name, &compilation.ir.environment.label()) {
         Ok(exclusive) => exclusive,
         Err(e) => {
             eprintln!("error: {e}; nothing was run");
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    let mut out = std::io::stdout().lock();
+    let color = progress_color(args.color);
     let started = chrono::Utc::now();
+    let stale = if args.check_freshness {
+        stale_sources(
+            &compilation.ir,
+            warehouse.as_mut(),
+            &selected,
+            &seeds,
+            &loaded.root.join(&config.paths.target),
+            &config.name,
+            color,
+        )
+    } else {
+        Default::default()
+    };
+    let mut out = std::io::stdout().lock();
     let summary = crate::run::execute(
         &compilation.ir,
         warehouse.as_mut(),
@@ -88,13 +86,8 @@ pub(super) fn warehouse_command(args: &RunArgs, command: crate::run::Command) ->
             threads: args.threads.map_or_else(default_threads, usize::from),
             exclusive,
             defer,
-            color: match args.color {
-                ColorChoice::Always => true,
-                ColorChoice::Never => false,
-                ColorChoice::Auto => {
-                    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
-                }
-            },
+            color,
+            stale,
         },
         &selected,
         &mut out,
@@ -192,12 +185,12 @@ pub(super) fn open_warehouse(
     found: &FoundTarget,
     root: &std::path::Path,
     config: &crate::config::ProjectConfig,
-    args: &RunArgs,
+    database: Option<&std::path::Path>,
 ) -> Result<Box<dyn crate::warehouse::Warehouse + Send>, String> {
     use crate::profiles::Target;
     match &found.target {
         Target::DuckDb { path } => {
-            let path = args.database.clone().unwrap_or_else(|| match path {
+            let path = database.map(PathBuf::from).unwrap_or_else(|| match path {
                 Some(path) => root.join(path),
                 None => root
                     .join(&config.paths.target)

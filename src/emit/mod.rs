@@ -77,28 +77,43 @@ pub fn is_scratch_of(table: &str, name: &str) -> bool {
 /// only inlined in their readers.
 pub fn physical_name(ir: &Ir, id: RelId) -> Option<PhysicalName> {
     let rel = ir.relation(id);
-    let built = |schema: &Option<String>, default: &str| {
-        let schema = schema.as_deref().unwrap_or(default);
-        match &ir.schema_prefix {
-            Some(prefix) => format!("{prefix}_{schema}"),
-            None => schema.to_string(),
-        }
+    let placed = |schema: &Option<String>, default: &str| {
+        ir.environment.schema(schema.as_deref().unwrap_or(default))
     };
     match &rel.kind {
         RelationKind::Table(t) => Some(PhysicalName {
-            schema: t.schema.clone(),
+            schema: if ir.seeded.contains(&id) {
+                ir.environment.schema(&t.schema)
+            } else {
+                t.schema.clone()
+            },
             name: t.identifier.clone(),
         }),
         RelationKind::Model(m) if m.materialized == Materialized::Ephemeral => None,
         RelationKind::Model(m) => Some(PhysicalName {
-            schema: built(&m.schema, DEFAULT_SCHEMA),
+            schema: placed(&m.schema, DEFAULT_SCHEMA),
             name: rel.name.clone(),
         }),
         RelationKind::Snapshot(s) => Some(PhysicalName {
-            schema: built(&s.schema, "snapshots"),
+            schema: placed(&s.schema, "snapshots"),
             name: rel.name.clone(),
         }),
     }
+}
+
+/// The schemas the project writes in its environment (those of its
+/// models, snapshots and seeded tables), sorted, each once.
+pub fn written_schemas(ir: &Ir) -> Vec<String> {
+    let mut schemas: Vec<String> = ir
+        .relations
+        .iter()
+        .filter(|rel| !matches!(rel.kind, RelationKind::Table(_)) || ir.seeded.contains(&rel.id))
+        .filter_map(|rel| physical_name(ir, rel.id))
+        .map(|name| name.schema)
+        .collect();
+    schemas.sort();
+    schemas.dedup();
+    schemas
 }
 
 /// Emits SQL for one project in one dialect.
@@ -487,6 +502,11 @@ impl<'a> Emitter<'a> {
         statements.sort();
         statements.dedup();
         statements
+    }
+
+    /// `DROP SCHEMA … CASCADE`: the schema and everything in it.
+    pub fn drop_schema(&self, schema: &str) -> String {
+        format!("DROP SCHEMA IF EXISTS {} CASCADE", self.q(schema))
     }
 
     fn create_schema(&self, name: &PhysicalName) -> String {
@@ -1130,6 +1150,30 @@ impl<'a> Emitter<'a> {
     /// read once per run and used by every snapshot statement.
     pub fn now_query(&self) -> String {
         format!("SELECT {} AS now", self.d.now())
+    }
+
+    /// The freshness query of a source table with a `loaded_at` column:
+    /// its latest load time, the warehouse's clock (both UTC timestamps as
+    /// text) and its row count. `None` without `loaded_at`.
+    pub fn freshness_query(&self, id: RelId) -> Option<String> {
+        let RelationKind::Table(table) = &self.ir.relation(id).kind else {
+            return None;
+        };
+        let column = self.ir.column(table.loaded_at?);
+        let loaded = match column.ty {
+            Type::TimestampTz => self
+                .d
+                .utc_timestamp(&self.q(&column.name))
+                .unwrap_or_else(|| self.q(&column.name)),
+            _ => self.q(&column.name),
+        };
+        let text = self.d.type_name(Type::Text);
+        Some(format!(
+            "SELECT CAST(max({loaded}) AS {text}) AS max_loaded_at, CAST({} AS {text}) AS now, \
+             count(*) AS n FROM {}",
+            self.d.now(),
+            self.read_name(id)?.sql(self.d)
+        ))
     }
 
     /// A timestamp value as a literal of this dialect.

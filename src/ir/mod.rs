@@ -60,10 +60,12 @@ pub struct Ir {
     pub order: Vec<RelId>,
     /// Totals that must agree (`reconcile` items).
     pub reconciles: Vec<Reconcile>,
-    /// Put before the schema of every model and snapshot (`pr_12` makes
-    /// `marts` `pr_12_marts`): the project built into another set of
-    /// schemas of the same warehouse. Source tables keep theirs.
-    pub schema_prefix: Option<String>,
+    /// The environment the project is built in: how the schema of every
+    /// relation it writes is named (`dev_alice_marts` for `marts`).
+    pub environment: crate::environment::Environment,
+    /// The source tables the project's seeds fill: the project writes them,
+    /// so the environment places them too. The others keep their schema.
+    pub seeded: std::collections::HashSet<RelId>,
 }
 
 impl Ir {

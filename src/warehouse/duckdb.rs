@@ -97,7 +97,7 @@ impl Warehouse for DuckDbWarehouse {
 
     /// The file is locked by the process that opened it: no other run
     /// writes it while this one does.
-    fn lock(&mut self, _project: &str) -> Result<bool> {
+    fn lock(&mut self, _project: &str, _environment: &str) -> Result<bool> {
         Ok(true)
     }
 

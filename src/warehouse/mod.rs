@@ -170,6 +170,15 @@ pub trait Warehouse {
     fn columns(&mut self, name: &PhysicalName) -> Result<Vec<(String, String)>>;
 
     /// The names of the tables in a schema (none when it does not exist).
+    /// Whether the schema exists.
+    fn schema_exists(&mut self, schema: &str) -> Result<bool> {
+        let sql = format!(
+            "SELECT count(*) FROM information_schema.schemata WHERE schema_name = {}",
+            self.dialect().sql().string_literal(schema)
+        );
+        Ok(self.query(&sql)?.first_value() != "0")
+    }
+
     fn tables(&mut self, schema: &str) -> Result<Vec<String>> {
         let sql = format!(
             "SELECT table_name FROM information_schema.tables \
@@ -184,13 +193,15 @@ pub trait Warehouse {
             .collect())
     }
 
-    /// Makes this connection the only shopc run of `project` on the
-    /// warehouse for as long as it is open, or fails naming the run that
-    /// holds it. Returns whether runs are serialized at all: PostgreSQL
-    /// takes an advisory lock; DuckDB's file lock already lets one process
-    /// write a database; Snowflake has no such lock (`false`).
-    fn lock(&mut self, project: &str) -> Result<bool> {
-        let _ = project;
+    /// Makes this connection the only shopc run of `project` in
+    /// `environment` (its name, and user when its schemas are a user's:
+    /// `dev (user alice)`) on the warehouse for as long as it is open, or
+    /// fails naming the run that holds it; runs in other environments write
+    /// other schemas and go on. Returns whether runs are serialized at all:
+    /// PostgreSQL takes an advisory lock; DuckDB's file lock already lets
+    /// one process write a database; Snowflake has no such lock (`false`).
+    fn lock(&mut self, project: &str, environment: &str) -> Result<bool> {
+        let _ = (project, environment);
         Ok(false)
     }
 

@@ -192,13 +192,14 @@ impl Warehouse for PostgresWarehouse {
         self.batch(sql)
     }
 
-    /// A session-level advisory lock on a key from the project's name: the
+    /// A session-level advisory lock on a key from the project's and the
+    /// environment's names: the
     /// server releases it when this connection closes, however the run
     /// ends (a killed run holds nothing). The holder is named from
     /// `pg_stat_activity`.
-    fn lock(&mut self, project: &str) -> Result<bool> {
+    fn lock(&mut self, project: &str, environment: &str) -> Result<bool> {
         use sha2::Digest;
-        let digest = sha2::Sha256::digest(format!("shopc run lock {project}"));
+        let digest = sha2::Sha256::digest(format!("shopc run lock {project} in {environment}"));
         let key = i64::from_be_bytes(digest[..8].try_into().unwrap_or_default());
         let sql = "SELECT pg_try_advisory_lock($1)";
         let taken: bool = self.wait(sql, self.client.query_one(sql, &[&key]))?.get(0);
@@ -225,8 +226,8 @@ impl Warehouse for PostgresWarehouse {
         };
         Err(WarehouseError {
             message: format!(
-                "another run of project `{project}` holds the lock on {}{who}: one run at a time \
-                 writes a project's tables; wait for it to finish",
+                "another run of project `{project}` in environment {environment} holds the lock on \
+                 {}{who}: one run at a time writes an environment's tables; wait for it to finish",
                 self.describe
             ),
             statement: None,

@@ -10,10 +10,30 @@ pub mod compare;
 
 pub const SHOPCO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/shopco_models");
 
-/// Runs the binary; fails the test if it panicked.
+/// Runs the binary; fails the test if it panicked. It runs in the `prod`
+/// environment, which builds the declared schemas (`marts.fact_orders`),
+/// unless the arguments say `--env`: tests/environments.rs is about the
+/// others.
 pub fn shopc(args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_shopc"))
+    shopc_with(args, &[])
+}
+
+/// [`shopc`] with environment variables set (`("SHOPC_ENV", "")` to run
+/// in the default environment).
+pub fn shopc_with(args: &[&str], vars: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_shopc"));
+    command
         .args(args)
+        .env("SHOPC_ENV", "prod")
+        .env("SHOPC_USER", "tester");
+    for (name, value) in vars {
+        if value.is_empty() {
+            command.env_remove(name);
+        } else {
+            command.env(name, value);
+        }
+    }
+    let out = command
         .env("NO_COLOR", "1")
         .env("SHOPC_TEST_SNOWFLAKE_PASSWORD", FAKESNOW_PASSWORD)
         .output()
@@ -26,6 +46,16 @@ pub fn shopc(args: &[&str]) -> Output {
 /// `shopc COMMAND --project ROOT EXTRA…`
 pub fn run(command: &str, root: &Path, extra: &[&str]) -> Output {
     let mut args = vec![command, "--project", root.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    shopc(&args)
+}
+
+/// `shopc COMMAND SUBCOMMAND… --project ROOT EXTRA…` (`shopc source
+/// freshness`, `shopc env drop dev`).
+pub fn run_in(command: &str, sub: &[&str], root: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![command];
+    args.extend_from_slice(sub);
+    args.extend(["--project", root.to_str().unwrap()]);
     args.extend_from_slice(extra);
     shopc(&args)
 }
@@ -401,6 +431,7 @@ impl Proxy {
 pub fn two_at_once(root: &Path, args: &[&str], refused: &str, round: usize) -> usize {
     let spawn = || {
         Command::new(env!("CARGO_BIN_EXE_shopc"))
+            .env("SHOPC_ENV", "prod")
             .args(args)
             .arg("--project")
             .arg(root)

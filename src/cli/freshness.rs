@@ -1,0 +1,186 @@
+//! `shopc source freshness`, and `shopc build --check-freshness`, which
+//! runs it first: how long ago each source table was loaded, written to
+//! `target/sources.json`.
+
+use super::*;
+
+use crate::freshness::{Freshness, Status};
+use crate::ir::RelId;
+
+/// `shopc source freshness [-s …]`: one line per selected source table;
+/// exit 1 on an error (and on a warning with `--warn-error`).
+pub(super) fn source_freshness(args: &RunArgs, warn_error: bool) -> ExitCode {
+    let Prepared {
+        loaded,
+        config,
+        compilation,
+        selected,
+        target,
+        ..
+    } = match prepare(args) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let ir = &compilation.ir;
+    let tables: Vec<RelId> = selected
+        .relations
+        .iter()
+        .copied()
+        .filter(|id| matches!(ir.relation(*id).kind, RelationKind::Table(_)))
+        .collect();
+    if tables.is_empty() {
+        say!("Nothing to do: the selection has no source table");
+        return ExitCode::SUCCESS;
+    }
+    let found = match find_target(&loaded.root, target.as_deref()) {
+        Ok(found) => found,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let mut warehouse =
+        match open_warehouse(&found, &loaded.root, &config, args.database.as_deref()) {
+            Ok(w) => w,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(EXIT_USAGE);
+            }
+        };
+    let started = chrono::Utc::now();
+    let results = check_and_record(
+        ir,
+        warehouse.as_mut(),
+        &tables,
+        &loaded.root.join(&config.paths.target),
+        &config.name,
+        progress_color(args.color),
+    );
+    let count = |status: Status| results.iter().filter(|r| r.status == status).count();
+    let errors = count(Status::Error) + count(Status::RuntimeError);
+    let warned = count(Status::Warn);
+    say!(
+        "\nFinished in {:.2}s: {} pass, {} warn, {} error{}, {} skipped",
+        (chrono::Utc::now() - started).num_milliseconds() as f64 / 1000.0,
+        count(Status::Pass),
+        warned,
+        errors,
+        if errors == 1 { "" } else { "s" },
+        count(Status::Skipped),
+    );
+    if errors > 0 || (warn_error && warned > 0) {
+        ExitCode::from(EXIT_ERRORS)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Checks the freshness of `tables`, one line each after a header, and
+/// writes `target/sources.json`.
+fn check_and_record(
+    ir: &crate::ir::Ir,
+    warehouse: &mut dyn crate::warehouse::Warehouse,
+    tables: &[RelId],
+    dir: &std::path::Path,
+    project: &str,
+    color: bool,
+) -> Vec<Freshness> {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "Checking the freshness of {} source table{} on {}",
+        tables.len(),
+        plural(tables.len()),
+        warehouse.describe()
+    );
+    let started = chrono::Utc::now();
+    let results = crate::freshness::check(ir, warehouse, tables, color, &mut out);
+    write_sources(dir, project, ir, started, &results);
+    results
+}
+
+/// `build --check-freshness`: the freshness of the source tables the
+/// selection reads, checked before anything runs; returns the tables in
+/// error, with why, so that what reads them is skipped. A table this
+/// command seeds is loaded by it, so a table it cannot read yet is not
+/// an error.
+pub(super) fn stale_sources(
+    ir: &crate::ir::Ir,
+    warehouse: &mut dyn crate::warehouse::Warehouse,
+    selected: &crate::plan::Selection,
+    seeds: &[crate::seed::Seed],
+    dir: &std::path::Path,
+    project: &str,
+    color: bool,
+) -> std::collections::HashMap<RelId, String> {
+    // Every source table upstream of the selection, in build order.
+    let mut read = vec![false; ir.relations.len()];
+    let mut stack: Vec<RelId> = selected.relations.clone();
+    while let Some(id) = stack.pop() {
+        if !std::mem::replace(&mut read[id.index()], true) {
+            stack.extend(ir.relation(id).deps.iter().copied());
+        }
+    }
+    let tables: Vec<RelId> = ir
+        .order
+        .iter()
+        .copied()
+        .filter(|id| read[id.index()] && matches!(ir.relation(*id).kind, RelationKind::Table(_)))
+        .collect();
+    if tables.is_empty() {
+        return Default::default();
+    }
+    let results = check_and_record(ir, warehouse, &tables, dir, project, color);
+    say!("");
+    let seeded: std::collections::HashSet<RelId> = seeds.iter().map(|s| s.relation).collect();
+    results
+        .into_iter()
+        .filter(|r| {
+            r.status == Status::Error
+                || (r.status == Status::RuntimeError && !seeded.contains(&r.relation))
+        })
+        .map(|r| (r.relation, r.message))
+        .collect()
+}
+
+/// Writes `target/sources.json`: each table's freshness and the
+/// invocation; a failure to write it is a warning.
+fn write_sources(
+    dir: &std::path::Path,
+    project: &str,
+    ir: &crate::ir::Ir,
+    started: chrono::DateTime<chrono::Utc>,
+    results: &[Freshness],
+) {
+    let ended = chrono::Utc::now();
+    let stamp =
+        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let results: Vec<serde_json::Value> = results
+        .iter()
+        .map(|r| {
+            let mut value = serde_json::to_value(r).unwrap_or_default();
+            value["unique_id"] =
+                crate::manifest::relation_id(project, ir.relation(r.relation)).into();
+            value
+        })
+        .collect();
+    let json = serde_json::json!({
+        "metadata": {
+            "format_version": crate::manifest::FORMAT_VERSION,
+            "shopc_version": env!("CARGO_PKG_VERSION"),
+            "project": project,
+            "environment": ir.environment.name,
+        },
+        "invocation": {
+            "args": invocation_args(),
+            "started_at": stamp(started),
+            "ended_at": stamp(ended),
+            "elapsed_seconds": (ended - started).num_milliseconds() as f64 / 1000.0,
+        },
+        "results": results,
+    });
+    write_artifact(
+        &dir.join("sources.json"),
+        &(serde_json::to_string_pretty(&json).unwrap_or_default() + "\n"),
+    );
+}
