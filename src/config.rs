@@ -37,6 +37,22 @@ pub struct ProjectConfig {
     /// `pr_*`…), by name; see [`crate::environment`].
     #[serde(default)]
     pub environments: IndexMap<toml::Spanned<String>, EnvironmentConfig>,
+    /// SQL run on the target around every `seed`, `run`, `test`,
+    /// `snapshot` and `build`, in every environment (before its own).
+    #[serde(default)]
+    pub hooks: Hooks,
+}
+
+/// `on_run_start` / `on_run_end`: SQL statements run on the target before
+/// the nodes and after them, each reported as a node. They may use
+/// `{env}` and `{schema:NAME}` (the schema `NAME` is built in here).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hooks {
+    #[serde(default)]
+    pub on_run_start: Vec<toml::Spanned<String>>,
+    #[serde(default)]
+    pub on_run_end: Vec<toml::Spanned<String>>,
 }
 
 /// One environment of `[environments.NAME]`.
@@ -48,6 +64,11 @@ pub struct EnvironmentConfig {
     /// The target of profiles.toml it runs on, unless `--target` says.
     #[serde(default)]
     pub target: Option<toml::Spanned<String>>,
+    /// Run after the project's own hooks.
+    #[serde(default)]
+    pub on_run_start: Vec<toml::Spanned<String>>,
+    #[serde(default)]
+    pub on_run_end: Vec<toml::Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -141,12 +162,56 @@ pub fn parse_project_config(file: FileId, text: &str) -> Result<ProjectConfig, V
             Problem::InvalidProjectFile { span, message }
         }]
     })?;
-    let problems = check_environments(file, text, &config);
+    let mut problems = check_environments(file, text, &config);
+    problems.extend(check_hooks(file, text, &config));
     if problems.is_empty() {
         Ok(config)
     } else {
         Err(problems)
     }
+}
+
+/// The span of `value`'s bytes `start..end` inside its quotes when it is
+/// written without escapes, else of the whole value.
+fn inside(
+    file: FileId,
+    text: &str,
+    value: &toml::Spanned<String>,
+    start: usize,
+    end: usize,
+) -> Span {
+    let whole = value.span();
+    let inner = whole.start + 1;
+    let written = text.get(inner..whole.end.saturating_sub(1));
+    if written == Some(value.get_ref().as_str()) && end > start {
+        Span::new(file, inner + start, inner + end)
+    } else {
+        Span::new(file, whole.start, whole.end)
+    }
+}
+
+/// Every hook is a statement whose placeholders exist.
+fn check_hooks(file: FileId, text: &str, config: &ProjectConfig) -> Vec<Problem> {
+    let all = config
+        .hooks
+        .on_run_start
+        .iter()
+        .chain(&config.hooks.on_run_end)
+        .chain(
+            config
+                .environments
+                .values()
+                .flat_map(|e| e.on_run_start.iter().chain(&e.on_run_end)),
+        );
+    all.filter_map(|hook| {
+        let e = crate::environment::render_hook(hook.get_ref(), &Default::default()).err()?;
+        Some(Problem::InvalidHook {
+            span: inside(file, text, hook, e.start, e.end),
+            message: e.message,
+            help: e.help,
+        })
+    })
+    .collect()
 }
 
 /// Every environment's name and schema rule is one a warehouse accepts.
@@ -168,17 +233,8 @@ fn check_environments(file: FileId, text: &str, config: &ProjectConfig) -> Vec<P
         }
         let rule = &env.schema;
         if let Err(e) = crate::environment::SchemaRule::parse(rule.get_ref()) {
-            // Inside the quotes, when the value is written without escapes.
-            let whole = rule.span();
-            let inner = whole.start + 1;
-            let written = text.get(inner..whole.end.saturating_sub(1));
-            let span = if written == Some(rule.get_ref().as_str()) && e.end > e.start {
-                at(inner + e.start..inner + e.end)
-            } else {
-                at(whole)
-            };
             problems.push(Problem::InvalidEnvironment {
-                span,
+                span: inside(file, text, rule, e.start, e.end),
                 message: e.message,
                 help: e.help,
             });

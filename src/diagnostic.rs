@@ -61,6 +61,7 @@ codes! {
     C007 => "unknown-test",
     C008 => "invalid-test",
     C009 => "invalid-environment",
+    C010 => "invalid-hook",
     R001 => "unknown-relation",
     R002 => "unknown-column",
     R003 => "duplicate-definition",

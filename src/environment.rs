@@ -230,6 +230,93 @@ impl Environment {
     }
 }
 
+/// A hook's statement with its placeholders filled: `{env}`, the
+/// environment's name, and `{schema:NAME}`, the schema that relations
+/// declaring schema `NAME` are built in here (`{schema:marts}` is
+/// `dev_alice_marts` in Alice's dev); `{{` and `}}` are braces.
+pub fn render_hook(text: &str, env: &Environment) -> Result<String, RuleError> {
+    if text.trim().is_empty() {
+        return Err(RuleError {
+            start: 0,
+            end: text.len(),
+            message: "an empty statement".into(),
+            help: Some("write the SQL to run, or remove the hook".into()),
+        });
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    while at < text.len() {
+        let rest = &text[at..];
+        if rest.starts_with("{{") || rest.starts_with("}}") {
+            out.push_str(&rest[..1]);
+            at += 2;
+            continue;
+        }
+        let Some(inner) = rest.strip_prefix('{') else {
+            let next = rest.find(['{', '}']).map_or(rest.len(), |i| i.max(1));
+            out.push_str(&rest[..next]);
+            at += next;
+            continue;
+        };
+        let Some(close) = inner.find('}') else {
+            return Err(RuleError {
+                start: at,
+                end: text.len(),
+                message: "`{` is never closed".into(),
+                help: Some("write `{{` for a brace".into()),
+            });
+        };
+        let name = &inner[..close];
+        let end = at + close + 2;
+        match name.split_once(':') {
+            None if name == "env" => out.push_str(&env.name),
+            Some(("schema", schema))
+                if SchemaRule::parse(schema).is_ok() && !schema.contains('{') =>
+            {
+                out.push_str(&env.schema(schema))
+            }
+            _ => {
+                return Err(RuleError {
+                    start: at,
+                    end,
+                    message: format!("`{{{name}}}` is not a placeholder of a hook"),
+                    help: Some(
+                        "a hook can use {env} and {schema:NAME} (where relations declaring schema NAME \
+                         are built); write `{{` for a brace"
+                            .into(),
+                    ),
+                });
+            }
+        }
+        at = end;
+    }
+    Ok(out)
+}
+
+/// The `on_run_start` and `on_run_end` statements of `env`: the project's,
+/// then the environment's own, their placeholders filled.
+pub fn hooks(config: &ProjectConfig, env: &Environment) -> (Vec<String>, Vec<String>) {
+    let own = config
+        .environments
+        .iter()
+        .find(|(name, _)| *name.get_ref() == env.declared)
+        .map(|(_, e)| e);
+    let render = |hooks: &[toml::Spanned<String>]| -> Vec<String> {
+        hooks
+            .iter()
+            // Checked when shop.toml was read.
+            .map(|h| render_hook(h.get_ref(), env).unwrap_or_else(|_| h.get_ref().clone()))
+            .collect()
+    };
+    let mut start = render(&config.hooks.on_run_start);
+    let mut end = render(&config.hooks.on_run_end);
+    if let Some(own) = own {
+        start.extend(render(&own.on_run_start));
+        end.extend(render(&own.on_run_end));
+    }
+    (start, end)
+}
+
 /// Whether `name` is a valid environment name (`dev`, `pr_12`).
 pub fn valid_name(name: &str) -> bool {
     !name.is_empty()
@@ -386,6 +473,30 @@ mod tests {
             "jean_luc_picard"
         );
         assert!(user_name(None, None).is_err());
+    }
+
+    #[test]
+    fn hooks_fill_their_placeholders() {
+        let env = Environment {
+            name: "dev".into(),
+            declared: "dev".into(),
+            rule: SchemaRule::parse("dev_{user}_{schema}").unwrap(),
+            user: Some("alice".into()),
+            target: None,
+        };
+        assert_eq!(
+            render_hook(
+                "GRANT USAGE ON SCHEMA {schema:marts} TO r -- {env} {{x}}",
+                &env
+            )
+            .unwrap(),
+            "GRANT USAGE ON SCHEMA dev_alice_marts TO r -- dev {x}"
+        );
+        let e = render_hook("select {user}", &env).unwrap_err();
+        assert_eq!((e.start, e.end), (7, 13));
+        assert!(render_hook("  ", &env).is_err());
+        assert!(render_hook("select '{'", &env).is_err());
+        assert!(render_hook("select {schema:a-b}", &env).is_err());
     }
 
     #[test]

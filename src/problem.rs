@@ -127,6 +127,13 @@ pub enum Problem {
         message: String,
         help: Option<String>,
     },
+    /// An `on_run_start` / `on_run_end` statement of shop.toml that cannot
+    /// be run: empty, or a placeholder that does not exist.
+    InvalidHook {
+        span: Span,
+        message: String,
+        help: Option<String>,
+    },
     UnknownSetting {
         span: Span,
         key: String,
@@ -459,6 +466,7 @@ impl Problem {
             InvalidProjectFile { .. } => Code::C001,
             UnknownProjectKey { .. } => Code::C002,
             InvalidEnvironment { .. } => Code::C009,
+            InvalidHook { .. } => Code::C010,
             UnknownSetting { .. } => Code::C003,
             InvalidSetting { .. } => Code::C004,
             DuplicateSetting { .. } => Code::C005,
@@ -636,6 +644,19 @@ impl Problem {
             } => {
                 let d = d
                     .with_title("invalid environment in shop.toml")
+                    .with_primary(*span, message.clone());
+                match help {
+                    Some(help) => d.with_help(help.clone()),
+                    None => d,
+                }
+            }
+            InvalidHook {
+                span,
+                message,
+                help,
+            } => {
+                let d = d
+                    .with_title("invalid hook in shop.toml")
                     .with_primary(*span, message.clone());
                 match help {
                     Some(help) => d.with_help(help.clone()),

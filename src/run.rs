@@ -47,6 +47,17 @@ pub struct Options {
     /// `--check-freshness`: the source tables whose freshness is an error,
     /// and what it said; what reads them is skipped.
     pub stale: HashMap<RelId, String>,
+    /// `on_run_start` / `on_run_end`, their placeholders filled.
+    pub hooks: Hooks,
+}
+
+/// SQL statements run on the target's first connection: `start` before
+/// any node (when one fails, no node runs), `end` after every node, however
+/// they ended. Each is a node of the run (`hook on_run_end.1`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Hooks {
+    pub start: Vec<String>,
+    pub end: Vec<String>,
 }
 
 impl Default for Options {
@@ -58,6 +69,7 @@ impl Default for Options {
             exclusive: false,
             defer: None,
             stale: HashMap::new(),
+            hooks: Hooks::default(),
         }
     }
 }
@@ -897,6 +909,49 @@ pub fn execute(
         }
     }
     let workers = others.len() + 1;
+    let creating: Vec<RelId> = context.built.iter().copied().collect();
+    for statement in emitter.create_schemas(&creating) {
+        if let Err(e) = warehouse.execute(&statement) {
+            let _ = writeln!(out, "error: {e}");
+            summary.failed += 1;
+            return summary;
+        }
+    }
+    let hooks = &options.hooks;
+    if !run_hooks(
+        warehouse,
+        "on_run_start",
+        &hooks.start,
+        options.color,
+        out,
+        &mut summary,
+    ) {
+        let _ = writeln!(
+            out,
+            "Skipping the {total} node{}: an on_run_start hook failed",
+            if total == 1 { "" } else { "s" }
+        );
+        for step in &steps {
+            summary.skipped += 1;
+            summary.record(
+                ir,
+                step,
+                "skipped",
+                0.0,
+                Some("an on_run_start hook failed"),
+            );
+        }
+        run_hooks(
+            warehouse,
+            "on_run_end",
+            &hooks.end,
+            options.color,
+            out,
+            &mut summary,
+        );
+        finish(out, started, &summary);
+        return summary;
+    }
     let _ = writeln!(
         out,
         "Running {total} nodes on {} with {workers} thread{}",
@@ -905,14 +960,6 @@ pub fn execute(
     );
     if let Some(note) = note {
         let _ = writeln!(out, "{note}");
-    }
-    let creating: Vec<RelId> = context.built.iter().copied().collect();
-    for statement in emitter.create_schemas(&creating) {
-        if let Err(e) = warehouse.execute(&statement) {
-            let _ = writeln!(out, "error: {e}");
-            summary.failed += 1;
-            return summary;
-        }
     }
     let graph = StepGraph::new(ir, command, &steps);
     let mut waiting: Vec<usize> = graph.deps.iter().map(Vec::len).collect();
@@ -1027,6 +1074,20 @@ pub fn execute(
         }
         drop(jobs);
     });
+    run_hooks(
+        warehouse,
+        "on_run_end",
+        &hooks.end,
+        options.color,
+        out,
+        &mut summary,
+    );
+    finish(out, started, &summary);
+    summary
+}
+
+/// The run's last line.
+fn finish(out: &mut dyn Write, started: Instant, summary: &Summary) {
     let _ = writeln!(
         out,
         "\nFinished in {:.2}s: {} ok, {} warning{}, {} error{}, {} skipped",
@@ -1038,7 +1099,61 @@ pub fn execute(
         if summary.failed == 1 { "" } else { "s" },
         summary.skipped,
     );
-    summary
+}
+
+/// Runs hooks one after another, a progress line each (`hook
+/// on_run_start.1`); returns whether every one succeeded.
+fn run_hooks(
+    warehouse: &mut dyn Warehouse,
+    which: &str,
+    hooks: &[String],
+    color: bool,
+    out: &mut dyn Write,
+    summary: &mut Summary,
+) -> bool {
+    if hooks.is_empty() {
+        return true;
+    }
+    let _ = writeln!(
+        out,
+        "Running {} {which} hook{}",
+        hooks.len(),
+        if hooks.len() == 1 { "" } else { "s" }
+    );
+    let printer = Printer::new(hooks.len(), color);
+    let mut all = true;
+    for (i, sql) in hooks.iter().enumerate() {
+        let name = format!("{which}.{}", i + 1);
+        let started = Instant::now();
+        let result = warehouse.execute(sql);
+        let seconds = started.elapsed().as_secs_f64();
+        let (status, message) = match result {
+            Ok(()) => {
+                summary.ok += 1;
+                printer.line(out, "OK", "hook", &name, &format!("{seconds:.2}s"));
+                ("success", None)
+            }
+            Err(e) => {
+                all = false;
+                summary.failed += 1;
+                let first = e.to_string().lines().next().unwrap_or_default().to_string();
+                printer.line(out, "ERROR", "hook", &name, &format!("{seconds:.2}s"));
+                detail(out, &e.to_string());
+                ("error", Some(first))
+            }
+        };
+        summary.results.push(NodeResult {
+            kind: "hook",
+            name,
+            status,
+            seconds,
+            rows_affected: None,
+            failures: None,
+            message,
+        });
+    }
+    let _ = writeln!(out);
+    all
 }
 
 fn describe(ir: &Ir, step: &Step<'_>) -> (&'static str, String) {

@@ -88,6 +88,10 @@ pub(super) fn warehouse_command(args: &RunArgs, command: crate::run::Command) ->
             defer,
             color,
             stale,
+            hooks: {
+                let (start, end) = crate::environment::hooks(&config, &compilation.ir.environment);
+                crate::run::Hooks { start, end }
+            },
         },
         &selected,
         &mut out,
