@@ -41,6 +41,46 @@ pub struct ProjectConfig {
     /// `snapshot` and `build`, in every environment (before its own).
     #[serde(default)]
     pub hooks: Hooks,
+    /// Where a run's outcome is sent (Slack, a webhook), by name.
+    #[serde(default)]
+    pub notifications: IndexMap<toml::Spanned<String>, NotificationConfig>,
+}
+
+/// The events a notification can be sent on.
+pub const NOTIFY_ON: &[&str] = &["failure", "warn", "success", "stale_source"];
+
+/// The kinds of notification.
+pub const NOTIFICATION_KINDS: &[&str] = &["slack", "webhook"];
+
+/// One `[notifications.NAME]`: a message at the end of a run, when one of
+/// its events happened, in one of its environments.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationConfig {
+    /// `slack` (a Block Kit message to an incoming webhook) or `webhook`
+    /// (the run's summary as JSON).
+    pub kind: toml::Spanned<String>,
+    /// `{ env = "SLACK_WEBHOOK_URL" }`: a secret, read from the
+    /// environment only.
+    pub url: toml::Spanned<toml::Value>,
+    /// Any of [`NOTIFY_ON`]; default `["failure"]`.
+    #[serde(default)]
+    pub on: Vec<toml::Spanned<String>>,
+    /// The environments it is sent from; default every one.
+    #[serde(default)]
+    pub environments: Vec<toml::Spanned<String>>,
+    /// A link to the run (`{ env = "GITHUB_RUN_URL" }`, or text), shown
+    /// when it is set.
+    #[serde(default)]
+    pub run_url: Option<toml::Spanned<toml::Value>>,
+}
+
+/// The variable a `{ env = "NAME" }` value names, if it is one.
+pub fn env_var(value: &toml::Value) -> Option<&str> {
+    match value {
+        toml::Value::Table(table) if table.len() == 1 => table.get("env")?.as_str(),
+        _ => None,
+    }
 }
 
 /// `on_run_start` / `on_run_end`: SQL statements run on the target before
@@ -164,6 +204,7 @@ pub fn parse_project_config(file: FileId, text: &str) -> Result<ProjectConfig, V
     })?;
     let mut problems = check_environments(file, text, &config);
     problems.extend(check_hooks(file, text, &config));
+    problems.extend(check_notifications(file, text, &config));
     if problems.is_empty() {
         Ok(config)
     } else {
@@ -188,6 +229,111 @@ fn inside(
     } else {
         Span::new(file, whole.start, whole.end)
     }
+}
+
+/// Every notification has a known kind and events, environments the
+/// project has, and a URL read from the environment — never written here.
+fn check_notifications(file: FileId, text: &str, config: &ProjectConfig) -> Vec<Problem> {
+    let at = |range: std::ops::Range<usize>| Span::new(file, range.start, range.end);
+    let mut problems = Vec::new();
+    let mut invalid = |span: Span, message: String, help: Option<String>| {
+        problems.push(Problem::InvalidNotification {
+            span,
+            message,
+            help,
+        })
+    };
+    let environments: Vec<String> = crate::environment::declared(config)
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    let mut secrets = Vec::new();
+    for (name, n) in &config.notifications {
+        let kind = n.kind.get_ref();
+        if !NOTIFICATION_KINDS.contains(&kind.as_str()) {
+            invalid(
+                inside(file, text, &n.kind, 0, kind.len()),
+                format!("`{kind}` is not a kind of notification"),
+                Some(
+                    match crate::ir::suggest(kind, NOTIFICATION_KINDS.iter().copied()) {
+                        Some(s) => {
+                            format!("did you mean `{s}`? A notification is `slack` or `webhook`")
+                        }
+                        None => "a notification is `slack` or `webhook`".into(),
+                    },
+                ),
+            );
+        }
+        match n.url.get_ref() {
+            toml::Value::String(_) => secrets.push(Problem::SecretInProjectFile {
+                span: at(n.url.span()),
+                key: format!("notifications.{}.url", name.get_ref()),
+                example: format!(
+                    "url = {{ env = \"{}\" }}",
+                    if kind == "slack" {
+                        "SLACK_WEBHOOK_URL"
+                    } else {
+                        "WEBHOOK_URL"
+                    }
+                ),
+            }),
+            value if env_var(value).is_none() => invalid(
+                at(n.url.span()),
+                "a notification's URL is `{ env = \"VARIABLE\" }`".into(),
+                None,
+            ),
+            _ => {}
+        }
+        for event in &n.on {
+            let word = event.get_ref();
+            if !NOTIFY_ON.contains(&word.as_str()) {
+                invalid(
+                    inside(file, text, event, 0, word.len()),
+                    format!("`{word}` is not an event a notification is sent on"),
+                    Some(match crate::ir::suggest(word, NOTIFY_ON.iter().copied()) {
+                        Some(s) => format!(
+                            "did you mean `{s}`? The events are failure, warn, success and stale_source"
+                        ),
+                        None => "the events are failure, warn, success and stale_source".into(),
+                    }),
+                );
+            }
+        }
+        for env in &n.environments {
+            let word = env.get_ref();
+            let known = environments.iter().any(|e| {
+                e == word
+                    || e.strip_suffix('*')
+                        .is_some_and(|p| word.len() > p.len() && word.starts_with(p))
+            });
+            if !known {
+                invalid(
+                    inside(file, text, env, 0, word.len()),
+                    format!("the project has no environment `{word}`"),
+                    Some(
+                        match crate::ir::suggest(word, environments.iter().map(String::as_str)) {
+                            Some(s) => {
+                                format!("did you mean `{s}`? It has {}", environments.join(", "))
+                            }
+                            None => format!("it has {}", environments.join(", ")),
+                        },
+                    ),
+                );
+            }
+        }
+        if let Some(url) = &n.run_url
+            && !matches!(url.get_ref(), toml::Value::String(_))
+            && env_var(url.get_ref()).is_none()
+        {
+            invalid(
+                at(url.span()),
+                "`run_url` is text or `{ env = \"VARIABLE\" }`".into(),
+                None,
+            );
+        }
+    }
+    problems.extend(secrets);
+    problems
 }
 
 /// Every hook is a statement whose placeholders exist.

@@ -62,6 +62,8 @@ codes! {
     C008 => "invalid-test",
     C009 => "invalid-environment",
     C010 => "invalid-hook",
+    C011 => "invalid-notification",
+    C012 => "secret-in-project-file",
     R001 => "unknown-relation",
     R002 => "unknown-column",
     R003 => "duplicate-definition",

@@ -11,6 +11,8 @@ pub mod environment;
 pub mod freshness;
 pub mod ir;
 pub mod manifest;
+#[cfg(feature = "warehouses")]
+pub mod notify;
 pub mod plan;
 pub mod problem;
 #[cfg(feature = "warehouses")]

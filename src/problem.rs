@@ -127,6 +127,20 @@ pub enum Problem {
         message: String,
         help: Option<String>,
     },
+    /// A `[notifications.NAME]` of shop.toml that cannot be sent: an
+    /// unknown kind, event or environment.
+    InvalidNotification {
+        span: Span,
+        message: String,
+        help: Option<String>,
+    },
+    /// A secret (a webhook URL) written in shop.toml instead of read from
+    /// the environment. The file's text is masked where it is shown.
+    SecretInProjectFile {
+        span: Span,
+        key: String,
+        example: String,
+    },
     /// An `on_run_start` / `on_run_end` statement of shop.toml that cannot
     /// be run: empty, or a placeholder that does not exist.
     InvalidHook {
@@ -467,6 +481,8 @@ impl Problem {
             UnknownProjectKey { .. } => Code::C002,
             InvalidEnvironment { .. } => Code::C009,
             InvalidHook { .. } => Code::C010,
+            InvalidNotification { .. } => Code::C011,
+            SecretInProjectFile { .. } => Code::C012,
             UnknownSetting { .. } => Code::C003,
             InvalidSetting { .. } => Code::C004,
             DuplicateSetting { .. } => Code::C005,
@@ -650,6 +666,27 @@ impl Problem {
                     None => d,
                 }
             }
+            InvalidNotification {
+                span,
+                message,
+                help,
+            } => {
+                let d = d
+                    .with_title("invalid notification in shop.toml")
+                    .with_primary(*span, message.clone());
+                match help {
+                    Some(help) => d.with_help(help.clone()),
+                    None => d,
+                }
+            }
+            SecretInProjectFile { span, key, example } => d
+                .with_title(format!("`{key}` is a secret, written in shop.toml"))
+                .with_primary(*span, "read it from the environment instead (shown masked)")
+                .with_note(
+                    "shop.toml is committed with the project: a webhook URL in it is readable by \
+                     everyone who can read the repository, and can post as the team",
+                )
+                .with_help(format!("write `{example}`, and set the variable where shopc runs")),
             InvalidHook {
                 span,
                 message,

@@ -62,6 +62,13 @@ pub fn load(dir: &Path) -> Result<LoadedProject, LoadError> {
     let config = match parse_project_config(config_file, db.text(config_file)) {
         Ok(config) => Some(config),
         Err(found) => {
+            // A secret written in the file is never shown, not even in
+            // the diagnostic's snippet.
+            for problem in &found {
+                if let Problem::SecretInProjectFile { span, .. } = problem {
+                    db.mask(*span);
+                }
+            }
             problems.extend(found);
             None
         }

@@ -29,6 +29,19 @@ pub enum Command {
     Snapshot,
 }
 
+impl Command {
+    /// The subcommand's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Command::Seed => "seed",
+            Command::Run => "run",
+            Command::Test => "test",
+            Command::Build => "build",
+            Command::Snapshot => "snapshot",
+        }
+    }
+}
+
 /// How a command runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {

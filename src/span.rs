@@ -122,6 +122,27 @@ impl SourceDb {
         id
     }
 
+    /// Replaces the text under `span` with `*`s (quotes and line breaks
+    /// kept, every offset unchanged): a secret written in a file is never
+    /// shown, not even in a diagnostic's snippet.
+    pub fn mask(&mut self, span: Span) {
+        let file = &mut self.files[span.file.0 as usize];
+        let Some(secret) = file.text.get(span.range()) else {
+            return;
+        };
+        let masked: String = secret
+            .chars()
+            .flat_map(|c| {
+                let keep = matches!(c, '\n' | '"' | '\'');
+                std::iter::repeat_n(
+                    if keep { c } else { '*' },
+                    if keep { 1 } else { c.len_utf8() },
+                )
+            })
+            .collect();
+        file.text.replace_range(span.range(), &masked);
+    }
+
     pub fn get(&self, id: FileId) -> &SourceFile {
         &self.files[id.0 as usize]
     }

@@ -348,3 +348,43 @@ fn a_project_without_environments_builds_its_declared_schemas_in_dev() {
         common::stderr(&out)
     );
 }
+
+#[test]
+fn an_environment_runs_on_its_target_unless_target_says_otherwise() {
+    let dir = common::project(&[
+        (
+            "shop.toml",
+            "name = \"placed\"\n\n[environments.dev]\nschema = \"{schema}\"\n\n\
+             [environments.ci]\nschema = \"ci_{schema}\"\ntarget = \"elsewhere\"\n",
+        ),
+        (
+            "profiles.toml",
+            "[targets.elsewhere]\nadapter = \"duckdb\"\npath = \"target/elsewhere.duckdb\"\n\n\
+             [targets.here]\nadapter = \"duckdb\"\npath = \"target/here.duckdb\"\n",
+        ),
+        (
+            "models/one.shop",
+            "source landing {\n  table t { columns { id: integer } }\n}\n\
+             model one {\n  materialized = \"table\"\n  from landing.t t\n  columns { id = t.id }\n}\n",
+        ),
+        ("seeds/t.csv", "id\n1\n"),
+    ]);
+    let root = dir.path();
+    let text = ok(&as_user("ann", "build", root, &["--env", "ci"]));
+    assert!(text.contains("target/elsewhere.duckdb"), "{text}");
+    assert!(text.contains("table ci_main.one"), "{text}");
+    let text = ok(&as_user(
+        "ann",
+        "build",
+        root,
+        &["--env", "ci", "--target", "here"],
+    ));
+    assert!(text.contains("target/here.duckdb"), "{text}");
+    let text = ok(&as_user(
+        "ann",
+        "debug",
+        root,
+        &["connection", "--env", "ci"],
+    ));
+    assert!(text.contains("target:   elsewhere (duckdb)"), "{text}");
+}

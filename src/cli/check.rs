@@ -201,8 +201,12 @@ pub(super) fn debug(stage: DebugStage) -> ExitCode {
         DebugStage::Ast { name, project }
         | DebugStage::Ir { name, project }
         | DebugStage::Grain { name, project } => (name, project),
-        DebugStage::Connection { project, target } => {
-            return debug_connection(project, target.as_deref());
+        DebugStage::Connection {
+            project,
+            target,
+            env,
+        } => {
+            return debug_connection(project, target.as_deref(), env.as_deref());
         }
     };
     let (loaded, config) = match load_config(project, ColorChoice::Auto) {
@@ -264,9 +268,31 @@ pub(super) fn not_found<'a>(name: &str, candidates: impl Iterator<Item = &'a str
 }
 
 /// `shopc debug connection`: which target, what it is, and whether it answers.
-pub(super) fn debug_connection(project: &ProjectArg, name: Option<&str>) -> ExitCode {
+pub(super) fn debug_connection(
+    project: &ProjectArg,
+    name: Option<&str>,
+    env: Option<&str>,
+) -> ExitCode {
     let dir = project.project.as_path();
-    let found = match find_target(dir, name) {
+    // Without --target, the environment's, when it names one.
+    let from_env = match (name, env) {
+        (None, Some(env)) => {
+            let (_, config) = match load_config(project, ColorChoice::Auto) {
+                Ok(loaded) => loaded,
+                Err(code) => return code,
+            };
+            let env = EnvArg {
+                env: Some(env.to_string()),
+                user: None,
+            };
+            match environment(&config, &env) {
+                Ok(environment) => environment.target,
+                Err(code) => return code,
+            }
+        }
+        _ => None,
+    };
+    let found = match find_target(dir, name.or(from_env.as_deref())) {
         Ok(found) => found,
         Err(e) => {
             eprintln!("error: {e}");

@@ -68,6 +68,34 @@ pub(super) fn source_freshness(args: &RunArgs, warn_error: bool) -> ExitCode {
         if errors == 1 { "" } else { "s" },
         count(Status::Skipped),
     );
+    let counts = crate::notify::Counts {
+        ok: count(Status::Pass),
+        warnings: warned,
+        errors,
+        skipped: count(Status::Skipped),
+    };
+    let problems = results
+        .iter()
+        .filter(|r| !matches!(r.status, Status::Pass | Status::Skipped))
+        .map(|r| crate::notify::Problem {
+            unique_id: crate::manifest::relation_id(&config.name, ir.relation(r.relation)),
+            status: serde_json::to_value(r.status)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default(),
+            message: Some(r.message.clone()),
+        })
+        .collect();
+    notify(
+        &config,
+        ir,
+        &found,
+        "source freshness",
+        started,
+        counts,
+        problems,
+        warned + count(Status::Error) > 0,
+    );
     if errors > 0 || (warn_error && warned > 0) {
         ExitCode::from(EXIT_ERRORS)
     } else {
@@ -101,9 +129,9 @@ fn check_and_record(
 
 /// `build --check-freshness`: the freshness of the source tables the
 /// selection reads, checked before anything runs; returns the tables in
-/// error, with why, so that what reads them is skipped. A table this
-/// command seeds is loaded by it, so a table it cannot read yet is not
-/// an error.
+/// error, with why, so that what reads them is skipped, and whether any
+/// was past a threshold. A table this command seeds is loaded by it, so a
+/// table it cannot read yet is not an error.
 pub(super) fn stale_sources(
     ir: &crate::ir::Ir,
     warehouse: &mut dyn crate::warehouse::Warehouse,
@@ -112,7 +140,7 @@ pub(super) fn stale_sources(
     dir: &std::path::Path,
     project: &str,
     color: bool,
-) -> std::collections::HashMap<RelId, String> {
+) -> (std::collections::HashMap<RelId, String>, bool) {
     // Every source table upstream of the selection, in build order.
     let mut read = vec![false; ir.relations.len()];
     let mut stack: Vec<RelId> = selected.relations.clone();
@@ -132,15 +160,19 @@ pub(super) fn stale_sources(
     }
     let results = check_and_record(ir, warehouse, &tables, dir, project, color);
     say!("");
+    let past = results
+        .iter()
+        .any(|r| matches!(r.status, Status::Warn | Status::Error));
     let seeded: std::collections::HashSet<RelId> = seeds.iter().map(|s| s.relation).collect();
-    results
+    let stale = results
         .into_iter()
         .filter(|r| {
             r.status == Status::Error
                 || (r.status == Status::RuntimeError && !seeded.contains(&r.relation))
         })
         .map(|r| (r.relation, r.message))
-        .collect()
+        .collect();
+    (stale, past)
 }
 
 /// Writes `target/sources.json`: each table's freshness and the

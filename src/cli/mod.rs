@@ -298,9 +298,14 @@ pub enum DebugStage {
     Connection {
         #[command(flatten)]
         project: ProjectArg,
-        /// A target of profiles.toml (default: its `default`, else DuckDB)
+        /// A target of profiles.toml (default: the environment's, else the
+        /// file's `default`, else DuckDB)
         #[arg(long, value_name = "NAME")]
         target: Option<String>,
+        /// The environment whose target to reach (shop.toml's
+        /// `[environments]`)
+        #[arg(long, value_name = "NAME", env = "SHOPC_ENV")]
+        env: Option<String>,
     },
 }
 

@@ -45,11 +45,38 @@ pub(super) fn warehouse_command(args: &RunArgs, command: crate::run::Command) ->
         );
         return ExitCode::from(EXIT_ERRORS);
     }
+    let started = chrono::Utc::now();
+    // A run that cannot start is a failed run: the team hears of it too.
+    let not_run = |why: &str| {
+        let problem = crate::notify::Problem {
+            unique_id: format!(
+                "target.{}",
+                target.name.as_deref().unwrap_or(target.target.adapter())
+            ),
+            status: "error".into(),
+            message: why.lines().next().map(String::from),
+        };
+        let counts = crate::notify::Counts {
+            errors: 1,
+            ..Default::default()
+        };
+        notify(
+            &config,
+            &compilation.ir,
+            &target,
+            command.name(),
+            started,
+            counts,
+            vec![problem],
+            false,
+        );
+    };
     let mut warehouse =
         match open_warehouse(&target, &loaded.root, &config, args.database.as_deref()) {
             Ok(w) => w,
             Err(e) => {
                 eprintln!("error: {e}");
+                not_run(&e);
                 return ExitCode::from(EXIT_USAGE);
             }
         };
@@ -57,12 +84,12 @@ pub(super) fn warehouse_command(args: &RunArgs, command: crate::run::Command) ->
         Ok(exclusive) => exclusive,
         Err(e) => {
             eprintln!("error: {e}; nothing was run");
+            not_run(&e.to_string());
             return ExitCode::from(EXIT_USAGE);
         }
     };
     let color = progress_color(args.color);
-    let started = chrono::Utc::now();
-    let stale = if args.check_freshness {
+    let (stale, past_threshold) = if args.check_freshness {
         stale_sources(
             &compilation.ir,
             warehouse.as_mut(),
@@ -102,10 +129,79 @@ pub(super) fn warehouse_command(args: &RunArgs, command: crate::run::Command) ->
         started,
         &summary,
     );
+    drop(out);
+    let counts = crate::notify::Counts {
+        ok: summary.ok,
+        warnings: summary.warned,
+        errors: summary.failed,
+        skipped: summary.skipped,
+    };
+    let problems = summary
+        .results
+        .iter()
+        .filter(|r| matches!(r.status, "error" | "fail" | "warn"))
+        .map(|r| crate::notify::Problem {
+            unique_id: format!("{}.{}.{}", r.kind, config.name, r.name),
+            status: r.status.to_string(),
+            message: r.message.clone(),
+        })
+        .collect();
+    notify(
+        &config,
+        &compilation.ir,
+        &target,
+        command.name(),
+        started,
+        counts,
+        problems,
+        past_threshold,
+    );
     if summary.success() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(EXIT_ERRORS)
+    }
+}
+
+/// Sends the run's outcome to the notifications due, and prints what
+/// happened to each (a failure is a warning; the exit status stands).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn notify(
+    config: &crate::config::ProjectConfig,
+    ir: &crate::ir::Ir,
+    target: &FoundTarget,
+    command: &str,
+    started: chrono::DateTime<chrono::Utc>,
+    counts: crate::notify::Counts,
+    problems: Vec<crate::notify::Problem>,
+    stale: bool,
+) {
+    if config.notifications.is_empty() {
+        return;
+    }
+    let (status, events) = crate::notify::Report::events(&counts, stale);
+    let report = crate::notify::Report {
+        project: config.name.clone(),
+        environment: ir.environment.name.clone(),
+        target: target
+            .name
+            .clone()
+            .unwrap_or_else(|| target.target.adapter().to_string()),
+        command: command.to_string(),
+        status,
+        events,
+        counts,
+        problems,
+        started_at: started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        elapsed_seconds: (chrono::Utc::now() - started).num_milliseconds() as f64 / 1000.0,
+        run_url: None,
+    };
+    for line in crate::notify::send(config, &report, &|v| std::env::var(v).ok()) {
+        if line.starts_with("warning:") {
+            eprintln!("{line}");
+        } else {
+            say!("{line}");
+        }
     }
 }
 
