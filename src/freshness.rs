@@ -27,6 +27,17 @@ pub enum Status {
 }
 
 impl Status {
+    /// As `sources.json` writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::Warn => "warn",
+            Status::Error => "error",
+            Status::Skipped => "skipped",
+            Status::RuntimeError => "runtime_error",
+        }
+    }
+
     fn word(self) -> &'static str {
         match self {
             Status::Pass => "PASS",
@@ -243,6 +254,14 @@ mod tests {
         assert_eq!(duration_words(3 * 86_400 + 4 * 3600), "3d 4h");
         assert_eq!(duration_words(12 * 3600), "12h");
         assert_eq!(duration_words(61), "1m 1s");
+    }
+
+    #[test]
+    fn statuses_are_named_as_serialized() {
+        use Status::*;
+        for status in [Pass, Warn, Error, Skipped, RuntimeError] {
+            assert_eq!(serde_json::to_value(status).unwrap(), status.name());
+        }
     }
 
     #[test]

@@ -954,15 +954,7 @@ pub fn execute(
                 Some("an on_run_start hook failed"),
             );
         }
-        run_hooks(
-            warehouse,
-            "on_run_end",
-            &hooks.end,
-            options.color,
-            out,
-            &mut summary,
-        );
-        finish(out, started, &summary);
+        end(warehouse, &options, out, started, &mut summary);
         return summary;
     }
     let _ = writeln!(
@@ -1087,20 +1079,21 @@ pub fn execute(
         }
         drop(jobs);
     });
-    run_hooks(
-        warehouse,
-        "on_run_end",
-        &hooks.end,
-        options.color,
-        out,
-        &mut summary,
-    );
-    finish(out, started, &summary);
+    end(warehouse, options, out, started, &mut summary);
     summary
 }
 
-/// The run's last line.
-fn finish(out: &mut dyn Write, started: Instant, summary: &Summary) {
+/// The end of a run that started: its `on_run_end` hooks, then its last
+/// line.
+fn end(
+    warehouse: &mut dyn Warehouse,
+    options: &Options,
+    out: &mut dyn Write,
+    started: Instant,
+    summary: &mut Summary,
+) {
+    let hooks = &options.hooks.end;
+    run_hooks(warehouse, "on_run_end", hooks, options.color, out, summary);
     let _ = writeln!(
         out,
         "\nFinished in {:.2}s: {} ok, {} warning{}, {} error{}, {} skipped",

@@ -267,12 +267,10 @@ pub(super) fn write_artifact(path: &std::path::Path, text: &str) {
 pub(super) fn write_run_results(
     dir: &std::path::Path,
     project: &str,
+    environment: &str,
     started: chrono::DateTime<chrono::Utc>,
     summary: &crate::run::Summary,
 ) {
-    let ended = chrono::Utc::now();
-    let stamp =
-        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let results: Vec<serde_json::Value> = summary
         .results
         .iter()
@@ -282,18 +280,7 @@ pub(super) fn write_run_results(
             value
         })
         .collect();
-    let json = serde_json::json!({
-        "metadata": {
-            "format_version": crate::manifest::FORMAT_VERSION,
-            "shopc_version": env!("CARGO_PKG_VERSION"),
-            "project": project,
-        },
-        "invocation": {
-            "args": invocation_args(),
-            "started_at": stamp(started),
-            "ended_at": stamp(ended),
-            "elapsed_seconds": (ended - started).num_milliseconds() as f64 / 1000.0,
-        },
+    let body = serde_json::json!({
         "summary": {
             "ok": summary.ok,
             "warnings": summary.warned,
@@ -304,6 +291,38 @@ pub(super) fn write_run_results(
     });
     write_artifact(
         &dir.join("run_results.json"),
-        &(serde_json::to_string_pretty(&json).unwrap_or_default() + "\n"),
+        &run_artifact(project, environment, started, body),
     );
+}
+
+/// The text of an artifact of a run (`run_results.json`, `sources.json`):
+/// `metadata` (format and shopc's version, project, environment) and
+/// `invocation` (the arguments, start, end, length), then `body`'s fields.
+pub(super) fn run_artifact(
+    project: &str,
+    environment: &str,
+    started: chrono::DateTime<chrono::Utc>,
+    body: serde_json::Value,
+) -> String {
+    let ended = chrono::Utc::now();
+    let stamp =
+        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let mut json = serde_json::json!({
+        "metadata": {
+            "format_version": crate::manifest::FORMAT_VERSION,
+            "shopc_version": env!("CARGO_PKG_VERSION"),
+            "project": project,
+            "environment": environment,
+        },
+        "invocation": {
+            "args": invocation_args(),
+            "started_at": stamp(started),
+            "ended_at": stamp(ended),
+            "elapsed_seconds": (ended - started).num_milliseconds() as f64 / 1000.0,
+        },
+    });
+    if let (Some(all), serde_json::Value::Object(fields)) = (json.as_object_mut(), body) {
+        all.extend(fields);
+    }
+    serde_json::to_string_pretty(&json).unwrap_or_default() + "\n"
 }

@@ -2,11 +2,24 @@
 
 use super::*;
 
-pub(super) fn check(project: &ProjectArg, format: Format, color: ColorChoice) -> ExitCode {
+pub(super) fn check(
+    project: &ProjectArg,
+    env: &EnvArg,
+    format: Format,
+    color: ColorChoice,
+) -> ExitCode {
     let started = Instant::now();
     let loaded = match load(project) {
         Ok(loaded) => loaded,
         Err(code) => return code,
+    };
+    // The manifest names relations as the environment builds them.
+    let environment = match &loaded.config {
+        Some(config) => match environment(config, env) {
+            Ok(environment) => environment,
+            Err(code) => return code,
+        },
+        None => Default::default(),
     };
     let LoadedProject {
         mut db,
@@ -16,16 +29,18 @@ pub(super) fn check(project: &ProjectArg, format: Format, color: ColorChoice) ->
         root,
         ..
     } = loaded;
-    let compilation = config
+    let mut compilation = config
         .as_ref()
         .map(|config| crate::compile(&db, config, &shop_files));
     let mut seeds = Vec::new();
-    if let (Some(compilation), Some(config)) = (&compilation, &config) {
+    if let (Some(compilation), Some(config)) = (&mut compilation, &config) {
         problems.extend(compilation.problems.iter().cloned());
         let discovered =
             crate::seed::discover(&compilation.ir, &mut db, &root.join(&config.paths.seeds));
         problems.extend(discovered.problems);
         seeds = discovered.seeds;
+        compilation.ir.environment = environment;
+        compilation.ir.seeded = seeds.iter().map(|s| s.relation).collect();
     }
     crate::sort_problems(&mut problems);
     if let (Some(compilation), Some(config)) = (&compilation, &config)

@@ -121,13 +121,6 @@ pub(super) fn drop(project: &ProjectArg, args: Drop, color: ColorChoice) -> Exit
         return ExitCode::from(EXIT_USAGE);
     }
     let target_name = args.target.clone().or_else(|| environment.target.clone());
-    let found = match find_target(&loaded.root, target_name.as_deref()) {
-        Ok(found) => found,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_USAGE);
-        }
-    };
     for schema in &kept {
         say!("keep    {schema} (tables the project reads and does not write)");
     }
@@ -148,20 +141,18 @@ pub(super) fn drop(project: &ProjectArg, args: Drop, color: ColorChoice) -> Exit
         for schema in &schemas {
             say!("  {schema}");
         }
-        eprintln!(
-            "error: nothing was dropped: run again with --yes to drop them on {}",
-            found.name.as_deref().unwrap_or(found.target.adapter())
-        );
+        eprintln!("error: nothing was dropped: run again with --yes to drop them");
         return ExitCode::from(EXIT_USAGE);
     }
-    let mut warehouse =
-        match open_warehouse(&found, &loaded.root, &config, args.database.as_deref()) {
-            Ok(w) => w,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(EXIT_USAGE);
-            }
-        };
+    let (_, mut warehouse) = match connect(
+        &loaded.root,
+        &config,
+        target_name.as_deref(),
+        args.database.as_deref(),
+    ) {
+        Ok(connected) => connected,
+        Err(code) => return code,
+    };
     // Not while a run of this environment is writing to it.
     if let Err(e) = warehouse.lock(&config.name, &environment.label()) {
         eprintln!("error: {e}; nothing was dropped");

@@ -32,21 +32,15 @@ pub(super) fn source_freshness(args: &RunArgs, warn_error: bool) -> ExitCode {
         say!("Nothing to do: the selection has no source table");
         return ExitCode::SUCCESS;
     }
-    let found = match find_target(&loaded.root, target.as_deref()) {
-        Ok(found) => found,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_USAGE);
-        }
+    let (found, mut warehouse) = match connect(
+        &loaded.root,
+        &config,
+        target.as_deref(),
+        args.database.as_deref(),
+    ) {
+        Ok(connected) => connected,
+        Err(code) => return code,
     };
-    let mut warehouse =
-        match open_warehouse(&found, &loaded.root, &config, args.database.as_deref()) {
-            Ok(w) => w,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(EXIT_USAGE);
-            }
-        };
     let started = chrono::Utc::now();
     let results = check_and_record(
         ir,
@@ -79,23 +73,18 @@ pub(super) fn source_freshness(args: &RunArgs, warn_error: bool) -> ExitCode {
         .filter(|r| !matches!(r.status, Status::Pass | Status::Skipped))
         .map(|r| crate::notify::Problem {
             unique_id: crate::manifest::relation_id(&config.name, ir.relation(r.relation)),
-            status: serde_json::to_value(r.status)
-                .ok()
-                .and_then(|v| v.as_str().map(String::from))
-                .unwrap_or_default(),
+            status: r.status.name().to_string(),
             message: Some(r.message.clone()),
         })
         .collect();
-    notify(
-        &config,
+    let ran = Ran {
+        config: &config,
         ir,
-        &found,
-        "source freshness",
+        target: &found,
+        command: "source freshness",
         started,
-        counts,
-        problems,
-        warned + count(Status::Error) > 0,
-    );
+    };
+    ran.notify(counts, problems, warned + count(Status::Error) > 0);
     if errors > 0 || (warn_error && warned > 0) {
         ExitCode::from(EXIT_ERRORS)
     } else {
@@ -184,9 +173,6 @@ fn write_sources(
     started: chrono::DateTime<chrono::Utc>,
     results: &[Freshness],
 ) {
-    let ended = chrono::Utc::now();
-    let stamp =
-        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let results: Vec<serde_json::Value> = results
         .iter()
         .map(|r| {
@@ -196,23 +182,13 @@ fn write_sources(
             value
         })
         .collect();
-    let json = serde_json::json!({
-        "metadata": {
-            "format_version": crate::manifest::FORMAT_VERSION,
-            "shopc_version": env!("CARGO_PKG_VERSION"),
-            "project": project,
-            "environment": ir.environment.name,
-        },
-        "invocation": {
-            "args": invocation_args(),
-            "started_at": stamp(started),
-            "ended_at": stamp(ended),
-            "elapsed_seconds": (ended - started).num_milliseconds() as f64 / 1000.0,
-        },
-        "results": results,
-    });
     write_artifact(
         &dir.join("sources.json"),
-        &(serde_json::to_string_pretty(&json).unwrap_or_default() + "\n"),
+        &run_artifact(
+            project,
+            &ir.environment.name,
+            started,
+            serde_json::json!({ "results": results }),
+        ),
     );
 }

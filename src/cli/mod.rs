@@ -37,6 +37,8 @@ pub enum Command {
     Check {
         #[command(flatten)]
         project: ProjectArg,
+        #[command(flatten)]
+        env: EnvArg,
         /// Output format of the diagnostics
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
@@ -560,9 +562,10 @@ fn dispatch(cli: Cli) -> ExitCode {
         Command::Retry { project } => retry(&project),
         Command::Check {
             project,
+            env,
             format,
             color,
-        } => check(&project, format, color),
+        } => check(&project, &env, format, color),
         Command::Seed {
             project,
             env,

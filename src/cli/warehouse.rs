@@ -45,7 +45,13 @@ pub(super) fn warehouse_command(args: &RunArgs, command: crate::run::Command) ->
         );
         return ExitCode::from(EXIT_ERRORS);
     }
-    let started = chrono::Utc::now();
+    let ran = Ran {
+        config: &config,
+        ir: &compilation.ir,
+        target: &target,
+        command: command.name(),
+        started: chrono::Utc::now(),
+    };
     // A run that cannot start is a failed run: the team hears of it too.
     let not_run = |why: &str| {
         let problem = crate::notify::Problem {
@@ -60,16 +66,7 @@ pub(super) fn warehouse_command(args: &RunArgs, command: crate::run::Command) ->
             errors: 1,
             ..Default::default()
         };
-        notify(
-            &config,
-            &compilation.ir,
-            &target,
-            command.name(),
-            started,
-            counts,
-            vec![problem],
-            false,
-        );
+        ran.notify(counts, vec![problem], false);
     };
     let mut warehouse =
         match open_warehouse(&target, &loaded.root, &config, args.database.as_deref()) {
@@ -126,7 +123,8 @@ pub(super) fn warehouse_command(args: &RunArgs, command: crate::run::Command) ->
     write_run_results(
         &loaded.root.join(&config.paths.target),
         &config.name,
-        started,
+        &compilation.ir.environment.name,
+        ran.started,
         &summary,
     );
     drop(out);
@@ -146,16 +144,7 @@ pub(super) fn warehouse_command(args: &RunArgs, command: crate::run::Command) ->
             message: r.message.clone(),
         })
         .collect();
-    notify(
-        &config,
-        &compilation.ir,
-        &target,
-        command.name(),
-        started,
-        counts,
-        problems,
-        past_threshold,
-    );
+    ran.notify(counts, problems, past_threshold);
     if summary.success() {
         ExitCode::SUCCESS
     } else {
@@ -163,44 +152,54 @@ pub(super) fn warehouse_command(args: &RunArgs, command: crate::run::Command) ->
     }
 }
 
-/// Sends the run's outcome to the notifications due, and prints what
-/// happened to each (a failure is a warning; the exit status stands).
-#[allow(clippy::too_many_arguments)]
-pub(super) fn notify(
-    config: &crate::config::ProjectConfig,
-    ir: &crate::ir::Ir,
-    target: &FoundTarget,
-    command: &str,
-    started: chrono::DateTime<chrono::Utc>,
-    counts: crate::notify::Counts,
-    problems: Vec<crate::notify::Problem>,
-    stale: bool,
-) {
-    if config.notifications.is_empty() {
-        return;
-    }
-    let (status, events) = crate::notify::Report::events(&counts, stale);
-    let report = crate::notify::Report {
-        project: config.name.clone(),
-        environment: ir.environment.name.clone(),
-        target: target
-            .name
-            .clone()
-            .unwrap_or_else(|| target.target.adapter().to_string()),
-        command: command.to_string(),
-        status,
-        events,
-        counts,
-        problems,
-        started_at: started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        elapsed_seconds: (chrono::Utc::now() - started).num_milliseconds() as f64 / 1000.0,
-        run_url: None,
-    };
-    for line in crate::notify::send(config, &report, &|v| std::env::var(v).ok()) {
-        if line.starts_with("warning:") {
-            eprintln!("{line}");
-        } else {
-            say!("{line}");
+/// Where and when a run happened, for its notifications.
+pub(super) struct Ran<'a> {
+    pub(super) config: &'a crate::config::ProjectConfig,
+    pub(super) ir: &'a crate::ir::Ir,
+    pub(super) target: &'a FoundTarget,
+    pub(super) command: &'a str,
+    pub(super) started: chrono::DateTime<chrono::Utc>,
+}
+
+impl Ran<'_> {
+    /// Sends how the run ended to the notifications due, and prints what
+    /// happened to each (a failure is a warning; the exit status stands).
+    /// `stale`: a source was past a freshness threshold.
+    pub(super) fn notify(
+        &self,
+        counts: crate::notify::Counts,
+        problems: Vec<crate::notify::Problem>,
+        stale: bool,
+    ) {
+        if self.config.notifications.is_empty() {
+            return;
+        }
+        let (status, events) = crate::notify::Report::events(&counts, stale);
+        let report = crate::notify::Report {
+            project: self.config.name.clone(),
+            environment: self.ir.environment.name.clone(),
+            target: self
+                .target
+                .name
+                .clone()
+                .unwrap_or_else(|| self.target.target.adapter().to_string()),
+            command: self.command.to_string(),
+            status,
+            events,
+            counts,
+            problems,
+            started_at: self
+                .started
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            elapsed_seconds: (chrono::Utc::now() - self.started).num_milliseconds() as f64 / 1000.0,
+            run_url: None,
+        };
+        for line in crate::notify::send(self.config, &report, &|v| std::env::var(v).ok()) {
+            if line.starts_with("warning:") {
+                eprintln!("{line}");
+            } else {
+                say!("{line}");
+            }
         }
     }
 }
@@ -278,6 +277,24 @@ pub(super) fn find_target(
         file: Some(file),
         target,
     })
+}
+
+/// Finds a target (`name`, else profiles.toml's default, else the
+/// embedded DuckDB file) and connects to it; on failure, says why and
+/// returns the usage exit code.
+pub(super) fn connect(
+    root: &std::path::Path,
+    config: &crate::config::ProjectConfig,
+    name: Option<&str>,
+    database: Option<&std::path::Path>,
+) -> Result<(FoundTarget, Box<dyn crate::warehouse::Warehouse + Send>), ExitCode> {
+    let fail = |e: String| {
+        eprintln!("error: {e}");
+        ExitCode::from(EXIT_USAGE)
+    };
+    let found = find_target(root, name).map_err(fail)?;
+    let warehouse = open_warehouse(&found, root, config, database).map_err(fail)?;
+    Ok((found, warehouse))
 }
 
 /// Connects to a target's warehouse. BigQuery is emission only.
