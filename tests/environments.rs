@@ -388,3 +388,34 @@ fn an_environment_runs_on_its_target_unless_target_says_otherwise() {
     ));
     assert!(text.contains("target:   elsewhere (duckdb)"), "{text}");
 }
+
+#[test]
+fn retry_runs_in_the_environment_and_as_the_user_of_the_run() {
+    let (_temp, root) = common::shopco_copy(&[]);
+    let path = root.join("seeds/raw_products.csv");
+    let whole = std::fs::read_to_string(&path).unwrap();
+    let without_67: Vec<&str> = whole.lines().filter(|l| !l.starts_with("67,")).collect();
+    std::fs::write(&path, without_67.join("\n") + "\n").unwrap();
+    let out = as_user("alice", "build", &root, &["--env", "staging"]);
+    assert_eq!(out.status.code(), Some(1));
+    let results: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("target/run_results.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(results["metadata"]["environment"], "staging");
+    assert_eq!(results["metadata"]["user"], serde_json::Value::Null);
+    // Bob retries in his shell's default (dev): the retry runs where the
+    // failed run did (and fails the same way: the seed is not reloaded).
+    let out = as_user("bob", "retry", &root, &[]);
+    let text = common::stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("OK      view staging_staging.stg_order_items"),
+        "{text}"
+    );
+    assert!(
+        text.contains("SKIP    table staging_marts.fct_product_performance"),
+        "{text}"
+    );
+    assert!(!text.contains("dev_bob"), "{text}");
+}

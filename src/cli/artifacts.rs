@@ -117,6 +117,18 @@ pub(super) fn retry(project: &ProjectArg) -> ExitCode {
     {
         kept.extend(["--defer-state".to_string(), original]);
     }
+    // In the environment (and as the user) the run was in, whatever
+    // SHOPC_ENV and SHOPC_USER say now.
+    let recorded = |key: &str| results["metadata"][key].as_str().map(String::from);
+    for (option, key) in [("--env", "environment"), ("--user", "user")] {
+        if !args
+            .iter()
+            .any(|a| a == option || a.starts_with(&format!("{option}=")))
+            && let Some(value) = recorded(key)
+        {
+            kept.extend([option.to_string(), value]);
+        }
+    }
     kept.push("--project".into());
     kept.push(project.project.display().to_string());
     say!(
@@ -267,7 +279,7 @@ pub(super) fn write_artifact(path: &std::path::Path, text: &str) {
 pub(super) fn write_run_results(
     dir: &std::path::Path,
     project: &str,
-    environment: &str,
+    environment: &crate::environment::Environment,
     started: chrono::DateTime<chrono::Utc>,
     summary: &crate::run::Summary,
 ) {
@@ -296,11 +308,12 @@ pub(super) fn write_run_results(
 }
 
 /// The text of an artifact of a run (`run_results.json`, `sources.json`):
-/// `metadata` (format and shopc's version, project, environment) and
+/// `metadata` (format and shopc's version, project, environment and its
+/// user, `null` when its schemas are no user's) and
 /// `invocation` (the arguments, start, end, length), then `body`'s fields.
 pub(super) fn run_artifact(
     project: &str,
-    environment: &str,
+    environment: &crate::environment::Environment,
     started: chrono::DateTime<chrono::Utc>,
     body: serde_json::Value,
 ) -> String {
@@ -312,7 +325,8 @@ pub(super) fn run_artifact(
             "format_version": crate::manifest::FORMAT_VERSION,
             "shopc_version": env!("CARGO_PKG_VERSION"),
             "project": project,
-            "environment": environment,
+            "environment": environment.name,
+            "user": environment.user,
         },
         "invocation": {
             "args": invocation_args(),

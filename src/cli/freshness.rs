@@ -186,7 +186,7 @@ fn write_sources(
         &dir.join("sources.json"),
         &run_artifact(
             project,
-            &ir.environment.name,
+            &ir.environment,
             started,
             serde_json::json!({ "results": results }),
         ),

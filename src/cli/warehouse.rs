@@ -123,7 +123,7 @@ pub(super) fn warehouse_command(args: &RunArgs, command: crate::run::Command) ->
     write_run_results(
         &loaded.root.join(&config.paths.target),
         &config.name,
-        &compilation.ir.environment.name,
+        &compilation.ir.environment,
         ran.started,
         &summary,
     );
