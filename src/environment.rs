@@ -355,8 +355,14 @@ pub fn resolve(
     user: impl FnOnce() -> Result<String, String>,
 ) -> Result<Environment, String> {
     if !valid_name(name) {
+        let lower = name.to_ascii_lowercase();
+        let suggestion = if valid_name(&lower) {
+            format!("; did you mean `{lower}`?")
+        } else {
+            String::new()
+        };
         return Err(format!(
-            "--env `{name}`: an environment's name is lowercase letters, digits and `_` (such as `dev` or `pr_12`)"
+            "--env `{name}`: an environment's name is lowercase letters, digits and `_` (such as `dev` or `pr_12`){suggestion}"
         ));
     }
     let all = declared(config);
@@ -407,7 +413,8 @@ pub fn user_name(given: Option<&str>, login: Option<&str>) -> Result<String, Str
     let safe = |name: &str| {
         !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
     };
-    if let Some(given) = given {
+    // An empty `SHOPC_USER=` is no name.
+    if let Some(given) = given.filter(|g| !g.trim().is_empty()) {
         if !safe(given) {
             return Err(format!(
                 "user name `{given}` cannot be part of a schema name: give one of letters, digits and `_` \
@@ -473,6 +480,7 @@ mod tests {
             "jean_luc_picard"
         );
         assert!(user_name(None, None).is_err());
+        assert_eq!(user_name(Some(""), Some("ann")).unwrap(), "ann");
     }
 
     #[test]

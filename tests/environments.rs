@@ -168,6 +168,13 @@ fn an_unknown_environment_is_a_usage_error_with_a_suggestion() {
     );
     assert!(err.contains("`dev`, `staging`, `pr_*`, `prod`"), "{err}");
     assert!(!root.join("target/shopco.duckdb").exists(), "nothing ran");
+    let out = as_user("alice", "build", &root, &["--env", "Prod"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        common::stderr(&out).contains("did you mean `prod`?"),
+        "{}",
+        common::stderr(&out)
+    );
     // `pr_` alone is not a pull request's name.
     let out = as_user("alice", "ls", &root, &["--env", "pr_"]);
     assert_eq!(out.status.code(), Some(2), "{}", common::stderr(&out));
