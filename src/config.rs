@@ -301,11 +301,9 @@ fn check_notifications(file: FileId, text: &str, config: &ProjectConfig) -> Vec<
         }
         for env in &n.environments {
             let word = env.get_ref();
-            let known = environments.iter().any(|e| {
-                e == word
-                    || e.strip_suffix('*')
-                        .is_some_and(|p| word.len() > p.len() && word.starts_with(p))
-            });
+            let known = environments
+                .iter()
+                .any(|e| crate::environment::covers(e, word));
             if !known {
                 invalid(
                     inside(file, text, env, 0, word.len()),

@@ -326,7 +326,7 @@ pub fn valid_name(name: &str) -> bool {
 }
 
 /// Whether a declared name (`pr_*` is a pattern) covers `name`.
-fn covers(declared: &str, name: &str) -> bool {
+pub fn covers(declared: &str, name: &str) -> bool {
     match declared.strip_suffix('*') {
         Some(prefix) => name.len() > prefix.len() && name.starts_with(prefix),
         None => declared == name,

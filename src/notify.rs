@@ -152,13 +152,9 @@ pub fn due<'c>(
         .iter()
         .filter(|(_, n)| {
             n.environments.is_empty()
-                || n.environments.iter().any(|e| {
-                    let e = e.get_ref();
-                    e == environment
-                        || e.strip_suffix('*').is_some_and(|p| {
-                            environment.len() > p.len() && environment.starts_with(p)
-                        })
-                })
+                || n.environments
+                    .iter()
+                    .any(|e| crate::environment::covers(e.get_ref(), environment))
         })
         .filter(|(_, n)| {
             let on: Vec<&str> = if n.on.is_empty() {

@@ -657,28 +657,18 @@ impl Problem {
                 span,
                 message,
                 help,
-            } => {
-                let d = d
-                    .with_title("invalid environment in shop.toml")
-                    .with_primary(*span, message.clone());
-                match help {
-                    Some(help) => d.with_help(help.clone()),
-                    None => d,
-                }
-            }
+            } => d
+                .with_title("invalid environment in shop.toml")
+                .with_primary(*span, message.clone())
+                .with_optional_help(help.clone()),
             InvalidNotification {
                 span,
                 message,
                 help,
-            } => {
-                let d = d
-                    .with_title("invalid notification in shop.toml")
-                    .with_primary(*span, message.clone());
-                match help {
-                    Some(help) => d.with_help(help.clone()),
-                    None => d,
-                }
-            }
+            } => d
+                .with_title("invalid notification in shop.toml")
+                .with_primary(*span, message.clone())
+                .with_optional_help(help.clone()),
             SecretInProjectFile { span, key, example } => d
                 .with_title(format!("`{key}` is a secret, written in shop.toml"))
                 .with_primary(*span, "read it from the environment instead (shown masked)")
@@ -691,15 +681,10 @@ impl Problem {
                 span,
                 message,
                 help,
-            } => {
-                let d = d
-                    .with_title("invalid hook in shop.toml")
-                    .with_primary(*span, message.clone());
-                match help {
-                    Some(help) => d.with_help(help.clone()),
-                    None => d,
-                }
-            }
+            } => d
+                .with_title("invalid hook in shop.toml")
+                .with_primary(*span, message.clone())
+                .with_optional_help(help.clone()),
             UnknownSetting {
                 span,
                 key,

@@ -147,6 +147,19 @@ impl Summary {
         message: Option<&str>,
     ) -> &mut NodeResult {
         let (kind, name) = node_of(ir, step);
+        self.record_node(kind, name, status, seconds, message)
+    }
+
+    /// Records a node of its own kind (a step, a stale source, a hook),
+    /// with the first line of its message.
+    fn record_node(
+        &mut self,
+        kind: &'static str,
+        name: String,
+        status: &'static str,
+        seconds: f64,
+        message: Option<&str>,
+    ) -> &mut NodeResult {
         self.results.push(NodeResult {
             kind,
             name,
@@ -808,15 +821,14 @@ pub fn execute(
     stale.sort();
     for (id, why) in stale {
         summary.failed += 1;
-        summary.results.push(NodeResult {
-            kind: "source",
-            name: ir.relation(*id).name.clone(),
-            status: "error",
-            seconds: 0.0,
-            rows_affected: None,
-            failures: None,
-            message: Some(format!("freshness: {why}")),
-        });
+        let name = ir.relation(*id).name.clone();
+        summary.record_node(
+            "source",
+            name,
+            "error",
+            0.0,
+            Some(&format!("freshness: {why}")),
+        );
     }
     let deferral = match defer {
         None => Deferral::default(),
@@ -1142,21 +1154,12 @@ fn run_hooks(
             Err(e) => {
                 all = false;
                 summary.failed += 1;
-                let first = e.to_string().lines().next().unwrap_or_default().to_string();
                 printer.line(out, "ERROR", "hook", &name, &format!("{seconds:.2}s"));
                 detail(out, &e.to_string());
-                ("error", Some(first))
+                ("error", Some(e.to_string()))
             }
         };
-        summary.results.push(NodeResult {
-            kind: "hook",
-            name,
-            status,
-            seconds,
-            rows_affected: None,
-            failures: None,
-            message,
-        });
+        summary.record_node("hook", name, status, seconds, message.as_deref());
     }
     let _ = writeln!(out);
     all
