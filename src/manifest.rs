@@ -14,6 +14,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
+use std::sync::Arc;
 
 use serde::Serialize;
 use sha2::Digest as _;
@@ -26,14 +27,26 @@ use crate::ir::{
 };
 use crate::span::{SourceDb, Span};
 
-/// The manifest's format; a reader refuses another.
-pub const FORMAT_VERSION: u32 = 1;
+/// The manifest's format; a reader refuses another. 2: a column reference
+/// is one string, `node.column`.
+pub const FORMAT_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Manifest {
     pub metadata: Metadata,
-    /// By unique id, sorted.
-    pub nodes: BTreeMap<String, Node>,
+    /// By unique id, sorted. Boxed: a node is large, and a map moves its
+    /// values as it grows.
+    pub nodes: BTreeMap<Arc<str>, Box<Node>>,
+}
+
+/// A manifest of a large project is some hundreds of thousands of small
+/// allocations: they are freed on every core, not one after the other.
+impl Drop for Manifest {
+    fn drop(&mut self) {
+        use rayon::prelude::*;
+        let nodes: Vec<Box<Node>> = std::mem::take(&mut self.nodes).into_values().collect();
+        crate::in_pool(|| nodes.into_par_iter().for_each(drop));
+    }
 }
 
 /// The command that wrote a manifest, and when: the only part of the file
@@ -48,36 +61,40 @@ pub struct Invocation {
 
 impl Manifest {
     /// The file's text, compact (as dbt writes its own): `metadata`,
-    /// `invocation`, then `nodes`, each node written on its own thread.
+    /// `invocation`, then `nodes`, written in runs of nodes in parallel.
     pub fn to_json(&self, invocation: &Invocation) -> String {
         use rayon::prelude::*;
-        let nodes: Vec<(&String, &Node)> = self.nodes.iter().collect();
-        let written: Vec<String> = crate::in_pool(|| {
+        let nodes: Vec<(&Arc<str>, &Box<Node>)> = self.nodes.iter().collect();
+        let written: Vec<Vec<u8>> = crate::in_pool(|| {
             nodes
-                .par_iter()
-                .map(|(id, node)| {
-                    let mut text = serde_json::to_string(id).unwrap_or_default();
-                    text.push(':');
-                    text.push_str(&serde_json::to_string(node).unwrap_or_default());
-                    text
+                .par_chunks(256)
+                .map(|run| {
+                    let mut out = Vec::with_capacity(run.len() * 2048);
+                    for (id, node) in run {
+                        out.push(b',');
+                        // Writing to a Vec fails only on a non-string key,
+                        // which a node has none of.
+                        let _ = serde_json::to_writer(&mut out, id);
+                        out.push(b':');
+                        let _ = serde_json::to_writer(&mut out, node);
+                    }
+                    out
                 })
                 .collect()
         });
-        let mut text =
-            String::with_capacity(written.iter().map(|t| t.len() + 1).sum::<usize>() + 512);
-        text.push_str("{\"metadata\":");
-        text.push_str(&serde_json::to_string(&self.metadata).unwrap_or_default());
-        text.push_str(",\"invocation\":");
-        text.push_str(&serde_json::to_string(invocation).unwrap_or_default());
-        text.push_str(",\"nodes\":{");
-        for (i, node) in written.iter().enumerate() {
-            if i > 0 {
-                text.push(',');
-            }
-            text.push_str(node);
+        let mut text = Vec::with_capacity(written.iter().map(Vec::len).sum::<usize>() + 512);
+        text.extend_from_slice(b"{\"metadata\":");
+        let _ = serde_json::to_writer(&mut text, &self.metadata);
+        text.extend_from_slice(b",\"invocation\":");
+        let _ = serde_json::to_writer(&mut text, invocation);
+        text.extend_from_slice(b",\"nodes\":{");
+        for (i, run) in written.iter().enumerate() {
+            // Each run starts with the comma before its first node.
+            text.extend_from_slice(if i == 0 { &run[1..] } else { run });
         }
-        text.push_str("}}\n");
-        text
+        text.extend_from_slice(b"}}\n");
+        // serde_json writes UTF-8 only.
+        String::from_utf8(text).unwrap_or_default()
     }
 }
 
@@ -94,14 +111,14 @@ pub struct Metadata {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Node {
-    pub unique_id: String,
+    pub unique_id: Arc<str>,
     /// `source`, `seed`, `model`, `snapshot`, `test` or `reconciliation`.
     pub kind: &'static str,
     pub name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub layer: Option<String>,
     /// The file, relative to the project, and the line it starts on.
-    pub file: String,
+    pub file: Arc<str>,
     pub line: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
@@ -121,9 +138,9 @@ pub struct Node {
     pub depends_on: DependsOn,
     /// The unique ids of its tests (a relation), or the relation a test is of.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub tests: Vec<String>,
+    pub tests: Vec<Arc<str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub attached_to: Option<String>,
+    pub attached_to: Option<Arc<str>>,
     /// A test's severity: `error` or `warn`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub severity: Option<&'static str>,
@@ -134,10 +151,10 @@ impl Node {
     /// A node with nothing but its id, kind, name and place; the rest is
     /// filled in by kind.
     fn new(
-        unique_id: String,
+        unique_id: Arc<str>,
         kind: &'static str,
         name: String,
-        (file, line): (String, usize),
+        (file, line): (Arc<str>, usize),
     ) -> Node {
         Node {
             unique_id,
@@ -157,9 +174,9 @@ impl Node {
             attached_to: None,
             severity: None,
             fingerprints: Fingerprints {
-                meaning: String::new(),
-                config: String::new(),
-                docs: String::new(),
+                meaning: Digest([0; 32]),
+                config: Digest([0; 32]),
+                docs: Digest([0; 32]),
                 rows: None,
             },
         }
@@ -190,9 +207,10 @@ pub struct Materialization {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ColumnNode {
-    pub name: String,
-    #[serde(rename = "type")]
-    pub ty: String,
+    /// Shared with the column's references.
+    pub name: Arc<str>,
+    #[serde(rename = "type", serialize_with = "display")]
+    pub ty: crate::ir::types::Type,
     pub nullable: bool,
     /// `additive`, `semi-additive` or `non-additive`.
     pub additivity: &'static str,
@@ -203,19 +221,21 @@ pub struct ColumnNode {
     pub from: Vec<ColumnRef>,
     /// Its name, type and how it is computed: which columns of a changed
     /// model changed, for `state:impacted`.
-    pub fingerprint: String,
+    pub fingerprint: Digest<8>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+/// A column of a node, written `model.shopco.fact_orders.revenue`: its
+/// node's unique id, a dot and its name (which has no dot).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ColumnRef {
-    /// Shared: the same few ids are named by many columns.
-    pub node: std::sync::Arc<str>,
-    pub column: String,
+    /// Shared: the same few ids and names are named by many columns.
+    pub node: Arc<str>,
+    pub column: Arc<str>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct DependsOn {
-    pub nodes: Vec<String>,
+    pub nodes: Vec<Arc<str>>,
     /// Every upstream column the node reads, anywhere in its query.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub columns: Vec<ColumnRef>,
@@ -223,14 +243,93 @@ pub struct DependsOn {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Fingerprints {
-    pub meaning: String,
-    pub config: String,
-    pub docs: String,
+    pub meaning: Digest,
+    pub config: Digest,
+    pub docs: Digest,
     /// What decides which rows it has: what it reads and how it joins,
     /// filters, groups and dedupes, and its grain (a part of its meaning;
     /// not of tests and seeds).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub rows: Option<String>,
+    pub rows: Option<Digest>,
+}
+
+impl Serialize for ColumnRef {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        thread_local! {
+            static TEXT: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+        }
+        TEXT.with_borrow_mut(|text| {
+            text.clear();
+            text.push_str(&self.node);
+            text.push('.');
+            text.push_str(&self.column);
+            serializer.serialize_str(text)
+        })
+    }
+}
+
+/// A sha256 (or its first `N` bytes), written as lowercase hex.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Digest<const N: usize = 32>(pub [u8; N]);
+
+impl<const N: usize> Digest<N> {
+    /// The digest of what `text` holds, cut to `N` bytes.
+    pub fn of(text: impl AsRef<[u8]>) -> Self {
+        Self::from_sha(sha2::Sha256::digest(text))
+    }
+
+    fn from_sha(full: impl AsRef<[u8]>) -> Self {
+        let mut out = [0; N];
+        out.copy_from_slice(&full.as_ref()[..N]);
+        Digest(out)
+    }
+
+    /// Reads `N` bytes of hex, as written.
+    pub fn parse(text: &str) -> Option<Self> {
+        let text = text.as_bytes();
+        if text.len() != 2 * N {
+            return None;
+        }
+        let digit = |c: u8| char::from(c).to_digit(16).map(|d| d as u8);
+        let mut out = [0; N];
+        for (byte, pair) in out.iter_mut().zip(text.chunks_exact(2)) {
+            *byte = digit(pair[0])? << 4 | digit(pair[1])?;
+        }
+        Some(Digest(out))
+    }
+}
+
+impl<const N: usize> Digest<N> {
+    /// Its hex digits, written into `out` (of `2 * N` bytes).
+    fn hex<'o>(&self, out: &'o mut [u8]) -> &'o str {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        for (pair, b) in out.chunks_exact_mut(2).zip(self.0) {
+            pair[0] = DIGITS[usize::from(b >> 4)];
+            pair[1] = DIGITS[usize::from(b & 0xf)];
+        }
+        // Hex digits are ASCII.
+        std::str::from_utf8(out).unwrap_or_default()
+    }
+}
+
+impl<const N: usize> std::fmt::Display for Digest<N> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.hex(&mut [0; 64][..2 * N]))
+    }
+}
+
+impl<const N: usize> Serialize for Digest<N> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.hex(&mut [0; 64][..2 * N]))
+    }
+}
+
+/// Writes a value as the string its `Display` gives.
+fn display<T: std::fmt::Display, S: serde::Serializer>(
+    value: &T,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(value)
 }
 
 /// The manifest of a compiled project. `root` is the project folder as
@@ -244,18 +343,34 @@ pub fn build(
     project: &str,
     root: &str,
     dialect: Dialect,
-    seeds: &[(RelId, String, String)],
+    seeds: &[(RelId, String, Digest)],
 ) -> Manifest {
+    use rayon::prelude::*;
+    let (ids, names) = crate::in_pool(|| {
+        rayon::join(
+            || {
+                ir.relations
+                    .par_iter()
+                    .map(|rel| relation_id(project, rel).into())
+                    .collect()
+            },
+            || {
+                ir.columns
+                    .par_iter()
+                    .map(|c| c.name.as_str().into())
+                    .collect()
+            },
+        )
+    });
     let mut builder = Builder {
         ir,
         db,
         project,
-        root,
-        ids: ir
-            .relations
-            .iter()
-            .map(|rel| relation_id(project, rel).into())
+        ids,
+        files: (0..db.len())
+            .map(|i| relative(root, &db.get(crate::span::FileId(i as u32)).path).into())
             .collect(),
+        names,
         meaning: BTreeMap::new(),
         nodes: BTreeMap::new(),
         additivity: &analysis.additivities,
@@ -281,8 +396,7 @@ pub fn build(
         .copied()
         .filter(|id| !ephemeral(id) && !snapshot(id))
         .collect();
-    let built: Vec<(Node, String)> = {
-        use rayon::prelude::*;
+    let built: Vec<(Node, Digest)> = {
         let builder = &builder;
         crate::in_pool(|| others.par_iter().map(|&id| builder.relation(id)).collect())
     };
@@ -309,7 +423,6 @@ pub fn build(
         .collect();
     let emitter = Emitter::with_grains(ir, Dialect::DuckDb, &analysis.grains).reading(logical);
     let tests: Vec<Vec<Node>> = {
-        use rayon::prelude::*;
         let builder = &builder;
         crate::in_pool(|| {
             ir.order
@@ -320,9 +433,9 @@ pub fn build(
     };
     for (&id, tests) in ir.order.iter().zip(tests) {
         let owner = builder.id(id);
-        let ids: Vec<String> = tests.iter().map(|t| t.unique_id.clone()).collect();
+        let ids: Vec<Arc<str>> = tests.iter().map(|t| t.unique_id.clone()).collect();
         for test in tests {
-            builder.nodes.insert(test.unique_id.clone(), test);
+            builder.nodes.insert(test.unique_id.clone(), Box::new(test));
         }
         if let Some(node) = builder.nodes.get_mut(&owner) {
             node.tests = ids;
@@ -334,17 +447,17 @@ pub fn build(
             RelationKind::Table(t) => t.identifier.clone(),
             _ => rel.name.clone(),
         };
-        let id = format!("seed.{project}.{name}");
+        let id: Arc<str> = format!("seed.{project}.{name}").into();
         let fills = builder.id(*table);
-        let mut node = Node::new(id.clone(), "seed", name, (relative(root, path), 1));
+        let mut node = Node::new(id.clone(), "seed", name, (relative(root, path).into(), 1));
         node.attached_to = Some(fills);
         node.fingerprints = Fingerprints {
-            meaning: digest.clone(),
-            config: hash(""),
-            docs: hash(""),
+            meaning: *digest,
+            config: Digest::of(""),
+            docs: Digest::of(""),
             rows: None,
         };
-        builder.nodes.insert(id, node);
+        builder.nodes.insert(id, Box::new(node));
     }
     Manifest {
         metadata: Metadata {
@@ -375,7 +488,7 @@ fn relation_kind(rel: &crate::ir::Relation) -> &'static str {
 
 /// The hex sha256 of a text (or of bytes).
 pub fn hash(text: impl AsRef<[u8]>) -> String {
-    hex(&sha2::Sha256::digest(text))
+    Digest::<32>::of(text).to_string()
 }
 
 /// A sha256 fed by what is written to it: the fingerprint of a text
@@ -384,8 +497,8 @@ pub fn hash(text: impl AsRef<[u8]>) -> String {
 struct HashWriter(sha2::Sha256);
 
 impl HashWriter {
-    fn finish(self) -> String {
-        hex(&self.0.finalize())
+    fn finish(self) -> Digest {
+        Digest::from_sha(self.0.finalize())
     }
 }
 
@@ -394,22 +507,6 @@ impl Write for HashWriter {
         self.0.update(s.as_bytes());
         Ok(())
     }
-}
-
-/// The first 64 bits of a text's sha256, in hex: enough to tell whether
-/// one column of a relation changed.
-fn short_hash(text: &str) -> String {
-    hex(&sha2::Sha256::digest(text)[..8])
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
-    }
-    out
 }
 
 fn relative(root: &str, path: &str) -> String {
@@ -424,26 +521,30 @@ struct Builder<'a> {
     ir: &'a Ir,
     db: &'a SourceDb,
     project: &'a str,
-    root: &'a str,
+
     /// Each relation's unique id, by index.
     ids: Vec<std::sync::Arc<str>>,
+    /// Each file's path relative to the project, by index.
+    files: Vec<Arc<str>>,
+    /// Each column's name, by index: shared by its node and its references.
+    names: Vec<Arc<str>>,
     /// Meaning fingerprints so far: an ephemeral's, for its readers.
-    meaning: BTreeMap<RelId, String>,
-    nodes: BTreeMap<String, Node>,
+    meaning: BTreeMap<RelId, Digest>,
+    nodes: BTreeMap<Arc<str>, Box<Node>>,
     additivity: &'a crate::check::additivity::Additivities,
     nullability: &'a crate::check::nullability::Nullability,
 }
 
 impl Builder<'_> {
     /// `model.shopco.fact_orders`, `source.shopco.raw.raw_orders`.
-    fn id(&self, id: RelId) -> String {
-        self.ids[id.index()].to_string()
+    fn id(&self, id: RelId) -> Arc<str> {
+        self.ids[id.index()].clone()
     }
 
-    fn location(&self, span: Span) -> (String, usize) {
+    fn location(&self, span: Span) -> (Arc<str>, usize) {
         let file = self.db.get(span.file);
         (
-            relative(self.root, &file.path),
+            self.files[span.file.0 as usize].clone(),
             file.line_col(span.start as usize).0,
         )
     }
@@ -452,27 +553,28 @@ impl Builder<'_> {
         let c = self.ir.column(column);
         ColumnRef {
             node: self.ids[c.relation.index()].clone(),
-            column: c.name.clone(),
+            column: self.names[column.index()].clone(),
         }
     }
 
     /// Keeps a relation's node, and its meaning for what folds it in.
-    fn add(&mut self, id: RelId, node: Node, meaning: String) {
+    fn add(&mut self, id: RelId, node: Node, meaning: Digest) {
         self.meaning.insert(id, meaning);
-        self.nodes.insert(node.unique_id.clone(), node);
+        self.nodes.insert(node.unique_id.clone(), Box::new(node));
     }
 
     /// A relation's node, and its meaning fingerprint.
-    fn relation(&self, id: RelId) -> (Node, String) {
+    fn relation(&self, id: RelId) -> (Node, Digest) {
         let ir = self.ir;
         let rel = ir.relation(id);
         let (file, line) = self.location(rel.span);
         let mut meaning = HashWriter::default();
         let _ = writeln!(meaning, "{} {}", rel.kind_word(), rel.name);
         // The part of the meaning that decides the rows.
-        let mut rows = String::new();
-        let mut config = String::new();
-        let mut docs = format!("{}\n", rel.doc.as_deref().unwrap_or_default());
+        let mut rows = String::with_capacity(1024);
+        let mut config = String::with_capacity(256);
+        let mut docs = String::with_capacity(1024);
+        let _ = writeln!(docs, "{}", rel.doc.as_deref().unwrap_or_default());
         let mut node = Node::new(
             self.id(id),
             relation_kind(rel),
@@ -567,9 +669,16 @@ impl Builder<'_> {
             RelationKind::Snapshot(s) => Some(s.from),
             _ => None,
         };
+        let mut computed = String::with_capacity(256);
+        node.columns.reserve(rel.columns.len());
         for &c in rel.columns.values() {
             let column = ir.column(c);
-            let mut computed = format!("column {}: {} {:?}", column.name, column.ty, column.role);
+            computed.clear();
+            let _ = write!(
+                computed,
+                "column {}: {} {:?}",
+                column.name, column.ty, column.role
+            );
             if let (Some(expr), Some(q)) = (&column.expr, query) {
                 let _ = write!(computed, " = {}", shown(ir, q, expr));
             }
@@ -595,8 +704,8 @@ impl Builder<'_> {
             }
             let from = self.column_refs(from);
             node.columns.push(ColumnNode {
-                name: column.name.clone(),
-                ty: column.ty.to_string(),
+                name: self.names[c.index()].clone(),
+                ty: column.ty,
                 nullable: !self.nullability.never_null(c),
                 additivity: match self.additivity.of(c) {
                     Additivity::Additive => "additive",
@@ -605,15 +714,15 @@ impl Builder<'_> {
                 },
                 description: column.doc.clone(),
                 from,
-                fingerprint: short_hash(&computed),
+                fingerprint: Digest::of(&computed),
             });
         }
         let meaning = meaning.finish();
         node.fingerprints = Fingerprints {
-            meaning: meaning.clone(),
-            config: hash(&config),
-            docs: hash(&docs),
-            rows: Some(hash(&rows)),
+            meaning,
+            config: Digest::of(&config),
+            docs: Digest::of(&docs),
+            rows: Some(Digest::of(&rows)),
         };
         (node, meaning)
     }
@@ -678,18 +787,14 @@ impl Builder<'_> {
         });
         ids.sort_unstable();
         ids.dedup();
-        let mut read: Vec<(&str, &str, String)> = ids
+        let mut read: Vec<(&str, &str, crate::ir::types::Type)> = ids
             .into_iter()
             .map(|id| {
                 let c = ir.column(id);
-                (
-                    ir.relation(c.relation).name.as_str(),
-                    c.name.as_str(),
-                    c.ty.to_string(),
-                )
+                (ir.relation(c.relation).name.as_str(), c.name.as_str(), c.ty)
             })
             .collect();
-        read.sort_unstable();
+        read.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
         for (relation, column, ty) in read {
             let _ = writeln!(out, "reads {relation}.{column}: {ty}");
         }
@@ -739,7 +844,7 @@ impl Builder<'_> {
                 crate::ir::TestSeverity::Error => "error",
                 crate::ir::TestSeverity::Warn => "warn",
             };
-            let unique_id = format!("{kind}.{}.{}", self.project, test.name);
+            let unique_id: Arc<str> = format!("{kind}.{}.{}", self.project, test.name).into();
             let mut nodes = vec![owner.clone()];
             nodes.extend(test.reads.iter().map(|r| self.id(*r)));
             nodes.dedup();
@@ -760,12 +865,12 @@ impl Builder<'_> {
                 attached_to: Some(owner.clone()),
                 severity: Some(severity),
                 fingerprints: Fingerprints {
-                    meaning: hash(format!(
+                    meaning: Digest::of(format!(
                         "{kind} {} {}\n{}",
                         test.name, test.derived, test.sql
                     )),
-                    config: hash(severity),
-                    docs: hash(""),
+                    config: Digest::of(severity),
+                    docs: Digest::of(""),
                     rows: None,
                 },
                 ..Node::new(unique_id, kind, test.name.clone(), (file, line))
@@ -814,13 +919,14 @@ pub struct Previous {
 
 #[derive(Debug, Clone)]
 struct PreviousNode {
-    meaning: String,
-    config: String,
-    docs: String,
+    meaning: Digest,
+    config: Digest,
+    docs: Digest,
+    /// Each column's name and type, in order.
     columns: Vec<(String, String)>,
     /// Each column's fingerprint, by name (`None`: a manifest without).
-    column_prints: std::collections::HashMap<String, Option<String>>,
-    rows: Option<String>,
+    column_prints: std::collections::HashMap<String, Option<Digest<8>>>,
+    rows: Option<Digest>,
     physical: Option<Physical>,
 }
 
@@ -859,7 +965,7 @@ pub fn read_previous(text: &str, project: &str) -> Result<Previous, String> {
             let print = |k: &str| {
                 node["fingerprints"][k]
                     .as_str()
-                    .map(String::from)
+                    .and_then(Digest::parse)
                     .ok_or_else(|| format!("node `{id}` has no `{k}` fingerprint"))
             };
             let listed = node["columns"].as_array().into_iter().flatten();
@@ -876,7 +982,7 @@ pub fn read_previous(text: &str, project: &str) -> Result<Previous, String> {
                 .map(|c| {
                     (
                         c["name"].as_str().unwrap_or_default().to_string(),
-                        c["fingerprint"].as_str().map(String::from),
+                        c["fingerprint"].as_str().and_then(Digest::parse),
                     )
                 })
                 .collect();
@@ -888,7 +994,9 @@ pub fn read_previous(text: &str, project: &str) -> Result<Previous, String> {
                     docs: print("docs")?,
                     columns,
                     column_prints,
-                    rows: node["fingerprints"]["rows"].as_str().map(String::from),
+                    rows: node["fingerprints"]["rows"]
+                        .as_str()
+                        .and_then(Digest::parse),
                     physical: match (
                         node["physical"]["schema"].as_str(),
                         node["physical"]["name"].as_str(),
@@ -907,28 +1015,34 @@ pub fn read_previous(text: &str, project: &str) -> Result<Previous, String> {
 }
 
 /// How each node of `current` differs from the same node in `previous`.
-pub fn changes(current: &Manifest, previous: &Previous) -> BTreeMap<String, crate::plan::Change> {
+pub fn changes(current: &Manifest, previous: &Previous) -> BTreeMap<Arc<str>, crate::plan::Change> {
+    let mut ty = String::new();
     current
         .nodes
         .values()
         .map(|node| {
-            let change = match previous.nodes.get(&node.unique_id) {
+            let change = match previous.nodes.get(&*node.unique_id) {
                 None => crate::plan::Change {
                     new: true,
                     ..Default::default()
                 },
                 Some(before) => {
-                    let columns: Vec<(String, String)> = node
-                        .columns
-                        .iter()
-                        .map(|c| (c.name.clone(), c.ty.clone()))
-                        .collect();
+                    let same_columns = node.columns.len() == before.columns.len()
+                        && node
+                            .columns
+                            .iter()
+                            .zip(&before.columns)
+                            .all(|(c, (name, was))| {
+                                ty.clear();
+                                let _ = write!(ty, "{}", c.ty);
+                                *c.name == **name && ty == *was
+                            });
                     let f = &node.fingerprints;
                     crate::plan::Change {
                         new: false,
                         body: f.meaning != before.meaning,
                         config: f.config != before.config,
-                        columns: columns != before.columns,
+                        columns: !same_columns,
                         docs: f.docs != before.docs,
                     }
                 }
@@ -942,37 +1056,31 @@ pub fn changes(current: &Manifest, previous: &Previous) -> BTreeMap<String, crat
 /// (or that is new): whether its rows may have changed, and which of its
 /// columns changed, appeared or went (for `state:impacted`). A manifest
 /// without row or column fingerprints says every row changed.
-pub fn diffs(current: &Manifest, previous: &Previous) -> BTreeMap<String, crate::plan::Diff> {
+pub fn diffs(current: &Manifest, previous: &Previous) -> BTreeMap<Arc<str>, crate::plan::Diff> {
     let mut out = BTreeMap::new();
     for node in current.nodes.values() {
         if node.fingerprints.rows.is_none() {
             continue;
         }
-        let diff = match previous.nodes.get(&node.unique_id) {
+        let diff = match previous.nodes.get(&*node.unique_id) {
             None => crate::plan::Diff {
                 rows: true,
-                columns: node.columns.iter().map(|c| c.name.clone()).collect(),
+                columns: node.columns.iter().map(|c| c.name.to_string()).collect(),
             },
             Some(before) => {
                 let mut columns: Vec<String> = node
                     .columns
                     .iter()
                     .filter(|c| {
-                        before
-                            .column_prints
-                            .get(&c.name)
-                            .cloned()
-                            .flatten()
-                            .as_deref()
-                            != Some(c.fingerprint.as_str())
+                        before.column_prints.get(&*c.name).copied().flatten() != Some(c.fingerprint)
                     })
-                    .map(|c| c.name.clone())
+                    .map(|c| c.name.to_string())
                     .collect();
                 columns.extend(
                     before
                         .column_prints
                         .keys()
-                        .filter(|name| !node.columns.iter().any(|c| &c.name == *name))
+                        .filter(|name| !node.columns.iter().any(|c| *c.name == ***name))
                         .cloned(),
                 );
                 columns.sort();

@@ -66,7 +66,26 @@ fn shopcos_manifest_follows_its_schema_and_knows_every_node() {
         .find(|c| c["name"] == "revenue")
         .expect("fact_orders.revenue");
     assert_eq!(revenue["additivity"], "additive");
-    assert!(!revenue["from"].as_array().unwrap().is_empty(), "{revenue}");
+    // Its upstream columns, each named `node.column`.
+    let from: Vec<&str> = revenue["from"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    assert!(!from.is_empty(), "{revenue}");
+    for column in &from {
+        let (node, name) = column.rsplit_once('.').unwrap();
+        assert!(nodes.contains_key(node), "{column}");
+        assert!(
+            nodes[node]["columns"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["name"] == name),
+            "{column}"
+        );
+    }
     // Its tests are nodes attached to it.
     for test in fact["tests"].as_array().unwrap() {
         let test = &nodes[test.as_str().unwrap()];
@@ -670,7 +689,7 @@ fn a_state_that_cannot_be_read_is_a_usage_error() {
         (&good[..good.len() / 2], "is not a manifest"),
         ("{}", "format version (none)"),
         (
-            &good.replacen("\"format_version\":1", "\"format_version\":9", 1),
+            &good.replacen("\"format_version\":2", "\"format_version\":9", 1),
             "format version 9",
         ),
         (

@@ -163,7 +163,7 @@ pub(super) fn ls(args: &RunArgs, types: &[ResourceType], output: LsOutput) -> Ex
         std::collections::HashMap::new();
     for node in manifest.nodes.values() {
         if let Some(owner) = &node.attached_to {
-            by_owner.entry(owner.as_str()).or_default().push(node);
+            by_owner.entry(owner).or_default().push(node);
         }
     }
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
@@ -179,7 +179,7 @@ pub(super) fn ls(args: &RunArgs, types: &[ResourceType], output: LsOutput) -> Ex
     let order = compilation.ir.order.iter().filter(|id| owners.contains(id));
     for &id in order {
         let unique_id = crate::manifest::relation_id(&config.name, compilation.ir.relation(id));
-        let Some(node) = manifest.nodes.get(&unique_id) else {
+        let Some(node) = manifest.nodes.get(unique_id.as_str()) else {
             continue;
         };
         let attached = by_owner.get(unique_id.as_str()).into_iter().flatten();
@@ -187,7 +187,7 @@ pub(super) fn ls(args: &RunArgs, types: &[ResourceType], output: LsOutput) -> Ex
         let (seeds, tests): (Vec<&crate::manifest::Node>, Vec<&crate::manifest::Node>) =
             attached.partition(|n| n.kind == "seed");
         let listed: Vec<&crate::manifest::Node> = if built.contains(&id) {
-            seeds.into_iter().chain([node]).chain(tests).collect()
+            seeds.into_iter().chain([&**node]).chain(tests).collect()
         } else {
             tests
                 .into_iter()
@@ -200,7 +200,7 @@ pub(super) fn ls(args: &RunArgs, types: &[ResourceType], output: LsOutput) -> Ex
             }
             let line = match output {
                 LsOutput::Name => node.name.clone(),
-                LsOutput::Path => node.file.clone(),
+                LsOutput::Path => node.file.to_string(),
                 LsOutput::Json => serde_json::json!({
                     "unique_id": node.unique_id,
                     "kind": node.kind,

@@ -183,12 +183,12 @@ pub(super) fn project_manifest(
     dialect: crate::emit::Dialect,
     seeds: &[crate::seed::Seed],
 ) -> crate::manifest::Manifest {
-    let seeds: Vec<(crate::ir::RelId, String, String)> = seeds
+    let seeds: Vec<(crate::ir::RelId, String, crate::manifest::Digest)> = seeds
         .iter()
         .map(|s| {
             let digest = std::fs::read(&s.path).map_or_else(
-                |e| format!("unreadable: {e}"),
-                |bytes| crate::manifest::hash(&bytes),
+                |e| crate::manifest::Digest::of(format!("unreadable: {e}")),
+                crate::manifest::Digest::of,
             );
             (s.relation, s.path.display().to_string(), digest)
         })
@@ -246,12 +246,12 @@ pub(super) fn state_changes(
         .collect();
     let mut changes: std::collections::HashMap<crate::ir::RelId, crate::plan::Change> = relation_of
         .iter()
-        .filter_map(|(id, rel)| Some((*rel, *by_id.get(id)?)))
+        .filter_map(|(id, rel)| Some((*rel, *by_id.get(id.as_str())?)))
         .collect();
     let mut diffs: std::collections::HashMap<crate::ir::RelId, crate::plan::Diff> =
         crate::manifest::diffs(current, &previous)
             .into_iter()
-            .filter_map(|(id, diff)| Some((*relation_of.get(&id)?, diff)))
+            .filter_map(|(id, diff)| Some((*relation_of.get(&*id)?, diff)))
             .collect();
     // A seed's new bytes are new rows of the source table it fills: the
     // table is modified (its body), and every reader impacted.
