@@ -5,6 +5,7 @@ pub mod check;
 pub mod cli;
 pub mod config;
 pub mod diagnostic;
+pub mod docs;
 pub mod emit;
 pub mod environment;
 #[cfg(feature = "warehouses")]

@@ -188,6 +188,11 @@ pub enum Command {
         #[command(subcommand)]
         command: SourceCommand,
     },
+    /// The project's documentation site: `shopc docs generate` writes it
+    Docs {
+        #[command(subcommand)]
+        command: DocsCommand,
+    },
     /// The project's environments (`shopc env list`), or drop one's schemas
     /// (`shopc env drop pr_12 --yes`)
     Env {
@@ -228,6 +233,26 @@ pub enum SourceCommand {
         /// Exit 1 on a warning too
         #[arg(long)]
         warn_error: bool,
+        #[command(flatten)]
+        color: ColorArg,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DocsCommand {
+    /// Write a static site of the project (default: target/docs/) that opens
+    /// from file:// or any static host: an index with search, a page per
+    /// relation (grain and its proof, columns with type, nullability,
+    /// additivity and tests, compiled SQL in every dialect, the .shop source,
+    /// neighbours) and each column's lineage, upstream and downstream
+    Generate {
+        #[command(flatten)]
+        project: ProjectArg,
+        #[command(flatten)]
+        env: EnvArg,
+        /// The folder to write the site into (default: TARGET/docs in the project)
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
         #[command(flatten)]
         color: ColorArg,
     },
@@ -527,6 +552,7 @@ const EXIT_USAGE: u8 = 2;
 
 mod artifacts;
 mod check;
+mod docs;
 mod emit;
 mod env;
 mod freshness;
@@ -678,6 +704,18 @@ fn dispatch(cli: Cli) -> ExitCode {
             args.database = database;
             source_freshness(&args, warn_error)
         }
+        Command::Docs {
+            command:
+                DocsCommand::Generate {
+                    project,
+                    env,
+                    out,
+                    color,
+                },
+        } => docs::generate(
+            &RunArgs::new(project, env, SelectArgs::default(), color),
+            out.as_deref(),
+        ),
         Command::Env {
             command: EnvCommand::List { project, user },
         } => env::list(&project, user),

@@ -1,0 +1,54 @@
+//! `shopc docs generate`: the documentation site of the project, written
+//! into a folder (see [`crate::docs`]).
+
+use super::*;
+
+pub(super) fn generate(args: &RunArgs, out: Option<&std::path::Path>) -> ExitCode {
+    let Prepared {
+        loaded,
+        config,
+        compilation,
+        manifest,
+        ..
+    } = match prepare(args) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let dir = out.map_or_else(
+        || loaded.root.join(&config.paths.target).join("docs"),
+        std::path::Path::to_path_buf,
+    );
+    if dir.exists() && !dir.is_dir() {
+        eprintln!(
+            "error: --out `{}` is a file, not a folder; nothing was written",
+            dir.display()
+        );
+        return ExitCode::from(EXIT_USAGE);
+    }
+    let files = crate::docs::site(
+        &compilation.ir,
+        &compilation.analysis,
+        &loaded.db,
+        &manifest,
+        &config.name,
+    );
+    for file in &files {
+        let path = dir.join(&file.path);
+        let written = path
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::write(&path, &file.text));
+        if let Err(e) = written {
+            eprintln!("error: cannot write `{}`: {e}", path.display());
+            return ExitCode::from(EXIT_USAGE);
+        }
+    }
+    let pages = files.iter().filter(|f| f.path.ends_with(".html")).count();
+    say!(
+        "wrote the docs of {}: {pages} pages in {} (open {})",
+        config.name,
+        dir.display(),
+        dir.join("index.html").display()
+    );
+    ExitCode::SUCCESS
+}

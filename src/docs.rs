@@ -1,0 +1,731 @@
+//! `shopc docs generate`: the project as a static site, every asset inside
+//! its folder, so that it opens from `file://` as well as from GitHub Pages.
+//!
+//! An index (layers, relations by layer, a search over relation names,
+//! column names and descriptions), then a page per relation (source table,
+//! model, snapshot) and per reconciliation: what the compiler knows of it
+//! (materialization, grain and its proof, columns with type, nullability,
+//! additivity and tests), its compiled SQL in every dialect, its `.shop`
+//! source, its neighbours, and each column's lineage both ways, through
+//! ephemeral models. Pure: it returns the files; the caller writes them.
+//! Every text that comes from the project is escaped.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt::Write;
+
+use crate::emit::{Dialect, Emitter};
+use crate::ir::{Ir, RelId, RelationKind, TestKind};
+use crate::manifest::{Manifest, Node};
+use crate::span::SourceDb;
+
+/// One file of the site, by its path inside the site's folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SiteFile {
+    pub path: String,
+    pub text: String,
+}
+
+const STYLE: &str = include_str!("docs/site.css");
+const SCRIPT: &str = include_str!("docs/site.js");
+
+/// The site of a compiled project, from its manifest (for what every node
+/// is) and its IR (for proofs, SQL and source).
+pub fn site(
+    ir: &Ir,
+    analysis: &crate::check::Analysis,
+    db: &SourceDb,
+    manifest: &Manifest,
+    project: &str,
+) -> Vec<SiteFile> {
+    let lineage = Lineage::of(manifest);
+    let mut files = vec![
+        SiteFile {
+            path: "assets/site.css".into(),
+            text: STYLE.into(),
+        },
+        SiteFile {
+            path: "assets/site.js".into(),
+            text: SCRIPT.into(),
+        },
+        SiteFile {
+            path: "assets/search-index.js".into(),
+            text: search_index(manifest),
+        },
+        SiteFile {
+            path: "index.html".into(),
+            text: index(manifest, project),
+        },
+    ];
+    let emitters: Vec<(Dialect, Emitter<'_>)> = Dialect::ALL
+        .iter()
+        .map(|&d| (d, Emitter::with_grains(ir, d, &analysis.grains)))
+        .collect();
+    let pages = Pages {
+        ir,
+        analysis,
+        db,
+        manifest,
+        project,
+        lineage: &lineage,
+        emitters: &emitters,
+    };
+    for rel in &ir.relations {
+        let id = crate::manifest::relation_id(project, rel);
+        if let Some(node) = manifest.nodes.get(id.as_str()) {
+            files.push(SiteFile {
+                path: page_path(&id),
+                text: pages.relation(rel.id, node),
+            });
+        }
+    }
+    for node in manifest.nodes.values() {
+        if node.kind == "reconciliation" {
+            files.push(SiteFile {
+                path: page_path(&node.unique_id),
+                text: pages.reconciliation(node),
+            });
+        }
+    }
+    files
+}
+
+/// `nodes/model.shopco.fact_orders.html`
+pub fn page_path(unique_id: &str) -> String {
+    format!("nodes/{unique_id}.html")
+}
+
+/// Text made safe to stand in HTML, as content or as an attribute's value.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A column's anchor on its relation's page.
+fn column_anchor(column: &str) -> String {
+    format!("col-{}", escape(column))
+}
+
+/// The start of every page; `root` leads from the page to the site's folder.
+fn head(title: &str, project: &str, root: &str) -> String {
+    format!(
+        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>{} · {} docs</title>\n<link rel=\"stylesheet\" href=\"{root}assets/site.css\">\n\
+         </head>\n<body>\n<header><a class=\"home\" href=\"{root}index.html\">{}</a> \
+         <span class=\"muted\">docs, by shopc</span></header>\n<main>\n",
+        escape(title),
+        escape(project),
+        escape(project)
+    )
+}
+
+fn foot(root: &str, scripts: &[&str]) -> String {
+    let mut out = String::from("</main>\n");
+    for script in scripts {
+        let _ = writeln!(out, "<script src=\"{root}assets/{script}\"></script>");
+    }
+    out.push_str("</body>\n</html>\n");
+    out
+}
+
+/// The groups of the index, in order: each layer of the models (in the
+/// order their models are built), then sources, snapshots, reconciliations.
+fn index(manifest: &Manifest, project: &str) -> String {
+    let mut by_group: BTreeMap<(u8, String), Vec<&Node>> = BTreeMap::new();
+    for node in manifest.nodes.values() {
+        let key = match node.kind {
+            "source" => (0, "sources".to_string()),
+            "model" => (1, node.layer.clone().unwrap_or_else(|| "models".into())),
+            "snapshot" => (2, "snapshots".to_string()),
+            "reconciliation" => (3, "reconciliations".to_string()),
+            _ => continue,
+        };
+        by_group.entry(key).or_default().push(node);
+    }
+    let groups: Vec<(String, Vec<&Node>)> = by_group
+        .into_iter()
+        .map(|((_, name), nodes)| (name, nodes))
+        .collect();
+    let mut out = head("index", project, "");
+    let _ = writeln!(out, "<h1>{}</h1>", escape(project));
+    let relations = groups.iter().map(|(_, n)| n.len()).sum::<usize>();
+    let _ = writeln!(
+        out,
+        "<p class=\"muted\">{relations} relations and reconciliations in {} groups.</p>",
+        groups.len()
+    );
+    out.push_str(
+        "<div class=\"search\"><label for=\"search\">Search</label> \
+         <input id=\"search\" type=\"search\" autocomplete=\"off\" \
+         placeholder=\"relations, columns, descriptions\">\
+         <ol id=\"results\"></ol></div>\n",
+    );
+    out.push_str("<nav class=\"layers\">");
+    for (name, nodes) in &groups {
+        let _ = write!(
+            out,
+            "<a href=\"#group-{0}\">{0} <span class=\"muted\">{1}</span></a> ",
+            escape(name),
+            nodes.len()
+        );
+    }
+    out.push_str("</nav>\n");
+    for (name, nodes) in &groups {
+        let _ = writeln!(
+            out,
+            "<section class=\"group\" id=\"group-{0}\">\n<h2>{0}</h2>\n<ul class=\"relations\">",
+            escape(name)
+        );
+        for node in nodes {
+            let _ = writeln!(
+                out,
+                "<li><a href=\"{}\">{}</a> <span class=\"kind\">{}</span> {}</li>",
+                escape(&page_path(&node.unique_id)),
+                escape(&node.name),
+                escape(&kind_words(node)),
+                node.description
+                    .as_deref()
+                    .map(|d| format!(
+                        "<span class=\"muted\">{}</span>",
+                        escape(d.lines().next().unwrap_or(""))
+                    ))
+                    .unwrap_or_default()
+            );
+        }
+        out.push_str("</ul>\n</section>\n");
+    }
+    out.push_str(&foot("", &["search-index.js", "site.js"]));
+    out
+}
+
+/// `incremental model`, `view`, `source table`.
+fn kind_words(node: &Node) -> String {
+    match (&node.materialized, node.kind) {
+        (Some(m), _) => format!("{} model", m.kind),
+        (None, "source") => "source table".into(),
+        (None, kind) => kind.to_string(),
+    }
+}
+
+/// What the search box searches: every relation and its columns, as a
+/// script that sets a global (a page opened from `file://` may not fetch).
+fn search_index(manifest: &Manifest) -> String {
+    let entries: Vec<serde_json::Value> = manifest
+        .nodes
+        .values()
+        .filter(|n| matches!(n.kind, "source" | "model" | "snapshot" | "reconciliation"))
+        .map(|n| {
+            serde_json::json!({
+                "name": n.name,
+                "kind": kind_words(n),
+                "url": page_path(&n.unique_id),
+                "description": n.description.as_deref().unwrap_or(""),
+                "columns": n.columns.iter().map(|c| serde_json::json!([
+                    c.name.as_ref(),
+                    c.description.as_deref().unwrap_or(""),
+                ])).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    format!(
+        "window.SHOPC_SEARCH = {};\n",
+        serde_json::Value::Array(entries)
+    )
+}
+
+/// Column lineage over the whole project: for each column (`node.column`),
+/// the columns it is computed from and those computed from it.
+struct Lineage {
+    upstream: HashMap<String, Vec<String>>,
+    downstream: HashMap<String, Vec<String>>,
+}
+
+impl Lineage {
+    fn of(manifest: &Manifest) -> Lineage {
+        let mut upstream: HashMap<String, Vec<String>> = HashMap::new();
+        let mut downstream: HashMap<String, Vec<String>> = HashMap::new();
+        for node in manifest.nodes.values() {
+            for column in &node.columns {
+                let this = format!("{}.{}", node.unique_id, column.name);
+                for from in &column.from {
+                    let from = format!("{}.{}", from.node, from.column);
+                    downstream
+                        .entry(from.clone())
+                        .or_default()
+                        .push(this.clone());
+                    upstream.entry(this.clone()).or_default().push(from);
+                }
+            }
+        }
+        for list in downstream.values_mut() {
+            list.sort();
+            list.dedup();
+        }
+        Lineage {
+            upstream,
+            downstream,
+        }
+    }
+
+    /// Every column reachable from `start` through `edges`, sorted.
+    fn reach(edges: &HashMap<String, Vec<String>>, start: &str) -> BTreeSet<String> {
+        let mut seen = BTreeSet::new();
+        let mut stack = vec![start.to_string()];
+        while let Some(at) = stack.pop() {
+            for next in edges.get(&at).into_iter().flatten() {
+                if seen.insert(next.clone()) {
+                    stack.push(next.clone());
+                }
+            }
+        }
+        seen
+    }
+}
+
+/// A link to a column (`node.column`) from a node page.
+fn column_link(column: &str) -> String {
+    let (node, name) = column.rsplit_once('.').unwrap_or((column, ""));
+    let relation = node.splitn(3, '.').nth(2).unwrap_or(node);
+    format!(
+        "<a class=\"column\" href=\"{}.html#{}\">{}.{}</a>",
+        escape(node),
+        column_anchor(name),
+        escape(relation),
+        escape(name)
+    )
+}
+
+fn node_link(unique_id: &str, name: &str) -> String {
+    format!(
+        "<a href=\"{}.html\">{}</a>",
+        escape(unique_id),
+        escape(name)
+    )
+}
+
+struct Pages<'a> {
+    ir: &'a Ir,
+    analysis: &'a crate::check::Analysis,
+    db: &'a SourceDb,
+    manifest: &'a Manifest,
+    project: &'a str,
+    lineage: &'a Lineage,
+    emitters: &'a [(Dialect, Emitter<'a>)],
+}
+
+impl Pages<'_> {
+    fn relation(&self, id: RelId, node: &Node) -> String {
+        let ir = self.ir;
+        let rel = ir.relation(id);
+        let mut out = head(&node.name, self.project, "../");
+        let _ = writeln!(
+            out,
+            "<h1>{} <span class=\"kind\">{}</span></h1>",
+            escape(&node.name),
+            escape(&kind_words(node))
+        );
+        if let Some(doc) = &node.description {
+            let _ = writeln!(out, "<p class=\"description\">{}</p>", escape(doc));
+        }
+        out.push_str("<dl class=\"facts\">\n");
+        let mut fact = |name: &str, value: String| {
+            let _ = writeln!(out, "<dt>{name}</dt><dd>{value}</dd>");
+        };
+        if let Some(layer) = &node.layer {
+            fact("Layer", escape(layer));
+        }
+        if let Some(m) = &node.materialized {
+            let mut words = escape(m.kind);
+            if let Some(strategy) = m.strategy {
+                let _ = write!(words, ", strategy <code>{strategy}</code>");
+            }
+            if !m.unique_key.is_empty() {
+                let _ = write!(
+                    words,
+                    ", unique key <code>[{}]</code>",
+                    escape(&m.unique_key.join(", "))
+                );
+            }
+            if let Some(since) = &m.since {
+                let _ = write!(words, ", since <code>{}</code>", escape(since));
+            }
+            if let Some(seconds) = m.lookback_seconds {
+                let _ = write!(words, ", lookback {}", lookback_words(seconds));
+            }
+            if let Some(change) = m.on_schema_change {
+                let _ = write!(words, ", on schema change <code>{change}</code>");
+            }
+            fact("Materialization", words);
+        }
+        if let Some(p) = &node.physical {
+            fact(
+                "Physical name",
+                format!("<code>{}.{}</code>", escape(&p.schema), escape(&p.name)),
+            );
+        }
+        fact(
+            "File",
+            format!("<code>{}:{}</code>", escape(&node.file), node.line),
+        );
+        let grain = if node.grain.is_empty() {
+            "none declared".to_string()
+        } else {
+            format!("<code>[{}]</code>", escape(&node.grain.join(", ")))
+        };
+        fact("Grain", format!("<span id=\"grain\">{grain}</span>"));
+        out.push_str("</dl>\n");
+        let _ = writeln!(
+            out,
+            "<h2>Grain, and why</h2>\n<pre class=\"proof\">{}</pre>",
+            escape(&crate::check::grain::explain(ir, &self.analysis.grains, id))
+        );
+        self.columns(&mut out, id, node);
+        self.tests(&mut out, node);
+        self.neighbours(&mut out, id);
+        self.sql(&mut out, id);
+        let source = self.db.snippet(rel.span);
+        let _ = writeln!(
+            out,
+            "<h2>Source</h2>\n<pre class=\"shop\">{}</pre>",
+            escape(source)
+        );
+        out.push_str(&foot("../", &["site.js"]));
+        out
+    }
+
+    /// The columns table, then each column's lineage.
+    fn columns(&self, out: &mut String, id: RelId, node: &Node) {
+        if node.columns.is_empty() {
+            return;
+        }
+        let tests = self.column_tests(id);
+        out.push_str(
+            "<h2>Columns</h2>\n<table id=\"columns\">\n<thead><tr><th>Column</th><th>Type</th>\
+             <th>Null</th><th>Additivity</th><th>Description</th><th>Tests</th></tr></thead>\n<tbody>\n",
+        );
+        for c in &node.columns {
+            let _ = writeln!(
+                out,
+                "<tr id=\"{}\"><td><code>{}</code></td><td><code>{}</code></td><td>{}</td>\
+                 <td>{}</td><td>{}</td><td>{}</td></tr>",
+                column_anchor(&c.name),
+                escape(&c.name),
+                escape(&c.ty.to_string()),
+                if c.nullable { "nullable" } else { "not null" },
+                c.additivity,
+                escape(c.description.as_deref().unwrap_or("")),
+                escape(
+                    &tests
+                        .get(c.name.as_ref())
+                        .cloned()
+                        .unwrap_or_default()
+                        .join(", ")
+                )
+            );
+        }
+        out.push_str("</tbody>\n</table>\n<h2>Column lineage</h2>\n");
+        for c in &node.columns {
+            let this = format!("{}.{}", node.unique_id, c.name);
+            let links = |columns: &mut dyn Iterator<Item = &String>| -> String {
+                let links: Vec<String> = columns.map(|c| column_link(c)).collect();
+                if links.is_empty() {
+                    "<span class=\"muted\">none</span>".into()
+                } else {
+                    links.join(" ")
+                }
+            };
+            let direct_up = self
+                .lineage
+                .upstream
+                .get(&this)
+                .cloned()
+                .unwrap_or_default();
+            let direct_down = self
+                .lineage
+                .downstream
+                .get(&this)
+                .cloned()
+                .unwrap_or_default();
+            let all_up = Lineage::reach(&self.lineage.upstream, &this);
+            let all_down = Lineage::reach(&self.lineage.downstream, &this);
+            let _ = writeln!(
+                out,
+                "<section class=\"lineage\" id=\"lineage-{}\">\n<h3><code>{}</code></h3>\n<dl>\
+                 <dt>Computed from</dt><dd class=\"from\">{}</dd>\
+                 <dt>Every upstream column</dt><dd class=\"upstream\">{}</dd>\
+                 <dt>Read by</dt><dd class=\"read-by\">{}</dd>\
+                 <dt>Every downstream column</dt><dd class=\"downstream\">{}</dd></dl>\n</section>",
+                escape(&c.name),
+                escape(&c.name),
+                links(&mut direct_up.iter()),
+                links(&mut all_up.iter()),
+                links(&mut direct_down.iter()),
+                links(&mut all_down.iter()),
+            );
+        }
+    }
+
+    /// The tests on each column, by name: what the project declares and what
+    /// the grain derives.
+    fn column_tests(&self, id: RelId) -> HashMap<&str, Vec<String>> {
+        let ir = self.ir;
+        let mut out: HashMap<&str, Vec<String>> = HashMap::new();
+        let name = |c: crate::ir::ColumnId| ir.column(c).name.as_str();
+        match &ir.relation(id).kind {
+            RelationKind::Model(m) => {
+                for (c, _) in m.grain.iter().flatten() {
+                    out.entry(name(*c)).or_default().push("grain".into());
+                }
+                for test in &m.tests {
+                    match &test.kind {
+                        TestKind::Unique(columns) => {
+                            for c in columns {
+                                out.entry(name(*c)).or_default().push("unique".into());
+                            }
+                        }
+                        TestKind::NotNull(c) => {
+                            out.entry(name(*c)).or_default().push("not_null".into())
+                        }
+                        TestKind::AcceptedValues { column, .. } => out
+                            .entry(name(*column))
+                            .or_default()
+                            .push("accepted_values".into()),
+                        TestKind::Relationships { column, to } => {
+                            let to_rel = &ir.relation(ir.column(*to).relation).name;
+                            out.entry(name(*column))
+                                .or_default()
+                                .push(format!("relationships → {to_rel}.{}", name(*to)));
+                        }
+                    }
+                }
+            }
+            RelationKind::Table(t) => {
+                for c in &t.expect_key {
+                    out.entry(name(*c)).or_default().push("expect_key".into());
+                }
+            }
+            RelationKind::Snapshot(s) => {
+                for c in &s.unique_key {
+                    out.entry(name(*c)).or_default().push("unique_key".into());
+                }
+            }
+        }
+        out
+    }
+
+    fn tests(&self, out: &mut String, node: &Node) {
+        if node.tests.is_empty() {
+            return;
+        }
+        out.push_str(
+            "<h2>Tests</h2>\n<table id=\"tests\">\n<thead><tr><th>Test</th><th>Kind</th>\
+             <th>Severity</th></tr></thead>\n<tbody>\n",
+        );
+        for id in &node.tests {
+            let Some(test) = self.manifest.nodes.get(id) else {
+                continue;
+            };
+            let _ = writeln!(
+                out,
+                "<tr><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
+                escape(&test.name),
+                escape(test_kind(&test.name, test.kind)),
+                test.severity.unwrap_or("error")
+            );
+        }
+        out.push_str("</tbody>\n</table>\n");
+    }
+
+    fn neighbours(&self, out: &mut String, id: RelId) {
+        let ir = self.ir;
+        let link = |r: RelId| {
+            let rel = ir.relation(r);
+            node_link(&crate::manifest::relation_id(self.project, rel), &rel.name)
+        };
+        let upstream: Vec<String> = ir.relation(id).deps.iter().map(|&d| link(d)).collect();
+        let downstream: Vec<String> = ir
+            .order
+            .iter()
+            .filter(|&&r| ir.relation(r).deps.contains(&id))
+            .map(|&r| link(r))
+            .collect();
+        let list = |items: &[String]| {
+            if items.is_empty() {
+                "<p class=\"muted\">none</p>".to_string()
+            } else {
+                format!("<ul><li>{}</li></ul>", items.join("</li><li>"))
+            }
+        };
+        let _ = writeln!(
+            out,
+            "<h2>Upstream</h2>\n<div id=\"upstream\">{}</div>\n<h2>Downstream</h2>\n<div id=\"downstream\">{}</div>",
+            list(&upstream),
+            list(&downstream)
+        );
+    }
+
+    /// The compiled SQL in every dialect, one shown at a time.
+    fn sql(&self, out: &mut String, id: RelId) {
+        let statements = |emitter: &Emitter<'_>| -> Option<String> {
+            match &self.ir.relation(id).kind {
+                RelationKind::Table(_) => None,
+                RelationKind::Model(_) => Some(emitter.select(id)),
+                RelationKind::Snapshot(_) => {
+                    Some(emitter.build_script(&emitter.build(id)).join(";\n\n"))
+                }
+            }
+        };
+        let written: Vec<(Dialect, String)> = self
+            .emitters
+            .iter()
+            .filter_map(|(d, e)| Some((*d, statements(e)?)))
+            .collect();
+        if written.is_empty() {
+            return;
+        }
+        out.push_str("<h2>Compiled SQL</h2>\n<div class=\"dialects\" role=\"tablist\">");
+        for (i, (d, _)) in written.iter().enumerate() {
+            let _ = write!(
+                out,
+                "<button type=\"button\" data-dialect=\"{}\"{}>{}</button>",
+                d.name(),
+                if i == 0 { " class=\"chosen\"" } else { "" },
+                dialect_label(*d)
+            );
+        }
+        out.push_str("</div>\n");
+        for (i, (d, sql)) in written.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "<pre class=\"sql\" data-dialect=\"{}\"{}>{}</pre>",
+                d.name(),
+                if i == 0 { "" } else { " hidden" },
+                escape(sql)
+            );
+        }
+    }
+
+    fn reconciliation(&self, node: &Node) -> String {
+        let mut out = head(&node.name, self.project, "../");
+        let _ = writeln!(
+            out,
+            "<h1>{} <span class=\"kind\">reconciliation</span></h1>",
+            escape(&node.name)
+        );
+        let reconcile = self
+            .ir
+            .reconciles
+            .iter()
+            .find(|r| node.name.ends_with(&r.name));
+        if let Some(doc) = reconcile.and_then(|r| r.doc.as_deref()) {
+            let _ = writeln!(out, "<p class=\"description\">{}</p>", escape(doc));
+        }
+        out.push_str("<dl class=\"facts\">\n");
+        if let Some(owner) = &node.attached_to
+            && let Some(rel) = self.manifest.nodes.get(owner)
+        {
+            let _ = writeln!(
+                out,
+                "<dt>Tested with</dt><dd>{}</dd>",
+                node_link(owner, &rel.name)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "<dt>Severity</dt><dd>{}</dd>\n<dt>File</dt><dd><code>{}:{}</code></dd>\n</dl>",
+            node.severity.unwrap_or("error"),
+            escape(&node.file),
+            node.line
+        );
+        let reads: Vec<String> = node
+            .depends_on
+            .nodes
+            .iter()
+            .filter_map(|id| Some(node_link(id, &self.manifest.nodes.get(id)?.name)))
+            .collect();
+        let _ = writeln!(
+            out,
+            "<h2>Reads</h2>\n<ul><li>{}</li></ul>",
+            reads.join("</li><li>")
+        );
+        if let Some(r) = reconcile {
+            let _ = writeln!(
+                out,
+                "<h2>Source</h2>\n<pre class=\"shop\">{}</pre>",
+                escape(self.db.snippet(r.span))
+            );
+        }
+        out.push_str(&foot("../", &["site.js"]));
+        out
+    }
+}
+
+/// `not_null`, `grain_unique`, `accepted_values`…: the kind a test's name
+/// starts with.
+fn test_kind<'a>(name: &'a str, kind: &'a str) -> &'a str {
+    const KINDS: &[&str] = &[
+        "grain_unique",
+        "grain_not_null",
+        "expect_key_unique",
+        "expect_key_not_null",
+        "accepted_values",
+        "relationships",
+        "not_null",
+        "unique",
+    ];
+    KINDS
+        .iter()
+        .find(|k| name.starts_with(&format!("{k}_")))
+        .copied()
+        .unwrap_or(kind)
+}
+
+fn dialect_label(d: Dialect) -> &'static str {
+    match d {
+        Dialect::DuckDb => "DuckDB",
+        Dialect::Postgres => "PostgreSQL",
+        Dialect::Snowflake => "Snowflake",
+        Dialect::BigQuery => "BigQuery",
+    }
+}
+
+/// `3 days`, `6 hours`, `90 seconds`.
+fn lookback_words(seconds: u64) -> String {
+    let (n, unit) = match seconds {
+        s if s > 0 && s % 86_400 == 0 => (s / 86_400, "day"),
+        s if s > 0 && s % 3_600 == 0 => (s / 3_600, "hour"),
+        s if s > 0 && s % 60 == 0 => (s / 60, "minute"),
+        s => (s, "second"),
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_leaves_no_markup() {
+        assert_eq!(
+            escape("<script>alert('x') & \"y\"</script>"),
+            "&lt;script&gt;alert(&#39;x&#39;) &amp; &quot;y&quot;&lt;/script&gt;"
+        );
+    }
+
+    #[test]
+    fn lookback_in_words() {
+        assert_eq!(lookback_words(259_200), "3 days");
+        assert_eq!(lookback_words(3_600), "1 hour");
+        assert_eq!(lookback_words(90), "90 seconds");
+    }
+}

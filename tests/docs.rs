@@ -1,0 +1,246 @@
+//! `shopc docs generate`: the site of ShopCo, read as files (every page,
+//! every link followed), escaping, and bad output folders.
+#![allow(clippy::disallowed_methods)]
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+/// Generates ShopCo's site into a temporary folder.
+fn shopco_site() -> (tempfile::TempDir, std::path::PathBuf) {
+    let (temp, root) = common::shopco_copy(&["target"]);
+    let out = temp.path().join("site");
+    let run = common::run_in(
+        "docs",
+        &["generate"],
+        &root,
+        &["--out", out.to_str().unwrap()],
+    );
+    assert_eq!(run.status.code(), Some(0), "{}", common::stderr(&run));
+    assert!(
+        common::stdout(&run).contains("wrote the docs of shopco: 22 pages"),
+        "{}",
+        common::stdout(&run)
+    );
+    (temp, out)
+}
+
+fn read(site: &Path, page: &str) -> String {
+    std::fs::read_to_string(site.join(page)).unwrap_or_else(|e| panic!("{page}: {e}"))
+}
+
+/// The `href`s of a page.
+fn links(html: &str) -> Vec<String> {
+    html.split("href=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .map(|href| href.replace("&amp;", "&"))
+        .collect()
+}
+
+#[test]
+fn the_index_lists_every_relation_and_every_link_leads_somewhere() {
+    let (_temp, site) = shopco_site();
+    let index = read(&site, "index.html");
+    let manifest: serde_json::Value = serde_json::from_str(&read(
+        &site.parent().unwrap().join("shopco/target"),
+        "manifest.json",
+    ))
+    .unwrap();
+    let relations: Vec<(&str, &str)> = manifest["nodes"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, n)| {
+            matches!(
+                n["kind"].as_str(),
+                Some("source" | "model" | "snapshot" | "reconciliation")
+            )
+        })
+        .map(|(id, n)| (id.as_str(), n["name"].as_str().unwrap()))
+        .collect();
+    assert_eq!(relations.len(), 21, "and the index: 22 pages");
+    for (id, name) in &relations {
+        assert!(
+            index.contains(&format!("<a href=\"nodes/{id}.html\">{name}</a>")),
+            "the index lists {id}"
+        );
+    }
+    for layer in ["staging", "intermediate", "marts", "sources", "snapshots"] {
+        assert!(index.contains(&format!("id=\"group-{layer}\"")), "{layer}");
+    }
+    // Every link of every page is a file of the site, and every `#anchor`
+    // an id on that page.
+    let mut pages: Vec<String> = vec!["index.html".into()];
+    pages.extend(relations.iter().map(|(id, _)| format!("nodes/{id}.html")));
+    let mut followed = BTreeSet::new();
+    for page in &pages {
+        let html = read(&site, page);
+        let dir = Path::new(page).parent().unwrap();
+        for href in links(&html) {
+            if href.starts_with('#') {
+                continue;
+            }
+            let (file, anchor) = href.split_once('#').unwrap_or((&href, ""));
+            let target = dir.join(file);
+            let text = read(&site, target.to_str().unwrap());
+            if !anchor.is_empty() {
+                assert!(
+                    text.contains(&format!("id=\"{anchor}\"")),
+                    "{page}: {href} has no #{anchor}"
+                );
+            }
+            followed.insert(href.clone());
+        }
+    }
+    assert!(followed.len() > 100, "{}", followed.len());
+}
+
+#[test]
+fn fact_orders_page_shows_grain_columns_settings_and_lineage() {
+    let (_temp, site) = shopco_site();
+    let page = read(&site, "nodes/model.shopco.fact_orders.html");
+    assert!(page.contains("<span id=\"grain\"><code>[order_id]</code></span>"));
+    assert!(page.contains("derived grain [order_id]"), "the proof");
+    for setting in [
+        "incremental, strategy <code>merge</code>",
+        "unique key <code>[order_id]</code>",
+        "since <code>updated_at</code>",
+        "lookback 3 days",
+    ] {
+        assert!(page.contains(setting), "{setting}");
+    }
+    assert!(page.contains(
+        "<tr id=\"col-revenue\"><td><code>revenue</code></td><td><code>numeric(38, 2)</code></td>"
+    ));
+    // The lineage of revenue reaches the raw columns it is computed from,
+    // through the ephemeral models between.
+    let lineage = &page[page.find("id=\"lineage-revenue\"").unwrap()..];
+    let lineage = &lineage[..lineage.find("</section>").unwrap()];
+    let upstream = &lineage[lineage.find("class=\"upstream\"").unwrap()..];
+    for raw in ["quantity", "unit_price", "discount"] {
+        assert!(
+            upstream.contains(&format!(
+                "href=\"source.shopco.raw.raw_order_items.html#col-{raw}\""
+            )),
+            "revenue ← raw_order_items.{raw}"
+        );
+    }
+    assert!(
+        upstream.contains("int_orders_items.revenue"),
+        "an ephemeral"
+    );
+    // And the other way: raw_order_items.discount is read, in the end, by
+    // fact_orders.revenue.
+    let raw = read(&site, "nodes/source.shopco.raw.raw_order_items.html");
+    let discount = &raw[raw.find("id=\"lineage-discount\"").unwrap()..];
+    let discount = &discount[..discount.find("</section>").unwrap()];
+    assert!(discount.contains("href=\"model.shopco.fact_orders.html#col-revenue\""));
+    // The compiled SQL in the four dialects, DuckDB's shown first.
+    for dialect in ["duckdb", "postgres", "snowflake", "bigquery"] {
+        assert!(page.contains(&format!("<pre class=\"sql\" data-dialect=\"{dialect}\"")));
+    }
+    assert!(page.contains("<pre class=\"shop\">"), "the .shop source");
+    assert!(
+        page.contains("model.shopco.int_orders_customers.html"),
+        "upstream"
+    );
+}
+
+#[test]
+fn the_search_index_knows_columns_and_descriptions() {
+    let (_temp, site) = shopco_site();
+    let script = read(&site, "assets/search-index.js");
+    let json = script
+        .strip_prefix("window.SHOPC_SEARCH = ")
+        .and_then(|s| s.trim_end().strip_suffix(';'))
+        .unwrap();
+    let entries: serde_json::Value = serde_json::from_str(json).unwrap();
+    let fact = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "fact_orders")
+        .unwrap();
+    assert_eq!(fact["url"], "nodes/model.shopco.fact_orders.html");
+    assert!(
+        fact["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c[0] == "revenue")
+    );
+}
+
+#[test]
+fn text_from_the_project_is_escaped_everywhere() {
+    let temp = tempfile::tempdir().unwrap();
+    let root = temp.path().join("p");
+    std::fs::create_dir_all(root.join("models")).unwrap();
+    std::fs::write(root.join("shop.toml"), "name = \"evil\"\n").unwrap();
+    std::fs::write(
+        root.join("models/m.shop"),
+        "## <script>alert(1)</script> & more\n\
+         source raw {\n  table t { columns { id: integer, s: text } }\n}\n\n\
+         ## A <b>bold</b> model.\n\
+         model m {\n  from raw.t t\n  columns {\n    id = t.id\n    ## <img src=x onerror=alert(2)>\n    s = t.s || '<script>'\n  }\n}\n",
+    )
+    .unwrap();
+    let out = temp.path().join("site");
+    let run = common::run_in(
+        "docs",
+        &["generate"],
+        &root,
+        &["--out", out.to_str().unwrap()],
+    );
+    assert_eq!(run.status.code(), Some(0), "{}", common::stderr(&run));
+    let mut pages = vec![read(&out, "index.html")];
+    for entry in std::fs::read_dir(out.join("nodes")).unwrap() {
+        pages.push(std::fs::read_to_string(entry.unwrap().path()).unwrap());
+    }
+    let all = pages.join("\n");
+    assert!(all.contains("A &lt;b&gt;bold&lt;/b&gt; model."));
+    assert!(all.contains("&lt;img src=x onerror=alert(2)&gt;"));
+    assert!(
+        all.contains("&#39;&lt;script&gt;&#39;"),
+        "in the SQL and the source"
+    );
+    for raw in ["<b>bold", "<img", "<script>alert", "'<script>'"] {
+        assert!(!all.contains(raw), "{raw} unescaped");
+    }
+}
+
+#[test]
+fn an_output_folder_that_is_a_file_is_a_usage_error() {
+    let (temp, root) = common::shopco_copy(&["target"]);
+    let file = temp.path().join("taken");
+    std::fs::write(&file, "x").unwrap();
+    let run = common::run_in(
+        "docs",
+        &["generate"],
+        &root,
+        &["--out", file.to_str().unwrap()],
+    );
+    assert_eq!(run.status.code(), Some(2));
+    assert!(
+        common::stderr(&run).contains("is a file, not a folder"),
+        "{}",
+        common::stderr(&run)
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "x", "left alone");
+    // A folder that cannot be made (under that file) says which file.
+    let under = file.join("site");
+    let run = common::run_in(
+        "docs",
+        &["generate"],
+        &root,
+        &["--out", under.to_str().unwrap()],
+    );
+    assert_eq!(run.status.code(), Some(2));
+    assert!(
+        common::stderr(&run).contains("error: cannot write"),
+        "{}",
+        common::stderr(&run)
+    );
+}
