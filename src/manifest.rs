@@ -255,6 +255,7 @@ pub struct Fingerprints {
 
 impl Serialize for ColumnRef {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // One buffer per thread: a reference is written without allocating.
         thread_local! {
             static TEXT: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
         }
@@ -268,7 +269,8 @@ impl Serialize for ColumnRef {
     }
 }
 
-/// A sha256 (or its first `N` bytes), written as lowercase hex.
+/// A sha256 (or its first `N` bytes, `N` at most 32), written as
+/// lowercase hex.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Digest<const N: usize = 32>(pub [u8; N]);
 

@@ -7,16 +7,21 @@ mod common;
 use std::collections::BTreeSet;
 use std::path::Path;
 
+/// `shopc docs generate --project ROOT --out OUT`
+fn generate(root: &Path, out: &Path) -> std::process::Output {
+    common::run_in(
+        "docs",
+        &["generate"],
+        root,
+        &["--out", out.to_str().unwrap()],
+    )
+}
+
 /// Generates ShopCo's site into a temporary folder.
 fn shopco_site() -> (tempfile::TempDir, std::path::PathBuf) {
     let (temp, root) = common::shopco_copy(&["target"]);
     let out = temp.path().join("site");
-    let run = common::run_in(
-        "docs",
-        &["generate"],
-        &root,
-        &["--out", out.to_str().unwrap()],
-    );
+    let run = generate(&root, &out);
     assert_eq!(run.status.code(), Some(0), "{}", common::stderr(&run));
     assert!(
         common::stdout(&run).contains("wrote the docs of shopco: 22 pages"),
@@ -188,12 +193,7 @@ fn text_from_the_project_is_escaped_everywhere() {
     )
     .unwrap();
     let out = temp.path().join("site");
-    let run = common::run_in(
-        "docs",
-        &["generate"],
-        &root,
-        &["--out", out.to_str().unwrap()],
-    );
+    let run = generate(&root, &out);
     assert_eq!(run.status.code(), Some(0), "{}", common::stderr(&run));
     let mut pages = vec![read(&out, "index.html")];
     for entry in std::fs::read_dir(out.join("nodes")).unwrap() {
@@ -216,12 +216,7 @@ fn an_output_folder_that_is_a_file_is_a_usage_error() {
     let (temp, root) = common::shopco_copy(&["target"]);
     let file = temp.path().join("taken");
     std::fs::write(&file, "x").unwrap();
-    let run = common::run_in(
-        "docs",
-        &["generate"],
-        &root,
-        &["--out", file.to_str().unwrap()],
-    );
+    let run = generate(&root, &file);
     assert_eq!(run.status.code(), Some(2));
     assert!(
         common::stderr(&run).contains("is a file, not a folder"),
@@ -230,13 +225,7 @@ fn an_output_folder_that_is_a_file_is_a_usage_error() {
     );
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "x", "left alone");
     // A folder that cannot be made (under that file) says which file.
-    let under = file.join("site");
-    let run = common::run_in(
-        "docs",
-        &["generate"],
-        &root,
-        &["--out", under.to_str().unwrap()],
-    );
+    let run = generate(&root, &file.join("site"));
     assert_eq!(run.status.code(), Some(2));
     assert!(
         common::stderr(&run).contains("error: cannot write"),

@@ -32,16 +32,11 @@ pub(super) fn generate(args: &RunArgs, out: Option<&std::path::Path>) -> ExitCod
         &manifest,
         &config.name,
     );
-    for file in &files {
-        let path = dir.join(&file.path);
-        let written = path
-            .parent()
-            .map_or(Ok(()), std::fs::create_dir_all)
-            .and_then(|()| std::fs::write(&path, &file.text));
-        if let Err(e) = written {
-            eprintln!("error: cannot write `{}`: {e}", path.display());
-            return ExitCode::from(EXIT_USAGE);
-        }
+    if let Err(code) = write_files(
+        &dir,
+        files.iter().map(|f| (f.path.as_str(), f.text.as_str())),
+    ) {
+        return code;
     }
     let pages = files.iter().filter(|f| f.path.ends_with(".html")).count();
     say!(

@@ -12,6 +12,26 @@ pub(super) fn parse_dialect(text: &str) -> Result<crate::emit::Dialect, String> 
     })
 }
 
+/// Writes each `(path, text)` under `dir`, making the folders between; the
+/// first file that cannot be written is an error naming it (exit 2).
+pub(super) fn write_files<'a>(
+    dir: &std::path::Path,
+    files: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<(), ExitCode> {
+    for (file, text) in files {
+        let path = dir.join(file);
+        let result = path
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::write(&path, text));
+        if let Err(e) = result {
+            eprintln!("error: cannot write `{}`: {e}", path.display());
+            return Err(ExitCode::from(EXIT_USAGE));
+        }
+    }
+    Ok(())
+}
+
 pub(super) fn emit(args: &RunArgs, out: Option<&std::path::Path>) -> ExitCode {
     let Prepared {
         loaded,
@@ -56,16 +76,11 @@ pub(super) fn emit(args: &RunArgs, out: Option<&std::path::Path>) -> ExitCode {
         }
         return ExitCode::SUCCESS;
     };
-    for file in &files {
-        let path = dir.join(&file.path);
-        let result = path
-            .parent()
-            .map_or(Ok(()), std::fs::create_dir_all)
-            .and_then(|()| std::fs::write(&path, &file.text));
-        if let Err(e) = result {
-            eprintln!("error: cannot write `{}`: {e}", path.display());
-            return ExitCode::from(EXIT_USAGE);
-        }
+    if let Err(code) = write_files(
+        dir,
+        files.iter().map(|f| (f.path.as_str(), f.text.as_str())),
+    ) {
+        return code;
     }
     say!(
         "emitted {} files for {} into {}",
