@@ -138,5 +138,43 @@ fn bench_manifest(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_check, bench_hostile, bench_manifest);
+/// The documentation site of the 10,000-model project (`shopc docs
+/// generate` without the writing). Target: at most 2 s.
+fn bench_docs(c: &mut Criterion) {
+    let mut group = c.benchmark_group("docs");
+    group.sample_size(10);
+    let project = shopc::synth::project(10_000, 7);
+    let (db, config, files) = project.load();
+    let compilation = shopc::compile(&db, &config, &files);
+    let manifest = shopc::manifest::build(
+        &compilation.ir,
+        &compilation.analysis,
+        &db,
+        &config.name,
+        "",
+        shopc::emit::Dialect::DuckDb,
+        &[],
+    );
+    group.bench_function("site_10k", |b| {
+        b.iter(|| {
+            shopc::docs::site(
+                &compilation.ir,
+                &compilation.analysis,
+                &db,
+                &manifest,
+                &config.name,
+            )
+            .len()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    bench_check,
+    bench_hostile,
+    bench_manifest,
+    bench_docs
+);
 criterion_main!(benches);

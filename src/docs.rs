@@ -27,6 +27,10 @@ pub struct SiteFile {
 
 const STYLE: &str = include_str!("docs/site.css");
 const SCRIPT: &str = include_str!("docs/site.js");
+const LINEAGE_SCRIPT: &str = include_str!("docs/lineage.js");
+/// The layout library of the lineage graph (see `docs/vendor/README.md`).
+const DAGRE: &str = include_str!("docs/vendor/dagre-3.1.3.min.js");
+const DAGRE_LICENSE: &str = include_str!("docs/vendor/dagre-LICENSE");
 
 /// The site of a compiled project, from its manifest (for what every node
 /// is) and its IR (for proofs, SQL and source).
@@ -55,13 +59,40 @@ pub fn site(
             path: "index.html".into(),
             text: index(manifest, project),
         },
+        SiteFile {
+            path: "lineage.html".into(),
+            text: lineage_page(project),
+        },
+        SiteFile {
+            path: "assets/lineage.js".into(),
+            text: LINEAGE_SCRIPT.into(),
+        },
+        SiteFile {
+            path: "assets/graph.js".into(),
+            text: graph(ir, project),
+        },
+        SiteFile {
+            path: "assets/dagre.min.js".into(),
+            text: DAGRE.into(),
+        },
+        SiteFile {
+            path: "assets/dagre-LICENSE.txt".into(),
+            text: DAGRE_LICENSE.into(),
+        },
     ];
     let emitters: Vec<(Dialect, Emitter<'_>)> = Dialect::ALL
         .iter()
         .map(|&d| (d, Emitter::with_grains(ir, d, &analysis.grains)))
         .collect();
+    let mut readers: Vec<Vec<RelId>> = vec![Vec::new(); ir.relations.len()];
+    for &id in &ir.order {
+        for dep in &ir.relation(id).deps {
+            readers[dep.index()].push(id);
+        }
+    }
     let pages = Pages {
         ir,
+        readers: &readers,
         analysis,
         db,
         manifest,
@@ -69,15 +100,25 @@ pub fn site(
         lineage: &lineage,
         emitters: &emitters,
     };
-    for rel in &ir.relations {
-        let id = crate::manifest::relation_id(project, rel);
-        if let Some(node) = manifest.nodes.get(id.as_str()) {
-            files.push(SiteFile {
-                path: page_path(&id),
-                text: pages.relation(rel.id, node),
-            });
-        }
-    }
+    // Each page on its own: in parallel, in the order of the relations.
+    let relation_pages: Vec<SiteFile> = {
+        use rayon::prelude::*;
+        let pages = &pages;
+        crate::in_pool(|| {
+            ir.relations
+                .par_iter()
+                .filter_map(|rel| {
+                    let id = crate::manifest::relation_id(project, rel);
+                    let node = manifest.nodes.get(id.as_str())?;
+                    Some(SiteFile {
+                        path: page_path(&id),
+                        text: pages.relation(rel.id, node),
+                    })
+                })
+                .collect()
+        })
+    };
+    files.extend(relation_pages);
     for node in manifest.nodes.values() {
         if node.kind == "reconciliation" {
             files.push(SiteFile {
@@ -170,6 +211,9 @@ fn index(manifest: &Manifest, project: &str) -> String {
          placeholder=\"relations, columns, descriptions\">\
          <ol id=\"results\"></ol></div>\n",
     );
+    out.push_str(
+        "<p><a id=\"whole-lineage\" href=\"lineage.html\">Lineage graph of the whole project</a></p>\n",
+    );
     out.push_str("<nav class=\"layers\">");
     for (name, nodes) in &groups {
         let _ = write!(
@@ -206,6 +250,66 @@ fn index(manifest: &Manifest, project: &str) -> String {
     }
     out.push_str(&foot("", &["search-index.js", "site.js"]));
     out
+}
+
+/// The page of the lineage graph: the whole project, or around one
+/// relation (`lineage.html?node=ID&depth=N`), laid out in the browser.
+fn lineage_page(project: &str) -> String {
+    let mut out = head("lineage", project, "");
+    out.push_str(
+        "<h1 id=\"lineage-title\">Lineage</h1>\n<p class=\"controls\"><label for=\"depth\">Depth</label> \
+         <select id=\"depth\"><option value=\"1\">1</option><option value=\"2\">2</option>\
+         <option value=\"3\">3</option><option value=\"all\" selected>all</option></select> \
+         <span id=\"legend\"></span></p>\n<div id=\"graph\" class=\"graph\"></div>\n\
+         <p class=\"muted\">Laid out by <a href=\"assets/dagre-LICENSE.txt\">dagre</a>.</p>\n",
+    );
+    out.push_str(&foot("", &["graph.js", "dagre.min.js", "lineage.js"]));
+    out
+}
+
+/// Every relation and what it reads, as a script (loaded by the lineage
+/// page only): `{layers, nodes: [{id, name, group, url}], edges: [[from, to]]}`.
+fn graph(ir: &Ir, project: &str) -> String {
+    let mut layers: Vec<String> = Vec::new();
+    let group = |rel: &crate::ir::Relation| match &rel.kind {
+        RelationKind::Table(_) => "sources".to_string(),
+        RelationKind::Model(m) => m.layer.clone().unwrap_or_else(|| "models".into()),
+        RelationKind::Snapshot(_) => "snapshots".to_string(),
+    };
+    let nodes: Vec<serde_json::Value> = ir
+        .relations
+        .iter()
+        .map(|rel| {
+            let group = group(rel);
+            if !layers.contains(&group) {
+                layers.push(group.clone());
+            }
+            let id = crate::manifest::relation_id(project, rel);
+            serde_json::json!({
+                "id": id,
+                "name": rel.name,
+                "group": group,
+                "url": page_path(&id),
+            })
+        })
+        .collect();
+    let edges: Vec<[usize; 2]> = ir
+        .relations
+        .iter()
+        .flat_map(|rel| rel.deps.iter().map(|d| [d.index(), rel.id.index()]))
+        .collect();
+    // Sources first, then layers in the order their first model is built.
+    let first = |layer: &str| {
+        ir.order
+            .iter()
+            .position(|&r| group(ir.relation(r)) == layer)
+            .unwrap_or(usize::MAX)
+    };
+    layers.sort_by_key(|l| (l != "sources", l == "snapshots", first(l)));
+    format!(
+        "window.SHOPC_GRAPH = {};\n",
+        serde_json::json!({ "layers": layers, "nodes": nodes, "edges": edges })
+    )
 }
 
 /// `incremental model`, `view`, `source table`.
@@ -315,6 +419,8 @@ fn node_link(unique_id: &str, name: &str) -> String {
 
 struct Pages<'a> {
     ir: &'a Ir,
+    /// The relations that read each relation, in build order, by index.
+    readers: &'a [Vec<RelId>],
     analysis: &'a crate::check::Analysis,
     db: &'a SourceDb,
     manifest: &'a Manifest,
@@ -384,6 +490,12 @@ impl Pages<'_> {
         };
         fact("Grain", format!("<span id=\"grain\">{grain}</span>"));
         out.push_str("</dl>\n");
+        let _ = writeln!(
+            out,
+            "<p><a id=\"lineage-graph\" href=\"../lineage.html?node={}\">Lineage graph</a> \
+             <span class=\"muted\">(its ancestors and descendants)</span></p>",
+            escape(&node.unique_id)
+        );
         let _ = writeln!(
             out,
             "<h2>Grain, and why</h2>\n<pre class=\"proof\">{}</pre>",
@@ -553,12 +665,7 @@ impl Pages<'_> {
             node_link(&crate::manifest::relation_id(self.project, rel), &rel.name)
         };
         let upstream: Vec<String> = ir.relation(id).deps.iter().map(|&d| link(d)).collect();
-        let downstream: Vec<String> = ir
-            .order
-            .iter()
-            .filter(|&&r| ir.relation(r).deps.contains(&id))
-            .map(|&r| link(r))
-            .collect();
+        let downstream: Vec<String> = self.readers[id.index()].iter().map(|&r| link(r)).collect();
         let list = |items: &[String]| {
             if items.is_empty() {
                 "<p class=\"muted\">none</p>".to_string()

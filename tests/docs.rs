@@ -24,7 +24,7 @@ fn shopco_site() -> (tempfile::TempDir, std::path::PathBuf) {
     let run = generate(&root, &out);
     assert_eq!(run.status.code(), Some(0), "{}", common::stderr(&run));
     assert!(
-        common::stdout(&run).contains("wrote the docs of shopco: 22 pages"),
+        common::stdout(&run).contains("wrote the docs of shopco: 23 pages"),
         "{}",
         common::stdout(&run)
     );
@@ -65,7 +65,11 @@ fn the_index_lists_every_relation_and_every_link_leads_somewhere() {
         })
         .map(|(id, n)| (id.as_str(), n["name"].as_str().unwrap()))
         .collect();
-    assert_eq!(relations.len(), 21, "and the index: 22 pages");
+    assert_eq!(
+        relations.len(),
+        21,
+        "and the index and the lineage: 23 pages"
+    );
     for (id, name) in &relations {
         assert!(
             index.contains(&format!("<a href=\"nodes/{id}.html\">{name}</a>")),
@@ -75,9 +79,23 @@ fn the_index_lists_every_relation_and_every_link_leads_somewhere() {
     for layer in ["staging", "intermediate", "marts", "sources", "snapshots"] {
         assert!(index.contains(&format!("id=\"group-{layer}\"")), "{layer}");
     }
+    // The lineage graph's data: every relation (reconciliations are not
+    // relations), and the layout library with its licence.
+    let graph = read(&site, "assets/graph.js");
+    for (id, _) in relations
+        .iter()
+        .filter(|(id, _)| !id.starts_with("reconciliation."))
+    {
+        assert!(
+            graph.contains(&format!("\"id\":\"{id}\"")),
+            "{id} in the graph"
+        );
+    }
+    assert!(read(&site, "assets/dagre.min.js").contains("dagre"));
+    assert!(read(&site, "assets/dagre-LICENSE.txt").contains("Chris Pettitt"));
     // Every link of every page is a file of the site, and every `#anchor`
     // an id on that page.
-    let mut pages: Vec<String> = vec!["index.html".into()];
+    let mut pages: Vec<String> = vec!["index.html".into(), "lineage.html".into()];
     pages.extend(relations.iter().map(|(id, _)| format!("nodes/{id}.html")));
     let mut followed = BTreeSet::new();
     for page in &pages {
@@ -87,6 +105,8 @@ fn the_index_lists_every_relation_and_every_link_leads_somewhere() {
             if href.starts_with('#') {
                 continue;
             }
+            // `lineage.html?node=ID` is a page of the site with a question.
+            let href = href.split('?').next().unwrap_or_default().to_string();
             let (file, anchor) = href.split_once('#').unwrap_or((&href, ""));
             let target = dir.join(file);
             let text = read(&site, target.to_str().unwrap());
@@ -232,4 +252,76 @@ fn an_output_folder_that_is_a_file_is_a_usage_error() {
         "{}",
         common::stderr(&run)
     );
+}
+
+/// A plain HTTP/1.1 GET; the status line and the body.
+fn get(address: &str, path: &str) -> (String, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response.lines().next().unwrap_or_default().to_string();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_string();
+    (status, body)
+}
+
+#[test]
+fn serve_answers_on_localhost_keeps_to_its_folder_and_stops_on_ctrl_c() {
+    use std::io::BufRead;
+    let (_temp, site) = shopco_site();
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_shopc"))
+        .args([
+            "docs",
+            "serve",
+            "--port",
+            "0",
+            "--dir",
+            site.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(server.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let address = line
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_else(|| panic!("no URL in {line:?}"))
+        .to_string();
+    assert!(address.starts_with("127.0.0.1:"), "{line}");
+    let (status, body) = get(&address, "/");
+    assert!(status.contains("200"), "{status}");
+    assert!(body.contains("<h1>shopco</h1>"));
+    let (status, body) = get(&address, "/nodes/model.shopco.fact_orders.html");
+    assert!(status.contains("200") && body.contains("id=\"lineage-revenue\""));
+    let (status, _) = get(&address, "/../../../etc/passwd");
+    assert!(status.contains("404") || status.contains("400"), "{status}");
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let code = server.wait().unwrap();
+    assert_eq!(code.code(), Some(0));
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    assert!(rest.contains("stopped"), "{rest}");
+}
+
+#[test]
+fn serve_without_a_site_is_a_usage_error() {
+    let temp = tempfile::tempdir().unwrap();
+    let out = common::shopc(&["docs", "serve", "--dir", temp.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(common::stderr(&out).contains("holds no index.html"));
 }

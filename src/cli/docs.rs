@@ -47,3 +47,57 @@ pub(super) fn generate(args: &RunArgs, out: Option<&std::path::Path>) -> ExitCod
     );
     ExitCode::SUCCESS
 }
+
+/// `shopc docs serve`: the site's folder over HTTP on 127.0.0.1 until
+/// Ctrl-C (tower-http's `ServeDir`, which keeps requests inside it).
+pub(super) fn serve(dir: &std::path::Path, port: u16) -> ExitCode {
+    if !dir.join("index.html").is_file() {
+        eprintln!(
+            "error: `{}` holds no index.html: write the site first with `shopc docs generate`",
+            dir.display()
+        );
+        return ExitCode::from(EXIT_USAGE);
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the server: {e}");
+            return ExitCode::from(EXIT_ERRORS);
+        }
+    };
+    runtime.block_on(async {
+        let listener = match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
+            Ok(listener) => listener,
+            Err(e) => {
+                eprintln!("error: cannot listen on 127.0.0.1:{port}: {e}");
+                return ExitCode::from(EXIT_USAGE);
+            }
+        };
+        let address = listener
+            .local_addr()
+            .map_or_else(|_| format!("127.0.0.1:{port}"), |a| a.to_string());
+        say!(
+            "serving {} at http://{address}/ (Ctrl-C stops it)",
+            dir.display()
+        );
+        let app = axum::Router::new().fallback_service(tower_http::services::ServeDir::new(dir));
+        let stopped = axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await;
+        match stopped {
+            Ok(()) => {
+                say!("stopped");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: the server stopped: {e}");
+                ExitCode::from(EXIT_ERRORS)
+            }
+        }
+    })
+}

@@ -256,6 +256,17 @@ pub enum DocsCommand {
         #[command(flatten)]
         color: ColorArg,
     },
+    /// Serve the generated site on 127.0.0.1 (prints its URL; Ctrl-C stops it)
+    Serve {
+        #[command(flatten)]
+        project: ProjectArg,
+        /// The site's folder (default: TARGET/docs in the project)
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// The port (default 8080; 0 picks a free one)
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -716,6 +727,19 @@ fn dispatch(cli: Cli) -> ExitCode {
             &RunArgs::new(project, env, SelectArgs::default(), color),
             out.as_deref(),
         ),
+        Command::Docs {
+            command: DocsCommand::Serve { project, dir, port },
+        } => {
+            let dir = dir.unwrap_or_else(|| {
+                // The project's target folder, as shop.toml names it.
+                let target = crate::project::load(&project.project)
+                    .ok()
+                    .and_then(|loaded| loaded.config.map(|c| c.paths.target))
+                    .unwrap_or_else(|| "target".into());
+                project.project.join(target).join("docs")
+            });
+            docs::serve(&dir, port)
+        }
         Command::Env {
             command: EnvCommand::List { project, user },
         } => env::list(&project, user),
