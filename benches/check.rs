@@ -163,6 +163,7 @@ fn bench_docs(c: &mut Criterion) {
                 &db,
                 &manifest,
                 &config.name,
+                None,
             )
             .len()
         })

@@ -18,6 +18,22 @@ use crate::ir::{Ir, RelId, RelationKind, TestKind};
 use crate::manifest::{Manifest, Node};
 use crate::span::SourceDb;
 
+/// What a reachable warehouse says of a relation (`docs generate
+/// --target`); what it cannot tell is `None`, and left off the page.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CatalogFacts {
+    pub rows: Option<u64>,
+    pub bytes: Option<u64>,
+}
+
+/// The facts of a warehouse: which target, and each relation's.
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    /// `duckdb shopco_models/target/shopco.duckdb`
+    pub target: String,
+    pub facts: HashMap<RelId, CatalogFacts>,
+}
+
 /// One file of the site, by its path inside the site's folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SiteFile {
@@ -40,6 +56,7 @@ pub fn site(
     db: &SourceDb,
     manifest: &Manifest,
     project: &str,
+    catalog: Option<&Catalog>,
 ) -> Vec<SiteFile> {
     let lineage = Lineage::of(manifest);
     let mut files = vec![
@@ -92,6 +109,7 @@ pub fn site(
     }
     let pages = Pages {
         ir,
+        catalog,
         readers: &readers,
         analysis,
         db,
@@ -419,6 +437,7 @@ fn node_link(unique_id: &str, name: &str) -> String {
 
 struct Pages<'a> {
     ir: &'a Ir,
+    catalog: Option<&'a Catalog>,
     /// The relations that read each relation, in build order, by index.
     readers: &'a [Vec<RelId>],
     analysis: &'a crate::check::Analysis,
@@ -478,6 +497,26 @@ impl Pages<'_> {
                 "Physical name",
                 format!("<code>{}.{}</code>", escape(&p.schema), escape(&p.name)),
             );
+        }
+        if let Some(catalog) = self.catalog
+            && let Some(facts) = catalog.facts.get(&id)
+        {
+            let on = format!(
+                " <span class=\"muted\">on {}</span>",
+                escape(&catalog.target)
+            );
+            if let Some(rows) = facts.rows {
+                fact(
+                    "Rows",
+                    format!("<span id=\"rows\">{}</span>{on}", thousands(rows)),
+                );
+            }
+            if let Some(bytes) = facts.bytes {
+                fact(
+                    "Size",
+                    format!("<span id=\"bytes\">{}</span>{on}", size_words(bytes)),
+                );
+            }
         }
         fact(
             "File",
@@ -806,6 +845,34 @@ fn dialect_label(d: Dialect) -> &'static str {
     }
 }
 
+/// `1,234,567`
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `512 B`, `48.0 kB`, `3.2 MB`: powers of 1,000, as warehouses bill.
+fn size_words(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["kB", "MB", "GB", "TB", "PB"];
+    if bytes < 1_000 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1_000.0;
+    let mut unit = 0;
+    while value >= 1_000.0 && unit + 1 < UNITS.len() {
+        value /= 1_000.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
 /// `3 days`, `6 hours`, `90 seconds`.
 fn lookback_words(seconds: u64) -> String {
     let (n, unit) = match seconds {
@@ -827,6 +894,17 @@ mod tests {
             escape("<script>alert('x') & \"y\"</script>"),
             "&lt;script&gt;alert(&#39;x&#39;) &amp; &quot;y&quot;&lt;/script&gt;"
         );
+    }
+
+    #[test]
+    fn counts_and_sizes_in_words() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_000), "1,000");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+        assert_eq!(size_words(512), "512 B");
+        assert_eq!(size_words(48_000), "48.0 kB");
+        assert_eq!(size_words(3_200_000), "3.2 MB");
     }
 
     #[test]

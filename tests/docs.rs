@@ -325,3 +325,77 @@ fn serve_without_a_site_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(common::stderr(&out).contains("holds no index.html"));
 }
+
+/// The row count a page shows, if any.
+fn rows_shown(page: &str) -> Option<u64> {
+    let at = page.find("<span id=\"rows\">")? + "<span id=\"rows\">".len();
+    page[at..].split('<').next()?.replace(',', "").parse().ok()
+}
+
+#[test]
+fn catalog_facts_come_from_the_target_and_only_with_one() {
+    let (temp, root) = common::shopco_copy(&["target"]);
+    common::build(&root, &[]);
+    let mut profiles = std::fs::read_to_string(root.join("profiles.toml")).unwrap();
+    profiles.push_str("\n[targets.local]\nadapter = \"duckdb\"\npath = \"target/shopco.duckdb\"\n");
+    std::fs::write(root.join("profiles.toml"), profiles).unwrap();
+    let counted: u64 = common::database(&root)
+        .query_row("SELECT count(*) FROM marts.fact_orders", [], |r| r.get(0))
+        .unwrap();
+    assert!(counted > 100, "{counted}");
+
+    let plain = temp.path().join("plain");
+    assert_eq!(generate(&root, &plain).status.code(), Some(0));
+    let page = read(&plain, "nodes/model.shopco.fact_orders.html");
+    assert_eq!(rows_shown(&page), None, "no target, no facts");
+
+    let out = temp.path().join("site");
+    let run = common::run_in(
+        "docs",
+        &["generate"],
+        &root,
+        &["--out", out.to_str().unwrap(), "--target", "local"],
+    );
+    assert_eq!(run.status.code(), Some(0), "{}", common::stderr(&run));
+    assert!(
+        common::stdout(&run).contains("read the row counts of"),
+        "{}",
+        common::stdout(&run)
+    );
+    let page = read(&out, "nodes/model.shopco.fact_orders.html");
+    assert_eq!(rows_shown(&page), Some(counted));
+    assert!(!page.contains("id=\"bytes\""), "DuckDB tells no size");
+    // An ephemeral model is nowhere in the warehouse: no facts.
+    let ephemeral = read(&out, "nodes/model.shopco.int_orders_customers.html");
+    assert_eq!(rows_shown(&ephemeral), None);
+}
+
+#[test]
+fn catalog_facts_on_postgresql_include_sizes() {
+    let pg = common::Postgres::start("docs");
+    let (temp, root) = common::shopco_copy(&["target"]);
+    pg.write_profiles(&root);
+    common::build(&root, &["--target", "pg"]);
+    let out = temp.path().join("site");
+    let run = common::run_in(
+        "docs",
+        &["generate"],
+        &root,
+        &["--out", out.to_str().unwrap(), "--target", "pg"],
+    );
+    assert_eq!(run.status.code(), Some(0), "{}", common::stderr(&run));
+    assert!(common::stdout(&run).contains("read the row counts and sizes of"));
+    let mut warehouse = pg.connect();
+    let counted: u64 = shopc::warehouse::Warehouse::query(
+        &mut warehouse,
+        "SELECT count(*) FROM marts.fact_orders",
+    )
+    .unwrap()
+    .first_value()
+    .parse()
+    .unwrap();
+    let page = read(&out, "nodes/model.shopco.fact_orders.html");
+    assert_eq!(rows_shown(&page), Some(counted));
+    assert!(page.contains("<span id=\"bytes\">"), "a size");
+    assert!(page.contains(" kB</span>") || page.contains(" MB</span>"));
+}

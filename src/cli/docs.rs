@@ -9,10 +9,26 @@ pub(super) fn generate(args: &RunArgs, out: Option<&std::path::Path>) -> ExitCod
         config,
         compilation,
         manifest,
+        target,
         ..
     } = match prepare(args) {
         Ok(p) => p,
         Err(code) => return code,
+    };
+    // Catalog facts only when a target is asked for: the docs of a project
+    // need no warehouse.
+    let catalog = match &args.target {
+        None => None,
+        Some(_) => match catalog(
+            &loaded.root,
+            &config,
+            &compilation.ir,
+            target.as_deref(),
+            args,
+        ) {
+            Ok(catalog) => Some(catalog),
+            Err(code) => return code,
+        },
     };
     let dir = out.map_or_else(
         || loaded.root.join(&config.paths.target).join("docs"),
@@ -31,6 +47,7 @@ pub(super) fn generate(args: &RunArgs, out: Option<&std::path::Path>) -> ExitCod
         &loaded.db,
         &manifest,
         &config.name,
+        catalog.as_ref(),
     );
     if let Err(code) = write_files(
         &dir,
@@ -46,6 +63,52 @@ pub(super) fn generate(args: &RunArgs, out: Option<&std::path::Path>) -> ExitCod
         dir.join("index.html").display()
     );
     ExitCode::SUCCESS
+}
+
+/// Each built relation's row count and size, from the target's warehouse.
+/// A relation not there (never built, or dropped) has no facts.
+fn catalog(
+    root: &std::path::Path,
+    config: &crate::config::ProjectConfig,
+    ir: &crate::ir::Ir,
+    target: Option<&str>,
+    args: &RunArgs,
+) -> Result<crate::docs::Catalog, ExitCode> {
+    let (found, mut warehouse) = connect(root, config, target, args.database.as_deref())?;
+    let emitter = crate::emit::Emitter::new(ir, found.target.dialect());
+    let number = |rows: crate::warehouse::Rows| rows.first_value().trim().parse::<u64>().ok();
+    let mut facts = std::collections::HashMap::new();
+    for &id in &ir.order {
+        let Some(name) = crate::emit::physical_name(ir, id) else {
+            continue;
+        };
+        if !matches!(warehouse.relation_type(&name), Ok(Some(_))) {
+            continue;
+        }
+        let rows = warehouse
+            .query(&emitter.count_rows(&name))
+            .ok()
+            .and_then(number);
+        let bytes = emitter
+            .size_query(&name)
+            .and_then(|sql| warehouse.query(&sql).ok())
+            .and_then(number);
+        facts.insert(id, crate::docs::CatalogFacts { rows, bytes });
+    }
+    say!(
+        "read the row counts{} of {} relations from {}",
+        if facts.values().any(|f| f.bytes.is_some()) {
+            " and sizes"
+        } else {
+            ""
+        },
+        facts.len(),
+        warehouse.describe()
+    );
+    Ok(crate::docs::Catalog {
+        target: warehouse.describe(),
+        facts,
+    })
 }
 
 /// `shopc docs serve`: the site's folder over HTTP on 127.0.0.1 until

@@ -253,6 +253,14 @@ pub enum DocsCommand {
         /// The folder to write the site into (default: TARGET/docs in the project)
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+        /// A target of profiles.toml to read catalog facts from: each built
+        /// relation's row count, and its size where the warehouse tells it
+        /// (without it, the pages have none)
+        #[arg(long, value_name = "NAME")]
+        target: Option<String>,
+        /// DuckDB database file (default: TARGET/NAME.duckdb in the project)
+        #[arg(long, value_name = "FILE", requires = "target")]
+        database: Option<PathBuf>,
         #[command(flatten)]
         color: ColorArg,
     },
@@ -721,12 +729,16 @@ fn dispatch(cli: Cli) -> ExitCode {
                     project,
                     env,
                     out,
+                    target,
+                    database,
                     color,
                 },
-        } => docs::generate(
-            &RunArgs::new(project, env, SelectArgs::default(), color),
-            out.as_deref(),
-        ),
+        } => {
+            let mut args = RunArgs::new(project, env, SelectArgs::default(), color);
+            args.target = target;
+            args.database = database;
+            docs::generate(&args, out.as_deref())
+        }
         Command::Docs {
             command: DocsCommand::Serve { project, dir, port },
         } => {

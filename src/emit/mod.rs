@@ -734,6 +734,25 @@ impl<'a> Emitter<'a> {
         format!("SELECT count(*) AS n FROM {}", name.sql(self.d))
     }
 
+    /// The bytes a table or view takes, where the warehouse says it:
+    /// PostgreSQL's `pg_total_relation_size` (with indexes and TOAST),
+    /// Snowflake's `information_schema.tables.bytes`. `None` for DuckDB
+    /// (which tells blocks of the whole file, not of one table) and BigQuery.
+    pub fn size_query(&self, name: &PhysicalName) -> Option<String> {
+        match self.dialect {
+            Dialect::Postgres => Some(format!(
+                "SELECT pg_total_relation_size({}) AS bytes",
+                self.d.string_literal(&name.sql(self.d))
+            )),
+            Dialect::Snowflake => Some(format!(
+                "SELECT bytes FROM information_schema.tables WHERE table_schema = {} AND table_name = {}",
+                self.d.string_literal(&name.schema.to_uppercase()),
+                self.d.string_literal(&name.name.to_uppercase())
+            )),
+            Dialect::DuckDb | Dialect::BigQuery => None,
+        }
+    }
+
     /// Loads a seed CSV into `name` (built beside and swapped in, like a table).
     /// `None` when the dialect cannot read files itself.
     pub fn seed(&self, id: RelId, csv_path: &str) -> Option<Build> {
