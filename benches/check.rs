@@ -99,6 +99,23 @@ fn bench_hostile(c: &mut Criterion) {
     group.finish();
 }
 
+/// The manifest a DuckDB compilation of the project writes.
+fn manifest_of(
+    compilation: &shopc::Compilation,
+    db: &shopc::span::SourceDb,
+    project: &str,
+) -> shopc::manifest::Manifest {
+    shopc::manifest::build(
+        &compilation.ir,
+        &compilation.analysis,
+        db,
+        project,
+        "",
+        shopc::emit::Dialect::DuckDb,
+        &[],
+    )
+}
+
 /// The manifest of the 10,000-model project (built and serialized: what
 /// every compiling command adds to `check`), and comparing two of them
 /// (what `--state` adds to a selection). Targets: at most 20% of `check`,
@@ -110,17 +127,7 @@ fn bench_manifest(c: &mut Criterion) {
     let (db, config, files) = project.load();
     let compilation = shopc::compile(&db, &config, &files);
     assert!(compilation.problems.is_empty());
-    let build = || {
-        shopc::manifest::build(
-            &compilation.ir,
-            &compilation.analysis,
-            &db,
-            &config.name,
-            "",
-            shopc::emit::Dialect::DuckDb,
-            &[],
-        )
-    };
+    let build = || manifest_of(&compilation, &db, &config.name);
     let invocation = shopc::manifest::Invocation {
         id: "0000000000000000".into(),
         command: "check".into(),
@@ -146,15 +153,7 @@ fn bench_docs(c: &mut Criterion) {
     let project = shopc::synth::project(10_000, 7);
     let (db, config, files) = project.load();
     let compilation = shopc::compile(&db, &config, &files);
-    let manifest = shopc::manifest::build(
-        &compilation.ir,
-        &compilation.analysis,
-        &db,
-        &config.name,
-        "",
-        shopc::emit::Dialect::DuckDb,
-        &[],
-    );
+    let manifest = manifest_of(&compilation, &db, &config.name);
     group.bench_function("site_10k", |b| {
         b.iter(|| {
             shopc::docs::site(

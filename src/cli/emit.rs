@@ -14,9 +14,9 @@ pub(super) fn parse_dialect(text: &str) -> Result<crate::emit::Dialect, String> 
 
 /// Writes each `(path, text)` under `dir`, making the folders between; the
 /// first file that cannot be written is an error naming it (exit 2).
-pub(super) fn write_files<'a>(
+pub(super) fn write_files<'a, P: AsRef<std::path::Path>>(
     dir: &std::path::Path,
-    files: impl IntoIterator<Item = (&'a str, &'a str)>,
+    files: impl IntoIterator<Item = (P, &'a str)>,
 ) -> Result<(), ExitCode> {
     for (file, text) in files {
         let path = dir.join(file);
@@ -122,7 +122,6 @@ pub(super) fn compile(args: &RunArgs) -> ExitCode {
             files.push(test_file(*id, &test));
         }
     }
-    let mut written = 0;
     for &id in &selected.relations {
         let rel = compilation.ir.relation(id);
         if !matches!(rel.kind, RelationKind::Model(_)) {
@@ -148,17 +147,11 @@ pub(super) fn compile(args: &RunArgs) -> ExitCode {
             files.push(test_file(id, &test));
         }
     }
-    for (path, text) in files {
-        let result = path
-            .parent()
-            .map_or(Ok(()), std::fs::create_dir_all)
-            .and_then(|()| std::fs::write(&path, text));
-        if let Err(e) = result {
-            eprintln!("error: cannot write `{}`: {e}", path.display());
-            return ExitCode::from(EXIT_USAGE);
-        }
-        written += 1;
+    // Each path is already under `dir`.
+    let written = files.iter().map(|(path, text)| (path, text.as_str()));
+    if let Err(code) = write_files(std::path::Path::new(""), written) {
+        return code;
     }
-    say!("compiled {written} files into {}", dir.display());
+    say!("compiled {} files into {}", files.len(), dir.display());
     ExitCode::SUCCESS
 }
