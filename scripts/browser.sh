@@ -21,10 +21,7 @@ if [[ ! -x "$shopc" ]]; then
 fi
 
 if ! command -v chromium >/dev/null; then
-    echo "installing Chromium from Debian's packages" >&2
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y -q --no-install-recommends chromium >&2 \
-        || { apt-get update -q >&2 && apt-get install -y -q --no-install-recommends chromium >&2; }
+    scripts/apt-install.sh chromium
 fi
 npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
 

@@ -73,10 +73,7 @@ node "$vscode/test/coverage.js" "$vscode/syntaxes/shop.tmLanguage.json" "${files
 
 echo "-- vim"
 if ! command -v vim >/dev/null || ! vim --version | grep -q '+syntax'; then
-    echo "installing vim from Debian's packages" >&2
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y -q --no-install-recommends vim-nox >&2 \
-        || { apt-get update -q >&2 && apt-get install -y -q --no-install-recommends vim-nox >&2; }
+    scripts/apt-install.sh vim-nox
 fi
 result="$work/vim-result"
 keywords="$(grep -oP 'kw_\w+\s*=\s*@\{\s*"\K\w+' grammar/shop.pest | tr '\n' ' ')"

@@ -36,10 +36,7 @@ as_owner() {
 case "$command" in
 start)
     if [[ -z "$(bin_dir)" || ! -x "$(bin_dir)/initdb" ]]; then
-        echo "installing PostgreSQL from Debian's packages" >&2
-        export DEBIAN_FRONTEND=noninteractive
-        apt-get install -y -q --no-install-recommends postgresql >&2 \
-            || { apt-get update -q >&2 && apt-get install -y -q --no-install-recommends postgresql >&2; }
+        "$(dirname "$0")/apt-install.sh" postgresql
     fi
     bin="$(bin_dir)"
     mkdir -p "$dir"
