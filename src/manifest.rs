@@ -480,7 +480,7 @@ pub fn relation_id(project: &str, rel: &crate::ir::Relation) -> String {
 }
 
 /// A relation's kind of node: `source`, `model` or `snapshot`.
-fn relation_kind(rel: &crate::ir::Relation) -> &'static str {
+pub fn relation_kind(rel: &crate::ir::Relation) -> &'static str {
     match rel.kind {
         RelationKind::Table(_) => "source",
         RelationKind::Model(_) => "model",
@@ -917,6 +917,8 @@ fn materialization(m: &Materialized) -> Materialization {
 #[derive(Debug, Clone, Default)]
 pub struct Previous {
     nodes: std::collections::HashMap<String, PreviousNode>,
+    /// The environment that run built in (`prod`).
+    pub environment: String,
 }
 
 #[derive(Debug, Clone)]
@@ -1013,7 +1015,11 @@ pub fn read_previous(text: &str, project: &str) -> Result<Previous, String> {
             ))
         })
         .collect::<Result<_, String>>()?;
-    Ok(Previous { nodes })
+    let environment = value["metadata"]["environment"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    Ok(Previous { nodes, environment })
 }
 
 /// How each node of `current` differs from the same node in `previous`.

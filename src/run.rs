@@ -96,6 +96,20 @@ pub struct Summary {
     pub skipped: usize,
     /// One per node, in the order they finished.
     pub results: Vec<NodeResult>,
+    /// What `--defer` read from the state's schemas instead of the current
+    /// environment's, in build order.
+    pub deferred: Vec<DeferredRead>,
+}
+
+/// A relation read from another run's schemas (`--defer`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeferredRead {
+    /// `source`, `model` or `snapshot`: with the project's name and `name`,
+    /// the node's id in the manifest.
+    pub kind: &'static str,
+    pub name: String,
+    /// Where it was read: `marts.fact_orders`.
+    pub relation: String,
 }
 
 /// How one node ended, for `target/run_results.json`.
@@ -209,7 +223,7 @@ fn is_ephemeral(ir: &Ir, id: RelId) -> bool {
 
 /// What a relation reads, looking through ephemeral models (which are never
 /// built themselves): the relations that must be there for it to run.
-fn reads_through_ephemerals(ir: &Ir, reads: impl IntoIterator<Item = RelId>) -> Vec<RelId> {
+pub fn reads_through_ephemerals(ir: &Ir, reads: impl IntoIterator<Item = RelId>) -> Vec<RelId> {
     let mut pending: Vec<RelId> = reads.into_iter().collect();
     let mut seen = HashSet::new();
     let mut out = Vec::new();
@@ -842,10 +856,16 @@ pub fn execute(
         },
     };
     for (r, to) in &deferral.reads {
+        let rel = ir.relation(*r);
+        summary.deferred.push(DeferredRead {
+            kind: crate::manifest::relation_kind(rel),
+            name: rel.name.clone(),
+            relation: to.display(),
+        });
         let _ = writeln!(
             out,
             "defer   {} → {} (as --state {} built it)",
-            ir.relation(*r).name,
+            rel.name,
             to.display(),
             defer.map_or("", |d| d.state.as_str())
         );

@@ -138,6 +138,31 @@ fn a_pull_request_builds_what_changed_and_reads_the_rest_from_production() {
         !text.contains("stg_orders") && !text.contains("seed "),
         "{text}"
     );
+    // run_results.json says what was read from production, and where.
+    let results: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("target/run_results.json")).unwrap(),
+    )
+    .unwrap();
+    let deferred: Vec<(&str, &str)> = results["deferred"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["unique_id"].as_str().unwrap(),
+                d["relation"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert!(
+        deferred.contains(&("model.shopco.fact_orders", "marts.fact_orders"))
+            && deferred.contains(&("model.shopco.stg_customers", "staging.stg_customers")),
+        "{deferred:?}"
+    );
+    assert!(
+        !deferred.iter().any(|(id, _)| id.contains("dim_customers")),
+        "{deferred:?}"
+    );
     let db = common::database(&root);
     assert!(relations(&db, "pr_1_staging").is_empty());
     assert_eq!(
@@ -361,6 +386,141 @@ fn retry_of_a_deferred_build_still_reads_from_production() {
     assert_eq!(out.status.code(), Some(2));
     assert!(
         common::stderr(&out).contains("--defer reads what another run built"),
+        "{}",
+        common::stderr(&out)
+    );
+}
+
+/// The figures of a line of `shopc diff`'s text: the last three words
+/// (here, there, change).
+fn diff_figures<'t>(text: &'t str, starts: &str) -> [&'t str; 3] {
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(starts))
+        .unwrap_or_else(|| panic!("no line {starts:?} in\n{text}"));
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let n = words.len();
+    [words[n - 3], words[n - 2], words[n - 1]]
+}
+
+fn number(db: &duckdb::Connection, sql: &str) -> f64 {
+    db.query_row(&format!("SELECT CAST(({sql}) AS DOUBLE)"), [], |row| {
+        row.get(0)
+    })
+    .unwrap()
+}
+
+#[test]
+fn diff_sets_what_a_pull_request_built_next_to_production() {
+    let (_temp, root, prod) = production();
+    let prod = prod.to_str().unwrap();
+    change_the_segments(&root);
+    passing_pull_request(&root, prod, "state:modified+", "pr_1", &[]);
+    let out = common::run("diff", &root, &["--state", prod, "--env", "pr_1"]);
+    let text = common::stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", common::stderr(&out));
+    assert!(
+        text.starts_with("Comparing what the last run built in pr_1 with prod (as --state "),
+        "{text}"
+    );
+    let db = common::database(&root);
+    // Each relation the pull request built, with its rows and production's.
+    for mart in ["dim_customers", "fct_customer_cohorts", "fct_customer_ltv"] {
+        let [here, there, change] =
+            diff_figures(&text, &format!("{mart} (pr_1_marts.{mart} / marts.{mart})"));
+        let count = |schema: &str| number(&db, &format!("SELECT count(*) FROM {schema}.{mart}"));
+        assert_eq!(here.parse::<f64>().unwrap(), count("pr_1_marts"), "{text}");
+        assert_eq!(there.parse::<f64>().unwrap(), count("marts"), "{text}");
+        assert_eq!(change, "=", "{text}");
+    }
+    assert!(!text.contains("fact_orders (pr_1"), "not built: {text}");
+    // The one revenue number, each total read where the run read it: the
+    // pull request's dim_customers, production's fact_orders.
+    for (term, sql) in [
+        (
+            "fact_orders.revenue where is_revenue_order",
+            "SELECT sum(revenue) FROM {s}.fact_orders WHERE is_revenue_order",
+        ),
+        (
+            "dim_customers.lifetime_revenue",
+            "SELECT sum(lifetime_revenue) FROM {s}.dim_customers",
+        ),
+        (
+            "fct_customer_ltv.monetary",
+            "SELECT sum(monetary) FROM {s}.fct_customer_ltv",
+        ),
+    ] {
+        let [here, there, change] = diff_figures(&text, &format!("  {term} "));
+        let here_schema = if term.starts_with("fact_orders") {
+            "marts"
+        } else {
+            "pr_1_marts"
+        };
+        let expected = number(&db, &sql.replace("{s}", here_schema));
+        assert!(
+            (here.parse::<f64>().unwrap() - expected).abs() < 0.005,
+            "{term}: {text}"
+        );
+        let expected = number(&db, &sql.replace("{s}", "marts"));
+        assert!(
+            (there.parse::<f64>().unwrap() - expected).abs() < 0.005,
+            "{term}: {text}"
+        );
+        assert_eq!(change, "=", "{text}");
+    }
+    drop(db);
+    // The same as Markdown tables, for a job summary.
+    let out = common::run(
+        "diff",
+        &root,
+        &["--state", prod, "--env", "pr_1", "--format", "markdown"],
+    );
+    let markdown = common::stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{markdown}");
+    assert!(
+        markdown.starts_with("### Rebuilt in `pr_1`, next to `prod`\n"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("| relation | rows in `pr_1` | rows in `prod` | change |"),
+        "{markdown}"
+    );
+    assert!(markdown.contains("**reconcile revenue**"), "{markdown}");
+    assert!(
+        markdown.contains("| `fact_orders.revenue where is_revenue_order` |"),
+        "{markdown}"
+    );
+}
+
+#[test]
+fn diff_needs_a_run_of_the_environment_it_is_given() {
+    let (_temp, root, prod) = production();
+    let prod = prod.to_str().unwrap();
+    change_the_segments(&root);
+    passing_pull_request(&root, prod, "dim_customers", "pr_3", &[]);
+    // The last run was pr_3's: comparing another environment's is a usage
+    // error that says so.
+    let out = common::run("diff", &root, &["--state", prod, "--env", "pr_4"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        common::stderr(&out).contains("built in `pr_3`, not in `pr_4`: give `--env pr_3`"),
+        "{}",
+        common::stderr(&out)
+    );
+    // Without a run at all.
+    std::fs::remove_file(root.join("target/run_results.json")).unwrap();
+    let out = common::run("diff", &root, &["--state", prod, "--env", "pr_3"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        common::stderr(&out).contains("there is no run to compare (run `shopc build` first)"),
+        "{}",
+        common::stderr(&out)
+    );
+    // A state folder without a manifest.
+    let out = common::run("diff", &root, &["--state", "/nonexistent", "--env", "pr_3"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        common::stderr(&out).contains("does not exist"),
         "{}",
         common::stderr(&out)
     );

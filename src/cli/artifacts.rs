@@ -292,6 +292,16 @@ pub(super) fn write_run_results(
             value
         })
         .collect();
+    let deferred: Vec<serde_json::Value> = summary
+        .deferred
+        .iter()
+        .map(|d| {
+            serde_json::json!({
+                "unique_id": format!("{}.{project}.{}", d.kind, d.name),
+                "relation": d.relation,
+            })
+        })
+        .collect();
     let body = serde_json::json!({
         "summary": {
             "ok": summary.ok,
@@ -300,6 +310,7 @@ pub(super) fn write_run_results(
             "skipped": summary.skipped,
         },
         "results": results,
+        "deferred": deferred,
     });
     write_artifact(
         &dir.join("run_results.json"),

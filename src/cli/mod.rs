@@ -188,6 +188,31 @@ pub enum Command {
         #[command(subcommand)]
         command: SourceCommand,
     },
+    /// What the last run built, next to the same relations in another
+    /// run's schemas (`--state`: production's artifacts): the rows of each,
+    /// and the totals of every reconciliation that reads one
+    Diff {
+        /// The target folder of the run to compare with (its manifest.json
+        /// says where it built each relation)
+        #[arg(long, value_name = "DIR")]
+        state: PathBuf,
+        /// `text` (default) or `markdown` (for a pull request's job summary)
+        #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
+        format: DiffFormat,
+        #[command(flatten)]
+        project: ProjectArg,
+        #[command(flatten)]
+        env: EnvArg,
+        /// A target of profiles.toml: where both runs built (default: the
+        /// environment's, else the file's `default`, else the embedded DuckDB file)
+        #[arg(long, value_name = "NAME")]
+        target: Option<String>,
+        /// DuckDB database file (default: TARGET/NAME.duckdb in the project)
+        #[arg(long, value_name = "FILE")]
+        database: Option<PathBuf>,
+        #[command(flatten)]
+        color: ColorArg,
+    },
     /// The project's documentation site: `shopc docs generate` writes it
     Docs {
         #[command(subcommand)]
@@ -552,6 +577,12 @@ pub enum LsOutput {
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DiffFormat {
+    Text,
+    Markdown,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ColorChoice {
     Auto,
     Always,
@@ -571,6 +602,7 @@ const EXIT_USAGE: u8 = 2;
 
 mod artifacts;
 mod check;
+mod diff;
 mod docs;
 mod emit;
 mod env;
@@ -722,6 +754,20 @@ fn dispatch(cli: Cli) -> ExitCode {
             args.target = target;
             args.database = database;
             source_freshness(&args, warn_error)
+        }
+        Command::Diff {
+            state,
+            format,
+            project,
+            env,
+            target,
+            database,
+            color,
+        } => {
+            let mut args = RunArgs::new(project, env, SelectArgs::default(), color);
+            args.target = target;
+            args.database = database;
+            diff::diff(&args, &state, format)
         }
         Command::Docs {
             command:

@@ -267,66 +267,78 @@ impl Emitter<'_> {
         tests
     }
     pub(super) fn reconciliations_named_by_kind(&self, id: RelId) -> Vec<TestSql> {
-        let (term, total_of, total, totals) = (
-            self.q("term"),
-            self.q("total_of"),
-            self.q("total"),
-            self.q("totals"),
-        );
+        let (total_of, total, totals) = (self.q("total_of"), self.q("total"), self.q("totals"));
         self.ir
             .reconciles
             .iter()
             .filter(|r| r.terms[0].query.scans[0].relation == id)
-            .map(|r| {
-                let selects: Vec<String> = r
-                    .terms
-                    .iter()
-                    .enumerate()
-                    .map(|(i, t)| {
-                        let q = &t.query;
-                        let scan = &q.scans[0];
-                        let column = self.ir.column(t.column);
-                        let mut sum = format!(
-                            "coalesce(sum({}.{}), 0)",
-                            self.q(&scan.alias),
-                            self.q(&column.name)
-                        );
-                        // An exact total is compared at its own type, the
-                        // type `sum` has by the library's rule: a no-op
-                        // where the engine sums decimals exactly, and the
-                        // total to the cent where an engine (fakesnow)
-                        // sums them as doubles.
-                        let total_type = column.ty.sum();
-                        if let Type::Numeric(Some(_)) = total_type {
-                            sum = format!("CAST({sum} AS {})", self.d.type_name(total_type));
-                        }
-                        let mut select = format!(
-                            "SELECT {} AS {term}, {} AS {total_of}, {sum} AS {total} FROM {} AS {}",
-                            i + 1,
-                            self.d.string_literal(&t.label),
-                            self.relation_source(scan.relation),
-                            self.q(&scan.alias),
-                        );
-                        if let Some(filter) = &q.filter {
-                            let _ = write!(select, " WHERE {}", self.expr(q, filter));
-                        }
-                        select
-                    })
-                    .collect();
-                TestSql {
-                    name: format!("reconcile_{}", r.name),
-                    sql: format!(
-                        "WITH {totals} AS (\n{}\n)\nSELECT {total_of}, {total} FROM {totals}\nWHERE (SELECT count(DISTINCT {total}) FROM {totals}) > 1\nORDER BY {term}",
-                        indent(&selects.join("\nUNION ALL\n"))
-                    ),
-                    severity: TestSeverity::Error,
-                    derived: false,
-                    reads: r.reads(),
-                    standalone: true,
-                    hint: self.incremental_hint(&r.reads()),
-                }
+            .map(|r| TestSql {
+                name: format!("reconcile_{}", r.name),
+                sql: format!(
+                    "WITH {totals} AS (\n{}\n)\nSELECT {total_of}, {total} FROM {totals}\nWHERE (SELECT count(DISTINCT {total}) FROM {totals}) > 1\nORDER BY {}",
+                    indent(&self.reconciliation_terms(r)),
+                    self.q("term"),
+                ),
+                severity: TestSeverity::Error,
+                derived: false,
+                reads: r.reads(),
+                standalone: true,
+                hint: self.incremental_hint(&r.reads()),
             })
             .collect()
+    }
+
+    /// Every total of a reconciliation, a row per term in its order:
+    /// `total_of` (the term as written) and `total`. What `shopc diff`
+    /// compares between two environments.
+    pub fn reconciliation_totals(&self, r: &crate::ir::Reconcile) -> String {
+        let (total_of, total, totals) = (self.q("total_of"), self.q("total"), self.q("totals"));
+        format!(
+            "WITH {totals} AS (\n{}\n)\nSELECT {total_of}, {total} FROM {totals}\nORDER BY {}",
+            indent(&self.reconciliation_terms(r)),
+            self.q("term"),
+        )
+    }
+
+    /// A reconciliation's totals as one `UNION ALL` of a `SELECT` per term:
+    /// `term` (its place), `total_of` and `total`.
+    fn reconciliation_terms(&self, r: &crate::ir::Reconcile) -> String {
+        let (term, total_of, total) = (self.q("term"), self.q("total_of"), self.q("total"));
+        let selects: Vec<String> = r
+            .terms
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let q = &t.query;
+                let scan = &q.scans[0];
+                let column = self.ir.column(t.column);
+                let mut sum = format!(
+                    "coalesce(sum({}.{}), 0)",
+                    self.q(&scan.alias),
+                    self.q(&column.name)
+                );
+                // An exact total is compared at its own type, the type
+                // `sum` has by the library's rule: a no-op where the engine
+                // sums decimals exactly, and the total to the cent where an
+                // engine (fakesnow) sums them as doubles.
+                let total_type = column.ty.sum();
+                if let Type::Numeric(Some(_)) = total_type {
+                    sum = format!("CAST({sum} AS {})", self.d.type_name(total_type));
+                }
+                let mut select = format!(
+                    "SELECT {} AS {term}, {} AS {total_of}, {sum} AS {total} FROM {} AS {}",
+                    i + 1,
+                    self.d.string_literal(&t.label),
+                    self.relation_source(scan.relation),
+                    self.q(&scan.alias),
+                );
+                if let Some(filter) = &q.filter {
+                    let _ = write!(select, " WHERE {}", self.expr(q, filter));
+                }
+                select
+            })
+            .collect();
+        selects.join("\nUNION ALL\n")
     }
     /// `BASE_unique_RELATION` over the key and `BASE_not_null_RELATION_COLUMN` for each of
     /// its columns: what a declared grain or a claimed key implies.
