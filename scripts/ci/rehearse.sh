@@ -15,7 +15,8 @@
 #     branch's, and a pull request that changes nothing builds nothing;
 #  4. the night's extracts arrive, one table of them stale, and the
 #     nightly run (nightly.sh) skips what reads it and alerts Slack: here a
-#     webhook receiver on 127.0.0.1 (receiver.py) that records requests.
+#     webhook receiver on 127.0.0.1 (receiver.py) that records requests;
+#  5. alert.sh, a workflow's alert for a job that fails outside shopc.
 #
 # Each step's assertions read run_results.json (what ran, what was
 # deferred), the job summary and the receiver's recorded requests; the
@@ -180,4 +181,10 @@ expect "Slack got one alert" "len(requests) == 1 and requests[0]['path'] == '/sl
 expect "naming production, the stale table and the run" \
     "'prod' in json.dumps(requests[0]['body']) and 'raw_web_events' in json.dumps(requests[0]['body']) and 'http://127.0.0.1/rehearsal/run' in json.dumps(requests[0]['body'])"
 
-say "passed: deploy, pull request, merge, deploy, nightly"
+say "5. a job that fails outside shopc alerts through alert.sh"
+scripts/ci/alert.sh "shopco nightly failed outside the build" 2>&1 | tee "$work/alert.txt"
+expect "Slack got the alert, with the run's link" \
+    "len(requests) == 2 and requests[1]['body']['text'] == ':x: shopco nightly failed outside the build <http://127.0.0.1/rehearsal/run|View the run>'"
+expect "and the webhook's address was never printed" "'$port' not in text('$work/alert.txt')"
+
+say "passed: deploy, pull request, merge, deploy, nightly, an alert"
