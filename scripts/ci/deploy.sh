@@ -5,10 +5,10 @@
 #   scripts/ci/deploy.sh STATE_DIR DOCS_DIR
 #
 # 1. Builds and tests production (`shopc build --env prod`), reading the
-#    raw tables the loader filled (SHOPC_LOADED) and seeding nothing else
-#    away from them. A failure alerts Slack (shop.toml's team_slack, when
-#    SLACK_WEBHOOK_URL is set) and ends the deploy: the state in STATE_DIR
-#    stays the last good one.
+#    raw tables the loader filled (SHOPC_LOADED) and never seeding them,
+#    so a deploy does not put old extracts back. A failure alerts Slack
+#    (shop.toml's team_slack, when SLACK_WEBHOOK_URL is set) and ends the
+#    deploy: the state in STATE_DIR stays the last good one.
 # 2. Keeps the build's manifest.json and run_results.json in STATE_DIR: the
 #    production state that pull requests compare with and defer to.
 # 3. Writes the documentation site of what was deployed into DOCS_DIR, with
