@@ -27,10 +27,10 @@ checkout="$(pwd)"
 
 target_dir="${CARGO_TARGET_DIR:-target}"
 cargo build --release --quiet --bin shopc --example gen_shopco
-export SHOPC="$checkout/$target_dir/release/shopc"
-if [[ "$target_dir" = /* ]]; then
-    export SHOPC="$target_dir/release/shopc"
+if [[ "$target_dir" != /* ]]; then
+    target_dir="$checkout/$target_dir"
 fi
+export SHOPC="$target_dir/release/shopc"
 generate="$(dirname "$SHOPC")/examples/gen_shopco"
 
 work="$(mktemp -d)"

@@ -114,17 +114,7 @@ pub(super) fn diff(args: &RunArgs, state: &std::path::Path, format: DiffFormat) 
         match warehouse.relation_type(name) {
             Ok(None) => None,
             Err(e) => Some(Err(e.to_string())),
-            Ok(Some(_)) => Some(
-                warehouse
-                    .query(&counter.count_rows(name))
-                    .map_err(|e| e.to_string())
-                    .and_then(|rows| {
-                        let n = rows.first_value();
-                        n.trim()
-                            .parse()
-                            .map_err(|_| format!("the count is not a number: {n}"))
-                    }),
-            ),
+            Ok(Some(_)) => Some(row_count(warehouse.as_mut(), &counter, name)),
         }
     };
     let mut relations = Vec::new();
@@ -132,11 +122,12 @@ pub(super) fn diff(args: &RunArgs, state: &std::path::Path, format: DiffFormat) 
         let Some(here) = crate::emit::physical_name(ir, id) else {
             continue;
         };
-        let there = theirs.get(&id).cloned().or_else(|| {
-            previous
-                .physical(&crate::manifest::relation_id(&config.name, ir.relation(id)))
-                .map(|_| here.clone())
-        });
+        let there = previous
+            .physical(&crate::manifest::relation_id(&config.name, ir.relation(id)))
+            .map(|p| PhysicalName {
+                schema: p.schema.clone(),
+                name: p.name.clone(),
+            });
         let rows_here = count(&here).unwrap_or_else(|| Err("not in the warehouse".into()));
         let rows_there = there.as_ref().and_then(&mut count);
         relations.push(RelationDiff {

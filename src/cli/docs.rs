@@ -85,10 +85,7 @@ fn catalog(
         if !matches!(warehouse.relation_type(&name), Ok(Some(_))) {
             continue;
         }
-        let rows = warehouse
-            .query(&emitter.count_rows(&name))
-            .ok()
-            .and_then(number);
+        let rows = row_count(warehouse.as_mut(), &emitter, &name).ok();
         let bytes = emitter
             .size_query(&name)
             .and_then(|sql| warehouse.query(&sql).ok())

@@ -330,3 +330,18 @@ pub(super) fn open_warehouse(
         )),
     }
 }
+
+/// How many rows a relation has, as the warehouse counts them.
+pub(super) fn row_count(
+    warehouse: &mut dyn crate::warehouse::Warehouse,
+    emitter: &crate::emit::Emitter<'_>,
+    name: &crate::emit::PhysicalName,
+) -> Result<u64, String> {
+    let rows = warehouse
+        .query(&emitter.count_rows(name))
+        .map_err(|e| e.to_string())?;
+    let n = rows.first_value();
+    n.trim()
+        .parse()
+        .map_err(|_| format!("the count is not a number: {n}"))
+}
