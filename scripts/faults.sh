@@ -19,4 +19,4 @@ if [[ -z "${SHOPC_PG_PORT:-}" ]]; then
     trap 'scripts/postgres.sh stop "$servers/pg" || true; rm -rf "$servers"' EXIT
     eval "export $(scripts/postgres.sh start "$servers/pg")"
 fi
-cargo test --release --test faults
+cargo test --release --test integration faults::

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-mod common;
+use crate::common;
 
 fn manifest(root: &Path) -> Value {
     let out = common::run("check", root, &[]);

@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-mod common;
+use crate::common;
 use common::{database, run, stdout};
 
 fn shopco_copy() -> (tempfile::TempDir, PathBuf) {

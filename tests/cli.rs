@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-mod common;
+use crate::common;
 use common::{SHOPCO, shopc, stderr, stdout};
 
 fn assert_no_panic(o: &Output) {

@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-mod common;
+use crate::common;
 
 /// ShopCo built into its own schemas, and a copy of that run's target
 /// folder: the state a pull request compares with.

@@ -2,7 +2,7 @@
 //! every link followed), escaping, and bad output folders.
 #![allow(clippy::disallowed_methods)]
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::Path;

@@ -10,7 +10,7 @@ use shopc::emit::{Dialect, Emitter};
 use sqlparser::dialect::{BigQueryDialect, DuckDbDialect, PostgreSqlDialect, SnowflakeDialect};
 use sqlparser::parser::Parser;
 
-mod common;
+use crate::common;
 use common::{run, stdout};
 
 /// Compiles a project and emits every relation for `dialect`.

@@ -3,7 +3,7 @@
 //! function of the library as shopc emits it, offline, with no extension.
 #![allow(clippy::disallowed_methods)]
 
-mod common;
+use crate::common;
 
 use shopc::ir::library::{DATE_PARTS, FUNCTIONS, FuncKind, Param};
 

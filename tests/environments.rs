@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Output;
 
-mod common;
+use crate::common;
 
 /// `shopc COMMAND ARGS… --project ROOT` in the default environment (no
 /// `SHOPC_ENV`), as `user`.

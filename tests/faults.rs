@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use shopc::warehouse::{DuckDbWarehouse, Warehouse};
 
-mod common;
+use crate::common;
 
 /// The columns a snapshot stamps with the run's clock: they differ between
 /// any two runs, so states are compared without them.

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-mod common;
+use crate::common;
 
 /// The generator of ShopCo's seeds (examples/gen_shopco.rs), which `cargo
 /// test` builds beside the test binaries.

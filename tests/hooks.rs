@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-mod common;
+use crate::common;
 
 const MODELS: &str = "source landing {\n  table t { columns { id: integer } }\n}\n\
     model one {\n  schema = \"marts\"\n  materialized = \"table\"\n  from landing.t t\n  columns { id = t.id }\n}\n";

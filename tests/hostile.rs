@@ -5,8 +5,6 @@
 //! longer than it takes: the timings are in benches/check.rs) fails as hung.
 #![allow(clippy::disallowed_methods)]
 
-mod common;
-
 use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Stdio};

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-mod common;
+use crate::common;
 use common::{build, database, run, stdout};
 
 /// Rewrites a seed CSV: `edit` gets its lines (header first).

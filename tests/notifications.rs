@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::Output;
 use std::sync::{Arc, Mutex};
 
-mod common;
+use crate::common;
 
 /// One request as the server read it.
 #[derive(Debug, Clone)]

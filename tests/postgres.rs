@@ -6,7 +6,7 @@
 
 use shopc::warehouse::{DuckDbWarehouse, Warehouse};
 
-mod common;
+use crate::common;
 use common::compare::{assert_same, rows};
 use common::{Postgres, build, run, stderr, stdout};
 

@@ -2,7 +2,7 @@
 //! fails, and the table it would have replaced keeps its rows.
 #![allow(clippy::disallowed_methods)]
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

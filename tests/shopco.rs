@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-mod common;
+use crate::common;
 use common::{database, run, shopco_copy, stderr, stdout};
 
 /// The raw CSVs, cleaned by the definitions, as views of an in-memory DuckDB.

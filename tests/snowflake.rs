@@ -8,7 +8,7 @@ use std::process::Command;
 
 use shopc::warehouse::{SnowflakeWarehouse, Warehouse};
 
-mod common;
+use crate::common;
 use common::compare::{assert_same, rows};
 use common::{Fakesnow, build, run, stderr, stdout};
 

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-mod common;
+use crate::common;
 use common::{run, shopco_copy, stderr, stdout};
 
 fn check(root: &Path) -> std::process::Output {
