@@ -846,7 +846,7 @@ fn dialect_label(d: Dialect) -> &'static str {
 }
 
 /// `1,234,567`
-fn thousands(n: u64) -> String {
+pub(crate) fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {

@@ -16,6 +16,8 @@ pub enum NameKind {
     Alias,
     Setting,
     Reconcile,
+    Function,
+    Parameter,
 }
 
 impl NameKind {
@@ -27,6 +29,8 @@ impl NameKind {
             NameKind::Alias => "alias",
             NameKind::Setting => "setting",
             NameKind::Reconcile => "reconciliation",
+            NameKind::Function => "function",
+            NameKind::Parameter => "parameter",
         }
     }
 }
@@ -239,6 +243,19 @@ pub enum Problem {
         span: Span,
         name: String,
     },
+    /// A name in a function's body that is none of its parameters.
+    UnknownParameter {
+        span: Span,
+        name: String,
+        function: String,
+        params: Vec<String>,
+        suggestion: Option<String>,
+    },
+    /// A function of the project named like one of the library's.
+    BuiltinName {
+        span: Span,
+        name: String,
+    },
 
     // ---- types (T)
     ArgumentType {
@@ -249,6 +266,8 @@ pub enum Problem {
         found: String,
         /// A type of the language to cast the argument to, when one fits.
         cast_to: Option<&'static str>,
+        /// Where the function is defined, for a function of the project.
+        defined: Option<Span>,
     },
     OperatorType {
         span: Span,
@@ -272,6 +291,7 @@ pub enum Problem {
         function: String,
         expected: String,
         found: usize,
+        defined: Option<Span>,
     },
     UnknownType {
         span: Span,
@@ -302,6 +322,29 @@ pub enum Problem {
         aggregate: Span,
         plain: Span,
         column: String,
+    },
+    /// A function of the project that calls itself, directly or through
+    /// others: `path` is the chain of calls, ending where it began.
+    RecursiveFunction {
+        span: Span,
+        function: String,
+        defined: Span,
+        path: Vec<String>,
+    },
+    /// A function's body has another type than the one it declares.
+    ReturnType {
+        span: Span,
+        function: String,
+        declared: (Span, String),
+        found: String,
+    },
+    /// A call whose inlined body would be too large or too deep.
+    ExpansionTooLarge {
+        span: Span,
+        function: String,
+        defined: Span,
+        nodes: usize,
+        depth: usize,
     },
 
     // ---- joins (J)
@@ -500,6 +543,8 @@ impl Problem {
             NoColumns { .. } => Code::R009,
             UnknownVar { .. } => Code::R010,
             ReservedName { .. } => Code::R011,
+            UnknownParameter { .. } => Code::R002,
+            BuiltinName { .. } => Code::R012,
             ArgumentType { .. } => Code::T001,
             OperatorType { .. } => Code::T002,
             IncomparableTypes { .. } => Code::T003,
@@ -511,6 +556,9 @@ impl Problem {
             MismatchedBranches { .. } => Code::T009,
             WindowMisuse { .. } => Code::T010,
             MixedAggregation { .. } => Code::T011,
+            RecursiveFunction { .. } => Code::T012,
+            ReturnType { .. } => Code::T013,
+            ExpansionTooLarge { .. } => Code::T014,
             GrainNotProven { .. } => Code::G001,
             NotGrouped { .. } => Code::G002,
             SnapshotGrain { .. } => Code::G003,
@@ -857,16 +905,23 @@ impl Problem {
                 expected,
                 found,
                 cast_to,
-            } => d
-                .with_title(format!("wrong argument type for `{function}`"))
-                .with_primary(
-                    *span,
-                    format!("argument {position} is {found}, `{function}` expects {expected}"),
-                )
-                .with_help(match cast_to {
-                    Some(ty) => format!("convert it first, e.g. `cast(... as {ty})`"),
-                    None => format!("pass {expected}"),
-                }),
+                defined,
+            } => {
+                let d = d
+                    .with_title(format!("wrong argument type for `{function}`"))
+                    .with_primary(
+                        *span,
+                        format!("argument {position} is {found}, `{function}` expects {expected}"),
+                    )
+                    .with_help(match cast_to {
+                        Some(ty) => format!("convert it first, e.g. `cast(... as {ty})`"),
+                        None => format!("pass {expected}"),
+                    });
+                match defined {
+                    Some(at) => d.with_secondary(*at, format!("`{function}` is defined here")),
+                    None => d,
+                }
+            }
             OperatorType {
                 span,
                 op,
@@ -899,9 +954,16 @@ impl Problem {
                 function,
                 expected,
                 found,
-            } => d
-                .with_title(format!("wrong number of arguments to `{function}`"))
-                .with_primary(*span, format!("expected {expected}, found {found}")),
+                defined,
+            } => {
+                let d = d
+                    .with_title(format!("wrong number of arguments to `{function}`"))
+                    .with_primary(*span, format!("expected {expected}, found {found}"));
+                match defined {
+                    Some(at) => d.with_secondary(*at, format!("`{function}` is defined here")),
+                    None => d,
+                }
+            }
             UnknownType {
                 span,
                 name,
@@ -1212,6 +1274,75 @@ impl Problem {
                 .with_primary(*plain, "this column is computed per row")
                 .with_secondary(*aggregate, "but this aggregate collapses all rows into one")
                 .with_help("add `group by` with the per-row columns as keys, or aggregate this column too"),
+            UnknownParameter {
+                span,
+                name,
+                function,
+                params,
+                suggestion,
+            } => d
+                .with_title(format!("`{name}` is not a parameter of `{function}`"))
+                .with_primary(*span, "not a parameter")
+                .with_note(if params.is_empty() {
+                    format!("`{function}` has no parameters: a function's body sees its parameters and nothing else")
+                } else {
+                    format!(
+                        "a function's body sees its parameters and nothing else; `{function}` has {}",
+                        params.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ")
+                    )
+                })
+                .with_optional_help(did_you_mean(suggestion)),
+            BuiltinName { span, name } => d
+                .with_title(format!("`{name}` is a function of the standard library"))
+                .with_primary(*span, "a built-in name")
+                .with_note("a function of the project cannot take the name of a built-in one: every call would be ambiguous")
+                .with_help("rename it"),
+            RecursiveFunction {
+                span,
+                function,
+                defined,
+                path,
+            } => d
+                .with_title(format!("`{function}` calls itself"))
+                .with_primary(*span, if path.len() > 2 {
+                    format!("this call closes the loop {}", path.join(" → "))
+                } else {
+                    format!("`{function}` is called inside its own body")
+                })
+                .with_secondary(*defined, format!("`{function}` is defined here"))
+                .with_note("functions are inlined where they are called, so one that calls itself would never end")
+                .with_help("write the repeated step out, or use a `case` over the cases"),
+            ReturnType {
+                span,
+                function,
+                declared,
+                found,
+            } => d
+                .with_title(format!("`{function}` returns {found}, not {}", declared.1))
+                .with_primary(*span, format!("this body is {found}"))
+                .with_secondary(declared.0, format!("declared to return {}", declared.1))
+                .with_help(format!("cast the body, `cast(... as {})`, or declare the type it has", declared.1)),
+            ExpansionTooLarge {
+                span,
+                function,
+                defined,
+                nodes,
+                depth,
+            } => d
+                .with_title(format!("calling `{function}` here would make an expression too large"))
+                .with_primary(*span, format!(
+                    "inlined, this call would be {} nodes, {depth} levels deep",
+                    crate::docs::thousands(*nodes as u64)
+                ))
+                .with_secondary(*defined, format!("`{function}` is defined here"))
+                .with_note(format!(
+                    "a call is replaced by the function's body, with each parameter replaced by its argument: \
+                     a parameter used twice copies its argument twice, so nested calls grow fast. \
+                     An inlined call may have at most {} nodes and {} levels",
+                    crate::docs::thousands(crate::ir::MAX_EXPANSION as u64),
+                    crate::docs::thousands(crate::syntax::MAX_DEPTH as u64)
+                ))
+                .with_help("compute the argument in a column of an upstream model, and pass that column"),
         }
     }
 }

@@ -31,7 +31,7 @@ fn emit(dir: &Path, dialect: Dialect) -> Vec<EmittedFile> {
 }
 
 /// Parses one statement with sqlparser's dialect of the same warehouse.
-fn parses(dialect: Dialect, sql: &str) -> Result<(), String> {
+pub(crate) fn parses(dialect: Dialect, sql: &str) -> Result<(), String> {
     let parsed = match dialect {
         Dialect::DuckDb => Parser::parse_sql(&DuckDbDialect {}, sql),
         Dialect::Postgres => Parser::parse_sql(&PostgreSqlDialect {}, sql),

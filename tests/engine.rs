@@ -53,6 +53,7 @@ fn arguments(param: Param) -> Vec<&'static str> {
         Param::Temporal => vec!["t.d", "t.ts", "t.tz"],
         Param::TextOrTemporal => vec!["t.s_date", "t.d", "t.ts", "t.tz"],
         Param::DatePart => DATE_PARTS.to_vec(),
+        Param::KeyPart => vec!["t.s", "t.i", "t.d", "t.b"],
     }
 }
 

@@ -86,6 +86,10 @@ let s:expected = [
       \ ['order_id: integer', 'integer', 'shopType'],
       \ ['^snapshot customers_snapshot', 'snapshot', 'shopDeclaration'],
       \ ['^reconcile revenue', 'reconcile', 'shopDeclaration'],
+      \ ['^fn cents_to_dollars', 'fn', 'shopDeclaration'],
+      \ ['^fn cents_to_dollars', 'cents_to_dollars', 'shopItemName'],
+      \ ['^fn cents_to_dollars', '->', 'shopOperator'],
+      \ ['^fn cents_to_dollars', 'numeric', 'shopType'],
       \ ]
 let s:tokens = expand('<sfile>:p:h:h') . '/vscode/test/tokens.test.shop'
 execute 'silent edit ' . fnameescape(s:tokens)

@@ -173,10 +173,16 @@ fn model_grain(ir: &Ir, grains: &Grains, id: RelId, q: &Query) -> ModelGrain {
                     .find(|out| ir.column(*out).expr.as_ref().is_some_and(|e| e.same(key)))
             })
             .collect();
-        out.derived = projected.map_or(Grain::Unknown, |mut cols| {
-            cols.dedup();
-            Grain::Key(cols)
-        });
+        out.derived = match projected {
+            Some(mut cols) => {
+                cols.dedup();
+                Grain::Key(cols)
+            }
+            None => grain
+                .as_deref()
+                .and_then(|key| covering(ir, rel.columns.values().copied(), key))
+                .map_or(Grain::Unknown, Grain::Key),
+        };
         return out;
     }
     // Project: every grain column must be an output that is exactly it.
@@ -191,14 +197,67 @@ fn model_grain(ir: &Ir, grains: &Grains, id: RelId, q: &Query) -> ModelGrain {
                     })
                 })
                 .collect();
-            projected.map_or(Grain::Unknown, |mut cols| {
-                cols.dedup();
-                Grain::Key(cols)
-            })
+            match projected {
+                Some(mut cols) => {
+                    cols.dedup();
+                    Grain::Key(cols)
+                }
+                None => covering(ir, rel.columns.values().copied(), &cols)
+                    .map_or(Grain::Unknown, Grain::Key),
+            }
         }
         None => Grain::Unknown,
     };
     out
+}
+
+/// The scan columns an output's value tells apart: the column itself, or
+/// every argument of an injective function of columns
+/// (`surrogate_key(o.order_id, i.line)`).
+fn identifies(e: &Expr) -> Option<Vec<ScanColumn>> {
+    match &e.kind {
+        ExprKind::Column { scan, column } => Some(vec![(*scan, *column)]),
+        ExprKind::Call(call) if call.func.func().injective && call.over.is_none() => call
+            .args
+            .iter()
+            .map(|a| match a.kind {
+                ExprKind::Column { scan, column } => Some((scan, column)),
+                _ => None,
+            })
+            .collect(),
+        _ => None,
+    }
+}
+
+/// Some of `outputs` that together identify the rows `key` identifies: each
+/// key column is an output as is, or an argument of an injective output.
+/// Two rows that differ on the key differ on one of those outputs, so they
+/// are a key too. Injective outputs are taken first (a surrogate key stands
+/// for the columns it hashes), then plain columns for what is left.
+pub fn covering(
+    ir: &Ir,
+    outputs: impl Iterator<Item = ColumnId> + Clone,
+    key: &[ScanColumn],
+) -> Option<Vec<ColumnId>> {
+    let mut left: Vec<ScanColumn> = key.to_vec();
+    let mut chosen = Vec::new();
+    let identified = |out: ColumnId| ir.column(out).expr.as_ref().and_then(identifies);
+    for injective in [true, false] {
+        for out in outputs.clone() {
+            let Some(parts) = identified(out) else {
+                continue;
+            };
+            let is_injective = !matches!(
+                ir.column(out).expr.as_ref().map(|e| &e.kind),
+                Some(ExprKind::Column { .. })
+            );
+            if is_injective == injective && parts.iter().any(|p| left.contains(p)) {
+                left.retain(|k| !parts.contains(k));
+                chosen.push(out);
+            }
+        }
+    }
+    left.is_empty().then_some(chosen)
 }
 
 /// Columns of scan `scan` that the condition equates (through `and`) with

@@ -482,6 +482,12 @@ fn declared_grain(cx: &ModelCx<'_>, problems: &mut Vec<Problem>) {
     {
         return;
     }
+    // The declared columns identify the query's key (a surrogate key of it).
+    if let Some(query) = &derived.query
+        && grain::covering(ir, declared.iter().map(|(c, _)| *c), query).is_some()
+    {
+        return;
+    }
     let (Some((_, first)), Some((_, last))) = (declared.first(), declared.last()) else {
         return;
     };

@@ -3,6 +3,9 @@
 
 use super::*;
 
+/// What `surrogate_key` hashes for a NULL part: dbt_utils' marker.
+pub const SURROGATE_KEY_NULL: &str = "_dbt_utils_surrogate_key_null_";
+
 impl Emitter<'_> {
     /// `sql`, of type `ty`, as a double.
     pub(super) fn as_double(&self, sql: String, ty: Type) -> String {
@@ -212,6 +215,24 @@ impl Emitter<'_> {
             "current_timestamp" => return self.d.now().to_string(),
             "current_date" => {
                 return format!("CAST({} AS {})", self.d.now(), self.d.type_name(Type::Date));
+            }
+            // dbt_utils' `generate_surrogate_key`, to the character, so a
+            // key is the same value on every warehouse and after a port
+            // from dbt: each part as text (the types whose text every
+            // engine writes alike), NULL as a marker, joined by `-`, md5.
+            "surrogate_key" => {
+                let text = self.d.type_name(Type::Text);
+                let parts: Vec<String> = call
+                    .args
+                    .iter()
+                    .map(|a| {
+                        format!(
+                            "coalesce(CAST({} AS {text}), '{SURROGATE_KEY_NULL}')",
+                            self.expr(q, a)
+                        )
+                    })
+                    .collect();
+                return self.call("md5", &[parts.join(" || '-' || ")], "", Type::Text);
             }
             _ => {}
         }

@@ -31,6 +31,10 @@ pub enum Param {
     /// An integer written out (`2`, `-1`): `round`'s digits, which every
     /// dialect's rounding formula writes twice.
     Digits,
+    /// A part of a surrogate key: a value whose text every warehouse
+    /// writes alike (text, an integer, a date, a boolean), so that the key
+    /// hashes to the same value everywhere.
+    KeyPart,
 }
 
 impl Param {
@@ -45,6 +49,7 @@ impl Param {
             Param::TextOrTemporal => "text, a date or a timestamp",
             Param::DatePart => "a date part such as 'day' or 'month'",
             Param::Digits => "a whole number written out, such as `2`",
+            Param::KeyPart => "text, an integer, a date or a boolean",
         }
     }
 
@@ -52,7 +57,7 @@ impl Param {
     /// parameter (a name T006 accepts), for help messages.
     pub fn cast_to(self) -> Option<&'static str> {
         match self {
-            Param::Text | Param::TextOrTemporal => Some("text"),
+            Param::Text | Param::TextOrTemporal | Param::KeyPart => Some("text"),
             Param::Numeric => Some("numeric(18, 2)"),
             Param::Integer => Some("integer"),
             Param::Boolean => Some("boolean"),
@@ -71,6 +76,9 @@ impl Param {
                 Param::Boolean => ty == Type::Boolean,
                 Param::Temporal => ty.is_temporal(),
                 Param::TextOrTemporal => ty == Type::Text || ty.is_temporal(),
+                Param::KeyPart => {
+                    matches!(ty, Type::Text | Type::Date | Type::Boolean) || ty.is_integer()
+                }
             }
     }
 }
@@ -101,6 +109,9 @@ pub struct Func {
     pub ret: Ret,
     /// When the result can be NULL.
     pub nulls: Nulls,
+    /// Distinct arguments give distinct results (`surrogate_key`): the
+    /// grain algebra lets the result stand for its arguments.
+    pub injective: bool,
 }
 
 /// When a function's result can be NULL, for the nullability analysis
@@ -159,12 +170,19 @@ const fn f(
         variadic,
         ret,
         nulls: Nulls::Strict,
+        injective: false,
     }
 }
 
 impl Func {
     const fn nulls(self, nulls: Nulls) -> Func {
         Func { nulls, ..self }
+    }
+    const fn injective(self) -> Func {
+        Func {
+            injective: true,
+            ..self
+        }
     }
 }
 
@@ -227,6 +245,19 @@ pub static FUNCTIONS: &[Func] = &[
     ),
     f("concat", S, &[Any], 1, true, Ret::Fixed(Type::Text)),
     f("md5", S, &[Text], 1, false, Ret::Fixed(Type::Text)),
+    // dbt_utils' `generate_surrogate_key`, the same text on every dialect:
+    // md5 of the parts as text, NULL as `_dbt_utils_surrogate_key_null_`,
+    // joined by `-` (`emit::expr`). Never NULL.
+    f(
+        "surrogate_key",
+        S,
+        &[KeyPart],
+        1,
+        true,
+        Ret::Fixed(Type::Text),
+    )
+    .nulls(Nulls::Never)
+    .injective(),
     // any type
     f("coalesce", S, &[Any], 1, true, Ret::Common).nulls(Nulls::AllArgs),
     f("nullif", S, &[Any, Any], 2, false, Ret::CommonOfTwo).nulls(Nulls::Maybe),
@@ -402,6 +433,7 @@ mod tests {
             Param::Temporal,
             Param::TextOrTemporal,
             Param::DatePart,
+            Param::KeyPart,
         ] {
             let Some(hint) = param.cast_to() else {
                 continue;

@@ -60,6 +60,9 @@ pub struct Ir {
     pub order: Vec<RelId>,
     /// Totals that must agree (`reconcile` items).
     pub reconciles: Vec<Reconcile>,
+    /// The project's functions (`fn` items), as declared: their calls are
+    /// inlined in the expressions that make them.
+    pub functions: Vec<Function>,
     /// The environment the project is built in: how the schema of every
     /// relation it writes is named (`dev_alice_marts` for `marts`).
     pub environment: crate::environment::Environment,
@@ -377,6 +380,11 @@ pub struct Test {
 /// `orders__shopc_new` in emitted files, `orders__shopc_new_1a2b3c` in a
 /// run (the run's own id, so that two runs never share one). No relation's
 /// physical name may contain it (R011).
+/// The most expression nodes one inlined call of a project's function may
+/// make (T014): a parameter used twice copies its argument twice, so nested
+/// calls could otherwise grow exponentially.
+pub const MAX_EXPANSION: usize = 100_000;
+
 pub const SCRATCH_SUFFIX: &str = "__shopc_new";
 
 /// The hex digits of a run's id in its scratch names.
@@ -435,6 +443,20 @@ impl Reconcile {
         }
         reads
     }
+}
+
+/// `fn name(param: type, …) -> type = body`: a typed scalar function of
+/// the project. Each call is lowered to the body with the parameters bound
+/// to the call's arguments (and cast to `ret` when the body's type is
+/// narrower), so no later phase meets a call of one.
+#[derive(Debug)]
+pub struct Function {
+    pub name: String,
+    pub doc: Option<String>,
+    pub params: Vec<(String, Type)>,
+    pub ret: Type,
+    pub name_span: Span,
+    pub span: Span,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -23,6 +23,7 @@ pub enum Item {
     Model(ModelDef),
     Snapshot(SnapshotDef),
     Reconcile(ReconcileDef),
+    Function(FnDef),
 }
 
 impl Item {
@@ -32,6 +33,7 @@ impl Item {
             Item::Model(m) => &m.name,
             Item::Snapshot(s) => &s.name,
             Item::Reconcile(r) => &r.name,
+            Item::Function(f) => &f.name,
         }
     }
 
@@ -41,6 +43,7 @@ impl Item {
             Item::Model(m) => m.span,
             Item::Snapshot(s) => s.span,
             Item::Reconcile(r) => r.span,
+            Item::Function(f) => f.span,
         }
     }
 }
@@ -253,13 +256,30 @@ impl BlockKind {
 pub enum Block {
     Output {
         kind: BlockKind,
-        columns: Vec<OutputColumn>,
+        columns: Vec<Output>,
         span: Span,
     },
     Tests {
         tests: Vec<TestCall>,
         span: Span,
     },
+}
+
+/// An item of `columns`, `dimensions` or `measures`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    Column(OutputColumn),
+    Star(StarColumns),
+}
+
+/// `alias.*`, with the columns left out (`except (a, b)`) and renamed
+/// (`rename (a as b)`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StarColumns {
+    pub alias: Ident,
+    pub except: Vec<Ident>,
+    pub rename: Vec<(Ident, Ident)>,
+    pub span: Span,
 }
 
 /// `name = expr` inside `columns`, `dimensions` or `measures`.
@@ -309,6 +329,26 @@ pub struct ReconcileTerm {
     pub path: Vec<Ident>,
     pub filter: Option<Expr>,
     pub span: Span,
+}
+
+// ------------------------------------------------------------------ functions
+
+/// `fn name(param: type, …) -> type = body`: a typed scalar function,
+/// inlined at each call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FnDef {
+    pub doc: Doc,
+    pub name: Ident,
+    pub params: Vec<FnParam>,
+    pub ret: TypeName,
+    pub body: Expr,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FnParam {
+    pub name: Ident,
+    pub ty: TypeName,
 }
 
 // ------------------------------------------------------------------ expressions

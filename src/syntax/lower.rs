@@ -29,6 +29,7 @@ pub(super) fn items_at(file: FileId, offset: usize, pairs: Pairs<'_, Rule>, pars
             Rule::model_def => Item::Model(lowerer.model(pair)),
             Rule::snapshot_def => Item::Snapshot(lowerer.snapshot(pair)),
             Rule::reconcile_def => Item::Reconcile(lowerer.reconcile(pair)),
+            Rule::fn_def => Item::Function(lowerer.function(pair)),
             _ => continue, // EOI, stray doc comments
         };
         if std::mem::take(&mut lowerer.too_deep) {
@@ -427,19 +428,51 @@ impl Lowerer<'_> {
         let span = self.span(&pair);
         let columns = pair
             .into_inner()
-            .filter(|p| p.as_rule() == Rule::output_column)
+            .filter(|p| matches!(p.as_rule(), Rule::output_column | Rule::star_columns))
             .map(|p| {
                 let span = self.span(&p);
+                let rule = p.as_rule();
                 let mut inner = p.into_inner().peekable();
                 let doc = self.docs(&mut inner);
                 let name = self.ident(inner.next().expect("column name"));
+                if rule == Rule::star_columns {
+                    let mut star = StarColumns {
+                        alias: name,
+                        except: Vec::new(),
+                        rename: Vec::new(),
+                        span,
+                    };
+                    for part in inner {
+                        match part.as_rule() {
+                            Rule::star_except => star.except.extend(
+                                part.into_inner()
+                                    .filter(|p| p.as_rule() == Rule::name)
+                                    .map(|p| self.ident(p)),
+                            ),
+                            Rule::star_rename => {
+                                for pair in part
+                                    .into_inner()
+                                    .filter(|p| p.as_rule() == Rule::rename_pair)
+                                {
+                                    let mut names =
+                                        pair.into_inner().filter(|p| p.as_rule() == Rule::name);
+                                    let from = self.ident(names.next().expect("renamed column"));
+                                    let to = self.ident(names.next().expect("new name"));
+                                    star.rename.push((from, to));
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                    return Output::Star(star);
+                }
                 let expr = self.expr(inner.next().expect("column expr"));
-                OutputColumn {
+                Output::Column(OutputColumn {
                     doc,
                     name,
                     expr,
                     span,
-                }
+                })
             })
             .collect();
         Block::Output {
@@ -531,6 +564,33 @@ impl Lowerer<'_> {
             doc,
             name,
             terms,
+            span,
+        }
+    }
+
+    // ------------------------------------------------------------ functions
+
+    fn function(&mut self, pair: Pair<'_, Rule>) -> FnDef {
+        let span = self.span(&pair);
+        let mut inner = pair.into_inner().peekable();
+        let doc = self.docs(&mut inner);
+        inner.next(); // kw_fn
+        let name = self.ident(inner.next().expect("function name"));
+        let mut params = Vec::new();
+        while let Some(param) = inner.next_if(|p| p.as_rule() == Rule::fn_param) {
+            let mut parts = param.into_inner();
+            let name = self.ident(parts.next().expect("parameter name"));
+            let ty = self.type_name(parts.next().expect("parameter type"));
+            params.push(FnParam { name, ty });
+        }
+        let ret = self.type_name(inner.next().expect("return type"));
+        let body = self.expr(inner.next().expect("function body"));
+        FnDef {
+            doc,
+            name,
+            params,
+            ret,
+            body,
             span,
         }
     }

@@ -200,7 +200,7 @@ fn comment_block_end(text: &str) -> (usize, bool) {
     (text.len(), false)
 }
 
-const ITEM_KEYWORDS: [&str; 4] = ["source", "model", "snapshot", "reconcile"];
+const ITEM_KEYWORDS: [&str; 5] = ["source", "model", "snapshot", "reconcile", "fn"];
 
 fn starts_item(line: &str) -> bool {
     ITEM_KEYWORDS.iter().any(|k| starts_with_word(line, k))
@@ -402,6 +402,8 @@ fn describe_rule(rule: Rule) -> Option<&'static str> {
         Rule::snapshot_def | Rule::kw_snapshot => "`snapshot`",
         Rule::reconcile_def | Rule::kw_reconcile => "`reconcile`",
         Rule::reconcile_term | Rule::path => "a `relation.column` total",
+        Rule::fn_def | Rule::kw_fn => "`fn`",
+        Rule::fn_param => "a parameter `name: type`",
         Rule::join_claim | Rule::kw_one | Rule::kw_many => "`one` or `many`",
         Rule::table_def | Rule::kw_table => "`table`",
         Rule::kw_columns | Rule::columns_block | Rule::column_decls => "`columns`",
@@ -416,6 +418,9 @@ fn describe_rule(rule: Rule) -> Option<&'static str> {
         Rule::dedupe_clause | Rule::kw_dedupe => "`dedupe`",
         Rule::setting => "a setting",
         Rule::output_column | Rule::column_decl => "a column",
+        Rule::star_columns => "`alias.*`",
+        Rule::star_except | Rule::kw_except => "`except (…)`",
+        Rule::star_rename | Rule::kw_rename | Rule::rename_pair => "`rename (a as b)`",
         Rule::test_call => "a test",
         Rule::kw_on => "`on`",
         Rule::kw_by => "`by`",

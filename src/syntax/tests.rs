@@ -24,7 +24,10 @@ fn expr(text: &str) -> String {
     let Block::Output { columns, .. } = &model.blocks[0] else {
         panic!("not columns")
     };
-    columns[0].expr.to_string()
+    let Output::Column(column) = &columns[0] else {
+        panic!("not a column")
+    };
+    column.expr.to_string()
 }
 
 #[test]
@@ -211,7 +214,10 @@ fn model_clauses_and_blocks() {
     let Block::Output { columns, .. } = &m.blocks[1] else {
         panic!()
     };
-    assert_eq!(columns[0].doc.as_deref(), Some("Revenue."));
+    let Output::Column(first) = &columns[0] else {
+        panic!()
+    };
+    assert_eq!(first.doc.as_deref(), Some("Revenue."));
     let Block::Tests { tests, .. } = &m.blocks[2] else {
         panic!()
     };

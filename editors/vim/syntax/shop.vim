@@ -15,19 +15,20 @@ syntax match shopDocComment /##\(#\)\@!.*$/ contains=shopTodo,@Spell
 syntax keyword shopTodo contained TODO FIXME XXX NOTE
 
 " Items and blocks.
-syntax keyword shopDeclaration source table model snapshot reconcile nextgroup=shopItemName skipwhite
+syntax keyword shopDeclaration source table model snapshot reconcile fn nextgroup=shopItemName skipwhite
 syntax match shopItemName /`[^`]\+`\|\<\h\w*\>/ contained
 syntax keyword shopBlock columns dimensions measures tests
 
 " Clauses of a model.
 syntax keyword shopClause from join left inner on where group by having dedupe keep latest earliest as
 syntax keyword shopClause one many
+syntax keyword shopClause except rename
 syntax keyword shopWindow over filter partition order distinct asc desc nulls first last
 syntax keyword shopConditional case when then else end
 
 " Operators.
 syntax keyword shopOperatorWord and or not is in like ilike between
-syntax match shopOperator /::\|||\|<=\|>=\|<>\|!=\|[=<>+\-*/%]/
+syntax match shopOperator /::\|||\|->\|<=\|>=\|<>\|!=\|[=<>+\-*/%]/
 
 " Constants, numbers, strings.
 syntax keyword shopBoolean true false

@@ -121,6 +121,7 @@ impl<'a> Lowerer<'a> {
                     self.snapshots.push((id, snapshot));
                 }
             }
+            ast::Item::Function(def) => self.declare_function(def),
             ast::Item::Reconcile(reconcile) => {
                 if let Some(first) = self
                     .reconciles

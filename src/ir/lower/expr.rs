@@ -116,6 +116,9 @@ impl<'a> Lowerer<'a> {
         };
         let (kind, ty) = match &e.kind {
             A::Literal(lit) => return self.literal(lit, span),
+            A::Column { qualifier, name } if let Some(bound) = scope.params => {
+                return self.parameter(bound, qualifier.as_ref(), name, span);
+            }
             A::Column { qualifier, name } => match self.column_ref(scope, qualifier.as_ref(), name)
             {
                 Some((scan, column)) => {
@@ -448,6 +451,7 @@ impl<'a> Lowerer<'a> {
                     function: "var".into(),
                     expected: "one string literal naming a variable".into(),
                     found: call.args.len(),
+                    defined: None,
                 });
                 return Expr {
                     kind: ExprKind::Error,
@@ -509,6 +513,9 @@ impl<'a> Lowerer<'a> {
         if name == "var" {
             return self.var(call, span);
         }
+        if let Some(inlined) = self.call_function(scope, cx, call, span) {
+            return inlined;
+        }
         let Some(id) = library::lookup(&name) else {
             self.push(Problem::UnknownFunction {
                 span: call.name.span,
@@ -561,6 +568,7 @@ impl<'a> Lowerer<'a> {
                 function: func.name.to_string(),
                 expected: "real arguments (`*` is only for `count(*)`)".into(),
                 found: arg_count,
+                defined: None,
             });
         } else if !call.star && !func.accepts_count(call.args.len()) {
             self.push(Problem::ArgumentCount {
@@ -572,6 +580,7 @@ impl<'a> Lowerer<'a> {
                     if func.arity() == "1" { "" } else { "s" }
                 ),
                 found: call.args.len(),
+                defined: None,
             });
         }
         let inner_cx = if is_aggregate {
@@ -630,6 +639,7 @@ impl<'a> Lowerer<'a> {
                     },
                     found,
                     cast_to: param.cast_to(),
+                    defined: None,
                 });
             }
         }

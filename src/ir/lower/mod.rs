@@ -12,6 +12,7 @@ mod data_tests;
 mod declare;
 mod deps;
 mod expr;
+mod functions;
 mod models;
 mod reconcile;
 mod settings;
@@ -48,6 +49,8 @@ pub fn lower(
         models: Vec::new(),
         snapshots: Vec::new(),
         reconciles: Vec::new(),
+        functions: IndexMap::new(),
+        fn_stack: Vec::new(),
         ref_spans: HashMap::new(),
         pending: HashMap::new(),
     };
@@ -56,6 +59,7 @@ pub fn lower(
             lowerer.declare(*file, item);
         }
     }
+    lowerer.check_functions();
     lowerer.bind_dependencies();
     lowerer.order();
     for id in lowerer.ir.order.clone() {
@@ -75,6 +79,10 @@ struct Lowerer<'a> {
     models: Vec<(RelId, &'a ast::ModelDef, Option<String>)>,
     snapshots: Vec<(RelId, &'a ast::SnapshotDef)>,
     reconciles: Vec<&'a ast::ReconcileDef>,
+    /// The project's functions by lowercase name ([`functions`]).
+    functions: IndexMap<String, functions::FnEntry<'a>>,
+    /// The functions whose bodies are being checked, innermost last.
+    fn_stack: Vec<usize>,
     /// Where relation A first reads relation B, for cycle reports.
     ref_spans: HashMap<(RelId, RelId), Span>,
     /// Where the definition of each model or snapshot waits to be lowered.
@@ -110,6 +118,8 @@ struct Scope<'s> {
     scans: &'s [Scan],
     /// When the query itself is broken, unresolved names are not reported.
     silent: bool,
+    /// In a function's body: its parameters, the only names it sees.
+    params: Option<&'s functions::Bound>,
 }
 
 const MODEL_SETTINGS: &[&str] = &[

@@ -65,6 +65,7 @@ impl<'a> Lowerer<'a> {
         let scope = Scope {
             scans: &query.scans,
             silent,
+            params: None,
         };
 
         let mut output_count = 0;
@@ -79,6 +80,13 @@ impl<'a> Lowerer<'a> {
             };
             for column in columns {
                 output_count += 1;
+                let column = match column {
+                    ast::Output::Column(column) => column,
+                    ast::Output::Star(star) => {
+                        self.star_columns(id, &scope, star, role);
+                        continue;
+                    }
+                };
                 let expr = self.expr(&scope, OUTPUT_CX, &column.expr);
                 let ty = expr.ty;
                 self.add_column(Column {
@@ -454,6 +462,7 @@ impl<'a> Lowerer<'a> {
                             let scope = Scope {
                                 scans: &query.scans,
                                 silent,
+                                params: None,
                             };
                             self.condition(
                                 &scope,
@@ -475,6 +484,7 @@ impl<'a> Lowerer<'a> {
                     let scope = Scope {
                         scans: &query.scans,
                         silent,
+                        params: None,
                     };
                     query.filter = Some(self.condition(
                         &scope,
@@ -495,6 +505,7 @@ impl<'a> Lowerer<'a> {
                     let scope = Scope {
                         scans: &query.scans,
                         silent,
+                        params: None,
                     };
                     query.group_by = keys
                         .iter()
@@ -518,6 +529,7 @@ impl<'a> Lowerer<'a> {
                     let scope = Scope {
                         scans: &query.scans,
                         silent,
+                        params: None,
                     };
                     let keys = keys
                         .iter()
@@ -543,6 +555,7 @@ impl<'a> Lowerer<'a> {
                     let scope = Scope {
                         scans: &query.scans,
                         silent,
+                        params: None,
                     };
                     let cx = Cx {
                         no_aggregate: None,
@@ -716,6 +729,72 @@ impl<'a> Lowerer<'a> {
                 self.invalid(value, "strategy", "exactly one of `check` or `timestamp`");
                 SnapshotStrategy::CheckAll
             }
+        }
+    }
+
+    /// `alias.* except (…) rename (a as b)`: an output for each column of
+    /// the relation `alias` reads, in its order, typed and documented as
+    /// there.
+    fn star_columns(&mut self, id: RelId, scope: &Scope, star: &ast::StarColumns, role: Role) {
+        let Some(scan) = scope.scans.iter().position(|s| s.alias == star.alias.name) else {
+            if !scope.silent {
+                let known: Vec<String> = scope.scans.iter().map(|s| s.alias.clone()).collect();
+                self.push(Problem::UnknownQualifier {
+                    span: star.alias.span,
+                    name: star.alias.name.clone(),
+                    suggestion: suggest(&star.alias.name, known.iter().map(String::as_str)),
+                    known,
+                });
+            }
+            self.ir.relations[id.index()].complete = false;
+            return;
+        };
+        let read = scope.scans[scan].relation;
+        // Every name in `except` and `rename` is a column of it.
+        let named = star
+            .except
+            .iter()
+            .chain(star.rename.iter().map(|(from, _)| from));
+        let mut unknown = false;
+        for name in named {
+            if self.output_column(read, &name.name, name.span).is_none() {
+                unknown = true;
+            }
+        }
+        if unknown {
+            self.ir.relations[id.index()].complete = false;
+        }
+        let columns: Vec<(String, ColumnId)> = self
+            .ir
+            .relation(read)
+            .columns
+            .iter()
+            .map(|(name, c)| (name.clone(), *c))
+            .collect();
+        for (name, column) in columns {
+            if star.except.iter().any(|e| e.name == name) {
+                continue;
+            }
+            let renamed = star
+                .rename
+                .iter()
+                .find(|(from, _)| from.name == name)
+                .map(|(_, to)| to);
+            let parent = self.ir.column(column);
+            let (ty, doc) = (parent.ty, parent.doc.clone());
+            self.add_column(Column {
+                relation: id,
+                name: renamed.map_or(name, |to| to.name.clone()),
+                span: renamed.map_or(star.span, |to| to.span),
+                ty,
+                role,
+                expr: Some(Expr {
+                    kind: ExprKind::Column { scan, column },
+                    ty,
+                    span: star.span,
+                }),
+                doc,
+            });
         }
     }
 }

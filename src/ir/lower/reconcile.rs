@@ -60,6 +60,7 @@ impl<'a> Lowerer<'a> {
                 expected: Param::Numeric.describe().into(),
                 found: ty.to_string(),
                 cast_to: Param::Numeric.cast_to(),
+                defined: None,
             });
             return None;
         }
@@ -73,6 +74,7 @@ impl<'a> Lowerer<'a> {
             let scope = Scope {
                 scans: &query.scans,
                 silent: !self.ir.relation(rel).complete,
+                params: None,
             };
             let filter = self.condition(
                 &scope,
