@@ -76,6 +76,7 @@ codes! {
     R010 => "unknown-variable",
     R011 => "reserved-name",
     R012 => "builtin-name",
+    R013 => "unknown-doc",
     T001 => "argument-type",
     T002 => "operator-type",
     T003 => "incomparable-types",

@@ -18,6 +18,7 @@ pub enum NameKind {
     Reconcile,
     Function,
     Parameter,
+    Doc,
 }
 
 impl NameKind {
@@ -31,6 +32,7 @@ impl NameKind {
             NameKind::Reconcile => "reconciliation",
             NameKind::Function => "function",
             NameKind::Parameter => "parameter",
+            NameKind::Doc => "doc block",
         }
     }
 }
@@ -255,6 +257,12 @@ pub enum Problem {
     BuiltinName {
         span: Span,
         name: String,
+    },
+    /// `doc(NAME)` in a doc comment, and no `doc NAME` block.
+    UnknownDoc {
+        span: Span,
+        name: String,
+        suggestion: Option<String>,
     },
 
     // ---- types (T)
@@ -545,6 +553,7 @@ impl Problem {
             ReservedName { .. } => Code::R011,
             UnknownParameter { .. } => Code::R002,
             BuiltinName { .. } => Code::R012,
+            UnknownDoc { .. } => Code::R013,
             ArgumentType { .. } => Code::T001,
             OperatorType { .. } => Code::T002,
             IncomparableTypes { .. } => Code::T003,
@@ -1291,6 +1300,17 @@ impl Problem {
                         params.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ")
                     )
                 })
+                .with_optional_help(did_you_mean(suggestion)),
+            UnknownDoc {
+                span,
+                name,
+                suggestion,
+            } => d
+                .with_title(format!("no doc block `{name}`"))
+                .with_primary(*span, format!("its description uses `doc({name})`"))
+                .with_note(format!(
+                    "a doc block is the `##` lines above `doc {name}`, anywhere in the project"
+                ))
                 .with_optional_help(did_you_mean(suggestion)),
             BuiltinName { span, name } => d
                 .with_title(format!("`{name}` is a function of the standard library"))

@@ -4,7 +4,7 @@
 //! DuckDB with the values dbt_utils gives.
 #![allow(clippy::disallowed_methods)]
 
-use shopc::diagnostic::{Code, render};
+use shopc::diagnostic::Code;
 use shopc::emit::{Dialect, Emitter};
 use shopc::ir::types::Type;
 use shopc::ir::{ExprKind, Ir};
@@ -25,41 +25,19 @@ const CENTS: &str =
     "fn cents_to_dollars(cents: numeric) -> numeric(16, 2) = cast(cents / 100 as numeric(16, 2))\n";
 
 fn compile(models: &str) -> (shopc::Compilation, SourceDb) {
-    let mut db = SourceDb::new();
-    let toml = "name = \"f\"\n";
-    let config_file = db.add("shop.toml", toml);
-    let config = shopc::config::parse_project_config(config_file, toml).unwrap();
-    let sources = db.add("sources.shop", SOURCES);
-    let file = db.add("models.shop", models);
-    (shopc::compile(&db, &config, &[sources, file]), db)
+    common::compile(SOURCES, models)
 }
 
 /// The codes of the problems, in order, and the rendered text.
 fn problems(models: &str) -> (Vec<Code>, String) {
     let (compilation, db) = compile(models);
-    let diagnostics: Vec<_> = compilation
-        .problems
-        .iter()
-        .map(|p| p.to_diagnostic())
-        .collect();
-    (
-        compilation.problems.iter().map(|p| p.code()).collect(),
-        render(&db, &diagnostics, false),
-    )
+    common::problems(&compilation, &db)
 }
 
 fn clean(models: &str) -> shopc::Compilation {
     let (compilation, db) = compile(models);
-    let diagnostics: Vec<_> = compilation
-        .problems
-        .iter()
-        .map(|p| p.to_diagnostic())
-        .collect();
-    assert!(
-        compilation.problems.is_empty(),
-        "{}",
-        render(&db, &diagnostics, false)
-    );
+    let (codes, text) = common::problems(&compilation, &db);
+    assert!(codes.is_empty(), "{text}");
     compilation
 }
 
@@ -277,8 +255,25 @@ fn a_surrogate_key_stands_for_the_columns_it_hashes() {
             "{model}"
         );
     }
-    // Never NULL, text, and only of types every warehouse writes alike.
+    // dbt_utils' formula on every dialect, each part written once.
     let rel = ir.get("d").unwrap();
+    for dialect in [
+        Dialect::DuckDb,
+        Dialect::Postgres,
+        Dialect::Snowflake,
+        Dialect::BigQuery,
+    ] {
+        let sql = Emitter::new(ir, dialect).select(rel.id);
+        assert_eq!(
+            sql.matches("'_dbt_utils_surrogate_key_null_'").count(),
+            2,
+            "{sql}"
+        );
+        assert_eq!(sql.matches("|| '-' ||").count(), 1, "{sql}");
+        assert!(sql.to_lowercase().contains("md5("), "{sql}");
+        crate::emit::parses(dialect, &sql).unwrap_or_else(|e| panic!("{dialect:?}: {e}\n{sql}"));
+    }
+    // Never NULL, text, and only of types every warehouse writes alike.
     assert!(
         compilation
             .analysis

@@ -1,11 +1,14 @@
 //! Star columns: `o.*`, `o.* except (…)`, `o.* rename (a as b)`, expanded
 //! at resolution from the typed columns of what the model reads, so the
-//! manifest, the docs and the grain algebra see each column.
+//! manifest, the docs and the grain algebra see each column; and doc
+//! blocks, written once and used by many descriptions.
 
-use shopc::diagnostic::{Code, render};
+use shopc::diagnostic::Code;
 use shopc::emit::{Dialect, Emitter};
 use shopc::ir::types::Type;
 use shopc::span::SourceDb;
+
+use crate::common;
 
 const SOURCES: &str = r#"
 source raw {
@@ -25,41 +28,19 @@ source raw {
 "#;
 
 fn compile(models: &str) -> (shopc::Compilation, SourceDb) {
-    let mut db = SourceDb::new();
-    let toml = "name = \"stars\"\n";
-    let config_file = db.add("shop.toml", toml);
-    let config = shopc::config::parse_project_config(config_file, toml).unwrap();
-    let sources = db.add("sources.shop", SOURCES);
-    let file = db.add("models.shop", models);
-    (shopc::compile(&db, &config, &[sources, file]), db)
+    common::compile(SOURCES, models)
 }
 
 fn problems(models: &str) -> (Vec<Code>, String) {
     let (compilation, db) = compile(models);
-    let diagnostics: Vec<_> = compilation
-        .problems
-        .iter()
-        .map(|p| p.to_diagnostic())
-        .collect();
-    (
-        compilation.problems.iter().map(|p| p.code()).collect(),
-        render(&db, &diagnostics, false),
-    )
+    common::problems(&compilation, &db)
 }
 
 /// The model's columns: name, type and doc, in order.
 fn columns(models: &str, model: &str) -> Vec<(String, Type, Option<String>)> {
     let (compilation, db) = compile(models);
-    let diagnostics: Vec<_> = compilation
-        .problems
-        .iter()
-        .map(|p| p.to_diagnostic())
-        .collect();
-    assert!(
-        compilation.problems.is_empty(),
-        "{}",
-        render(&db, &diagnostics, false)
-    );
+    let (codes, text) = common::problems(&compilation, &db);
+    assert!(codes.is_empty(), "{text}");
     let ir = &compilation.ir;
     let rel = ir.get(model).unwrap();
     rel.columns
@@ -139,4 +120,35 @@ fn wrong_stars_are_reported_where_they_are() {
     // `*` is not an expression: `count(*)` aside, `o.*` stands alone.
     let (codes, _) = problems("model m {\n  from raw.orders o\n  columns { x = o.* }\n}\n");
     assert_eq!(codes, [Code::P001]);
+}
+
+const REVENUE: &str =
+    "## Σ quantity × unit price − discount,\n## shipped or completed orders only.\ndoc revenue\n\n";
+
+#[test]
+fn a_doc_block_is_written_once_and_used_anywhere() {
+    let models = format!(
+        "{REVENUE}## Orders. doc(revenue)\nmodel m {{\n  from raw.orders o\n  columns {{\n    ## doc(revenue)\n    amount = o.amount\n    ## Before discounts: doc(revenue) (not undoc(revenue), nor doc())\n    gross = o.amount\n  }}\n}}\n\
+         model n {{\n  from m\n  columns {{ m.* }}\n}}\n"
+    );
+    let text = "Σ quantity × unit price − discount,\nshipped or completed orders only.";
+    let cols = columns(&models, "m");
+    assert_eq!(cols[0].2.as_deref(), Some(text));
+    assert_eq!(
+        cols[1].2.as_deref(),
+        Some(format!("Before discounts: {text} (not undoc(revenue), nor doc())").as_str())
+    );
+    // A star carries the text, not the reference.
+    assert_eq!(columns(&models, "n")[0].2.as_deref(), Some(text));
+    let (compilation, _) = compile(&models);
+    let m = compilation.ir.get("m").unwrap();
+    assert_eq!(m.doc.as_deref(), Some(format!("Orders. {text}").as_str()));
+    // An unknown name is R013, a second block of one name R003.
+    let (codes, text) = problems(&format!(
+        "{REVENUE}model m {{\n  from raw.orders o\n  columns {{\n    ## doc(revenu)\n    amount = o.amount\n  }}\n}}\n"
+    ));
+    assert_eq!(codes, [Code::R013], "{text}");
+    assert!(text.contains("did you mean `revenue`"), "{text}");
+    let (codes, _) = problems(&format!("{REVENUE}{REVENUE}"));
+    assert_eq!(codes, [Code::R003]);
 }

@@ -294,3 +294,48 @@ fn safe_casts_and_month_differences_equal_duckdb() {
     );
     assert!(duck.iter().any(|r| r.contains("NULL")), "{duck:#?}");
 }
+
+/// `surrogate_key` is the same text on PostgreSQL as on DuckDB for every
+/// type it takes (text with NULLs and `-` in it, integers, dates,
+/// booleans), and so is a project function inlined on each.
+#[test]
+fn surrogate_keys_and_functions_equal_duckdb() {
+    let pg = Postgres::start("surrogate_equal");
+    let dir = common::project(&[
+        (
+            "shop.toml",
+            "name = \"keys\"\n\n[defaults]\nmaterialized = \"table\"\n",
+        ),
+        (
+            "models/k.shop",
+            "source raw {\n  table t {\n    columns { id: integer, big: bigint, s: text, d: date, b: boolean, cents: integer }\n  }\n}\n\
+             fn cents_to_dollars(cents: numeric) -> numeric(16, 2) = cast(cents / 100 as numeric(16, 2))\n\
+             model k {\n  from raw.t t\n  columns {\n    id = t.id\n    key = surrogate_key(t.id, t.big, t.s, t.d, t.b)\n    \
+             text_key = surrogate_key(t.s)\n    dollars = cents_to_dollars(t.cents)\n  }\n}\n",
+        ),
+        (
+            "seeds/t.csv",
+            "id,big,s,d,b,cents\n1,9000000000,a-b,2024-02-29,true,1999\n2,-1,,1999-12-31,false,5\n3,,x,,,\n4,0,'q',2024-01-01,true,-250\n",
+        ),
+    ]);
+    let root = dir.path();
+    pg.write_profiles(root);
+    build(root, &[]);
+    build(root, &["--target", "pg"]);
+    let query = "SELECT * FROM main.k ORDER BY id";
+    let duck = rows(
+        DuckDbWarehouse::open(&root.join("target/keys.duckdb"))
+            .unwrap()
+            .query(query)
+            .unwrap(),
+    );
+    let theirs = rows(pg.connect().query(query).unwrap());
+    assert_eq!(duck.len(), 4);
+    assert_eq!(duck, theirs);
+    // Row 3's key: md5 of `3-M-x-M-M`, M being dbt_utils' NULL marker
+    // `_dbt_utils_surrogate_key_null_`, as Python's hashlib computes it.
+    assert!(
+        duck[2].contains("74597b3878f9ba054ddf9ec5fb597c7c"),
+        "{duck:#?}"
+    );
+}

@@ -90,6 +90,7 @@ let s:expected = [
       \ ['^fn cents_to_dollars', 'cents_to_dollars', 'shopItemName'],
       \ ['^fn cents_to_dollars', '->', 'shopOperator'],
       \ ['^fn cents_to_dollars', 'numeric', 'shopType'],
+      \ ['^doc revenue_rule', 'doc', 'shopDeclaration'],
       \ ]
 let s:tokens = expand('<sfile>:p:h:h') . '/vscode/test/tokens.test.shop'
 execute 'silent edit ' . fnameescape(s:tokens)

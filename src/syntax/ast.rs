@@ -24,6 +24,7 @@ pub enum Item {
     Snapshot(SnapshotDef),
     Reconcile(ReconcileDef),
     Function(FnDef),
+    Doc(DocDef),
 }
 
 impl Item {
@@ -34,6 +35,7 @@ impl Item {
             Item::Snapshot(s) => &s.name,
             Item::Reconcile(r) => &r.name,
             Item::Function(f) => &f.name,
+            Item::Doc(d) => &d.name,
         }
     }
 
@@ -44,6 +46,7 @@ impl Item {
             Item::Snapshot(s) => s.span,
             Item::Reconcile(r) => r.span,
             Item::Function(f) => f.span,
+            Item::Doc(d) => d.span,
         }
     }
 }
@@ -328,6 +331,17 @@ pub struct ReconcileTerm {
     /// The relation's name parts, then the column.
     pub path: Vec<Ident>,
     pub filter: Option<Expr>,
+    pub span: Span,
+}
+
+// ------------------------------------------------------------------ doc blocks
+
+/// `## text…` above `doc NAME`: a description that doc comments use as
+/// `doc(NAME)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DocDef {
+    pub text: String,
+    pub name: Ident,
     pub span: Span,
 }
 

@@ -30,6 +30,7 @@ pub(super) fn items_at(file: FileId, offset: usize, pairs: Pairs<'_, Rule>, pars
             Rule::snapshot_def => Item::Snapshot(lowerer.snapshot(pair)),
             Rule::reconcile_def => Item::Reconcile(lowerer.reconcile(pair)),
             Rule::fn_def => Item::Function(lowerer.function(pair)),
+            Rule::doc_def => Item::Doc(lowerer.doc_block(pair)),
             _ => continue, // EOI, stray doc comments
         };
         if std::mem::take(&mut lowerer.too_deep) {
@@ -566,6 +567,17 @@ impl Lowerer<'_> {
             terms,
             span,
         }
+    }
+
+    // ------------------------------------------------------------ doc blocks
+
+    fn doc_block(&mut self, pair: Pair<'_, Rule>) -> DocDef {
+        let span = self.span(&pair);
+        let mut inner = pair.into_inner().peekable();
+        let text = self.docs(&mut inner).unwrap_or_default();
+        inner.next(); // kw_doc
+        let name = self.ident(inner.next().expect("doc block name"));
+        DocDef { text, name, span }
     }
 
     // ------------------------------------------------------------ functions

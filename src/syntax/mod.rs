@@ -200,7 +200,7 @@ fn comment_block_end(text: &str) -> (usize, bool) {
     (text.len(), false)
 }
 
-const ITEM_KEYWORDS: [&str; 5] = ["source", "model", "snapshot", "reconcile", "fn"];
+const ITEM_KEYWORDS: [&str; 6] = ["source", "model", "snapshot", "reconcile", "fn", "doc"];
 
 fn starts_item(line: &str) -> bool {
     ITEM_KEYWORDS.iter().any(|k| starts_with_word(line, k))
@@ -403,6 +403,7 @@ fn describe_rule(rule: Rule) -> Option<&'static str> {
         Rule::reconcile_def | Rule::kw_reconcile => "`reconcile`",
         Rule::reconcile_term | Rule::path => "a `relation.column` total",
         Rule::fn_def | Rule::kw_fn => "`fn`",
+        Rule::doc_def | Rule::kw_doc => "`doc`",
         Rule::fn_param => "a parameter `name: type`",
         Rule::join_claim | Rule::kw_one | Rule::kw_many => "`one` or `many`",
         Rule::table_def | Rule::kw_table => "`table`",

@@ -8,6 +8,34 @@ use shopc::warehouse::Warehouse;
 
 pub mod compare;
 
+/// A project of two files compiled in memory, `sources.shop` and
+/// `models.shop`, with a shop.toml that names it only.
+pub fn compile(sources: &str, models: &str) -> (shopc::Compilation, shopc::span::SourceDb) {
+    let mut db = shopc::span::SourceDb::new();
+    let toml = "name = \"t\"\n";
+    let config_file = db.add("shop.toml", toml);
+    let config = shopc::config::parse_project_config(config_file, toml).unwrap();
+    let sources = db.add("sources.shop", sources);
+    let file = db.add("models.shop", models);
+    (shopc::compile(&db, &config, &[sources, file]), db)
+}
+
+/// A compilation's problems: their codes in order, and rendered.
+pub fn problems(
+    compilation: &shopc::Compilation,
+    db: &shopc::span::SourceDb,
+) -> (Vec<shopc::diagnostic::Code>, String) {
+    let diagnostics: Vec<_> = compilation
+        .problems
+        .iter()
+        .map(|p| p.to_diagnostic())
+        .collect();
+    (
+        compilation.problems.iter().map(|p| p.code()).collect(),
+        shopc::diagnostic::render(db, &diagnostics, false),
+    )
+}
+
 pub const SHOPCO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/shopco_models");
 
 /// Runs the binary; fails the test if it panicked. It runs in the `prod`

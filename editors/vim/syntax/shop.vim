@@ -15,7 +15,7 @@ syntax match shopDocComment /##\(#\)\@!.*$/ contains=shopTodo,@Spell
 syntax keyword shopTodo contained TODO FIXME XXX NOTE
 
 " Items and blocks.
-syntax keyword shopDeclaration source table model snapshot reconcile fn nextgroup=shopItemName skipwhite
+syntax keyword shopDeclaration source table model snapshot reconcile fn doc nextgroup=shopItemName skipwhite
 syntax match shopItemName /`[^`]\+`\|\<\h\w*\>/ contained
 syntax keyword shopBlock columns dimensions measures tests
 

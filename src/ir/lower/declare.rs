@@ -35,6 +35,7 @@ impl<'a> Lowerer<'a> {
                 name: physical.to_string(),
             });
         }
+        let doc = self.resolve_doc(doc, name_span);
         let id = RelId(self.ir.relations.len() as u32);
         self.ir.by_name.insert(name.clone(), id);
         self.ir.relations.push(Relation {
@@ -51,7 +52,8 @@ impl<'a> Lowerer<'a> {
         Some(id)
     }
 
-    pub(super) fn add_column(&mut self, column: Column) -> Option<ColumnId> {
+    pub(super) fn add_column(&mut self, mut column: Column) -> Option<ColumnId> {
+        column.doc = self.resolve_doc(column.doc.take(), column.span);
         let id = ColumnId(self.ir.columns.len() as u32);
         let relation = &mut self.ir.relations[column.relation.index()];
         if let Some(&existing) = relation.columns.get(&column.name) {
@@ -122,18 +124,15 @@ impl<'a> Lowerer<'a> {
                 }
             }
             ast::Item::Function(def) => self.declare_function(def),
+            ast::Item::Doc(_) => {} // declared before everything else
             ast::Item::Reconcile(reconcile) => {
                 if let Some(first) = self
                     .reconciles
                     .iter()
                     .find(|r| r.name.name == reconcile.name.name)
                 {
-                    self.push(Problem::Duplicate {
-                        kind: NameKind::Reconcile,
-                        name: reconcile.name.name.clone(),
-                        first: first.name.span,
-                        second: reconcile.name.span,
-                    });
+                    let first = first.name.span;
+                    self.duplicate(NameKind::Reconcile, &reconcile.name, first);
                 } else {
                     self.reconciles.push(reconcile);
                 }
@@ -164,12 +163,7 @@ impl<'a> Lowerer<'a> {
         let source_id = SourceId(self.ir.sources.len() as u32);
         if let Some(existing) = self.ir.sources.iter().find(|s| s.name == def.name.name) {
             let first = existing.span;
-            self.push(Problem::Duplicate {
-                kind: NameKind::Source,
-                name: def.name.name.clone(),
-                first,
-                second: def.name.span,
-            });
+            self.duplicate(NameKind::Source, &def.name, first);
             return;
         }
         let mut tables = Vec::new();
@@ -224,12 +218,72 @@ impl<'a> Lowerer<'a> {
             }
             tables.push(rel);
         }
+        let doc = self.resolve_doc(def.doc.clone(), def.name.span);
         self.ir.sources.push(Source {
             name: def.name.name.clone(),
             schema,
-            doc: def.doc.clone(),
+            doc,
             tables,
             span: def.name.span,
         });
+    }
+
+    /// R003: `second` names again what is defined at `first`.
+    pub(super) fn duplicate(&mut self, kind: NameKind, second: &ast::Ident, first: Span) {
+        self.push(Problem::Duplicate {
+            kind,
+            name: second.name.clone(),
+            first,
+            second: second.span,
+        });
+    }
+
+    pub(super) fn declare_doc(&mut self, block: &'a ast::DocDef) {
+        if let Some(first) = self.doc_blocks.get(&block.name.name) {
+            let first = first.name.span;
+            self.duplicate(NameKind::Doc, &block.name, first);
+            return;
+        }
+        self.doc_blocks.insert(block.name.name.clone(), block);
+    }
+
+    /// A description with each `doc(NAME)` replaced by the text of the doc
+    /// block `NAME` (R013 at `span`, what it documents, when there is none).
+    pub(super) fn resolve_doc(&mut self, doc: Option<String>, span: Span) -> Option<String> {
+        let text = doc?;
+        if !text.contains("doc(") {
+            return Some(text);
+        }
+        let is_name = |c: char| c.is_ascii_alphanumeric() || c == '_';
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text.as_str();
+        while let Some(at) = rest.find("doc(") {
+            let before = rest[..at].chars().next_back();
+            let after = &rest[at + 4..];
+            let len = after.find(|c: char| !is_name(c)).unwrap_or(after.len());
+            let (name, tail) = after.split_at(len);
+            if before.is_some_and(is_name) || name.is_empty() || !tail.starts_with(')') {
+                // Not a use: `undoc(`, `doc()`, `doc(a b)`.
+                out.push_str(&rest[..at + 4]);
+                rest = after;
+                continue;
+            }
+            out.push_str(&rest[..at]);
+            match self.doc_blocks.get(name) {
+                Some(block) => out.push_str(&block.text),
+                None => {
+                    let suggestion = suggest(name, self.doc_blocks.keys().map(String::as_str));
+                    self.push(Problem::UnknownDoc {
+                        span,
+                        name: name.to_string(),
+                        suggestion,
+                    });
+                    out.push_str(&rest[at..at + 4 + len + 1]);
+                }
+            }
+            rest = &tail[1..];
+        }
+        out.push_str(rest);
+        Some(out)
     }
 }

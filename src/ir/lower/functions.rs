@@ -102,12 +102,7 @@ impl<'a> Lowerer<'a> {
         }
         if let Some(first) = self.functions.get(&key) {
             let first = first.def.name.span;
-            self.push(Problem::Duplicate {
-                kind: NameKind::Function,
-                name: def.name.name.clone(),
-                first,
-                second: def.name.span,
-            });
+            self.duplicate(NameKind::Function, &def.name, first);
             return;
         }
         for (i, param) in def.params.iter().enumerate() {
@@ -115,19 +110,15 @@ impl<'a> Lowerer<'a> {
                 .iter()
                 .find(|p| p.name.name == param.name.name)
             {
-                self.push(Problem::Duplicate {
-                    kind: NameKind::Parameter,
-                    name: param.name.name.clone(),
-                    first: first.name.span,
-                    second: param.name.span,
-                });
+                self.duplicate(NameKind::Parameter, &param.name, first.name.span);
             }
         }
         let params: Vec<Type> = def.params.iter().map(|p| self.type_name(&p.ty)).collect();
         let ret = self.type_name(&def.ret);
+        let doc = self.resolve_doc(def.doc.clone(), def.name.span);
         self.ir.functions.push(Function {
             name: def.name.name.clone(),
-            doc: def.doc.clone(),
+            doc,
             params: def
                 .params
                 .iter()

@@ -51,9 +51,18 @@ pub fn lower(
         reconciles: Vec::new(),
         functions: IndexMap::new(),
         fn_stack: Vec::new(),
+        doc_blocks: IndexMap::new(),
         ref_spans: HashMap::new(),
         pending: HashMap::new(),
     };
+    // Doc blocks first: every description declared may use them.
+    for (_, ast) in files {
+        for item in &ast.items {
+            if let ast::Item::Doc(block) = item {
+                lowerer.declare_doc(block);
+            }
+        }
+    }
     for (file, ast) in files {
         for item in &ast.items {
             lowerer.declare(*file, item);
@@ -83,6 +92,8 @@ struct Lowerer<'a> {
     functions: IndexMap<String, functions::FnEntry<'a>>,
     /// The functions whose bodies are being checked, innermost last.
     fn_stack: Vec<usize>,
+    /// Doc blocks by name: the text of `doc NAME`.
+    doc_blocks: IndexMap<String, &'a ast::DocDef>,
     /// Where relation A first reads relation B, for cycle reports.
     ref_spans: HashMap<(RelId, RelId), Span>,
     /// Where the definition of each model or snapshot waits to be lowered.

@@ -22,9 +22,10 @@ impl<'a> Lowerer<'a> {
                 continue;
             }
             if complete {
+                let doc = self.resolve_doc(def.doc.clone(), def.name.span);
                 self.ir.reconciles.push(Reconcile {
                     name: def.name.name.clone(),
-                    doc: def.doc.clone(),
+                    doc,
                     span: def.span,
                     terms,
                 });
