@@ -487,6 +487,8 @@ pub enum GrainBreak {
     },
     /// `group by` or `dedupe` on something other than plain columns.
     ExpressionKey { span: Span },
+    /// A full join: rows of one side only have the other's key NULL.
+    FullJoin { span: Span, alias: String },
     /// The derived grain exists but is not covered by the declaration, or its
     /// columns are not all outputs.
     Other {
@@ -1022,6 +1024,14 @@ impl Problem {
                     .with_title(format!("the grain {grain} of `{model}` is not proven"))
                     .with_primary(*declared, format!("declared: one row per {grain}"));
                 match cause.as_ref() {
+                    GrainBreak::FullJoin { span, alias } => d
+                        .with_secondary(*span, "a full join: the grain is not kept")
+                        .with_note(
+                            "rows of one side without a match have the other side's columns NULL, so neither side's key identifies every row",
+                        )
+                        .with_help(format!(
+                            "make the grain again: `group by coalesce(x.key, {alias}.key)` with an output computing the same `coalesce`, or `dedupe on` it"
+                        )),
                     GrainBreak::UnknownSource { span, relation } => d
                         .with_secondary(*span, format!("`{relation}` has no known grain"))
                         .with_help(format!(

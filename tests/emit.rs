@@ -45,6 +45,24 @@ pub(crate) fn parses(dialect: Dialect, sql: &str) -> Result<(), String> {
     }
 }
 
+/// A relation's `SELECT` in each of the four dialects, each parsed by
+/// sqlparser's dialect of the same warehouse (the test fails otherwise).
+pub(crate) fn selects(ir: &shopc::ir::Ir, rel: shopc::ir::RelId) -> Vec<String> {
+    [
+        Dialect::DuckDb,
+        Dialect::Postgres,
+        Dialect::Snowflake,
+        Dialect::BigQuery,
+    ]
+    .into_iter()
+    .map(|dialect| {
+        let sql = Emitter::new(ir, dialect).select(rel);
+        parses(dialect, &sql).unwrap_or_else(|e| panic!("{dialect:?}: {e}\n{sql}"));
+        sql
+    })
+    .collect()
+}
+
 /// Every statement of every file parses, as emitted and as formatted.
 fn assert_all_parse(dialect: Dialect, files: &[EmittedFile]) {
     // The oracle rejects what it should.

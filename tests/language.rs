@@ -1,10 +1,10 @@
 //! Star columns: `o.*`, `o.* except (…)`, `o.* rename (a as b)`, expanded
 //! at resolution from the typed columns of what the model reads, so the
 //! manifest, the docs and the grain algebra see each column; and doc
-//! blocks, written once and used by many descriptions.
+//! blocks, written once and used by many descriptions; and `full join`.
+#![allow(clippy::disallowed_methods)]
 
 use shopc::diagnostic::Code;
-use shopc::emit::{Dialect, Emitter};
 use shopc::ir::types::Type;
 use shopc::span::SourceDb;
 
@@ -85,15 +85,8 @@ fn except_and_rename_and_stars_beside_columns() {
     // Emitted as the columns themselves, on every dialect.
     let (compilation, _) = compile(models);
     let rel = compilation.ir.get("m").unwrap().id;
-    for dialect in [
-        Dialect::DuckDb,
-        Dialect::Postgres,
-        Dialect::Snowflake,
-        Dialect::BigQuery,
-    ] {
-        let sql = Emitter::new(&compilation.ir, dialect).select(rel);
+    for sql in crate::emit::selects(&compilation.ir, rel) {
         assert!(!sql.contains(".*"), "{sql}");
-        crate::emit::parses(dialect, &sql).unwrap_or_else(|e| panic!("{dialect:?}: {e}\n{sql}"));
     }
     // The grain algebra sees the expanded key: declared and proven.
     let proven = "model m {\n  grain = [order_id]\n  from raw.orders o\n  dimensions { o.* except (amount) }\n  measures { amount = o.amount }\n}\n";
@@ -151,4 +144,75 @@ fn a_doc_block_is_written_once_and_used_anywhere() {
     assert!(text.contains("did you mean `revenue`"), "{text}");
     let (codes, _) = problems(&format!("{REVENUE}{REVENUE}"));
     assert_eq!(codes, [Code::R003]);
+}
+
+const BOTH: &str = "model both {\n  from raw.orders o\n  full join raw.customers c on c.customer_id = o.customer_id\n";
+
+#[test]
+fn a_full_join_keeps_both_sides_and_says_what_that_does_to_grain_and_nulls() {
+    // Every column of both sides may be NULL, the sources' keys too.
+    let (compilation, db) = compile(&format!(
+        "{BOTH}  columns {{ order_id = o.order_id, customer_id = c.customer_id }}\n}}\n\
+         model plain {{\n  from raw.orders o\n  columns {{ order_id = o.order_id }}\n}}\n"
+    ));
+    let (codes, text) = common::problems(&compilation, &db);
+    assert!(codes.is_empty(), "{text}");
+    let ir = &compilation.ir;
+    let never = |model: &str, column: &str| {
+        let rel = ir.get(model).unwrap();
+        compilation
+            .analysis
+            .nullability
+            .never_null(rel.columns[column])
+    };
+    assert!(never("plain", "order_id"));
+    assert!(!never("both", "order_id") && !never("both", "customer_id"));
+    // No grain survives it: a declared one is G001, which says why.
+    let (codes, text) = problems(&format!(
+        "{BOTH}  grain = [order_id]\n  columns {{ order_id = o.order_id }}\n}}\n"
+    ));
+    assert_eq!(codes, [Code::G001], "{text}");
+    assert!(
+        text.contains("a full join: the grain is not kept"),
+        "{text}"
+    );
+    assert!(text.contains("group by coalesce(x.key, c.key)"), "{text}");
+    // Grouping on the coalesced key makes one again.
+    let grouped = format!(
+        "{BOTH}  grain = [customer_id]\n  group by coalesce(o.customer_id, c.customer_id)\n  \
+         columns {{ customer_id = coalesce(o.customer_id, c.customer_id), orders = count(o.order_id) }}\n}}\n"
+    );
+    let (compilation, db) = compile(&grouped);
+    let (codes, text) = common::problems(&compilation, &db);
+    assert!(codes.is_empty(), "{text}");
+    let rel = compilation.ir.get("both").unwrap().id;
+    for sql in crate::emit::selects(&compilation.ir, rel) {
+        assert!(sql.contains("FULL JOIN"), "{sql}");
+    }
+    // Built on DuckDB: customers without orders and orders without a
+    // customer are both there.
+    let dir = common::project(&[
+        (
+            "shop.toml",
+            "name = \"both\"\n\n[defaults]\nmaterialized = \"table\"\n",
+        ),
+        ("models/sources.shop", SOURCES),
+        ("models/both.shop", &grouped),
+        (
+            "seeds/orders.csv",
+            "order_id,customer_id,status,amount\n1,10,placed,5.00\n2,10,placed,7.50\n3,30,placed,1.00\n",
+        ),
+        ("seeds/customers.csv", "customer_id,email\n10,a@x\n20,b@x\n"),
+    ]);
+    common::build(dir.path(), &[]);
+    let db = common::database_at(&dir.path().join("target/both.duckdb"));
+    let mut statement = db
+        .prepare("SELECT customer_id, orders FROM main.both ORDER BY customer_id")
+        .unwrap();
+    let rows: Vec<(i64, i64)> = statement
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(rows, [(10, 2), (20, 0), (30, 1)]);
 }

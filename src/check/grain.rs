@@ -120,6 +120,16 @@ fn model_grain(ir: &Ir, grains: &Grains, id: RelId, q: &Query) -> ModelGrain {
             },
             Grain::Unknown => Cardinality::ToMany { key: None, equated },
         };
+        if join.kind == crate::syntax::ast::JoinKind::Full {
+            // Rows of either side without a match come with the other
+            // side's columns NULL: no set of columns is known to tell them
+            // apart, until `group by` or `dedupe` (on `coalesce(a.k, b.k)`)
+            // makes a grain again.
+            grain = None;
+            out.decided_by = Some(join.span);
+            out.joins.push(cardinality);
+            continue;
+        }
         if let Cardinality::ToMany { .. } = cardinality {
             grain = match (grain, scan_grain(join.scan)) {
                 (Some(mut left), Some(right)) => {
@@ -479,6 +489,7 @@ pub fn explain(ir: &Ir, grains: &Grains, id: RelId) -> String {
         let kind = match join.kind {
             crate::syntax::ast::JoinKind::Inner => "join",
             crate::syntax::ast::JoinKind::Left => "left join",
+            crate::syntax::ast::JoinKind::Full => "full join",
         };
         let why = match cardinality {
             Cardinality::ToOne { key } => format!(

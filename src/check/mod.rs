@@ -512,13 +512,21 @@ fn declared_grain(cx: &ModelCx<'_>, problems: &mut Vec<Problem>) {
             Cardinality::ToOne { .. } => None,
         });
     let grouped = !q.group_by.is_empty() || q.dedupe.is_some();
-    let cause = match (&derived.query, to_many) {
+    let full = q
+        .joins
+        .iter()
+        .find(|j| j.kind == crate::syntax::ast::JoinKind::Full);
+    let cause = match (&derived.query, to_many, full) {
+        (None, _, Some(join)) if !grouped => GrainBreak::FullJoin {
+            span: join.span,
+            alias: q.scans[join.scan].alias.clone(),
+        },
         // Grouping or deduping re-establishes the grain whatever the joins did.
-        (None, _) if grouped => GrainBreak::ExpressionKey {
+        (None, _, _) if grouped => GrainBreak::ExpressionKey {
             span: derived.decided_by.unwrap_or(*first),
         },
-        (_, Some(join)) if !grouped => join,
-        (None, None) if !q.scans.is_empty() => GrainBreak::UnknownSource {
+        (_, Some(join), _) if !grouped => join,
+        (None, None, _) if !q.scans.is_empty() => GrainBreak::UnknownSource {
             span: q.scans[0].span,
             relation: ir.relation(q.scans[0].relation).name.clone(),
         },

@@ -211,12 +211,11 @@ impl<'q> Scope<'q> {
                 if self.filtered.contains(&(*scan, *column)) {
                     return None;
                 }
-                if let Some(join) = self
-                    .query
-                    .joins
-                    .iter()
-                    .find(|j| j.scan == *scan && j.kind == JoinKind::Left)
-                {
+                // A left join's scan, or any scan up to a full join.
+                if let Some(join) = self.query.joins.iter().find(|j| {
+                    (j.scan == *scan && j.kind == JoinKind::Left)
+                        || (*scan <= j.scan && j.kind == JoinKind::Full)
+                }) {
                     return Some(Why::OuterJoin {
                         span: e.span,
                         alias: self.query.scans[*scan].alias.clone(),

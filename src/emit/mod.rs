@@ -349,6 +349,7 @@ impl<'a> Emitter<'a> {
                     let kind = match join.kind {
                         JoinKind::Inner => "INNER JOIN",
                         JoinKind::Left => "LEFT JOIN",
+                        JoinKind::Full => "FULL JOIN",
                     };
                     let _ = write!(from, "\n{kind} {relation} ON {}", self.expr(q, &join.on));
                 }

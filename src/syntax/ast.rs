@@ -163,6 +163,8 @@ impl RelationRef {
 pub enum JoinKind {
     Inner,
     Left,
+    /// `full join`: the rows of both sides, matched or not.
+    Full,
 }
 
 /// The cardinality an author claims for a join: `join one …`, `join many …`.

@@ -368,6 +368,7 @@ impl Lowerer<'_> {
         let mut inner = pair.into_inner().peekable();
         let kind = match inner.next_if(|p| p.as_rule() == Rule::join_kind) {
             Some(k) if k.as_str().starts_with("left") => JoinKind::Left,
+            Some(k) if k.as_str().starts_with("full") => JoinKind::Full,
             _ => JoinKind::Inner,
         };
         inner.next(); // kw_join

@@ -20,7 +20,7 @@ syntax match shopItemName /`[^`]\+`\|\<\h\w*\>/ contained
 syntax keyword shopBlock columns dimensions measures tests
 
 " Clauses of a model.
-syntax keyword shopClause from join left inner on where group by having dedupe keep latest earliest as
+syntax keyword shopClause from join left inner full on where group by having dedupe keep latest earliest as
 syntax keyword shopClause one many
 syntax keyword shopClause except rename
 syntax keyword shopWindow over filter partition order distinct asc desc nulls first last
