@@ -142,9 +142,16 @@ fn kill_after(root: &Path, extra: &[&str], delay: Duration) -> bool {
     finished
 }
 
-/// The moments a build of day 2 is killed at: from the first seed to the
-/// last tests (a ShopCo build takes one to three seconds here).
-const KILLS_MS: &[u64] = &[40, 120, 250, 400, 600, 900, 1300, 1800];
+/// The moments a build of day 2 is killed at, as parts of the time one
+/// takes on this machine (measured just before): from the first seed to
+/// the last tests, whatever the machine's speed and its load (the tests run
+/// beside each other).
+fn kill_moments(build: Duration) -> Vec<Duration> {
+    [0.02, 0.1, 0.2, 0.35, 0.5, 0.65, 0.8, 0.95]
+        .iter()
+        .map(|part| build.mul_f64(*part))
+        .collect()
+}
 
 /// Copies a DuckDB database and its write-ahead log, if any.
 fn copy_database(from: &Path, to: &Path) {
@@ -164,13 +171,15 @@ fn duckdb_state(path: &Path) -> State {
     state(&mut DuckDbWarehouse::open(path).unwrap(), false)
 }
 
-/// Day 1, then day 2, built without faults: the old and the new state.
-fn duckdb_states(root: &Path) -> (PathBuf, State, State) {
+/// Day 1, then day 2, built without faults: the old and the new state, and
+/// how long day 2's build took.
+fn duckdb_states(root: &Path) -> (PathBuf, State, State, Duration) {
     let before = root.join("target/before.duckdb");
     build(root, &["--database", before.to_str().unwrap()]);
     let old = duckdb_state(&before);
     let reference = root.join("target/reference.duckdb");
     copy_database(&before, &reference);
+    let started = std::time::Instant::now();
     build(
         root,
         &[
@@ -180,24 +189,25 @@ fn duckdb_states(root: &Path) -> (PathBuf, State, State) {
             &day2(root),
         ],
     );
+    let took = started.elapsed();
     let new = duckdb_state(&reference);
     assert_ne!(old, new, "day 2 changes tables");
-    (before, old, new)
+    (before, old, new, took)
 }
 
 #[test]
 fn a_killed_duckdb_build_leaves_every_table_old_or_new() {
     let (_temp, root) = common::shopco_copy(&["target"]);
-    let (before, old, new) = duckdb_states(&root);
+    let (before, old, new, took) = duckdb_states(&root);
     let db = root.join("target/faults.duckdb");
     let mut interrupted = 0;
-    for &ms in KILLS_MS {
+    for delay in kill_moments(took) {
         copy_database(&before, &db);
         let extra = ["--database", db.to_str().unwrap(), "--seeds", &day2(&root)];
-        if !kill_after(&root, &extra, Duration::from_millis(ms)) {
+        if !kill_after(&root, &extra, delay) {
             interrupted += 1;
         }
-        let what = format!("killed after {ms} ms");
+        let what = format!("killed after {delay:?}");
         assert_old_or_new(&what, &duckdb_state(&db), &old, &new);
         // A rerun repairs it and leaves no scratch table.
         build(&root, &extra);
@@ -218,7 +228,7 @@ fn a_killed_duckdb_build_leaves_every_table_old_or_new() {
 #[test]
 fn two_duckdb_builds_at_once_leave_every_table_old_or_new() {
     let (_temp, root) = common::shopco_copy(&["target"]);
-    let (before, old, new) = duckdb_states(&root);
+    let (before, old, new, _) = duckdb_states(&root);
     let db = root.join("target/faults.duckdb");
     for round in 0..3 {
         copy_database(&before, &db);
@@ -237,7 +247,7 @@ fn two_duckdb_builds_at_once_leave_every_table_old_or_new() {
 #[test]
 fn a_full_disk_during_a_duckdb_build_leaves_every_table_old_or_new() {
     let (_temp, root) = common::shopco_copy(&["target"]);
-    let (before, old, new) = duckdb_states(&root);
+    let (before, old, new, _) = duckdb_states(&root);
     let size = std::fs::metadata(&before).unwrap().len();
     let out_dir = root.join("target/full");
     std::fs::create_dir_all(&out_dir).unwrap();
@@ -369,16 +379,18 @@ fn killed_and_concurrent_postgresql_builds_leave_every_table_old_or_new() {
     let old = pg_state();
     let day2 = day2(&root);
     let extra = ["--target", "pg", "--seeds", &day2];
+    let started = std::time::Instant::now();
     build(&root, &extra);
+    let took = started.elapsed();
     let new = pg_state();
     assert_ne!(old, new);
     let mut interrupted = 0;
-    for &ms in &KILLS_MS[1..] {
+    for delay in kill_moments(took).into_iter().skip(1) {
         fresh();
-        if !kill_after(&root, &extra, Duration::from_millis(ms * 2)) {
+        if !kill_after(&root, &extra, delay) {
             interrupted += 1;
         }
-        let what = format!("killed after {} ms", ms * 2);
+        let what = format!("killed after {delay:?}");
         assert_old_or_new(&what, &pg_state(), &old, &new);
         // The killed run's server process finishes the statement it was
         // running, then sees the connection gone and lets the lock go;
