@@ -273,7 +273,7 @@ pub enum Problem {
         expected: String,
         found: String,
         /// A type of the language to cast the argument to, when one fits.
-        cast_to: Option<&'static str>,
+        cast_to: Option<String>,
         /// Where the function is defined, for a function of the project.
         defined: Option<Span>,
     },

@@ -114,6 +114,10 @@ fn calls_are_checked_against_the_definition() {
         text.contains("argument 1 is text, `cents_to_dollars` expects numeric (parameter `cents`)"),
         "{text}"
     );
+    assert!(
+        text.contains("convert it first, e.g. `cast(... as numeric)`"),
+        "{text}"
+    );
     assert_eq!(
         text.matches("`cents_to_dollars` is defined here").count(),
         2,

@@ -638,7 +638,7 @@ impl<'a> Lowerer<'a> {
                         param.describe().to_string()
                     },
                     found,
-                    cast_to: param.cast_to(),
+                    cast_to: param.cast_to().map(str::to_string),
                     defined: None,
                 });
             }

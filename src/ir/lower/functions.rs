@@ -326,7 +326,7 @@ impl<'a> Lowerer<'a> {
                     position: i + 1,
                     expected: format!("{param} (parameter `{}`)", def.params[i].name.name),
                     found: arg.ty.to_string(),
-                    cast_to: None,
+                    cast_to: Some(param.to_string()),
                     defined: Some(defined),
                 });
             }

@@ -60,7 +60,7 @@ impl<'a> Lowerer<'a> {
                 position: 1,
                 expected: Param::Numeric.describe().into(),
                 found: ty.to_string(),
-                cast_to: Param::Numeric.cast_to(),
+                cast_to: Param::Numeric.cast_to().map(str::to_string),
                 defined: None,
             });
             return None;
