@@ -221,12 +221,13 @@ fn model_grain(ir: &Ir, grains: &Grains, id: RelId, q: &Query) -> ModelGrain {
     out
 }
 
-/// The scan columns an output's value tells apart: the column itself, or
-/// every argument of an injective function of columns
-/// (`surrogate_key(o.order_id, i.line)`).
-fn identifies(e: &Expr) -> Option<Vec<ScanColumn>> {
+/// The scan columns an output's value tells apart, and whether it is an
+/// injective function of them: the column itself (`false`), or every
+/// argument of an injective function of columns
+/// (`surrogate_key(o.order_id, i.line)`, `true`).
+fn identifies(e: &Expr) -> Option<(Vec<ScanColumn>, bool)> {
     match &e.kind {
-        ExprKind::Column { scan, column } => Some(vec![(*scan, *column)]),
+        ExprKind::Column { scan, column } => Some((vec![(*scan, *column)], false)),
         ExprKind::Call(call) if call.func.func().injective && call.over.is_none() => call
             .args
             .iter()
@@ -234,7 +235,8 @@ fn identifies(e: &Expr) -> Option<Vec<ScanColumn>> {
                 ExprKind::Column { scan, column } => Some((scan, column)),
                 _ => None,
             })
-            .collect(),
+            .collect::<Option<Vec<_>>>()
+            .map(|parts| (parts, true)),
         _ => None,
     }
 }
@@ -254,13 +256,9 @@ pub fn covering(
     let identified = |out: ColumnId| ir.column(out).expr.as_ref().and_then(identifies);
     for injective in [true, false] {
         for out in outputs.clone() {
-            let Some(parts) = identified(out) else {
+            let Some((parts, is_injective)) = identified(out) else {
                 continue;
             };
-            let is_injective = !matches!(
-                ir.column(out).expr.as_ref().map(|e| &e.kind),
-                Some(ExprKind::Column { .. })
-            );
             if is_injective == injective && parts.iter().any(|p| left.contains(p)) {
                 left.retain(|k| !parts.contains(k));
                 chosen.push(out);

@@ -22,6 +22,21 @@ impl<'a> Lowerer<'a> {
         expr
     }
 
+    /// The scan an alias names, or R006 (unless the query is broken).
+    pub(super) fn scan_of(&mut self, scope: &Scope, alias: &ast::Ident) -> Option<usize> {
+        let scan = scope.scans.iter().position(|s| s.alias == alias.name);
+        if scan.is_none() && !scope.silent {
+            let known: Vec<String> = scope.scans.iter().map(|s| s.alias.clone()).collect();
+            self.push(Problem::UnknownQualifier {
+                span: alias.span,
+                name: alias.name.clone(),
+                suggestion: suggest(&alias.name, known.iter().map(String::as_str)),
+                known,
+            });
+        }
+        scan
+    }
+
     pub(super) fn column_ref(
         &mut self,
         scope: &Scope,
@@ -29,18 +44,7 @@ impl<'a> Lowerer<'a> {
         name: &ast::Ident,
     ) -> Option<(usize, ColumnId)> {
         if let Some(q) = qualifier {
-            let Some(scan) = scope.scans.iter().position(|s| s.alias == q.name) else {
-                if !scope.silent {
-                    let known: Vec<String> = scope.scans.iter().map(|s| s.alias.clone()).collect();
-                    self.push(Problem::UnknownQualifier {
-                        span: q.span,
-                        name: q.name.clone(),
-                        suggestion: suggest(&q.name, known.iter().map(String::as_str)),
-                        known,
-                    });
-                }
-                return None;
-            };
+            let scan = self.scan_of(scope, q)?;
             let rel = scope.scans[scan].relation;
             return self
                 .output_column(rel, &name.name, name.span)
@@ -513,7 +517,7 @@ impl<'a> Lowerer<'a> {
         if name == "var" {
             return self.var(call, span);
         }
-        if let Some(inlined) = self.call_function(scope, cx, call, span) {
+        if let Some(inlined) = self.call_function(scope, cx, call, &name, span) {
             return inlined;
         }
         let Some(id) = library::lookup(&name) else {

@@ -246,18 +246,17 @@ impl<'a> Lowerer<'a> {
         }
     }
 
-    /// A call of one of the project's functions, inlined; `None` when the
-    /// name is none of theirs.
+    /// A call of one of the project's functions (`name`, lowercase),
+    /// inlined; `None` when the name is none of theirs.
     pub(super) fn call_function(
         &mut self,
         scope: &Scope,
         cx: Cx,
         call: &ast::Call,
+        name: &str,
         span: Span,
     ) -> Option<Expr> {
-        let index = self
-            .functions
-            .get_index_of(&call.name.name.to_ascii_lowercase())?;
+        let index = self.functions.get_index_of(name)?;
         if self.functions[index].state == FnState::Unchecked {
             self.check_function(index);
         }

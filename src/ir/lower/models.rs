@@ -736,16 +736,7 @@ impl<'a> Lowerer<'a> {
     /// the relation `alias` reads, in its order, typed and documented as
     /// there.
     fn star_columns(&mut self, id: RelId, scope: &Scope, star: &ast::StarColumns, role: Role) {
-        let Some(scan) = scope.scans.iter().position(|s| s.alias == star.alias.name) else {
-            if !scope.silent {
-                let known: Vec<String> = scope.scans.iter().map(|s| s.alias.clone()).collect();
-                self.push(Problem::UnknownQualifier {
-                    span: star.alias.span,
-                    name: star.alias.name.clone(),
-                    suggestion: suggest(&star.alias.name, known.iter().map(String::as_str)),
-                    known,
-                });
-            }
+        let Some(scan) = self.scan_of(scope, &star.alias) else {
             self.ir.relations[id.index()].complete = false;
             return;
         };
