@@ -26,6 +26,8 @@ pub mod span;
 pub mod syntax;
 pub mod synth;
 #[cfg(feature = "warehouses")]
+pub mod unit;
+#[cfg(feature = "warehouses")]
 pub mod warehouse;
 
 use config::ProjectConfig;

@@ -619,6 +619,14 @@ impl Builder<'_> {
                 node.materialized = Some(materialization(&m.materialized));
                 let _ = writeln!(rows, "grain {:?}", node.grain);
                 self.clauses(&mut rows, &m.query);
+                if let Some(union) = &m.union {
+                    let branches: Vec<&str> = union
+                        .branches
+                        .iter()
+                        .map(|b| ir.relation(b.relation).name.as_str())
+                        .collect();
+                    let _ = writeln!(rows, "union distinct {} of {branches:?}", union.distinct);
+                }
                 let _ = meaning.write_str(&rows);
                 let _ = writeln!(meaning, "non_additive {:?}", names(&m.non_additive));
                 for (measure, dimension) in &m.semi_additive {
@@ -630,6 +638,14 @@ impl Builder<'_> {
                     );
                 }
                 self.inputs(&mut meaning, &m.query);
+                for (i, branch) in m.union.iter().flat_map(|u| &u.branches).enumerate() {
+                    if let RelationKind::Model(b) = &ir.relation(branch.relation).kind
+                        && b.materialized == Materialized::Ephemeral
+                        && let Some(inlined) = self.meaning.get(&branch.relation)
+                    {
+                        let _ = writeln!(meaning, "branch {i} inlining {inlined}");
+                    }
+                }
                 node.depends_on.columns = self.reads(rel, &m.query);
                 let _ = writeln!(config, "materialized {:?}", node.materialized);
                 let _ = writeln!(config, "layer {:?} tags {:?}", node.layer, node.tags);
@@ -671,6 +687,10 @@ impl Builder<'_> {
             RelationKind::Snapshot(s) => Some(s.from),
             _ => None,
         };
+        let union = match &rel.kind {
+            RelationKind::Model(m) => m.union.as_ref(),
+            _ => None,
+        };
         let mut computed = String::with_capacity(256);
         node.columns.reserve(rel.columns.len());
         for &c in rel.columns.values() {
@@ -703,6 +723,8 @@ impl Builder<'_> {
                 && let Some(&upstream) = ir.relation(source).columns.get(&column.name)
             {
                 from.push(upstream);
+            } else if let Some(union) = union {
+                from.extend(union.inputs(ir, &column.name));
             }
             let from = self.column_refs(from);
             node.columns.push(ColumnNode {
@@ -814,6 +836,13 @@ impl Builder<'_> {
         for &c in rel.columns.values() {
             if let Some(expr) = &self.ir.column(c).expr {
                 expr.walk(&mut collect);
+            }
+        }
+        if let RelationKind::Model(m) = &rel.kind
+            && let Some(union) = &m.union
+        {
+            for name in rel.columns.keys() {
+                read.extend(union.inputs(self.ir, name));
             }
         }
         self.column_refs(read)

@@ -638,6 +638,14 @@ pub fn impacted(ir: &Ir, state: &State) -> HashSet<RelId> {
                         changed.push(c);
                     }
                 }
+                if let Some(union) = &m.union {
+                    rows_changed |= union.branches.iter().any(|b| rows[b.relation.index()]);
+                    for (name, &c) in &rel.columns {
+                        if union.inputs(ir, name).any(|input| columns.contains(&input)) {
+                            changed.push(c);
+                        }
+                    }
+                }
             }
             RelationKind::Snapshot(s) if out.contains(&s.from) => rows_changed = true,
             _ => {}

@@ -19,6 +19,7 @@ pub enum NameKind {
     Function,
     Parameter,
     Doc,
+    UnitTest,
 }
 
 impl NameKind {
@@ -33,6 +34,7 @@ impl NameKind {
             NameKind::Function => "function",
             NameKind::Parameter => "parameter",
             NameKind::Doc => "doc block",
+            NameKind::UnitTest => "unit test",
         }
     }
 }
@@ -264,6 +266,14 @@ pub enum Problem {
         name: String,
         suggestion: Option<String>,
     },
+    /// A union branch whose column names are not those of the first branch.
+    UnionColumns {
+        span: Span,
+        relation: String,
+        first: (Span, String),
+        missing: Vec<String>,
+        extra: Vec<String>,
+    },
 
     // ---- types (T)
     ArgumentType {
@@ -345,6 +355,21 @@ pub enum Problem {
         function: String,
         declared: (Span, String),
         found: String,
+    },
+    /// A value of a unit test's row that is not of its column's type.
+    RowValue {
+        span: Span,
+        column: String,
+        ty: String,
+        found: String,
+    },
+    /// A column whose type in a union branch does not unify with the first.
+    UnionType {
+        span: Span,
+        column: String,
+        relation: String,
+        found: String,
+        first: (Span, String, String),
     },
     /// A call whose inlined body would be too large or too deep.
     ExpansionTooLarge {
@@ -489,6 +514,15 @@ pub enum GrainBreak {
     ExpressionKey { span: Span },
     /// A full join: rows of one side only have the other's key NULL.
     FullJoin { span: Span, alias: String },
+    /// A union branch without a known grain inside the declared columns.
+    UnionBranch {
+        span: Span,
+        relation: String,
+        grain: Option<Vec<String>>,
+    },
+    /// Union branches whose rows may share the declared key: no declared
+    /// column is a different constant in each branch.
+    UnionOverlap { span: Span },
     /// The derived grain exists but is not covered by the declaration, or its
     /// columns are not all outputs.
     Other {
@@ -556,6 +590,7 @@ impl Problem {
             UnknownParameter { .. } => Code::R002,
             BuiltinName { .. } => Code::R012,
             UnknownDoc { .. } => Code::R013,
+            UnionColumns { .. } => Code::R014,
             ArgumentType { .. } => Code::T001,
             OperatorType { .. } => Code::T002,
             IncomparableTypes { .. } => Code::T003,
@@ -570,6 +605,8 @@ impl Problem {
             RecursiveFunction { .. } => Code::T012,
             ReturnType { .. } => Code::T013,
             ExpansionTooLarge { .. } => Code::T014,
+            UnionType { .. } => Code::T015,
+            RowValue { .. } => Code::T016,
             GrainNotProven { .. } => Code::G001,
             NotGrouped { .. } => Code::G002,
             SnapshotGrain { .. } => Code::G003,
@@ -1032,6 +1069,20 @@ impl Problem {
                         .with_help(format!(
                             "make the grain again: `group by coalesce(x.key, {alias}.key)` with an output computing the same `coalesce`, or `dedupe on` it"
                         )),
+                    GrainBreak::UnionBranch { span, relation, grain } => match grain {
+                        Some(grain) => d
+                            .with_secondary(*span, format!("the grain of `{relation}` is [{}]", grain.join(", ")))
+                            .with_note("a union is unique on a set of columns only when each branch is")
+                            .with_help(format!("add [{}] to the grain", grain.join(", "))),
+                        None => d
+                            .with_secondary(*span, format!("`{relation}` has no known grain"))
+                            .with_note("a union is unique on a set of columns only when each branch is")
+                            .with_help(format!("declare the grain of `{relation}`")),
+                    },
+                    GrainBreak::UnionOverlap { span } => d
+                        .with_secondary(*span, "rows of different branches may have the same key")
+                        .with_note("each branch is unique on these columns, but nothing tells one branch's rows from another's")
+                        .with_help("give each branch a column that is a different constant in each (`channel = 'web'`), and add it to the grain"),
                     GrainBreak::UnknownSource { span, relation } => d
                         .with_secondary(*span, format!("`{relation}` has no known grain"))
                         .with_help(format!(
@@ -1322,6 +1373,24 @@ impl Problem {
                     "a doc block is the `##` lines above `doc {name}`, anywhere in the project"
                 ))
                 .with_optional_help(did_you_mean(suggestion)),
+            UnionColumns {
+                span,
+                relation,
+                first,
+                missing,
+                extra,
+            } => {
+                let d = d
+                    .with_title(format!("`{relation}` does not have the columns of `{}`", first.1))
+                    .with_primary(*span, match (missing.is_empty(), extra.is_empty()) {
+                        (false, true) => format!("it has no {}", list(missing)),
+                        (true, false) => format!("it also has {}", list(extra)),
+                        _ => format!("it has no {}, and it also has {}", list(missing), list(extra)),
+                    })
+                    .with_secondary(first.0, "the first branch, whose columns the union has");
+                d.with_note("the branches of a union are matched by column name: each must have the same columns")
+                    .with_help("write a model that selects the same columns from it, and union that")
+            }
             BuiltinName { span, name } => d
                 .with_title(format!("`{name}` is a function of the standard library"))
                 .with_primary(*span, "a built-in name")
@@ -1342,6 +1411,32 @@ impl Problem {
                 .with_secondary(*defined, format!("`{function}` is defined here"))
                 .with_note("functions are inlined where they are called, so one that calls itself would never end")
                 .with_help("write the repeated step out, or use a `case` over the cases"),
+            RowValue {
+                span,
+                column,
+                ty,
+                found,
+            } => d
+                .with_title(format!("`{column}` is {ty}, and this is {found}"))
+                .with_primary(*span, format!("not a value of type {ty}"))
+                .with_help(match ty.as_str() {
+                    "date" => "write a date as a string: \"2024-01-31\"".to_string(),
+                    "timestamp" | "timestamptz" => {
+                        "write a timestamp as a string: \"2024-01-31 12:00:00\"".to_string()
+                    }
+                    _ => format!("write a {ty}, or `null`"),
+                }),
+            UnionType {
+                span,
+                column,
+                relation,
+                found,
+                first,
+            } => d
+                .with_title(format!("`{column}` is {found} in `{relation}` but {} in `{}`", first.2, first.1))
+                .with_primary(*span, format!("`{column}` is {found} here"))
+                .with_secondary(first.0, format!("and {} here", first.2))
+                .with_help("cast the column to one type in the branch models"),
             ReturnType {
                 span,
                 function,

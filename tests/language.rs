@@ -216,3 +216,145 @@ fn a_full_join_keeps_both_sides_and_says_what_that_does_to_grain_and_nulls() {
         .collect();
     assert_eq!(rows, [(10, 2), (20, 0), (30, 1)]);
 }
+
+/// Two branches of one shape, told apart by `channel`.
+const BRANCHES: &str = "model web {\n  from raw.orders o\n  columns { order_id = o.order_id, amount = o.amount, channel = 'web' }\n}\n\
+    model store {\n  from raw.customers c\n  columns { order_id = c.customer_id, amount = cast(null as numeric(14, 4)), channel = 'store' }\n}\n";
+
+#[test]
+fn a_union_matches_columns_by_name_and_proves_its_grain_from_a_discriminator() {
+    let models = format!(
+        "{BRANCHES}model all_orders {{\n  grain = [channel, order_id]\n  union all (web, store)\n}}\n"
+    );
+    let cols = columns(&models, "all_orders");
+    assert_eq!(names(&cols), ["order_id", "amount", "channel"]);
+    // numeric(12, 2) ∪ numeric(14, 4) is numeric(14, 4).
+    assert_eq!(cols[1].1, Type::Numeric(Some((14, 4))));
+    let (compilation, _) = compile(&models);
+    let ir = &compilation.ir;
+    let rel = ir.get("all_orders").unwrap();
+    let never = |column: &str| {
+        compilation
+            .analysis
+            .nullability
+            .never_null(rel.columns[column])
+    };
+    assert!(never("order_id") && never("channel"));
+    assert!(!never("amount"), "NULL in the store branch");
+    for sql in crate::emit::selects(ir, rel.id) {
+        assert!(sql.contains("UNION ALL"), "{sql}");
+    }
+    // Without the discriminator in the grain, rows of both branches may
+    // share an `order_id`: G001 says so, and what to add.
+    let (codes, text) = problems(&format!(
+        "{BRANCHES}model all_orders {{\n  grain = [order_id]\n  union all (web, store)\n}}\n"
+    ));
+    assert_eq!(codes, [Code::G001], "{text}");
+    assert!(
+        text.contains("rows of different branches may have the same key"),
+        "{text}"
+    );
+    assert!(text.contains("a different constant in each"), "{text}");
+    // One constant in both branches tells nothing apart.
+    let same = BRANCHES.replace("'store'", "'web'");
+    let (codes, text) = problems(&format!(
+        "{same}model all_orders {{\n  grain = [channel, order_id]\n  union all (web, store)\n}}\n"
+    ));
+    assert_eq!(codes, [Code::G001], "{text}");
+    // A branch without a grain, and a grain that leaves a branch's out.
+    let (codes, text) = problems(&format!(
+        "{BRANCHES}model lines {{\n  from raw.orders o\n  columns {{ order_id = o.customer_id, amount = o.amount, channel = 'line' }}\n}}\n\
+         model all_orders {{\n  grain = [channel, order_id]\n  union all (web, store, lines)\n}}\n"
+    ));
+    assert_eq!(codes, [Code::G001], "{text}");
+    assert!(text.contains("`lines` has no known grain"), "{text}");
+    // `union` removes duplicates: every column together is a key.
+    let (codes, text) = problems(&format!(
+        "{same}model all_orders {{\n  grain = [order_id, amount, channel]\n  union (web, store)\n}}\n"
+    ));
+    assert!(codes.is_empty(), "{text}");
+    // Unions of unions: the discriminator's values are each branch's set.
+    let nested = format!(
+        "{BRANCHES}model app {{\n  from raw.orders o\n  columns {{ order_id = o.order_id, amount = o.amount, channel = 'app' }}\n}}\n\
+         model offline {{\n  grain = [channel, order_id]\n  union all (store)\n}}\n\
+         model online {{\n  grain = [channel, order_id]\n  union all (web, app)\n}}\n\
+         model everything {{\n  grain = [channel, order_id]\n  union all (online, offline)\n}}\n"
+    );
+    let (codes, text) = problems(&nested);
+    assert!(codes.is_empty(), "{text}");
+    let overlapping = nested.replace("union all (online, offline)", "union all (online, web)");
+    assert_eq!(problems(&overlapping).0, [Code::G001]);
+}
+
+#[test]
+fn wrong_unions_are_reported_at_the_branch() {
+    let cases: &[(&str, &[Code])] = &[
+        // A branch with other names, or another type.
+        (
+            "model b {\n  from raw.orders o\n  columns { order_id = o.order_id, total = o.amount, channel = 'b' }\n}\n",
+            &[Code::R014],
+        ),
+        (
+            "model b {\n  from raw.orders o\n  columns { order_id = o.order_id, amount = o.status, channel = 'b' }\n}\n",
+            &[Code::T015],
+        ),
+    ];
+    for (b, expected) in cases {
+        let models = format!(
+            "model a {{\n  from raw.orders o\n  columns {{ order_id = o.order_id, amount = o.amount, channel = 'a' }}\n}}\n{b}model u {{\n  union all (a, b)\n}}\n"
+        );
+        let (codes, text) = problems(&models);
+        assert_eq!(&codes, expected, "{models}\n{text}");
+    }
+    // A union model has no other clause and no columns of its own.
+    let (codes, text) = problems(&format!(
+        "{BRANCHES}model u {{\n  union all (web, store)\n  where web.amount > 0\n  columns {{ x = 1 }}\n}}\n"
+    ));
+    assert_eq!(codes, [Code::R008, Code::R008], "{text}");
+    // An unknown branch is R001, once.
+    let (codes, text) = problems(&format!(
+        "{BRANCHES}model u {{\n  union all (web, shop)\n}}\n"
+    ));
+    assert_eq!(codes, [Code::R001], "{text}");
+}
+
+#[test]
+fn a_union_builds_the_rows_of_every_branch() {
+    let models = format!(
+        "{BRANCHES}model all_orders {{\n  grain = [channel, order_id]\n  union all (web, store)\n}}\n\
+         model by_channel {{\n  grain = [channel]\n  from all_orders a\n  group by a.channel\n  \
+         columns {{ channel = a.channel, orders = count(a.order_id), amount = sum(a.amount) }}\n}}\n"
+    );
+    let dir = common::project(&[
+        (
+            "shop.toml",
+            "name = \"unions\"\n\n[defaults]\nmaterialized = \"table\"\n",
+        ),
+        ("models/sources.shop", SOURCES),
+        ("models/unions.shop", &models),
+        (
+            "seeds/orders.csv",
+            "order_id,customer_id,status,amount\n1,10,placed,5.00\n2,10,placed,7.50\n",
+        ),
+        (
+            "seeds/customers.csv",
+            "customer_id,email\n1,a@x\n20,b@x\n30,c@x\n",
+        ),
+    ]);
+    common::build(dir.path(), &[]);
+    let db = common::database_at(&dir.path().join("target/unions.duckdb"));
+    let mut statement = db
+        .prepare(
+            "SELECT channel, orders, CAST(amount AS DOUBLE) FROM main.by_channel ORDER BY channel",
+        )
+        .unwrap();
+    let rows: Vec<(String, i64, Option<f64>)> = statement
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        rows,
+        [("store".into(), 3, None), ("web".into(), 2, Some(12.5))]
+    );
+}

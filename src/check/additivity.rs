@@ -141,7 +141,25 @@ pub fn derive(ir: &Ir, grains: &Grains) -> Additivities {
                             ),
                         other => other,
                     },
-                    None => Additivity::Additive,
+                    // A union's column is what its branches' columns are.
+                    None => match &model.union {
+                        Some(union) => union
+                            .inputs(ir, &ir.column(column).name)
+                            .map(|input| match out.of(input) {
+                                Additivity::Semi { dimension } => rel
+                                    .columns
+                                    .get(&ir.column(dimension).name)
+                                    .map_or(
+                                        Additivity::NonAdditive {
+                                            reason: "semi-additive over a dimension this model drops",
+                                        },
+                                        |d| Additivity::Semi { dimension: *d },
+                                    ),
+                                other => other,
+                            })
+                            .fold(Additivity::Additive, Additivity::and),
+                        None => Additivity::Additive,
+                    },
                 }
             };
             if additivity != Additivity::Additive {

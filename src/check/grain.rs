@@ -12,7 +12,8 @@
 
 use std::collections::HashMap;
 
-use crate::ir::{ColumnId, Expr, ExprKind, Ir, Query, RelId, RelationKind};
+use crate::ir::{ColumnId, Expr, ExprKind, Ir, Literal, Query, RelId, RelationKind, Union};
+use crate::problem::GrainBreak;
 use crate::span::Span;
 use crate::syntax::ast::BinOp;
 
@@ -77,7 +78,21 @@ pub fn derive(ir: &Ir) -> Grains {
             RelationKind::Table(t) if !t.expect_key.is_empty() => Grain::Key(t.expect_key.clone()),
             RelationKind::Table(_) | RelationKind::Snapshot(_) => Grain::Unknown,
             RelationKind::Model(model) => {
-                let derived = model_grain(ir, &grains, id, &model.query);
+                let derived = match &model.union {
+                    Some(union) => {
+                        let declared: Vec<ColumnId> =
+                            model.grain.iter().flatten().map(|(c, _)| *c).collect();
+                        let derived = union_grain(ir, &grains, id, union, &declared)
+                            .map_or(Grain::Unknown, Grain::Key);
+                        ModelGrain {
+                            query: None,
+                            joins: Vec::new(),
+                            derived,
+                            decided_by: Some(union.span),
+                        }
+                    }
+                    None => model_grain(ir, &grains, id, &model.query),
+                };
                 let grain = match &model.grain {
                     Some(declared) => Grain::Key(declared.iter().map(|(c, _)| *c).collect()),
                     None => derived.derived.clone(),
@@ -219,6 +234,136 @@ fn model_grain(ir: &Ir, grains: &Grains, id: RelId, q: &Query) -> ModelGrain {
         None => Grain::Unknown,
     };
     out
+}
+
+/// The grain of a union model, as its own columns, or why there is none.
+///
+/// Each branch must have a grain; the union's is every branch's grain (by
+/// column name) plus a discriminator: a column whose values in each branch
+/// are constants that no other branch has (`channel = 'web'`). Rows of
+/// different branches differ on it, rows of one branch on its grain. One of
+/// the `declared` columns is taken as the discriminator when one fits. A
+/// `union` (not `union all`) without such a proof is unique on all its columns.
+pub fn union_grain(
+    ir: &Ir,
+    grains: &Grains,
+    id: RelId,
+    union: &Union,
+    declared: &[ColumnId],
+) -> Result<Vec<ColumnId>, GrainBreak> {
+    let rel = ir.relation(id);
+    let proven = (|| {
+        let mut key: Vec<ColumnId> = Vec::new();
+        for branch in &union.branches {
+            let of_branch = match grains.of(branch.relation) {
+                Grain::Key(cols) => cols.clone(),
+                Grain::Unknown => {
+                    return Err(GrainBreak::UnionBranch {
+                        span: branch.span,
+                        relation: branch.alias.clone(),
+                        grain: None,
+                    });
+                }
+            };
+            for c in of_branch {
+                let Some(&out) = rel.columns.get(&ir.column(c).name) else {
+                    continue;
+                };
+                if !key.contains(&out) {
+                    key.push(out);
+                }
+            }
+        }
+        if union.branches.len() > 1 {
+            let discriminators: Vec<ColumnId> = rel
+                .columns
+                .values()
+                .copied()
+                .filter(|c| discriminates(ir, union, &ir.column(*c).name))
+                .collect();
+            let chosen = discriminators
+                .iter()
+                .find(|d| declared.contains(d) || key.contains(d))
+                .or(discriminators.first())
+                .ok_or(GrainBreak::UnionOverlap { span: union.span })?;
+            if !key.contains(chosen) {
+                key.push(*chosen);
+            }
+        }
+        Ok(key)
+    })();
+    match proven {
+        Err(_) if union.distinct => Ok(rel.columns.values().copied().collect()),
+        Ok(key) if !declared.is_empty() && !key.iter().all(|k| declared.contains(k)) => {
+            // Name the branch whose grain the declaration leaves out.
+            let outside = union
+                .branches
+                .iter()
+                .find_map(|b| match grains.of(b.relation) {
+                    Grain::Key(cols)
+                        if cols.iter().any(|c| {
+                            rel.columns
+                                .get(&ir.column(*c).name)
+                                .is_some_and(|out| !declared.contains(out))
+                        }) =>
+                    {
+                        Some(GrainBreak::UnionBranch {
+                            span: b.span,
+                            relation: b.alias.clone(),
+                            grain: Some(cols.iter().map(|c| ir.column(*c).name.clone()).collect()),
+                        })
+                    }
+                    _ => None,
+                });
+            Err(outside.unwrap_or(GrainBreak::UnionOverlap { span: union.span }))
+        }
+        other => other,
+    }
+}
+
+/// Whether the column `name` takes, in each branch of the union, constant
+/// values that no other branch takes.
+fn discriminates(ir: &Ir, union: &Union, name: &str) -> bool {
+    let mut seen: Vec<Literal> = Vec::new();
+    for column in union.inputs(ir, name) {
+        let Some(values) = constants(ir, column) else {
+            return false;
+        };
+        if values.iter().any(|v| seen.contains(v)) {
+            return false;
+        }
+        seen.extend(values);
+    }
+    true
+}
+
+/// The values a column can take when they are a few constants: a literal
+/// (not NULL), or a union's column made of such constants in every branch.
+fn constants(ir: &Ir, column: ColumnId) -> Option<Vec<Literal>> {
+    let c = ir.column(column);
+    match &c.expr {
+        Some(e) => match &e.kind {
+            ExprKind::Literal(Literal::Null) => None,
+            ExprKind::Literal(l) => Some(vec![l.clone()]),
+            ExprKind::Cast { expr, .. } => match &expr.kind {
+                ExprKind::Literal(Literal::Null) => None,
+                ExprKind::Literal(l) => Some(vec![l.clone()]),
+                _ => None,
+            },
+            _ => None,
+        },
+        None => match &ir.relation(c.relation).kind {
+            RelationKind::Model(m) => {
+                let union = m.union.as_ref()?;
+                let mut all = Vec::new();
+                for input in union.inputs(ir, &c.name) {
+                    all.extend(constants(ir, input)?);
+                }
+                Some(all)
+            }
+            _ => None,
+        },
+    }
 }
 
 /// The scan columns an output's value tells apart, and whether it is an

@@ -477,6 +477,22 @@ fn declared_grain(cx: &ModelCx<'_>, problems: &mut Vec<Problem>) {
         ..
     } = *cx;
     let Some(declared) = &model.grain else { return };
+    if let Some(union) = &model.union {
+        let columns: Vec<_> = declared.iter().map(|(c, _)| *c).collect();
+        if let (Err(cause), Some((_, first)), Some((_, last))) = (
+            grain::union_grain(ir, cx.grains, rel.id, union, &columns),
+            declared.first(),
+            declared.last(),
+        ) {
+            problems.push(Problem::GrainNotProven {
+                declared: first.to(*last),
+                model: rel.name.clone(),
+                columns: columns.iter().map(|c| ir.column(*c).name.clone()).collect(),
+                cause: Box::new(cause),
+            });
+        }
+        return;
+    }
     if let Grain::Key(key) = &derived.derived
         && key.iter().all(|k| declared.iter().any(|(d, _)| d == k))
     {

@@ -113,6 +113,19 @@ pub fn derive(ir: &Ir) -> Nullability {
                     }
                 }
             }
+            RelationKind::Model(model) if model.union.is_some() => {
+                // A union's column is never NULL when it is in every branch.
+                let union = model.union.as_ref().expect("a union");
+                for (name, &column) in &rel.columns {
+                    if union.inputs(ir, name).all(|c| out.never_null(c)) {
+                        out.proven.insert(column);
+                    }
+                }
+                if let Some(grain) = &model.grain {
+                    out.tested.extend(grain.iter().map(|(c, _)| *c));
+                }
+                out.tested.extend(not_null_tests(&model.tests));
+            }
             RelationKind::Model(model) => {
                 let scope = Scope::new(&model.query);
                 for &column in rel.columns.values() {
@@ -125,16 +138,21 @@ pub fn derive(ir: &Ir) -> Nullability {
                 if let Some(grain) = &model.grain {
                     out.tested.extend(grain.iter().map(|(c, _)| *c));
                 }
-                for test in &model.tests {
-                    if let (TestKind::NotNull(c), TestSeverity::Error) = (&test.kind, test.severity)
-                    {
-                        out.tested.insert(*c);
-                    }
-                }
+                out.tested.extend(not_null_tests(&model.tests));
             }
         }
     }
     out
+}
+
+/// The columns a blocking `not_null` test guarantees.
+fn not_null_tests(tests: &[crate::ir::Test]) -> impl Iterator<Item = ColumnId> + '_ {
+    tests
+        .iter()
+        .filter_map(|test| match (&test.kind, test.severity) {
+            (TestKind::NotNull(c), TestSeverity::Error) => Some(*c),
+            _ => None,
+        })
 }
 
 /// Why `expr`, an expression of model query `q`, can be NULL; `None` when it
@@ -153,9 +171,27 @@ pub fn trace(ir: &Ir, known: &Nullability, why: Why) -> Vec<Why> {
         && chain.len() < 64
     {
         let column = ir.column(*column);
-        let (RelationKind::Model(model), Some(expr)) =
-            (&ir.relation(column.relation).kind, &column.expr)
-        else {
+        let RelationKind::Model(model) = &ir.relation(column.relation).kind else {
+            break;
+        };
+        if let Some(union) = &model.union {
+            // The first branch whose column of that name can be NULL.
+            let next = union.branches.iter().find_map(|b| {
+                let input = *ir.relation(b.relation).columns.get(&column.name)?;
+                (!known.never_null(input)).then(|| Why::Column {
+                    span: b.span,
+                    column: input,
+                    relation: b.alias.clone(),
+                    name: column.name.clone(),
+                })
+            });
+            match next {
+                Some(next) => chain.push(next),
+                None => break,
+            }
+            continue;
+        }
+        let Some(expr) = &column.expr else {
             break;
         };
         match self::why(ir, known, &model.query, expr) {

@@ -75,8 +75,12 @@ pub enum Command {
         #[command(flatten)]
         color: ColorArg,
     },
-    /// Run the data tests of the selected models
+    /// Run the unit tests, then the data tests, of the selected models
     Test {
+        /// Run only the unit tests (`unit_test` items), on an in-memory
+        /// DuckDB with only their given rows: no warehouse is needed
+        #[arg(long)]
+        unit: bool,
         #[command(flatten)]
         project: ProjectArg,
         #[command(flatten)]
@@ -484,6 +488,8 @@ pub struct RunArgs {
     pub favor_state: bool,
     pub defer_state: Option<PathBuf>,
     pub color: ColorChoice,
+    /// `test --unit`: only the unit tests, no warehouse.
+    pub unit_only: bool,
 }
 
 impl RunArgs {
@@ -504,6 +510,7 @@ impl RunArgs {
             favor_state: false,
             defer_state: None,
             color: color.color,
+            unit_only: false,
         }
     }
 
@@ -680,13 +687,17 @@ fn dispatch(cli: Cli) -> ExitCode {
             crate::run::Command::Snapshot,
         ),
         Command::Test {
+            unit,
             project,
             env,
             select,
             target,
             color,
         } => warehouse_command(
-            &RunArgs::new(project, env, select, color).on(target),
+            &RunArgs {
+                unit_only: unit,
+                ..RunArgs::new(project, env, select, color).on(target)
+            },
             crate::run::Command::Test,
         ),
         Command::Build {

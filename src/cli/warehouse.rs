@@ -23,6 +23,37 @@ pub(super) fn warehouse_command(args: &RunArgs, command: crate::run::Command) ->
         return ExitCode::from(EXIT_ERRORS);
     }
     let seeds = discovered.seeds;
+    // Unit tests first, on DuckDB in memory: a model whose logic is wrong
+    // is found before the warehouse is touched.
+    let color = progress_color(args.color);
+    let unit_failed = if matches!(
+        command,
+        crate::run::Command::Test | crate::run::Command::Build
+    ) {
+        unit_tests(
+            &loaded.db,
+            &compilation.ir,
+            &selected,
+            args.unit_only,
+            color,
+        )
+    } else {
+        0
+    };
+    if args.unit_only {
+        return if unit_failed == 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(EXIT_ERRORS)
+        };
+    }
+    if unit_failed > 0 && matches!(command, crate::run::Command::Build) {
+        eprintln!(
+            "error: {unit_failed} unit test{} failed; nothing was built",
+            if unit_failed == 1 { "" } else { "s" }
+        );
+        return ExitCode::from(EXIT_ERRORS);
+    }
     let target = match find_target(&loaded.root, target.as_deref()) {
         Ok(target) => target,
         Err(e) => {
@@ -85,7 +116,6 @@ pub(super) fn warehouse_command(args: &RunArgs, command: crate::run::Command) ->
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    let color = progress_color(args.color);
     let (stale, past_threshold) = if args.check_freshness {
         stale_sources(
             &compilation.ir,
@@ -145,11 +175,94 @@ pub(super) fn warehouse_command(args: &RunArgs, command: crate::run::Command) ->
         })
         .collect();
     ran.notify(counts, problems, past_threshold);
-    if summary.success() {
+    if summary.success() && unit_failed == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(EXIT_ERRORS)
     }
+}
+
+/// Runs the unit tests of the selected models, a progress line each and
+/// the rows that differ under a failure. Returns how many did not pass.
+fn unit_tests(
+    db: &crate::span::SourceDb,
+    ir: &crate::ir::Ir,
+    selected: &crate::plan::Selection,
+    say_none: bool,
+    color: bool,
+) -> usize {
+    use crate::unit::Outcome;
+    let tests: Vec<&crate::ir::UnitTest> = ir
+        .unit_tests
+        .iter()
+        .filter(|t| selected.relations.contains(&t.model))
+        .collect();
+    if tests.is_empty() {
+        if say_none {
+            println!("No unit tests in the selection.");
+        }
+        return 0;
+    }
+    let mut out = std::io::stdout().lock();
+    let printer = crate::run::Printer::new(tests.len(), color);
+    let started = std::time::Instant::now();
+    let mut failed = 0;
+    for test in &tests {
+        let start = std::time::Instant::now();
+        let outcome = crate::unit::run(ir, db, test);
+        let label = format!("{} ({})", test.name, ir.relation(test.model).name);
+        let detail = format!("{:.2}s", start.elapsed().as_secs_f64());
+        let status = match &outcome {
+            Outcome::Pass => "PASS",
+            Outcome::Fail { .. } => "FAIL",
+            Outcome::Error(_) => "ERROR",
+        };
+        printer.line(&mut out, status, "unit_test", &label, &detail);
+        match outcome {
+            Outcome::Pass => {}
+            Outcome::Error(e) => {
+                failed += 1;
+                let _ = writeln!(out, "  {}", e.replace('\n', "\n  "));
+            }
+            Outcome::Fail {
+                expected,
+                actual,
+                missing,
+                unexpected,
+                reordered,
+            } => {
+                failed += 1;
+                let rows = |n: usize| {
+                    if n == 1 {
+                        "1 row".to_string()
+                    } else {
+                        format!("{n} rows")
+                    }
+                };
+                if reordered {
+                    let _ = writeln!(
+                        out,
+                        "  the rows expected, in another order (the test is ordered):"
+                    );
+                } else {
+                    let _ = writeln!(out, "  expected {}, got {}:", rows(expected), rows(actual));
+                }
+                for row in &missing {
+                    let _ = writeln!(out, "  - {row}");
+                }
+                for row in &unexpected {
+                    let _ = writeln!(out, "  + {row}");
+                }
+            }
+        }
+    }
+    let _ = writeln!(
+        out,
+        "Unit tests: {} passed, {failed} failed in {:.2}s.",
+        tests.len() - failed,
+        started.elapsed().as_secs_f64()
+    );
+    failed
 }
 
 /// Where and when a run happened, for its notifications.

@@ -12,6 +12,7 @@ mod expr;
 pub mod files;
 mod incremental;
 mod snapshot;
+mod unit_tests;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -22,6 +23,7 @@ use sha2::Digest;
 pub use data_tests::TestSql;
 pub use dialect::{Dialect, Layout, SqlDialect, TableReplace};
 pub use snapshot::SnapshotSql;
+pub use unit_tests::{UnitTestSql, Values};
 
 use crate::config::MaterializedKind;
 use crate::ir::library::{FuncKind, Param};
@@ -274,7 +276,7 @@ impl<'a> Emitter<'a> {
         seen: &mut std::collections::HashSet<RelId>,
         out: &mut Vec<RelId>,
     ) {
-        if physical_name(self.ir, id).is_some() || !seen.insert(id) {
+        if self.read_name(id).is_some() || !seen.insert(id) {
             return;
         }
         // (relation, index of the next dependency to visit)
@@ -283,7 +285,7 @@ impl<'a> Emitter<'a> {
             let deps = &self.ir.relation(rel).deps;
             if let Some(&dep) = deps.get(next) {
                 stack.push((rel, next + 1));
-                if physical_name(self.ir, dep).is_none() && seen.insert(dep) {
+                if self.read_name(dep).is_none() && seen.insert(dep) {
                     stack.push((dep, 0));
                 }
             } else {
@@ -317,6 +319,9 @@ impl<'a> Emitter<'a> {
         let RelationKind::Model(model) = &rel.kind else {
             return format!("SELECT * FROM {}", self.relation_ref(id));
         };
+        if let Some(union) = &model.union {
+            return self.union_body(rel, union);
+        }
         let q = &model.query;
         let outputs: Vec<String> = rel
             .columns
@@ -408,6 +413,41 @@ impl<'a> Emitter<'a> {
                 )
             }
         }
+    }
+
+    /// `SELECT … UNION ALL SELECT …`: each branch's columns in the union's
+    /// order, cast to the union's types.
+    fn union_body(&self, rel: &crate::ir::Relation, union: &crate::ir::Union) -> String {
+        let branches: Vec<String> = union
+            .branches
+            .iter()
+            .map(|branch| {
+                let outputs: Vec<String> = rel
+                    .columns
+                    .values()
+                    .map(|c| {
+                        let column = self.ir.column(*c);
+                        format!(
+                            "CAST({} AS {}) AS {}",
+                            self.q(&column.name),
+                            self.d.type_name(column.ty),
+                            self.q(&column.name)
+                        )
+                    })
+                    .collect();
+                format!(
+                    "SELECT\n{}\nFROM {}",
+                    indent(&outputs.join(",\n")),
+                    self.relation_ref(branch.relation)
+                )
+            })
+            .collect();
+        let op = if union.distinct {
+            "\nUNION\n"
+        } else {
+            "\nUNION ALL\n"
+        };
+        branches.join(op)
     }
 
     /// Statements that build a model, in order. `swap` statements must run in

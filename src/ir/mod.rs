@@ -60,6 +60,8 @@ pub struct Ir {
     pub order: Vec<RelId>,
     /// Totals that must agree (`reconcile` items).
     pub reconciles: Vec<Reconcile>,
+    /// `unit_test` items: a model's query over given rows.
+    pub unit_tests: Vec<UnitTest>,
     /// The project's functions (`fn` items), as declared: their calls are
     /// inlined in the expressions that make them.
     pub functions: Vec<Function>,
@@ -180,7 +182,138 @@ pub struct Model {
     /// across (`semi_additive = { balance = snapshot_date }`).
     pub semi_additive: Vec<(ColumnId, ColumnId)>,
     pub query: Query,
+    /// `union all (a, b)`: the model is the rows of these relations, and
+    /// `query` is empty. Each output column is the column of that name in
+    /// every branch.
+    pub union: Option<Union>,
     pub tests: Vec<Test>,
+}
+
+/// A unit test: a model's query run over given rows only, its result
+/// compared with the rows expected.
+#[derive(Debug)]
+pub struct UnitTest {
+    pub name: String,
+    /// The name's.
+    pub span: Span,
+    pub doc: Option<String>,
+    pub model: RelId,
+    /// The rows of each relation given; every other relation the model
+    /// reads is empty.
+    pub given: Vec<Given>,
+    /// The rows expected: only the columns they name are compared.
+    pub expect: Rows,
+    /// Compared in order, not as a multiset.
+    pub ordered: bool,
+}
+
+impl UnitTest {
+    /// What the test's query reads as tables: each relation the model reads,
+    /// looking through the ephemeral models it inlines unless they are
+    /// given (those are read as given).
+    pub fn inputs(&self, ir: &Ir) -> Vec<RelId> {
+        let given = |id: RelId| self.given.iter().any(|g| g.relation == id);
+        reachable(ir, self.model, &given)
+            .into_iter()
+            .filter(|id| given(*id) || !is_ephemeral(ir, *id))
+            .collect()
+    }
+}
+
+/// Every relation `model` reads, and what the ephemeral ones it reads read
+/// in turn (unless `stop` says to read it as it is).
+pub fn reachable(ir: &Ir, model: RelId, stop: &dyn Fn(RelId) -> bool) -> Vec<RelId> {
+    let mut out = Vec::new();
+    let mut stack: Vec<RelId> = ir.relation(model).deps.iter().rev().copied().collect();
+    while let Some(id) = stack.pop() {
+        if out.contains(&id) {
+            continue;
+        }
+        out.push(id);
+        if is_ephemeral(ir, id) && !stop(id) {
+            stack.extend(ir.relation(id).deps.iter().rev());
+        }
+    }
+    out
+}
+
+fn is_ephemeral(ir: &Ir, id: RelId) -> bool {
+    matches!(&ir.relation(id).kind, RelationKind::Model(m) if m.materialized == Materialized::Ephemeral)
+}
+
+#[derive(Debug)]
+pub struct Given {
+    pub relation: RelId,
+    pub rows: Rows,
+    pub span: Span,
+}
+
+/// Rows written in a unit test, or the CSV file that holds them.
+#[derive(Debug)]
+pub enum Rows {
+    Inline(Vec<Row>),
+    /// A path relative to the `.shop` file, read when the test runs.
+    Csv {
+        path: String,
+        span: Span,
+    },
+}
+
+/// A CSV field as a literal of type `ty`, or what is wrong with it. An
+/// empty field is NULL.
+pub fn text_value(ty: Type, text: &str) -> Result<Literal, &'static str> {
+    use Type::*;
+    if text.is_empty() {
+        return Ok(Literal::Null);
+    }
+    match ty {
+        Integer | BigInt => text
+            .parse::<i64>()
+            .map(Literal::Integer)
+            .map_err(|_| "not an integer"),
+        Numeric(_) | Double => match text.parse::<f64>() {
+            Ok(v) if v.is_finite() => Ok(Literal::Decimal(text.trim_start_matches('+').into())),
+            _ => Err("not a number"),
+        },
+        Boolean => match text.to_ascii_lowercase().as_str() {
+            "true" => Ok(Literal::Bool(true)),
+            "false" => Ok(Literal::Bool(false)),
+            _ => Err("not `true` or `false`"),
+        },
+        Date if types::is_iso_date(text) => Ok(Literal::Date(text.into())),
+        Date => Err("not a date like 2024-01-31"),
+        Timestamp | TimestampTz if types::is_iso_timestamp(text) || types::is_iso_date(text) => {
+            Ok(Literal::Timestamp(text.into()))
+        }
+        Timestamp | TimestampTz => Err("not a timestamp like 2024-01-31 12:00:00"),
+        Text | Unknown | Null => Ok(Literal::Text(text.into())),
+    }
+}
+
+/// One row: a typed value for some columns (the others are NULL).
+#[derive(Debug)]
+pub struct Row {
+    pub span: Span,
+    pub values: Vec<(ColumnId, Literal)>,
+}
+
+/// The branches of a union model.
+#[derive(Debug)]
+pub struct Union {
+    /// `union` (duplicates removed) rather than `union all`.
+    pub distinct: bool,
+    /// Each branch, its alias being the relation's name.
+    pub branches: Vec<Scan>,
+    pub span: Span,
+}
+
+impl Union {
+    /// The column of each branch that an output column of the union reads.
+    pub fn inputs<'a>(&'a self, ir: &'a Ir, name: &'a str) -> impl Iterator<Item = ColumnId> + 'a {
+        self.branches
+            .iter()
+            .filter_map(move |b| ir.relation(b.relation).columns.get(name).copied())
+    }
 }
 
 /// Where a model's setting came from.

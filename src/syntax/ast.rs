@@ -25,6 +25,7 @@ pub enum Item {
     Reconcile(ReconcileDef),
     Function(FnDef),
     Doc(DocDef),
+    UnitTest(UnitTestDef),
 }
 
 impl Item {
@@ -36,6 +37,7 @@ impl Item {
             Item::Reconcile(r) => &r.name,
             Item::Function(f) => &f.name,
             Item::Doc(d) => &d.name,
+            Item::UnitTest(t) => &t.name,
         }
     }
 
@@ -47,6 +49,7 @@ impl Item {
             Item::Reconcile(r) => r.span,
             Item::Function(f) => f.span,
             Item::Doc(d) => d.span,
+            Item::UnitTest(t) => t.span,
         }
     }
 }
@@ -214,6 +217,13 @@ pub enum Clause {
         order_by: Expr,
         span: Span,
     },
+    /// `union all (a, b)` (`distinct` for `union`): the model is the rows of
+    /// these relations.
+    Union {
+        distinct: bool,
+        relations: Vec<RelationRef>,
+        span: Span,
+    },
 }
 
 impl Clause {
@@ -224,7 +234,8 @@ impl Clause {
             | Clause::Where { span, .. }
             | Clause::GroupBy { span, .. }
             | Clause::Having { span, .. }
-            | Clause::Dedupe { span, .. } => *span,
+            | Clause::Dedupe { span, .. }
+            | Clause::Union { span, .. } => *span,
         }
     }
 
@@ -236,6 +247,7 @@ impl Clause {
             Clause::GroupBy { .. } => "group by",
             Clause::Having { .. } => "having",
             Clause::Dedupe { .. } => "dedupe",
+            Clause::Union { .. } => "union",
         }
     }
 }
@@ -317,6 +329,19 @@ pub struct SnapshotDef {
 }
 
 // ------------------------------------------------------------------ reconciliations
+
+/// `unit_test NAME { model = …  given { relation = rows }  expect = rows }`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnitTestDef {
+    pub doc: Doc,
+    pub name: Ident,
+    /// `model`, `expect`, `ordered`.
+    pub settings: Vec<Setting>,
+    /// Each relation given, and its rows (an array of inline tables, or a
+    /// CSV file's path).
+    pub given: Vec<(RelationRef, Value)>,
+    pub span: Span,
+}
 
 /// `reconcile NAME { relation.column [where condition] … }`: totals that
 /// must agree.

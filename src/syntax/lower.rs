@@ -31,6 +31,7 @@ pub(super) fn items_at(file: FileId, offset: usize, pairs: Pairs<'_, Rule>, pars
             Rule::reconcile_def => Item::Reconcile(lowerer.reconcile(pair)),
             Rule::fn_def => Item::Function(lowerer.function(pair)),
             Rule::doc_def => Item::Doc(lowerer.doc_block(pair)),
+            Rule::unit_test_def => Item::UnitTest(lowerer.unit_test(pair)),
             _ => continue, // EOI, stray doc comments
         };
         if std::mem::take(&mut lowerer.too_deep) {
@@ -306,6 +307,25 @@ impl Lowerer<'_> {
                     });
                 }
                 Rule::join_clause => model.clauses.push(self.join(pair)),
+                Rule::union_clause => {
+                    let mut distinct = true;
+                    let mut relations = Vec::new();
+                    for part in pair.into_inner() {
+                        match part.as_rule() {
+                            Rule::union_all => distinct = false,
+                            Rule::relation_ref => relations.push(RelationRef {
+                                span: self.span(&part),
+                                parts: part.into_inner().map(|p| self.ident(p)).collect(),
+                            }),
+                            _ => {}
+                        }
+                    }
+                    model.clauses.push(Clause::Union {
+                        distinct,
+                        relations,
+                        span,
+                    });
+                }
                 Rule::where_clause => {
                     let condition = self.expr(pair.into_inner().nth(1).expect("where expr"));
                     model.clauses.push(Clause::Where { condition, span });
@@ -538,6 +558,43 @@ impl Lowerer<'_> {
     }
 
     // ------------------------------------------------------------ reconciliations
+
+    fn unit_test(&mut self, pair: Pair<'_, Rule>) -> UnitTestDef {
+        let span = self.span(&pair);
+        let mut inner = pair.into_inner().peekable();
+        let doc = self.docs(&mut inner);
+        inner.next(); // kw_unit_test
+        let name = self.ident(inner.next().expect("unit test name"));
+        let mut test = UnitTestDef {
+            doc,
+            name,
+            settings: Vec::new(),
+            given: Vec::new(),
+            span,
+        };
+        for pair in inner {
+            match pair.as_rule() {
+                Rule::setting => test.settings.push(self.setting(pair)),
+                Rule::given_block => {
+                    for entry in pair
+                        .into_inner()
+                        .filter(|p| p.as_rule() == Rule::given_entry)
+                    {
+                        let mut parts = entry.into_inner();
+                        let rel = parts.next().expect("given relation");
+                        let relation = RelationRef {
+                            span: self.span(&rel),
+                            parts: rel.into_inner().map(|p| self.ident(p)).collect(),
+                        };
+                        let value = self.value(parts.next().expect("given rows"));
+                        test.given.push((relation, value));
+                    }
+                }
+                _ => {}
+            }
+        }
+        test
+    }
 
     fn reconcile(&mut self, pair: Pair<'_, Rule>) -> ReconcileDef {
         let span = self.span(&pair);

@@ -87,6 +87,7 @@ impl<'a> Lowerer<'a> {
                     partition_by: None,
                     non_additive: Vec::new(),
                     semi_additive: Vec::new(),
+                    union: None,
                     query: Query::default(),
                     tests: Vec::new(),
                 }));
@@ -125,6 +126,7 @@ impl<'a> Lowerer<'a> {
             }
             ast::Item::Function(def) => self.declare_function(def),
             ast::Item::Doc(_) => {} // declared before everything else
+            ast::Item::UnitTest(def) => self.declare_unit_test(def),
             ast::Item::Reconcile(reconcile) => {
                 if let Some(first) = self
                     .reconciles

@@ -29,10 +29,17 @@ impl<'a> Lowerer<'a> {
         let models = std::mem::take(&mut self.models);
         for (id, def, _) in &models {
             for clause in &def.clauses {
-                if let Clause::From { relation, .. } | Clause::Join { relation, .. } = clause
-                    && let Some(dep) = self.resolve_relation(relation)
-                {
-                    self.add_dep(*id, dep, relation.span);
+                let relations = match clause {
+                    Clause::From { relation, .. } | Clause::Join { relation, .. } => {
+                        std::slice::from_ref(relation)
+                    }
+                    Clause::Union { relations, .. } => relations.as_slice(),
+                    _ => &[],
+                };
+                for relation in relations {
+                    if let Some(dep) = self.resolve_relation(relation) {
+                        self.add_dep(*id, dep, relation.span);
+                    }
                 }
             }
         }

@@ -16,6 +16,7 @@ mod functions;
 mod models;
 mod reconcile;
 mod settings;
+mod unit_tests;
 
 use std::collections::{HashMap, HashSet};
 
@@ -49,6 +50,7 @@ pub fn lower(
         models: Vec::new(),
         snapshots: Vec::new(),
         reconciles: Vec::new(),
+        unit_tests: Vec::new(),
         functions: IndexMap::new(),
         fn_stack: Vec::new(),
         doc_blocks: IndexMap::new(),
@@ -76,6 +78,7 @@ pub fn lower(
     }
     lowerer.lower_tests();
     lowerer.lower_reconciles();
+    lowerer.lower_unit_tests();
     (lowerer.ir, lowerer.problems)
 }
 
@@ -88,6 +91,7 @@ struct Lowerer<'a> {
     models: Vec<(RelId, &'a ast::ModelDef, Option<String>)>,
     snapshots: Vec<(RelId, &'a ast::SnapshotDef)>,
     reconciles: Vec<&'a ast::ReconcileDef>,
+    unit_tests: Vec<&'a ast::UnitTestDef>,
     /// The project's functions by lowercase name ([`functions`]).
     functions: IndexMap<String, functions::FnEntry<'a>>,
     /// The functions whose bodies are being checked, innermost last.
@@ -163,6 +167,7 @@ pub const SETTINGS: &[(&str, &[&str])] = &[
     ("source table", TABLE_SETTINGS),
     ("snapshot", SNAPSHOT_SETTINGS),
     ("`materialized = { incremental = { … } }`", INCREMENTAL_KEYS),
+    ("unit test", unit_tests::UNIT_TEST_SETTINGS),
 ];
 
 /// The closest candidate within a small edit distance, for "did you mean".

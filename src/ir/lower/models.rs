@@ -61,7 +61,18 @@ impl<'a> Lowerer<'a> {
                 .collect(),
         };
 
-        let (query, silent) = self.lower_query(def);
+        let union = def.clauses.iter().find_map(|c| match c {
+            Clause::Union {
+                distinct,
+                relations,
+                span,
+            } => Some(self.lower_union(id, def, *distinct, relations, *span)),
+            _ => None,
+        });
+        let (query, silent) = match &union {
+            Some(_) => (Query::default(), false),
+            None => self.lower_query(def),
+        };
         let scope = Scope {
             scans: &query.scans,
             silent,
@@ -69,7 +80,7 @@ impl<'a> Lowerer<'a> {
         };
 
         let mut output_count = 0;
-        for block in &def.blocks {
+        for block in def.blocks.iter().filter(|_| union.is_none()) {
             let ast::Block::Output { kind, columns, .. } = block else {
                 continue;
             };
@@ -100,7 +111,7 @@ impl<'a> Lowerer<'a> {
                 });
             }
         }
-        if output_count == 0 {
+        if output_count == 0 && union.is_none() {
             self.push(Problem::NoColumns {
                 span: def.name.span,
             });
@@ -212,6 +223,126 @@ impl<'a> Lowerer<'a> {
             model.non_additive = non_additive;
             model.semi_additive = semi_additive;
             model.query = query;
+            model.union = union;
+        }
+    }
+
+    /// `union all (a, b)`: the model's columns are the first branch's, each
+    /// with the type that every branch's column of that name unifies to.
+    fn lower_union(
+        &mut self,
+        id: RelId,
+        def: &'a ast::ModelDef,
+        distinct: bool,
+        relations: &[ast::RelationRef],
+        span: Span,
+    ) -> Union {
+        for clause in def.clauses.iter().filter(|c| c.span() != span) {
+            self.push(Problem::MisplacedClause {
+                span: clause.span(),
+                clause: clause.keyword(),
+                reason: "a union model has no other clause: write it in a model, and union that",
+                other: Some(span),
+            });
+        }
+        for block in &def.blocks {
+            if let ast::Block::Output {
+                kind, span: block, ..
+            } = block
+            {
+                self.push(Problem::MisplacedClause {
+                    span: *block,
+                    clause: kind.keyword(),
+                    reason: "a union model's columns are its branches' columns",
+                    other: Some(span),
+                });
+            }
+        }
+        let mut branches = Vec::new();
+        let mut complete = true;
+        for relation in relations {
+            match self.ir.by_name.get(&relation.dotted()).copied() {
+                Some(target) => {
+                    complete &= self.ir.relation(target).complete;
+                    branches.push(Scan {
+                        relation: target,
+                        alias: relation.dotted(),
+                        span: relation.span,
+                    });
+                }
+                None => complete = false, // reported when bound (R001)
+            }
+        }
+        if let Some((first, rest)) = branches.split_first() {
+            let names = |ir: &Ir, scan: &Scan| -> Vec<String> {
+                ir.relation(scan.relation).columns.keys().cloned().collect()
+            };
+            let first_names = names(&self.ir, first);
+            for branch in rest {
+                let theirs = names(&self.ir, branch);
+                let missing: Vec<String> = first_names
+                    .iter()
+                    .filter(|n| !theirs.contains(n))
+                    .cloned()
+                    .collect();
+                let extra: Vec<String> = theirs
+                    .iter()
+                    .filter(|n| !first_names.contains(n))
+                    .cloned()
+                    .collect();
+                if !missing.is_empty() || !extra.is_empty() {
+                    complete = false;
+                    self.push(Problem::UnionColumns {
+                        span: branch.span,
+                        relation: branch.alias.clone(),
+                        first: (first.span, first.alias.clone()),
+                        missing,
+                        extra,
+                    });
+                }
+            }
+            for name in first_names {
+                let column = self.ir.relation(first.relation).columns[&name];
+                let (mut ty, role) = (self.ir.column(column).ty, self.ir.column(column).role);
+                let mut doc = self.ir.column(column).doc.clone();
+                for branch in rest {
+                    let Some(&other) = self.ir.relation(branch.relation).columns.get(&name) else {
+                        continue;
+                    };
+                    let theirs = self.ir.column(other);
+                    doc = doc.or_else(|| theirs.doc.clone());
+                    match ty.unify(theirs.ty) {
+                        Some(unified) => ty = unified,
+                        None => {
+                            complete = false;
+                            self.push(Problem::UnionType {
+                                span: branch.span,
+                                column: name.clone(),
+                                relation: branch.alias.clone(),
+                                found: theirs.ty.to_string(),
+                                first: (first.span, first.alias.clone(), ty.to_string()),
+                            });
+                        }
+                    }
+                }
+                self.add_column(Column {
+                    relation: id,
+                    name,
+                    span: first.span,
+                    ty,
+                    role,
+                    expr: None,
+                    doc,
+                });
+            }
+        }
+        if !complete {
+            self.ir.relations[id.index()].complete = false;
+        }
+        Union {
+            distinct,
+            branches,
+            span,
         }
     }
 
@@ -394,6 +525,7 @@ impl<'a> Lowerer<'a> {
                 Clause::Where { .. } => 2,
                 Clause::GroupBy { .. } | Clause::Dedupe { .. } => 3,
                 Clause::Having { .. } => 4,
+                Clause::Union { .. } => 5, // not here: see lower_union
             };
             if let Some(later) = def.clauses[..i].iter().find(|c| rank(c) > rank(clause)) {
                 self.push(Problem::MisplacedClause {
@@ -543,6 +675,7 @@ impl<'a> Lowerer<'a> {
                         span,
                     });
                 }
+                Clause::Union { .. } => {} // a union model is lowered by lower_union
                 Clause::Having { condition, .. } => {
                     if !seen.contains_key("group by") {
                         self.push(Problem::MisplacedClause {
