@@ -31,4 +31,5 @@ mod safety;
 mod scale;
 mod shopco;
 mod snowflake;
+mod unit_tests;
 mod usability;
