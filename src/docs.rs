@@ -293,10 +293,12 @@ fn graph(ir: &Ir, project: &str) -> String {
         RelationKind::Table(_) => "sources".to_string(),
         RelationKind::Model(m) => m.layer.clone().unwrap_or_else(|| "models".into()),
         RelationKind::Snapshot(_) => "snapshots".to_string(),
+        RelationKind::Series(_) => "series".to_string(),
     };
     let nodes: Vec<serde_json::Value> = ir
         .relations
         .iter()
+        .filter(|rel| !matches!(rel.kind, RelationKind::Series(_)))
         .map(|rel| {
             let group = group(rel);
             if !layers.contains(&group) {
@@ -670,6 +672,7 @@ impl Pages<'_> {
                     out.entry(name(*c)).or_default().push("unique_key".into());
                 }
             }
+            RelationKind::Series(_) => {}
         }
         out
     }
@@ -724,7 +727,7 @@ impl Pages<'_> {
     fn sql(&self, out: &mut String, id: RelId) {
         let statements = |emitter: &Emitter<'_>| -> Option<String> {
             match &self.ir.relation(id).kind {
-                RelationKind::Table(_) => None,
+                RelationKind::Table(_) | RelationKind::Series(_) => None,
                 RelationKind::Model(_) => Some(emitter.select(id)),
                 RelationKind::Snapshot(_) => {
                     Some(emitter.build_script(&emitter.build(id)).join(";\n\n"))

@@ -485,6 +485,7 @@ pub fn relation_kind(rel: &crate::ir::Relation) -> &'static str {
         RelationKind::Table(_) => "source",
         RelationKind::Model(_) => "model",
         RelationKind::Snapshot(_) => "snapshot",
+        RelationKind::Series(_) => "series",
     }
 }
 
@@ -678,6 +679,7 @@ impl Builder<'_> {
                     let _ = writeln!(meaning, "reads {m}");
                 }
             }
+            RelationKind::Series(_) => {}
         }
         let query = match &rel.kind {
             RelationKind::Model(m) => Some(&m.query),
@@ -849,7 +851,14 @@ impl Builder<'_> {
     }
 
     /// Columns as the manifest names them, each once, sorted by name.
+    /// A series' column is no node's: it is left out.
     fn column_refs(&self, mut columns: Vec<ColumnId>) -> Vec<ColumnRef> {
+        columns.retain(|c| {
+            !matches!(
+                self.ir.relation(self.ir.column(*c).relation).kind,
+                RelationKind::Series(_)
+            )
+        });
         columns.sort_unstable();
         columns.dedup();
         let mut out: Vec<ColumnRef> = columns.into_iter().map(|c| self.column_ref(c)).collect();

@@ -699,7 +699,7 @@ pub enum NodeKind {
 pub fn node_kind(ir: &Ir, id: RelId, seeds: &HashSet<RelId>) -> Option<NodeKind> {
     match ir.relation(id).kind {
         RelationKind::Table(_) if seeds.contains(&id) => Some(NodeKind::Seed),
-        RelationKind::Table(_) => None,
+        RelationKind::Table(_) | RelationKind::Series(_) => None,
         RelationKind::Model(_) => Some(NodeKind::Model),
         RelationKind::Snapshot(_) => Some(NodeKind::Snapshot),
     }

@@ -775,6 +775,7 @@ fn plan_steps<'s>(
                     steps.push(Step::Snapshot(id));
                 }
             }
+            RelationKind::Series(_) => {}
         }
         steps.extend(
             std::mem::take(&mut tests_after[i])

@@ -47,7 +47,7 @@ fn shopco_checks_clean_with_a_summary_line() {
     let summary = stdout(&out);
     assert!(
         summary.starts_with(
-            "check ok: 17 files, 14 models, 5 source tables, 1 snapshot, 1 reconciliation; 0 errors, 0 warnings in "
+            "check ok: 18 files, 14 models, 5 source tables, 1 snapshot, 1 reconciliation; 0 errors, 0 warnings in "
         ),
         "{summary}"
     );

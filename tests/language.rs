@@ -358,3 +358,109 @@ fn a_union_builds_the_rows_of_every_branch() {
         [("store".into(), 3, None), ("web".into(), 2, Some(12.5))]
     );
 }
+
+#[test]
+fn series_are_relations_without_a_table_with_a_proven_grain() {
+    use crate::postgres::SPINES;
+    let (compilation, db) = common::compile(SOURCES, SPINES);
+    let (codes, text) = common::problems(&compilation, &db);
+    assert!(codes.is_empty(), "{text}");
+    let ir = &compilation.ir;
+    for model in ["numbers", "days", "months", "weeks", "hours"] {
+        let rel = ir.get(model).unwrap();
+        // Parsed on all four dialects; a series is no node of its own.
+        crate::emit::selects(ir, rel.id);
+        assert_eq!(rel.deps, []);
+    }
+    assert_eq!(ir.get("numbers").unwrap().columns.len(), 2);
+    assert_eq!(
+        ir.column(ir.get("days").unwrap().columns["day"]).ty,
+        Type::Date
+    );
+    assert_eq!(
+        ir.column(ir.get("hours").unwrap().columns["at"]).ty,
+        Type::Timestamp
+    );
+    let never = |m: &str, c: &str| {
+        compilation
+            .analysis
+            .nullability
+            .never_null(ir.get(m).unwrap().columns[c])
+    };
+    assert!(never("days", "day") && never("numbers", "doubled"));
+    // Built on DuckDB: both bounds included.
+    let dir = common::project(&[
+        (
+            "shop.toml",
+            "name = \"spines\"\n\n[defaults]\nmaterialized = \"table\"\n",
+        ),
+        ("models/s.shop", SPINES),
+    ]);
+    common::build(dir.path(), &[]);
+    let db = common::database_at(&dir.path().join("target/spines.duckdb"));
+    let days: Vec<String> = db
+        .prepare("SELECT CAST(day AS VARCHAR) FROM main.days ORDER BY 1")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        days,
+        [
+            "2024-02-27",
+            "2024-02-28",
+            "2024-02-29",
+            "2024-03-01",
+            "2024-03-02"
+        ]
+    );
+    let n: Vec<(i64, i64)> = db
+        .prepare("SELECT n, doubled FROM main.numbers ORDER BY 1")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(n, [(1, 2), (2, 4), (3, 6), (4, 8), (5, 10)]);
+    // A spine joined to facts: every day, with or without orders.
+    let joined = "model daily {\n  grain = [day]\n  from date_spine('day', date '2024-01-01', date '2024-01-03') d\n  \
+        left join raw.orders o on o.order_id = date_part('day', d.date_day)\n  group by d.date_day\n  \
+        columns { day = d.date_day, orders = count(o.order_id) }\n}\n";
+    assert_eq!(problems(joined).0, []);
+}
+
+#[test]
+fn wrong_series_are_reported_at_their_bounds() {
+    let cases: &[(&str, &[Code])] = &[
+        ("range(1)", &[Code::T005]),
+        ("range('a', 2)", &[Code::T001]),
+        ("range(1, 2.5)", &[Code::T001]),
+        (
+            "date_spine('fortnight', date '2024-01-01', date '2024-02-01')",
+            &[Code::T001],
+        ),
+        (
+            "date_spine(day, date '2024-01-01', date '2024-02-01')",
+            &[Code::R002],
+        ),
+        ("date_spine('day', 1, 2)", &[Code::T001, Code::T001]),
+        // The bounds are constants: they see no relation.
+        ("range(0, o.amount)", &[Code::R006]),
+    ];
+    for (series, expected) in cases {
+        let source = format!("model m {{\n  from {series} s\n  columns {{ x = 1 }}\n}}\n");
+        let (codes, text) = problems(&source);
+        assert_eq!(&codes, expected, "{source}\n{text}");
+    }
+    let (_, text) = problems("model m {\n  from range(0, n) s\n  columns { x = 1 }\n}\n");
+    assert!(
+        text.contains("no relation is read here: a series' bounds are constants"),
+        "{text}"
+    );
+    // A relation named like a series is still a relation.
+    let (codes, text) = problems(
+        "model range {\n  from raw.orders o\n  columns { id = o.order_id }\n}\nmodel m {\n  from range r\n  columns { id = r.id }\n}\n",
+    );
+    assert!(codes.is_empty(), "{text}");
+}

@@ -339,3 +339,45 @@ fn surrogate_keys_and_functions_equal_duckdb() {
         "{duck:#?}"
     );
 }
+
+/// Series are generated where they are read, the same rows on both.
+#[test]
+fn series_equal_duckdb() {
+    let pg = Postgres::start("series_equal");
+    let dir = common::project(&[
+        (
+            "shop.toml",
+            "name = \"spines\"\n\n[defaults]\nmaterialized = \"table\"\n",
+        ),
+        ("models/s.shop", SPINES),
+    ]);
+    let root = dir.path();
+    pg.write_profiles(root);
+    build(root, &[]);
+    build(root, &["--target", "pg"]);
+    for (model, count) in [
+        ("numbers", 5),
+        ("days", 5),
+        ("months", 6),
+        ("weeks", 3),
+        ("hours", 4),
+    ] {
+        let query = format!("SELECT * FROM main.{model} ORDER BY 1");
+        let duck = rows(
+            DuckDbWarehouse::open(&root.join("target/spines.duckdb"))
+                .unwrap()
+                .query(&query)
+                .unwrap(),
+        );
+        let theirs = rows(pg.connect().query(&query).unwrap());
+        assert_eq!(duck.len(), count, "{model}: {duck:#?}");
+        assert_eq!(duck, theirs, "{model}");
+    }
+}
+
+/// A series of each kind, each its own model.
+pub const SPINES: &str = "model numbers {\n  grain = [n]\n  from range(1, 5) r\n  columns { n = r.value, doubled = r.value * 2 }\n}\n\
+    model days {\n  grain = [day]\n  from date_spine('day', date '2024-02-27', date '2024-03-02') d\n  columns { day = d.date_day }\n}\n\
+    model months {\n  grain = [month]\n  from date_spine('month', date '2024-01-01', date '2024-06-15') d\n  columns { month = d.date_month }\n}\n\
+    model weeks {\n  from date_spine('week', date '2024-01-01', date '2024-01-15') w\n  columns { week = w.date_week }\n}\n\
+    model hours {\n  from date_spine('hour', timestamp '2024-01-01 22:00:00', timestamp '2024-01-02 01:00:00') h\n  columns { at = h.date_hour }\n}\n";

@@ -72,11 +72,20 @@ impl Grains {
 /// Derives the grain of every relation, in build order.
 pub fn derive(ir: &Ir) -> Grains {
     let mut grains = Grains::default();
+    // Series are read where they are made, in no order: one row per value.
+    for rel in &ir.relations {
+        if let RelationKind::Series(_) = rel.kind {
+            let key = rel.columns.values().copied().collect();
+            grains.relations.insert(rel.id, Grain::Key(key));
+        }
+    }
     for &id in &ir.order {
         let rel = ir.relation(id);
         let grain = match &rel.kind {
             RelationKind::Table(t) if !t.expect_key.is_empty() => Grain::Key(t.expect_key.clone()),
             RelationKind::Table(_) | RelationKind::Snapshot(_) => Grain::Unknown,
+            // One row per value.
+            RelationKind::Series(_) => Grain::Key(rel.columns.values().copied().collect()),
             RelationKind::Model(model) => {
                 let derived = match &model.union {
                     Some(union) => {

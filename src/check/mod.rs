@@ -226,7 +226,7 @@ fn nullable_keys(ir: &Ir, known: &nullability::Nullability, problems: &mut Vec<P
                     });
                 }
             }
-            RelationKind::Table(_) => {}
+            RelationKind::Table(_) | RelationKind::Series(_) => {}
         }
     }
 }

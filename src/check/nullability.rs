@@ -98,10 +98,17 @@ impl Why {
 /// Derives the nullability of every column, in build order.
 pub fn derive(ir: &Ir) -> Nullability {
     let mut out = Nullability::default();
+    // A series' values are never NULL (its bounds are constants).
+    for rel in &ir.relations {
+        if let RelationKind::Series(_) = rel.kind {
+            out.proven.extend(rel.columns.values().copied());
+        }
+    }
     for &id in &ir.order {
         let rel = ir.relation(id);
         match &rel.kind {
             RelationKind::Table(table) => out.tested.extend(table.expect_key.iter().copied()),
+            RelationKind::Series(_) => {}
             // An incomplete snapshot may have no `from` to read.
             RelationKind::Snapshot(_) if !rel.complete => {}
             RelationKind::Snapshot(snapshot) => {

@@ -23,36 +23,15 @@ pub(super) fn warehouse_command(args: &RunArgs, command: crate::run::Command) ->
         return ExitCode::from(EXIT_ERRORS);
     }
     let seeds = discovered.seeds;
-    // Unit tests first, on DuckDB in memory: a model whose logic is wrong
-    // is found before the warehouse is touched.
     let color = progress_color(args.color);
-    let unit_failed = if matches!(
-        command,
-        crate::run::Command::Test | crate::run::Command::Build
-    ) {
-        unit_tests(
-            &loaded.db,
-            &compilation.ir,
-            &selected,
-            args.unit_only,
-            color,
-        )
-    } else {
-        0
-    };
+    // `test --unit` needs no target: DuckDB in memory is all it reads.
     if args.unit_only {
-        return if unit_failed == 0 {
+        let failed = unit_tests(&loaded.db, &compilation.ir, &selected, true, color);
+        return if failed == 0 {
             ExitCode::SUCCESS
         } else {
             ExitCode::from(EXIT_ERRORS)
         };
-    }
-    if unit_failed > 0 && matches!(command, crate::run::Command::Build) {
-        eprintln!(
-            "error: {unit_failed} unit test{} failed; nothing was built",
-            if unit_failed == 1 { "" } else { "s" }
-        );
-        return ExitCode::from(EXIT_ERRORS);
     }
     let target = match find_target(&loaded.root, target.as_deref()) {
         Ok(target) => target,
@@ -116,6 +95,24 @@ pub(super) fn warehouse_command(args: &RunArgs, command: crate::run::Command) ->
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    // Unit tests before anything runs, on DuckDB in memory: a model whose
+    // logic is wrong is found before the warehouse is written.
+    let unit_failed = if matches!(
+        command,
+        crate::run::Command::Test | crate::run::Command::Build
+    ) {
+        unit_tests(&loaded.db, &compilation.ir, &selected, false, color)
+    } else {
+        0
+    };
+    if unit_failed > 0 && matches!(command, crate::run::Command::Build) {
+        eprintln!(
+            "error: {unit_failed} unit test{} failed; nothing was built",
+            if unit_failed == 1 { "" } else { "s" }
+        );
+        not_run("unit tests failed");
+        return ExitCode::from(EXIT_ERRORS);
+    }
     let (stale, past_threshold) = if args.check_freshness {
         stale_sources(
             &compilation.ir,

@@ -183,6 +183,27 @@ pub trait SqlDialect: Sync {
 
     /// Whether DDL runs inside transactions, so that a table can be replaced
     /// atomically (build beside, then drop and rename in one transaction).
+    /// The `SELECT` of a series: one row per value from `start` to `end`,
+    /// both included, as the column `column` of type `ty` (written for this
+    /// dialect). `part` is a date spine's step (`day`, …, `hour`), `None`
+    /// for integers. The default is `generate_series` (PostgreSQL, DuckDB).
+    fn series(&self, part: Option<&str>, start: &str, end: &str, column: &str, ty: &str) -> String {
+        match part {
+            None => format!(
+                "SELECT CAST(g AS {ty}) AS {column} FROM generate_series(CAST({start} AS {ty}), CAST({end} AS {ty})) AS s(g)"
+            ),
+            Some(part) => {
+                let step = match part {
+                    "quarter" => "3 months".to_string(),
+                    part => format!("1 {part}"),
+                };
+                format!(
+                    "SELECT CAST(g AS {ty}) AS {column} FROM generate_series(CAST({start} AS TIMESTAMP), CAST({end} AS TIMESTAMP), INTERVAL '{step}') AS s(g)"
+                )
+            }
+        }
+    }
+
     fn transactional_ddl(&self) -> bool {
         true
     }
@@ -453,6 +474,20 @@ impl SqlDialect for Snowflake {
     }
 
     /// DDL commits the open transaction and then runs on its own.
+    /// No `generate_series`: the offsets of `ARRAY_GENERATE_RANGE`,
+    /// flattened; a date spine steps with `DATEADD` as far as `DATEDIFF`
+    /// counts boundaries, and keeps the values up to `end`.
+    fn series(&self, part: Option<&str>, start: &str, end: &str, column: &str, ty: &str) -> String {
+        match part {
+            None => format!(
+                "SELECT CAST(f.VALUE AS {ty}) AS {column} FROM TABLE(FLATTEN(INPUT => ARRAY_GENERATE_RANGE(CAST({start} AS {ty}), CAST({end} AS {ty}) + 1))) AS f"
+            ),
+            Some(part) => format!(
+                "SELECT {column} FROM (SELECT CAST(DATEADD({part}, f.VALUE, CAST({start} AS TIMESTAMP)) AS {ty}) AS {column} FROM TABLE(FLATTEN(INPUT => ARRAY_GENERATE_RANGE(0, DATEDIFF({part}, CAST({start} AS TIMESTAMP), CAST({end} AS TIMESTAMP)) + 1))) AS f) AS s WHERE {column} <= CAST({end} AS {ty})"
+            ),
+        }
+    }
+
     fn transactional_ddl(&self) -> bool {
         false
     }
@@ -559,6 +594,22 @@ impl SqlDialect for BigQuery {
             }
             _ => format!("PARTITION BY DATETIME_TRUNC({column}, {granularity})"),
         })
+    }
+
+    /// `GENERATE_ARRAY`, `GENERATE_DATE_ARRAY`, `GENERATE_TIMESTAMP_ARRAY`,
+    /// unnested.
+    fn series(&self, part: Option<&str>, start: &str, end: &str, column: &str, ty: &str) -> String {
+        let array = match part {
+            None => format!("GENERATE_ARRAY(CAST({start} AS {ty}), CAST({end} AS {ty}))"),
+            Some("hour") => format!(
+                "GENERATE_TIMESTAMP_ARRAY(CAST({start} AS TIMESTAMP), CAST({end} AS TIMESTAMP), INTERVAL 1 HOUR)"
+            ),
+            Some(part) => format!(
+                "GENERATE_DATE_ARRAY(CAST({start} AS DATE), CAST({end} AS DATE), INTERVAL 1 {})",
+                part.to_ascii_uppercase()
+            ),
+        };
+        format!("SELECT g AS {column} FROM UNNEST({array}) AS g")
     }
 
     fn transactional_ddl(&self) -> bool {

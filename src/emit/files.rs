@@ -34,7 +34,7 @@ impl Emitter<'_> {
                 }
             };
             match &rel.kind {
-                RelationKind::Table(_) => {}
+                RelationKind::Table(_) | RelationKind::Series(_) => {}
                 RelationKind::Model(model) => {
                     if model.materialized == Materialized::Ephemeral {
                         let parents = self.ephemeral_parents(id);

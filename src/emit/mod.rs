@@ -106,6 +106,8 @@ pub fn physical_name(ir: &Ir, id: RelId) -> Option<PhysicalName> {
             schema: placed(&s.schema, "snapshots"),
             name: rel.name.clone(),
         }),
+        // Made where it is read (`Emitter::relation_ref`).
+        RelationKind::Series(_) => None,
     }
 }
 
@@ -205,6 +207,9 @@ impl<'a> Emitter<'a> {
     /// How a query refers to a relation: its physical name, or for an
     /// ephemeral model the name of its CTE.
     fn relation_ref(&self, id: RelId) -> String {
+        if let RelationKind::Series(series) = &self.ir.relation(id).kind {
+            return format!("({})", self.series(id, series));
+        }
         match self.read_name(id) {
             Some(name) => name.sql(self.d),
             None => self.q(&self.ir.relation(id).name),
@@ -413,6 +418,35 @@ impl<'a> Emitter<'a> {
                 )
             }
         }
+    }
+
+    /// The `SELECT` of a series, for the dialect.
+    fn series(&self, id: RelId, series: &crate::ir::Series) -> String {
+        let none = crate::ir::Query::default();
+        let (start, end) = (
+            self.expr(&none, &series.start),
+            self.expr(&none, &series.end),
+        );
+        let column = self.ir.column(
+            *self
+                .ir
+                .relation(id)
+                .columns
+                .values()
+                .next()
+                .expect("a series' column"),
+        );
+        let part = match series.kind {
+            crate::ir::SeriesKind::Range => None,
+            crate::ir::SeriesKind::DateSpine(part) => Some(part),
+        };
+        self.d.series(
+            part,
+            &start,
+            &end,
+            &self.q(&column.name),
+            &self.d.type_name(column.ty),
+        )
     }
 
     /// `SELECT … UNION ALL SELECT …`: each branch's columns in the union's

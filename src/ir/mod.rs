@@ -130,6 +130,7 @@ impl Relation {
             RelationKind::Table(_) => "source table",
             RelationKind::Model(_) => "model",
             RelationKind::Snapshot(_) => "snapshot",
+            RelationKind::Series(_) => "series",
         }
     }
 }
@@ -139,6 +140,28 @@ pub enum RelationKind {
     Table(SourceTable),
     Model(Box<Model>),
     Snapshot(Snapshot),
+    /// `range(…)` or `date_spine(…)` in a `from` or `join`: rows generated
+    /// where they are read. Not a node: it is in no `order`, no `by_name`,
+    /// and is emitted inline where a query reads it.
+    Series(Series),
+}
+
+/// A generated relation of one column, `value` or `date_<part>`, one row per
+/// value from `start` to `end`, both included.
+#[derive(Debug)]
+pub struct Series {
+    pub kind: SeriesKind,
+    pub start: Expr,
+    pub end: Expr,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeriesKind {
+    /// Integers.
+    Range,
+    /// Dates (`day`, `week`, `month`, `quarter`, `year`) or timestamps
+    /// (`hour`), a step of one part.
+    DateSpine(&'static str),
 }
 
 #[derive(Debug)]

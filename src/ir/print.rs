@@ -109,6 +109,13 @@ pub fn dump_relation(ir: &Ir, id: RelId) -> String {
                 s.strategy, s.hard_deletes
             );
         }
+        RelationKind::Series(series) => {
+            let _ = writeln!(
+                out,
+                "  {:?} from {:?} to {:?}",
+                series.kind, series.start.kind, series.end.kind
+            );
+        }
     }
     print_columns(&mut out, ir, rel, None);
     out

@@ -145,6 +145,39 @@ pub struct ModelDef {
     pub span: Span,
 }
 
+/// `range(0, 3650)` or `date_spine('day', from, to)`: the rows of a series,
+/// read like a relation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    pub kind: SeriesKind,
+    pub args: Vec<Expr>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeriesKind {
+    Range,
+    DateSpine,
+}
+
+impl Series {
+    /// The series' function name as a relation reference (`range`): what
+    /// an alias defaults to.
+    pub fn name(&self) -> RelationRef {
+        let name = match self.kind {
+            SeriesKind::Range => "range",
+            SeriesKind::DateSpine => "date_spine",
+        };
+        RelationRef {
+            parts: vec![Ident {
+                name: name.into(),
+                span: self.span,
+            }],
+            span: self.span,
+        }
+    }
+}
+
 /// `source.table` or `model`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RelationRef {
@@ -187,7 +220,9 @@ pub enum Keep {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Clause {
     From {
+        /// For a series, its name (`range`), which the alias defaults to.
         relation: RelationRef,
+        series: Option<Series>,
         alias: Option<Ident>,
         span: Span,
     },
@@ -195,6 +230,7 @@ pub enum Clause {
         kind: JoinKind,
         claim: Option<(JoinClaim, Span)>,
         relation: RelationRef,
+        series: Option<Series>,
         alias: Option<Ident>,
         on: Expr,
         span: Span,

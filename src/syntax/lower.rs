@@ -299,9 +299,17 @@ impl Lowerer<'_> {
             match pair.as_rule() {
                 Rule::setting => model.settings.push(self.setting(pair)),
                 Rule::from_clause => {
-                    let (relation, alias) = self.relation_and_alias(pair.into_inner().skip(1));
+                    let mut parts = pair.into_inner().skip(1).peekable();
+                    let series = parts
+                        .next_if(|p| p.as_rule() == Rule::series)
+                        .map(|p| self.series(p));
+                    let (relation, alias) = match &series {
+                        Some(s) => (s.name(), self.alias(parts.next())),
+                        None => self.relation_and_alias(parts),
+                    };
                     model.clauses.push(Clause::From {
                         relation,
+                        series,
                         alias,
                         span,
                     });
@@ -401,14 +409,15 @@ impl Lowerer<'_> {
             (claim, self.span(&p))
         });
         let rel = inner.next().expect("join relation");
-        let relation = RelationRef {
-            span: self.span(&rel),
-            parts: rel.into_inner().map(|p| self.ident(p)).collect(),
+        let series = (rel.as_rule() == Rule::series).then(|| self.series(rel.clone()));
+        let relation = match &series {
+            Some(s) => s.name(),
+            None => RelationRef {
+                span: self.span(&rel),
+                parts: rel.into_inner().map(|p| self.ident(p)).collect(),
+            },
         };
-        let alias = inner
-            .next_if(|p| p.as_rule() == Rule::alias)
-            .and_then(|p| p.into_inner().find(|p| p.as_rule() == Rule::name))
-            .map(|p| self.ident(p));
+        let alias = self.alias(inner.next_if(|p| p.as_rule() == Rule::alias));
         let on = self.expr(
             inner
                 .find(|p| p.as_rule() == Rule::expr)
@@ -418,10 +427,33 @@ impl Lowerer<'_> {
             kind,
             claim,
             relation,
+            series,
             alias,
             on,
             span,
         }
+    }
+
+    /// `range(…)` / `date_spine(…)`.
+    fn series(&mut self, pair: Pair<'_, Rule>) -> Series {
+        let span = self.span(&pair);
+        let mut inner = pair.into_inner();
+        let kind = match inner.next().expect("series name").as_str() {
+            "range" => SeriesKind::Range,
+            _ => SeriesKind::DateSpine,
+        };
+        Series {
+            kind,
+            args: inner.map(|p| self.expr(p)).collect(),
+            span,
+        }
+    }
+
+    /// The name of an `alias` pair, if it is one.
+    fn alias(&mut self, pair: Option<Pair<'_, Rule>>) -> Option<Ident> {
+        pair.filter(|p| p.as_rule() == Rule::alias)
+            .and_then(|p| p.into_inner().find(|p| p.as_rule() == Rule::name))
+            .map(|p| self.ident(p))
     }
 
     fn dedupe(&mut self, pair: Pair<'_, Rule>) -> Clause {

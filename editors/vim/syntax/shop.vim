@@ -15,14 +15,15 @@ syntax match shopDocComment /##\(#\)\@!.*$/ contains=shopTodo,@Spell
 syntax keyword shopTodo contained TODO FIXME XXX NOTE
 
 " Items and blocks.
-syntax keyword shopDeclaration source table model snapshot reconcile fn doc nextgroup=shopItemName skipwhite
+syntax keyword shopDeclaration source table model snapshot reconcile fn doc unit_test nextgroup=shopItemName skipwhite
 syntax match shopItemName /`[^`]\+`\|\<\h\w*\>/ contained
-syntax keyword shopBlock columns dimensions measures tests
+syntax keyword shopBlock columns dimensions measures tests given
 
 " Clauses of a model.
 syntax keyword shopClause from join left inner full on where group by having dedupe keep latest earliest as
 syntax keyword shopClause one many
 syntax keyword shopClause except rename
+syntax keyword shopClause union all
 syntax keyword shopWindow over filter partition order distinct asc desc nulls first last
 syntax keyword shopConditional case when then else end
 

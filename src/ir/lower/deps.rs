@@ -30,9 +30,16 @@ impl<'a> Lowerer<'a> {
         for (id, def, _) in &models {
             for clause in &def.clauses {
                 let relations = match clause {
-                    Clause::From { relation, .. } | Clause::Join { relation, .. } => {
-                        std::slice::from_ref(relation)
+                    Clause::From {
+                        relation,
+                        series: None,
+                        ..
                     }
+                    | Clause::Join {
+                        relation,
+                        series: None,
+                        ..
+                    } => std::slice::from_ref(relation),
                     Clause::Union { relations, .. } => relations.as_slice(),
                     _ => &[],
                 };

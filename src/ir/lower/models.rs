@@ -227,6 +227,160 @@ impl<'a> Lowerer<'a> {
         }
     }
 
+    /// `range(start, end)` / `date_spine(part, start, end)`: a relation of
+    /// one column, made for the scan that reads it. Its bounds are
+    /// constants (they see no relation); `None` when they are wrong.
+    fn series(&mut self, series: &ast::Series) -> Option<RelId> {
+        let scope = Scope {
+            scans: &[],
+            silent: false,
+            params: None,
+        };
+        let (function, parts) = match series.kind {
+            ast::SeriesKind::Range => ("range", 2),
+            ast::SeriesKind::DateSpine => ("date_spine", 3),
+        };
+        if series.args.len() != parts {
+            self.push(Problem::ArgumentCount {
+                span: series.span,
+                function: function.into(),
+                expected: parts.to_string(),
+                found: series.args.len(),
+                defined: None,
+            });
+            return None;
+        }
+        let args: Vec<Expr> = series
+            .args
+            .iter()
+            .map(|a| self.expr(&scope, ROW_CX("in a series' bounds"), a))
+            .collect();
+        if args.iter().any(|a| a.ty == Type::Unknown) {
+            return None; // reported where it is
+        }
+        let wrong = |this: &mut Self, arg: &Expr, position: usize, expected: String| {
+            this.push(Problem::ArgumentType {
+                span: arg.span,
+                function: function.into(),
+                position,
+                expected,
+                found: arg.ty.to_string(),
+                cast_to: None,
+                defined: None,
+            });
+        };
+        const SPINE_PARTS: &[&str] = &["day", "week", "month", "quarter", "year", "hour"];
+        let (kind, column, ty, start, end) = match series.kind {
+            ast::SeriesKind::Range => {
+                let mut args = args.into_iter();
+                let (start, end) = (args.next()?, args.next()?);
+                let mut ok = true;
+                for (i, bound) in [&start, &end].into_iter().enumerate() {
+                    if !bound.ty.is_integer() && bound.ty != Type::Null {
+                        wrong(self, bound, i + 1, "an integer".into());
+                        ok = false;
+                    }
+                }
+                if !ok {
+                    return None;
+                }
+                (
+                    SeriesKind::Range,
+                    "value".to_string(),
+                    Type::BigInt,
+                    start,
+                    end,
+                )
+            }
+            ast::SeriesKind::DateSpine => {
+                let mut args = args.into_iter();
+                let (part, start, end) = (args.next()?, args.next()?, args.next()?);
+                let part = match &part.kind {
+                    ExprKind::Literal(Literal::Text(text)) => SPINE_PARTS
+                        .iter()
+                        .find(|p| p.eq_ignore_ascii_case(text))
+                        .copied(),
+                    _ => None,
+                };
+                let Some(part) = part else {
+                    let found = self.db.snippet(series.args[0].span).to_string();
+                    self.push(Problem::ArgumentType {
+                        span: series.args[0].span,
+                        function: function.into(),
+                        position: 1,
+                        expected: format!(
+                            "one of {}",
+                            SPINE_PARTS
+                                .iter()
+                                .map(|p| format!("'{p}'"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                        found,
+                        cast_to: None,
+                        defined: None,
+                    });
+                    return None;
+                };
+                let ty = if part == "hour" {
+                    Type::Timestamp
+                } else {
+                    Type::Date
+                };
+                let mut ok = true;
+                for (i, bound) in [&start, &end].into_iter().enumerate() {
+                    if !bound.ty.is_temporal() {
+                        wrong(self, bound, i + 2, format!("a {ty}"));
+                        ok = false;
+                    }
+                }
+                if !ok {
+                    return None;
+                }
+                (
+                    SeriesKind::DateSpine(part),
+                    format!("date_{part}"),
+                    ty,
+                    start,
+                    end,
+                )
+            }
+        };
+        // Named by its resolved bounds (`var(…)` substituted), so that the
+        // meaning of what reads it changes with them.
+        let none = Query::default();
+        let (from, to) = (
+            super::super::print::show(&self.ir, &none, &start),
+            super::super::print::show(&self.ir, &none, &end),
+        );
+        let name = match kind {
+            SeriesKind::Range => format!("range({from}, {to})"),
+            SeriesKind::DateSpine(part) => format!("date_spine('{part}', {from}, {to})"),
+        };
+        let id = RelId(self.ir.relations.len() as u32);
+        self.ir.relations.push(Relation {
+            id,
+            name,
+            name_span: series.span,
+            span: series.span,
+            doc: None,
+            kind: RelationKind::Series(Series { kind, start, end }),
+            columns: IndexMap::new(),
+            deps: Vec::new(),
+            complete: true,
+        });
+        self.add_column(Column {
+            relation: id,
+            name: column,
+            span: series.span,
+            ty,
+            role: Role::Dimension,
+            expr: None,
+            doc: None,
+        });
+        Some(id)
+    }
+
     /// `union all (a, b)`: the model's columns are the first branch's, each
     /// with the type that every branch's column of that name unifies to.
     fn lower_union(
@@ -549,10 +703,16 @@ impl<'a> Lowerer<'a> {
             }
             match clause {
                 Clause::From {
-                    relation, alias, ..
+                    relation,
+                    series,
+                    alias,
+                    ..
                 }
                 | Clause::Join {
-                    relation, alias, ..
+                    relation,
+                    series,
+                    alias,
+                    ..
                 } => {
                     if keyword == "join" && query.scans.is_empty() {
                         continue; // reported as a missing `from` below
@@ -569,7 +729,10 @@ impl<'a> Lowerer<'a> {
                         });
                     }
                     aliases.insert(alias.name.clone(), alias.span);
-                    let target = self.ir.by_name.get(&relation.dotted()).copied();
+                    let target = match series {
+                        Some(series) => self.series(series),
+                        None => self.ir.by_name.get(&relation.dotted()).copied(),
+                    };
                     let Some(target) = target else {
                         silent = true;
                         continue;
