@@ -368,7 +368,7 @@ fn read(ir: &Ir, seed: &Seed, mut canonical: Option<&mut Canonical>) -> Result<u
         }
         rows += 1;
         // The reader counts the blank lines it skipped into the record.
-        let start = record.position().map_or(next, |p| p.byte() as usize);
+        let start = past_crlf(&data, record.position().map_or(next, |p| p.byte() as usize));
         if matches!(data.get(start), Some(b'\n' | b'\r')) {
             return Err(blank(start));
         }
@@ -419,10 +419,20 @@ fn read(ir: &Ir, seed: &Seed, mut canonical: Option<&mut Canonical>) -> Result<u
             out.push(b'\n');
         }
     }
+    let next = past_crlf(&data, next);
     if next < data.len() {
         return Err(blank(next));
     }
     Ok(rows)
+}
+
+/// `at`, or past the `\n` there when it ends a CRLF: the reader stops a
+/// record between the two bytes, and that `\n` is no blank line.
+fn past_crlf(data: &[u8], at: usize) -> usize {
+    match (at.checked_sub(1).map(|i| data[i]), data.get(at)) {
+        (Some(b'\r'), Some(b'\n')) => at + 1,
+        _ => at,
+    }
 }
 
 /// Whether a CSV field can be read as the type by every warehouse, the

@@ -23,6 +23,7 @@ mod grain;
 mod hooks;
 mod hostile;
 mod incremental;
+mod jaffle;
 mod language;
 mod notifications;
 mod postgres;

@@ -770,6 +770,8 @@ fn seeds_that_warehouses_read_differently_are_refused_everywhere() {
     let cases = [
         (format!("{good}\n2,1,2024-01-01,,b\n"), 3, "a blank line"),
         (format!("{good}\n"), 3, "a blank line"),
+        // CRLF line ends are line ends; a CRLF alone is a blank line.
+        (good.replace('\n', "\r\n") + "\r\n", 3, "a blank line"),
         (
             format!("{good}2,1e400,,,\n"),
             3,
@@ -825,4 +827,26 @@ fn seeds_that_warehouses_read_differently_are_refused_everywhere() {
             }
         }
     }
+    // A file written with CRLF line ends (jafgen's, Excel's) loads on both,
+    // its last value without the `\r`.
+    let crlf = format!("{good}2,2.5,2024-01-02,2024-01-02 10:00:00,b\n").replace('\n', "\r\n");
+    std::fs::write(root.join("seeds/t.csv"), crlf).unwrap();
+    for target in [&[][..], &["--target", "pg"][..]] {
+        let out = common::run("seed", root, target);
+        assert_eq!(out.status.code(), Some(0), "{}", common::stdout(&out));
+    }
+    let db = common::database_at(&root.join("target/safety.duckdb"));
+    let last: String = db
+        .query_row(
+            "SELECT string_agg(s, ',' ORDER BY id) FROM raw.t",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(last, "a,b");
+    let theirs = pg
+        .connect()
+        .query("SELECT string_agg(s, ',' ORDER BY id) FROM raw.t")
+        .unwrap();
+    assert_eq!(theirs.rows, [[Some("a,b".to_string())]]);
 }
