@@ -573,7 +573,7 @@ impl Lowerer<'_> {
         for pair in inner {
             match pair.as_rule() {
                 Rule::setting => settings.push(self.setting(pair)),
-                Rule::from_clause => {
+                Rule::snapshot_from => {
                     let (relation, _alias) = self.relation_and_alias(pair.into_inner().skip(1));
                     from = Some(relation);
                 }
