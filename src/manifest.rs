@@ -621,11 +621,7 @@ impl Builder<'_> {
                 let _ = writeln!(rows, "grain {:?}", node.grain);
                 self.clauses(&mut rows, &m.query);
                 if let Some(union) = &m.union {
-                    let branches: Vec<&str> = union
-                        .branches
-                        .iter()
-                        .map(|b| ir.relation(b.relation).name.as_str())
-                        .collect();
+                    let branches = union.names(ir);
                     let _ = writeln!(rows, "union distinct {} of {branches:?}", union.distinct);
                 }
                 let _ = meaning.write_str(&rows);

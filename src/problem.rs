@@ -848,18 +848,15 @@ impl Problem {
                 name,
                 relation,
                 suggestion,
-            } if relation.is_empty() => d
-                .with_title(format!("unknown column `{name}`"))
-                .with_primary(*span, "no relation is read here: a series' bounds are constants")
-                .with_optional_help(did_you_mean(suggestion)),
-            UnknownColumn {
-                span,
-                name,
-                relation,
-                suggestion,
             } => d
                 .with_title(format!("unknown column `{name}`"))
-                .with_primary(*span, format!("`{relation}` has no column `{name}`"))
+                .with_primary(
+                    *span,
+                    match relation.as_str() {
+                        "" => "no relation is read here: a series' bounds are constants".to_string(),
+                        relation => format!("`{relation}` has no column `{name}`"),
+                    },
+                )
                 .with_optional_help(did_you_mean(suggestion)),
             Duplicate {
                 kind,

@@ -355,6 +355,13 @@ fn series_equal_duckdb() {
     pg.write_profiles(root);
     build(root, &[]);
     build(root, &["--target", "pg"]);
+    assert_series_equal(root, &mut pg.connect());
+}
+
+/// The series models of [`SPINES`] where the DuckDB build at `root` made
+/// them and in `other`: the same rows, and as many as their bounds say.
+pub fn assert_series_equal(root: &std::path::Path, other: &mut dyn Warehouse) {
+    let mut duck = DuckDbWarehouse::open(&root.join("target/spines.duckdb")).unwrap();
     for (model, count) in [
         ("numbers", 5),
         ("days", 5),
@@ -363,15 +370,10 @@ fn series_equal_duckdb() {
         ("hours", 4),
     ] {
         let query = format!("SELECT * FROM main.{model} ORDER BY 1");
-        let duck = rows(
-            DuckDbWarehouse::open(&root.join("target/spines.duckdb"))
-                .unwrap()
-                .query(&query)
-                .unwrap(),
-        );
-        let theirs = rows(pg.connect().query(&query).unwrap());
-        assert_eq!(duck.len(), count, "{model}: {duck:#?}");
-        assert_eq!(duck, theirs, "{model}");
+        let ours = rows(duck.query(&query).unwrap());
+        let theirs = rows(other.query(&query).unwrap());
+        assert_eq!(ours.len(), count, "{model}: {ours:#?}");
+        assert_eq!(ours, theirs, "{model}");
     }
 }
 

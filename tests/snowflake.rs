@@ -268,19 +268,5 @@ fn series_on_snowflake_equal_duckdb() {
     build(root, &[]);
     let text = build(root, &["--target", "sf"]);
     assert!(text.contains("0 errors"), "{text}");
-    let mut duck =
-        shopc::warehouse::DuckDbWarehouse::open(&root.join("target/spines.duckdb")).unwrap();
-    for (model, count) in [
-        ("numbers", 5),
-        ("days", 5),
-        ("months", 6),
-        ("weeks", 3),
-        ("hours", 4),
-    ] {
-        let query = format!("SELECT * FROM main.{model} ORDER BY 1");
-        let ours = rows(duck.query(&query).unwrap());
-        let theirs = rows(sf.connect().query(&query).unwrap());
-        assert_eq!(ours.len(), count, "{model}: {ours:#?}");
-        assert_eq!(ours, theirs, "{model}");
-    }
+    crate::postgres::assert_series_equal(root, &mut sf.connect());
 }

@@ -331,6 +331,14 @@ pub struct Union {
 }
 
 impl Union {
+    /// The names of the branches, in order.
+    pub fn names<'a>(&self, ir: &'a Ir) -> Vec<&'a str> {
+        self.branches
+            .iter()
+            .map(|b| ir.relation(b.relation).name.as_str())
+            .collect()
+    }
+
     /// The column of each branch that an output column of the union reads.
     pub fn inputs<'a>(&'a self, ir: &'a Ir, name: &'a str) -> impl Iterator<Item = ColumnId> + 'a {
         self.branches

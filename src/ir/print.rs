@@ -48,13 +48,8 @@ pub fn dump_relation(ir: &Ir, id: RelId) -> String {
                 let _ = writeln!(out, "  grain: [{}]", names(ir, &ids));
             }
             if let Some(union) = &m.union {
-                let branches: Vec<&str> = union
-                    .branches
-                    .iter()
-                    .map(|b| ir.relation(b.relation).name.as_str())
-                    .collect();
                 let op = if union.distinct { "union" } else { "union all" };
-                let _ = writeln!(out, "  {op} ({})", branches.join(", "));
+                let _ = writeln!(out, "  {op} ({})", union.names(ir).join(", "));
             }
             let q = &m.query;
             for (i, scan) in q.scans.iter().enumerate() {
