@@ -3,7 +3,6 @@
 //! rows it expects. Reads the CSV files tests name; the SQL is
 //! [`Emitter::unit_test`]'s.
 
-use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::emit::{Emitter, Values};
@@ -176,15 +175,9 @@ fn rows(ir: &Ir, db: &SourceDb, rel: RelId, rows: &Rows) -> Result<Vec<Values>, 
     Ok(out)
 }
 
-/// `models/x.shop:12:5, reading FILE`, for a file that cannot be read.
+/// `models/x.shop:12:5: FILE`, for a file that cannot be read.
 fn location(db: &SourceDb, span: Span, file: &Path) -> String {
-    let (line, column) = db.get(span.file).line_col(span.start as usize);
-    let mut out = String::new();
-    let _ = write!(
-        out,
-        "{}:{line}:{column}: {}",
-        db.get(span.file).path,
-        file.display()
-    );
-    out
+    let source = db.get(span.file);
+    let (line, column) = source.line_col(span.start as usize);
+    format!("{}:{line}:{column}: {}", source.path, file.display())
 }
