@@ -321,10 +321,7 @@ impl Lowerer<'_> {
                     for part in pair.into_inner() {
                         match part.as_rule() {
                             Rule::union_all => distinct = false,
-                            Rule::relation_ref => relations.push(RelationRef {
-                                span: self.span(&part),
-                                parts: part.into_inner().map(|p| self.ident(p)).collect(),
-                            }),
+                            Rule::relation_ref => relations.push(self.relation_ref(part)),
                             _ => {}
                         }
                     }
@@ -378,16 +375,8 @@ impl Lowerer<'_> {
         &mut self,
         mut pairs: impl Iterator<Item = Pair<'i, Rule>>,
     ) -> (RelationRef, Option<Ident>) {
-        let rel = pairs.next().expect("relation");
-        let relation = RelationRef {
-            span: self.span(&rel),
-            parts: rel.into_inner().map(|p| self.ident(p)).collect(),
-        };
-        let alias = pairs
-            .next()
-            .filter(|p| p.as_rule() == Rule::alias)
-            .and_then(|p| p.into_inner().find(|p| p.as_rule() == Rule::name))
-            .map(|p| self.ident(p));
+        let relation = self.relation_ref(pairs.next().expect("relation"));
+        let alias = self.alias(pairs.next());
         (relation, alias)
     }
 
@@ -412,10 +401,7 @@ impl Lowerer<'_> {
         let series = (rel.as_rule() == Rule::series).then(|| self.series(rel.clone()));
         let relation = match &series {
             Some(s) => s.name(),
-            None => RelationRef {
-                span: self.span(&rel),
-                parts: rel.into_inner().map(|p| self.ident(p)).collect(),
-            },
+            None => self.relation_ref(rel),
         };
         let alias = self.alias(inner.next_if(|p| p.as_rule() == Rule::alias));
         let on = self.expr(
@@ -446,6 +432,14 @@ impl Lowerer<'_> {
             kind,
             args: inner.map(|p| self.expr(p)).collect(),
             span,
+        }
+    }
+
+    /// `source.table` or `model`, from a `relation_ref` pair.
+    fn relation_ref(&mut self, pair: Pair<'_, Rule>) -> RelationRef {
+        RelationRef {
+            span: self.span(&pair),
+            parts: pair.into_inner().map(|p| self.ident(p)).collect(),
         }
     }
 
@@ -613,11 +607,7 @@ impl Lowerer<'_> {
                         .filter(|p| p.as_rule() == Rule::given_entry)
                     {
                         let mut parts = entry.into_inner();
-                        let rel = parts.next().expect("given relation");
-                        let relation = RelationRef {
-                            span: self.span(&rel),
-                            parts: rel.into_inner().map(|p| self.ident(p)).collect(),
-                        };
+                        let relation = self.relation_ref(parts.next().expect("given relation"));
                         let value = self.value(parts.next().expect("given rows"));
                         test.given.push((relation, value));
                     }
