@@ -1,6 +1,6 @@
 #![allow(clippy::disallowed_methods)]
 //! Times each phase of `check` on a generated project, single-threaded:
-//! `cargo run --release --example profile_check -- 10000`.
+//! `cargo run --release --example profile_check -- 10000 [--dbt-shaped]`.
 use std::time::Instant;
 
 fn main() {
@@ -8,7 +8,10 @@ fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(10_000);
-    let project = shopc::synth::project(models, 7);
+    let project = match std::env::args().nth(2).as_deref() {
+        Some("--dbt-shaped") => shopc::synth::dbt_shaped(models, 7),
+        _ => shopc::synth::project(models, 7),
+    };
     let (db, config, files) = project.load();
     let bytes: usize = project.files.iter().map(|(_, t)| t.len()).sum();
     let t = Instant::now();

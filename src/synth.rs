@@ -178,3 +178,73 @@ fn mart_model(m: usize, reads: &[usize]) -> String {
     );
     text
 }
+
+/// Generates a project shaped like a dbt project of `models` models, the one
+/// the comparison with dbt and SQLMesh writes for all three tools
+/// (`benches/compare.sh`): one model per file; source tables; staging views
+/// that clean one table each; models that join two parents and aggregate;
+/// `unique` and `not_null` tests on every model's key, and documented
+/// columns.
+pub fn dbt_shaped(models: usize, seed: u64) -> SyntheticProject {
+    let mut rng = Rng(seed.max(1));
+    let tables = (models / 10).max(1);
+    let mut sources = String::from(
+        "## The loader's copy of the source system.\nsource raw {\n  schema = \"raw\"\n  loaded_at = _loaded_at\n\n",
+    );
+    for t in 0..tables {
+        let _ = writeln!(
+            sources,
+            "  ## Table {t} of the source system.\n  table t{t} {{\n    expect_key = [id]\n    columns {{\n      \
+             id: integer\n      parent_id: integer\n      name: text\n      category: text\n      \
+             amount: numeric(12, 2)\n      quantity: integer\n      updated_at: timestamp\n      \
+             _loaded_at: timestamp\n    }}\n  }}"
+        );
+    }
+    sources.push_str("}\n");
+    let mut files = vec![("sources/raw.shop".to_string(), sources)];
+    let staging = (models / 5).max(1).min(models);
+    for m in 0..models {
+        let (layer, text) = if m < staging {
+            ("staging", dbt_staging_model(m, rng.index(tables)))
+        } else {
+            // Two parents among the earlier models.
+            let (a, b) = (rng.index(m), rng.index(m));
+            ("marts", dbt_joined_model(m, a, b, rng.index(100)))
+        };
+        files.push((format!("models/{layer}/m{m:06}.shop"), text));
+    }
+    let shop_toml = "name = \"synthetic\"\n\n[paths]\nmodels = [\"sources\", \"models\"]\n\n\
+                     [layers.staging]\nmaterialized = \"view\"\n\n[layers.marts]\nmaterialized = \"table\"\n"
+        .to_string();
+    SyntheticProject {
+        shop_toml,
+        files,
+        models,
+    }
+}
+
+fn dbt_staging_model(m: usize, table: usize) -> String {
+    format!(
+        "## Staging model {m}: table t{table}, cleaned.\n\
+         model m{m} {{\n  layer = \"staging\"\n  from raw.t{table} s\n  columns {{\n    \
+         ## The row's key.\n    id = s.id\n    parent_id = s.parent_id\n    \
+         ## The name, trimmed and capitalised.\n    name = initcap(trim(s.name))\n    \
+         category = coalesce(nullif(lower(trim(s.category)), ''), 'unknown')\n    \
+         amount = coalesce(s.amount, 0)\n    quantity = s.quantity\n    updated_at = s.updated_at\n  }}\n  \
+         tests {{ unique(id), not_null(id) }}\n}}\n"
+    )
+}
+
+fn dbt_joined_model(m: usize, a: usize, b: usize, threshold: usize) -> String {
+    format!(
+        "## Model {m}: m{a} joined to m{b}, per parent.\n\
+         model m{m} {{\n  layer = \"marts\"\n  from m{a} a\n  left join m{b} b on b.id = a.parent_id\n  \
+         where a.amount > {threshold} and a.category != 'test'\n  group by a.parent_id\n  \
+         dimensions {{\n    ## The parent the rows belong to.\n    id = a.parent_id\n  }}\n  measures {{\n    \
+         parent_id = min(a.id)\n    name = max(a.name)\n    category = max(b.category)\n    \
+         ## Amount times quantity, over rows with a quantity.\n    \
+         amount = sum(a.amount * a.quantity) filter (where a.quantity > 0)\n    \
+         quantity = count(a.id)\n    updated_at = max(a.updated_at)\n  }}\n  \
+         tests {{ unique(id), not_null(id) }}\n}}\n"
+    )
+}

@@ -26,6 +26,7 @@ mod incremental;
 mod jaffle;
 mod language;
 mod notifications;
+mod parser;
 mod postgres;
 mod robustness;
 mod safety;

@@ -6,6 +6,7 @@ use pest::iterators::{Pair, Pairs};
 use super::Parsed;
 use super::Rule;
 use super::ast::*;
+use super::climb::{Bound, Climb, Piece, Postfix};
 use super::depth::MAX_DEPTH;
 use crate::problem::Problem;
 use crate::span::{FileId, Span};
@@ -81,19 +82,9 @@ impl Lowerer<'_> {
     fn docs<'i>(&self, inner: &mut std::iter::Peekable<Pairs<'i, Rule>>) -> Doc {
         let mut lines = Vec::new();
         while let Some(pair) = inner.next_if(|p| p.as_rule() == Rule::doc) {
-            let line = pair.as_str().trim_start_matches("##");
-            lines.push(
-                line.strip_prefix(' ')
-                    .unwrap_or(line)
-                    .trim_end()
-                    .to_string(),
-            );
+            lines.push(pair.as_str());
         }
-        if lines.is_empty() {
-            None
-        } else {
-            Some(lines.join("\n").trim().to_string())
-        }
+        docs_text(lines)
     }
 
     // ------------------------------------------------------------ sources
@@ -244,38 +235,14 @@ impl Lowerer<'_> {
         if inner.as_rule() == Rule::literal_string {
             return body.to_string();
         }
-        let mut out = String::with_capacity(body.len());
-        let mut chars = body.chars();
-        while let Some(c) = chars.next() {
-            if c != '\\' {
-                out.push(c);
-                continue;
-            }
-            let escaped = match chars.next() {
-                Some('n') => Some('\n'),
-                Some('t') => Some('\t'),
-                Some('r') => Some('\r'),
-                Some('"') => Some('"'),
-                Some('\\') => Some('\\'),
-                Some('u') => {
-                    let hex: String = chars.by_ref().take(4).collect();
-                    u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32)
-                }
-                _ => None,
-            };
-            match escaped {
-                Some(c) => out.push(c),
-                None => {
-                    self.problems.push(Problem::InvalidLiteral {
-                        span: self.span(&inner),
-                        reason: "invalid escape sequence; use \\n, \\t, \\r, \\\", \\\\ or \\uXXXX"
-                            .into(),
-                    });
-                    break;
-                }
-            }
+        let (text, valid) = unescape(body);
+        if !valid {
+            self.problems.push(Problem::InvalidLiteral {
+                span: self.span(&inner),
+                reason: "invalid escape sequence; use \\n, \\t, \\r, \\\", \\\\ or \\uXXXX".into(),
+            });
         }
-        out
+        text
     }
 
     // ------------------------------------------------------------ models
@@ -693,166 +660,79 @@ impl Lowerer<'_> {
         self.expr_d(pair).0
     }
 
-    /// An expression and its depth. Operators are applied with an explicit
-    /// operator stack (shunting-yard), never by recursion, so a chain of
-    /// 100,000 operators or prefixes costs a loop, not a stack frame each;
-    /// the tree it builds is cut off at [`MAX_DEPTH`] (P003).
+    /// An expression and its depth: its flat run of operands and operators,
+    /// put in a tree by [`Climb`].
     fn expr_d(&mut self, pair: Pair<'_, Rule>) -> (Expr, usize) {
-        let mut out: Vec<(Expr, usize)> = Vec::new();
-        let mut ops: Vec<(Pair<'_, Rule>, u8)> = Vec::new();
+        let mut climb = Climb::default();
         for p in pair.into_inner() {
-            let rule = p.as_rule();
-            match precedence(rule) {
-                Some((prec, Fixity::Prefix)) => ops.push((p, prec)),
-                Some((prec, Fixity::Infix)) => {
-                    self.reduce_while(&mut out, &mut ops, |top| top >= prec);
-                    ops.push((p, prec));
-                }
-                Some((prec, Fixity::Postfix)) => {
-                    self.reduce_while(&mut out, &mut ops, |top| top >= prec);
-                    let (lhs, depth) = out.pop().expect("postfix operand");
-                    let at = self.span(&p);
-                    let (node, inner) = self.postfix(lhs, p);
-                    out.push(self.bounded(node, depth.max(inner) + 1, at));
-                }
-                None => {
-                    let operand = self.primary(p);
-                    out.push(operand);
-                }
+            let piece = self.piece(p);
+            climb.push(piece, self);
+        }
+        climb.finish(self)
+    }
+
+    /// One operand or operator of an expression.
+    fn piece(&mut self, p: Pair<'_, Rule>) -> Piece {
+        let span = self.span(&p);
+        match p.as_rule() {
+            Rule::not_op => Piece::Prefix(UnaryOp::Not, span),
+            Rule::neg => Piece::Prefix(UnaryOp::Neg, span),
+            Rule::or_op => Piece::Infix(BinOp::Or, span),
+            Rule::and_op => Piece::Infix(BinOp::And, span),
+            Rule::concat_op => Piece::Infix(BinOp::Concat, span),
+            Rule::add_op => Piece::Infix(BinOp::Add, span),
+            Rule::sub_op => Piece::Infix(BinOp::Sub, span),
+            Rule::mul_op => Piece::Infix(BinOp::Mul, span),
+            Rule::div_op => Piece::Infix(BinOp::Div, span),
+            Rule::mod_op => Piece::Infix(BinOp::Mod, span),
+            Rule::cmp_op => Piece::Infix(comparison(p.as_str()), span),
+            Rule::cast_op | Rule::is_null_op | Rule::in_op | Rule::like_op | Rule::between_op => {
+                let (postfix, depth) = self.postfix(p);
+                Piece::Postfix(postfix, span, depth)
+            }
+            _ => {
+                let (expr, depth) = self.primary(p);
+                Piece::Operand(expr, depth)
             }
         }
-        self.reduce_while(&mut out, &mut ops, |_| true);
-        out.pop().expect("expression operand")
     }
 
-    /// Applies the operators on top of `ops` while `pops` says so.
-    fn reduce_while(
-        &mut self,
-        out: &mut Vec<(Expr, usize)>,
-        ops: &mut Vec<(Pair<'_, Rule>, u8)>,
-        pops: impl Fn(u8) -> bool,
-    ) {
-        while let Some((_, prec)) = ops.last()
-            && pops(*prec)
-        {
-            let (op, _) = ops.pop().expect("operator");
-            let at = self.span(&op);
-            let (rhs, rhs_depth) = out.pop().expect("operand");
-            let (kind, span, depth) = match precedence(op.as_rule()) {
-                Some((_, Fixity::Prefix)) => {
-                    let op_span = at;
-                    let op = if op.as_rule() == Rule::not_op {
-                        UnaryOp::Not
-                    } else {
-                        UnaryOp::Neg
-                    };
-                    let span = op_span.to(rhs.span);
-                    let kind = ExprKind::Unary {
-                        op,
-                        expr: Box::new(rhs),
-                    };
-                    (kind, span, rhs_depth + 1)
-                }
-                _ => {
-                    let (lhs, lhs_depth) = out.pop().expect("operand");
-                    let span = lhs.span.to(rhs.span);
-                    let kind = ExprKind::Binary {
-                        op: binary_op(&op),
-                        lhs: Box::new(lhs),
-                        rhs: Box::new(rhs),
-                    };
-                    (kind, span, lhs_depth.max(rhs_depth) + 1)
-                }
-            };
-            let node = self.bounded(Expr { kind, span }, depth, at);
-            out.push(node);
-        }
-    }
-
-    /// `expr` at `depth`, or, deeper than [`MAX_DEPTH`], a placeholder and
-    /// P003 at `at` (the operator or the start of the operand; once per
-    /// item, which is then dropped): the deep tree is never built, so
-    /// nothing downstream (nor its `Drop`) recurses that far.
-    fn bounded(&mut self, expr: Expr, depth: usize, at: Span) -> (Expr, usize) {
-        if depth <= MAX_DEPTH {
-            return (expr, depth);
-        }
-        if !self.too_deep {
-            self.too_deep = true;
-            self.problems.push(Problem::TooDeep {
-                span: at,
-                limit: MAX_DEPTH,
-            });
-        }
-        let span = expr.span;
-        drop(expr);
-        (
-            Expr {
-                kind: ExprKind::Literal(Literal::Null),
-                span,
-            },
-            1,
-        )
-    }
-
-    /// Applies a postfix operator; returns the node and the depth of the
-    /// operands it read besides `lhs`.
-    fn postfix(&mut self, lhs: Expr, op: Pair<'_, Rule>) -> (Expr, usize) {
-        let span = lhs.span.to(self.span(&op));
+    /// A postfix operator, and the depth of the operands it reads.
+    fn postfix(&mut self, op: Pair<'_, Rule>) -> (Postfix, usize) {
         let rule = op.as_rule();
         let mut inner = op.into_inner().peekable();
         let negated = inner.next_if(|p| p.as_rule() == Rule::not_kw).is_some();
-        let lhs = Box::new(lhs);
         let mut depth = 0;
-        let kind = match rule {
-            Rule::cast_op => ExprKind::Cast {
-                expr: lhs,
-                ty: self.type_name(inner.next().expect("cast type")),
-                safe: false,
-            },
-            Rule::is_null_op => ExprKind::IsNull {
-                expr: lhs,
+        let postfix = match rule {
+            Rule::cast_op => Postfix::Cast(self.type_name(inner.next().expect("cast type"))),
+            Rule::is_null_op => Postfix::IsNull {
                 negated: inner.any(|p| p.as_rule() == Rule::not_kw),
             },
             Rule::in_op => {
                 let mut list = Vec::new();
                 for p in inner.filter(|p| p.as_rule() == Rule::expr) {
-                    let (e, d) = self.expr_d(p);
-                    depth = depth.max(d);
-                    list.push(e);
+                    list.push(self.sub(p, &mut depth));
                 }
-                ExprKind::InList {
-                    expr: lhs,
-                    list,
-                    negated,
-                }
+                Postfix::InList { list, negated }
             }
             Rule::like_op => {
                 let kw = inner.next().expect("like keyword");
-                let (pattern, d) = self.expr_d(inner.next().expect("like pattern"));
-                depth = d;
-                ExprKind::Like {
-                    expr: lhs,
-                    pattern: Box::new(pattern),
+                let pattern = self.sub(inner.next().expect("like pattern"), &mut depth);
+                Postfix::Like {
+                    pattern,
                     negated,
                     case_insensitive: kw.as_rule() == Rule::kw_ilike,
                 }
             }
             Rule::between_op => {
                 let mut bounds = inner.filter(|p| p.as_rule() == Rule::arith_expr);
-                let (low, dl) = self.expr_d(bounds.next().expect("between low"));
-                let (high, dh) = self.expr_d(bounds.next().expect("between high"));
-                depth = dl.max(dh);
-                ExprKind::Between {
-                    expr: lhs,
-                    low: Box::new(low),
-                    high: Box::new(high),
-                    negated,
-                }
+                let low = self.sub(bounds.next().expect("between low"), &mut depth);
+                let high = self.sub(bounds.next().expect("between high"), &mut depth);
+                Postfix::Between { low, high, negated }
             }
             rule => unreachable!("postfix {rule:?}"),
         };
-        (Expr { kind, span }, depth)
+        (postfix, depth)
     }
 
     /// A primary expression and its depth.
@@ -1042,53 +922,90 @@ impl Lowerer<'_> {
     }
 }
 
-/// How an operator rule binds: its precedence (higher binds tighter) and
-/// where it stands; `None` for operands. The same table as SQL's: `or`,
-/// `and`, `not`, comparisons and `is`/`in`/`like`/`between`, `||`, `+ -`,
-/// `* / %`, unary minus, `::`.
-fn precedence(rule: Rule) -> Option<(u8, Fixity)> {
-    Some(match rule {
-        Rule::or_op => (1, Fixity::Infix),
-        Rule::and_op => (2, Fixity::Infix),
-        Rule::not_op => (3, Fixity::Prefix),
-        Rule::cmp_op => (4, Fixity::Infix),
-        Rule::is_null_op | Rule::in_op | Rule::like_op | Rule::between_op => (4, Fixity::Postfix),
-        Rule::concat_op => (5, Fixity::Infix),
-        Rule::add_op | Rule::sub_op => (6, Fixity::Infix),
-        Rule::mul_op | Rule::div_op | Rule::mod_op => (7, Fixity::Infix),
-        Rule::neg => (8, Fixity::Prefix),
-        Rule::cast_op => (9, Fixity::Postfix),
-        _ => return None,
-    })
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Fixity {
-    Prefix,
-    Infix,
-    Postfix,
-}
-
-fn binary_op(op: &Pair<'_, Rule>) -> BinOp {
-    match op.as_rule() {
-        Rule::or_op => BinOp::Or,
-        Rule::and_op => BinOp::And,
-        Rule::concat_op => BinOp::Concat,
-        Rule::add_op => BinOp::Add,
-        Rule::sub_op => BinOp::Sub,
-        Rule::mul_op => BinOp::Mul,
-        Rule::div_op => BinOp::Div,
-        Rule::mod_op => BinOp::Mod,
-        Rule::cmp_op => match op.as_str() {
-            "=" => BinOp::Eq,
-            "!=" | "<>" => BinOp::NotEq,
-            "<" => BinOp::Lt,
-            "<=" => BinOp::LtEq,
-            ">" => BinOp::Gt,
-            _ => BinOp::GtEq,
-        },
-        rule => unreachable!("infix {rule:?}"),
+impl Bound for Lowerer<'_> {
+    /// `expr` at `depth`, or, deeper than [`MAX_DEPTH`], a placeholder and
+    /// P003 at `at` (the operator or the start of the operand; once per
+    /// item, which is then dropped): the deep tree is never built, so
+    /// nothing downstream (nor its `Drop`) recurses that far.
+    fn bounded(&mut self, expr: Expr, depth: usize, at: Span) -> (Expr, usize) {
+        if depth <= MAX_DEPTH {
+            return (expr, depth);
+        }
+        if !self.too_deep {
+            self.too_deep = true;
+            self.problems.push(Problem::TooDeep {
+                span: at,
+                limit: MAX_DEPTH,
+            });
+        }
+        let span = expr.span;
+        drop(expr);
+        (
+            Expr {
+                kind: ExprKind::Literal(Literal::Null),
+                span,
+            },
+            1,
+        )
     }
+}
+
+/// The operator of a `cmp_op`.
+pub(super) fn comparison(op: &str) -> BinOp {
+    match op {
+        "=" => BinOp::Eq,
+        "!=" | "<>" => BinOp::NotEq,
+        "<" => BinOp::Lt,
+        "<=" => BinOp::LtEq,
+        ">" => BinOp::Gt,
+        _ => BinOp::GtEq,
+    }
+}
+
+/// The text of `##` doc lines: each without its `##` and one space, joined
+/// by line breaks; `None` for no lines.
+pub(super) fn docs_text(lines: Vec<&str>) -> Doc {
+    if lines.is_empty() {
+        return None;
+    }
+    let lines: Vec<&str> = lines
+        .into_iter()
+        .map(|line| {
+            let line = line.trim_start_matches("##");
+            line.strip_prefix(' ').unwrap_or(line).trim_end()
+        })
+        .collect();
+    Some(lines.join("\n").trim().to_string())
+}
+
+/// The value of a TOML basic string's body, and whether its escapes were
+/// valid (up to the first invalid one otherwise).
+pub(super) fn unescape(body: &str) -> (String, bool) {
+    let mut out = String::with_capacity(body.len());
+    let mut chars = body.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        let escaped = match chars.next() {
+            Some('n') => Some('\n'),
+            Some('t') => Some('\t'),
+            Some('r') => Some('\r'),
+            Some('"') => Some('"'),
+            Some('\\') => Some('\\'),
+            Some('u') => {
+                let hex: String = chars.by_ref().take(4).collect();
+                u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32)
+            }
+            _ => None,
+        };
+        match escaped {
+            Some(c) => out.push(c),
+            None => return (out, false),
+        }
+    }
+    (out, true)
 }
 
 /// `text` without trailing white space and `#` comments.

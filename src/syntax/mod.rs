@@ -9,7 +9,9 @@
 //! This module never reads files; it takes text.
 
 pub mod ast;
+mod climb;
 mod depth;
+mod fast;
 mod lower;
 
 pub use depth::MAX_DEPTH;
@@ -34,8 +36,30 @@ pub struct Parsed {
     pub broken_items: Vec<String>,
 }
 
-/// Parses one `.shop` file.
+/// Parses one `.shop` file: with the hand-written parser (`fast`), and
+/// where it does not accept the file, with pest, which reports why.
 pub fn parse_file(file: FileId, text: &str) -> Parsed {
+    if depth::too_deep(text).is_none()
+        && let Some(ast) = fast::parse(file, text)
+    {
+        return Parsed {
+            file: ast,
+            ..Parsed::default()
+        };
+    }
+    parse_with_pest(file, text)
+}
+
+/// The hand-written parser alone: the file's AST, or `None` where it leaves
+/// the file to pest. For the differential test against [`parse_with_pest`].
+#[doc(hidden)]
+pub fn parse_fast(file: FileId, text: &str) -> Option<ast::File> {
+    fast::parse(file, text)
+}
+
+/// Parses one `.shop` file with pest, the grammar of record.
+#[doc(hidden)]
+pub fn parse_with_pest(file: FileId, text: &str) -> Parsed {
     let mut parsed = Parsed::default();
     if depth::too_deep(text).is_some() {
         // Nesting pest would recurse into: parse item by item, and report
