@@ -6,6 +6,10 @@
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 
+// The binary's allocator, so that the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn bench_check(c: &mut Criterion) {
     let mut group = c.benchmark_group("check");
     group.sample_size(10);

@@ -3,6 +3,10 @@
 //! `cargo run --release --example profile_check -- 10000 [--dbt-shaped]`.
 use std::time::Instant;
 
+// The binary's allocator, so that the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let models: usize = std::env::args()
         .nth(1)

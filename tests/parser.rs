@@ -217,3 +217,51 @@ fn mutations_parse_the_same() {
         "{clean} of {tried} parse"
     );
 }
+
+/// Nesting around the limit (`MAX_DEPTH`, 1000): pest's path reports what
+/// is too deep (P003), and the fast parser must leave exactly those files
+/// to it.
+#[test]
+fn nesting_at_the_limit_parses_the_same() {
+    let cases: Vec<String> = (990..1010)
+        .flat_map(|n| {
+            [
+                format!(
+                    "model m {{\n from t\n columns {{ x = {}1{} }}\n}}\n",
+                    "(".repeat(n),
+                    ")".repeat(n)
+                ),
+                format!(
+                    "model m {{\n from t\n columns {{ x = {}1{} }}\n}}\n",
+                    "f(".repeat(n),
+                    ")".repeat(n)
+                ),
+                format!(
+                    "model m {{\n from t\n columns {{ x = {}1{} }}\n}}\n",
+                    "case when a then ".repeat(n),
+                    " end".repeat(n)
+                ),
+                format!(
+                    "model m {{\n from t\n columns {{ x = 1{} }}\n}}\n",
+                    " + 1".repeat(n)
+                ),
+                format!(
+                    "model m {{\n from t\n  k = {}1{}\n}}\n",
+                    "[".repeat(n),
+                    "]".repeat(n)
+                ),
+            ]
+        })
+        .collect();
+    // As deep as the compiler's threads are (`shopc::STACK_SIZE`).
+    std::thread::Builder::new()
+        .stack_size(shopc::STACK_SIZE)
+        .spawn(move || {
+            for text in &cases {
+                agree(text, "deep nesting");
+            }
+        })
+        .expect("a thread")
+        .join()
+        .expect("no panic");
+}

@@ -31,6 +31,8 @@ pub(super) fn parse(file: FileId, text: &str) -> Option<File> {
         pos: 0,
         last: 0,
         file,
+        nesting: 0,
+        scanned: false,
         gave_up: false,
     };
     p.skip();
@@ -65,6 +67,11 @@ struct Parser<'t> {
     /// The end of the last token read.
     last: usize,
     file: FileId,
+    /// How deep in expressions and values the parser is: past
+    /// [`MAX_DEPTH`] it gives up (pest's path reports the nesting, P003).
+    nesting: usize,
+    /// Whether the text was scanned for nesting pest's path reports.
+    scanned: bool,
     /// Lowering would report a problem here (an expression deeper than
     /// [`MAX_DEPTH`], an invalid literal): pest's path must parse the file.
     gave_up: bool,
@@ -73,6 +80,13 @@ struct Parser<'t> {
 fn is_ident_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
 }
+
+/// More than the levels of brackets around an expression or value that are
+/// not levels of expressions or values.
+const NESTING_SLACK: usize = 16;
+/// The nesting at which the text is scanned for brackets nested deeper than
+/// [`MAX_DEPTH`]: far below it, and deeper than real expressions go.
+const SCAN_AT: usize = 64;
 
 /// The words that end a `from`/`join` relation instead of naming its alias.
 const CLAUSE_KEYWORDS: [&str; 11] = [
@@ -338,6 +352,10 @@ impl<'t> Parser<'t> {
     }
 
     fn value(&mut self) -> Option<Value> {
+        self.nest(Self::value_here)
+    }
+
+    fn value_here(&mut self) -> Option<Value> {
         let start = self.pos;
         let kind = match self.peek()? {
             b'"' | b'\'' => ValueKind::String(self.toml_string()?),
@@ -763,7 +781,10 @@ impl<'t> Parser<'t> {
         }) {
             return Some(name);
         }
-        if CLAUSE_KEYWORDS.iter().any(|kw| self.at_kw(kw)) {
+        if self
+            .word_here()
+            .is_some_and(|w| CLAUSE_KEYWORDS.contains(&w))
+        {
             return None;
         }
         let name = self.name()?;
@@ -1115,9 +1136,40 @@ impl<'t> Parser<'t> {
 
     /// `operand (&infix_start infix operand)*`, and its depth.
     fn expr_d(&mut self) -> Option<(Expr, usize)> {
-        let mut climb = Climb::default();
+        self.nest(Self::expr_here)
+    }
+
+    /// Runs `f` one level deeper.
+    fn nest<T>(&mut self, f: impl FnOnce(&mut Self) -> Option<T>) -> Option<T> {
+        // Brackets nest at most a few levels deeper than expressions and
+        // values (a model's `{`, a block's `{`, a type's `(`), so only a
+        // file that nests this deep can hold nesting that pest's path
+        // reports (P003): the text is scanned for it then, once, before
+        // the parser recurses any deeper.
+        if self.nesting == SCAN_AT && !std::mem::replace(&mut self.scanned, true) {
+            self.gave_up |= super::depth::too_deep(self.text).is_some();
+        }
+        if self.gave_up || self.nesting >= MAX_DEPTH + NESTING_SLACK {
+            self.gave_up = true;
+            return None;
+        }
+        self.nesting += 1;
+        let result = f(self);
+        self.nesting -= 1;
+        result
+    }
+
+    fn expr_here(&mut self) -> Option<(Expr, usize)> {
         let mut pieces = Vec::new();
         self.operand(&mut pieces)?;
+        // Most expressions are one operand (`s.id`, `count(*)`): no climb.
+        if pieces.len() == 1 && !self.at_infix() {
+            if let Some(Piece::Operand(expr, depth)) = pieces.pop() {
+                return Some((expr, depth));
+            }
+            unreachable!("an operand's pieces end with the operand");
+        }
+        let mut climb = Climb::default();
         loop {
             for piece in pieces.drain(..) {
                 climb.push(piece, self);
@@ -1152,6 +1204,18 @@ impl<'t> Parser<'t> {
             pieces.push(postfix);
         }
         Some(())
+    }
+
+    /// Could an infix operator start here (`infix_start`)?
+    fn at_infix(&self) -> bool {
+        match self.peek() {
+            Some(b'<' | b'>' | b'=' | b'+' | b'-' | b'*' | b'/' | b'%') => true,
+            Some(b'!') => self.at("!="),
+            Some(b'|') => self.at("||"),
+            Some(b'o') => self.at_kw("or"),
+            Some(b'a') => self.at_kw("and"),
+            _ => false,
+        }
     }
 
     /// An infix operator (only `||` and arithmetic when `arith`).
@@ -1310,7 +1374,8 @@ impl<'t> Parser<'t> {
                 return Some(inner);
             }
             _ => {
-                let form = if KEYWORD_FORMS.iter().any(|kw| self.at_kw(kw)) {
+                let word = self.word_here();
+                let form = if word.is_some_and(|w| KEYWORD_FORMS.contains(&w)) {
                     self.attempt(|p| p.keyword_form(&mut depth))
                 } else {
                     None
@@ -1577,7 +1642,7 @@ impl<'t> Parser<'t> {
 
     /// `!reserved name ("." name)?`
     fn column_ref(&mut self) -> Option<ExprKind> {
-        if RESERVED.iter().any(|kw| self.at_kw(kw)) {
+        if self.word_here().is_some_and(|w| RESERVED.contains(&w)) {
             return None;
         }
         let (mut parts, _) = self.dotted(2)?;

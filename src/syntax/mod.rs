@@ -39,9 +39,8 @@ pub struct Parsed {
 /// Parses one `.shop` file: with the hand-written parser (`fast`), and
 /// where it does not accept the file, with pest, which reports why.
 pub fn parse_file(file: FileId, text: &str) -> Parsed {
-    if depth::too_deep(text).is_none()
-        && let Some(ast) = fast::parse(file, text)
-    {
+    // The fast parser bounds its own recursion; pest's path scans first.
+    if let Some(ast) = fast::parse(file, text) {
         return Parsed {
             file: ast,
             ..Parsed::default()
