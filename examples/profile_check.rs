@@ -1,6 +1,7 @@
 #![allow(clippy::disallowed_methods)]
 //! Times each phase of `check` on a generated project, single-threaded:
-//! `cargo run --release --example profile_check -- 10000 [--dbt-shaped]`.
+//! `cargo run --release --example profile_check -- 10000 [--dbt-shaped] [--pest]`
+//! (`--pest`: parse with pest alone, not the hand-written parser).
 use std::time::Instant;
 
 // The binary's allocator, so that the figures are the binary's.
@@ -12,9 +13,12 @@ fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(10_000);
-    let project = match std::env::args().nth(2).as_deref() {
-        Some("--dbt-shaped") => shopc::synth::dbt_shaped(models, 7),
-        _ => shopc::synth::project(models, 7),
+    let flags: Vec<String> = std::env::args().skip(2).collect();
+    let pest = flags.iter().any(|f| f == "--pest");
+    let project = if flags.iter().any(|f| f == "--dbt-shaped") {
+        shopc::synth::dbt_shaped(models, 7)
+    } else {
+        shopc::synth::project(models, 7)
     };
     let (db, config, files) = project.load();
     let bytes: usize = project.files.iter().map(|(_, t)| t.len()).sum();
@@ -22,7 +26,11 @@ fn main() {
     let mut asts = Vec::new();
     let mut broken = Vec::new();
     for &f in &files {
-        let parsed = shopc::syntax::parse_file(f, db.text(f));
+        let parsed = if pest {
+            shopc::syntax::parse_with_pest(f, db.text(f))
+        } else {
+            shopc::syntax::parse_file(f, db.text(f))
+        };
         broken.extend(parsed.broken_items);
         asts.push((f, parsed.file));
     }

@@ -4,6 +4,7 @@
 //! either leaves the file to pest or gives exactly pest's AST (spans
 //! included); and it accepts every file that pest parses without a problem
 //! (`src/syntax/fast.rs` says why both exist).
+#![allow(clippy::disallowed_methods)]
 
 use shopc::span::FileId;
 use shopc::syntax::{ast, parse_fast, parse_with_pest};
