@@ -99,7 +99,7 @@ pub fn site(
     ];
     let emitters: Vec<(Dialect, Emitter<'_>)> = Dialect::ALL
         .iter()
-        .map(|&d| (d, Emitter::with_grains(ir, d, &analysis.grains)))
+        .map(|&d| (d, Emitter::with_analysis(ir, d, analysis)))
         .collect();
     let mut readers: Vec<Vec<RelId>> = vec![Vec::new(); ir.relations.len()];
     for &id in &ir.order {
@@ -787,6 +787,13 @@ impl Pages<'_> {
                 out,
                 "<dt>Tested with</dt><dd>{}</dd>",
                 node_link(owner, &rel.name)
+            );
+        }
+        if let Some(proof) = &node.proven {
+            let _ = writeln!(
+                out,
+                "<dt>Proven</dt><dd>{} (not run unless <code>--verify-proofs</code>)</dd>",
+                escape(proof)
             );
         }
         let _ = writeln!(

@@ -144,6 +144,10 @@ pub struct Node {
     /// A test's severity: `error` or `warn`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub severity: Option<&'static str>,
+    /// A test whose fact the checker proved: how (`group by o.order_id`).
+    /// `build` and `test` report it `PROVEN` instead of running it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proven: Option<String>,
     pub fingerprints: Fingerprints,
 }
 
@@ -173,6 +177,7 @@ impl Node {
             tests: Vec::new(),
             attached_to: None,
             severity: None,
+            proven: None,
             fingerprints: Fingerprints {
                 meaning: Digest([0; 32]),
                 config: Digest([0; 32]),
@@ -423,7 +428,7 @@ pub fn build(
             (rel.id, name)
         })
         .collect();
-    let emitter = Emitter::with_grains(ir, Dialect::DuckDb, &analysis.grains).reading(logical);
+    let emitter = Emitter::with_analysis(ir, Dialect::DuckDb, analysis).reading(logical);
     let tests: Vec<Vec<Node>> = {
         let builder = &builder;
         crate::in_pool(|| {
@@ -900,6 +905,7 @@ impl Builder<'_> {
                 },
                 attached_to: Some(owner.clone()),
                 severity: Some(severity),
+                proven: test.proven.clone(),
                 fingerprints: Fingerprints {
                     meaning: Digest::of(format!(
                         "{kind} {} {}\n{}",

@@ -43,6 +43,8 @@ pub struct Counts {
     pub warnings: usize,
     pub errors: usize,
     pub skipped: usize,
+    /// Tests not run because the checker proved them.
+    pub proven: usize,
 }
 
 /// One node that did not pass.
@@ -89,13 +91,17 @@ pub fn slack_message(report: &Report) -> serde_json::Value {
     };
     let c = &report.counts;
     let counts = format!(
-        "{} ok, {} warning{}, {} error{}, {} skipped",
+        "{} ok, {} warning{}, {} error{}, {} skipped{}",
         c.ok,
         c.warnings,
         if c.warnings == 1 { "" } else { "s" },
         c.errors,
         if c.errors == 1 { "" } else { "s" },
-        c.skipped
+        c.skipped,
+        match c.proven {
+            0 => String::new(),
+            n => format!(", {n} proven"),
+        }
     );
     let title = format!(
         "{} `{}` {verb} in {}",
@@ -293,6 +299,7 @@ mod tests {
                 warnings: 0,
                 errors: problems,
                 skipped: 5,
+                proven: 0,
             },
             problems: (0..problems)
                 .map(|i| Problem {
@@ -333,6 +340,7 @@ mod tests {
             warnings,
             errors,
             skipped: 0,
+            proven: 0,
         };
         assert_eq!(Report::events(&counts(1, 1), false).0, "failure");
         assert_eq!(

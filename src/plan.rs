@@ -73,7 +73,9 @@ pub struct TestChange {
 }
 
 /// The statuses `result:` selects on.
-pub const RESULT_STATUSES: &[&str] = &["success", "error", "fail", "warn", "pass", "skipped"];
+pub const RESULT_STATUSES: &[&str] = &[
+    "success", "error", "fail", "warn", "pass", "proven", "skipped",
+];
 
 /// Which `state:` selector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

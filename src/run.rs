@@ -62,6 +62,9 @@ pub struct Options {
     pub stale: HashMap<RelId, String>,
     /// `on_run_start` / `on_run_end`, their placeholders filled.
     pub hooks: Hooks,
+    /// `--verify-proofs`: run the tests whose fact the checker proved
+    /// (`check::proofs`) instead of reporting them `PROVEN`.
+    pub verify_proofs: bool,
 }
 
 /// SQL statements run on the target's first connection: `start` before
@@ -83,6 +86,7 @@ impl Default for Options {
             defer: None,
             stale: HashMap::new(),
             hooks: Hooks::default(),
+            verify_proofs: false,
         }
     }
 }
@@ -94,6 +98,8 @@ pub struct Summary {
     pub warned: usize,
     pub failed: usize,
     pub skipped: usize,
+    /// Tests not run because the checker proved what they check.
+    pub proven: usize,
     /// One per node, in the order they finished.
     pub results: Vec<NodeResult>,
     /// What `--defer` read from the state's schemas instead of the current
@@ -119,7 +125,8 @@ pub struct NodeResult {
     /// with the project's name and `name`, the node's id in the manifest.
     pub kind: &'static str,
     pub name: String,
-    /// `success` (built), `pass`, `fail`, `warn` (tests), `error`, `skipped`.
+    /// `success` (built), `pass`, `fail`, `warn`, `proven` (tests),
+    /// `error`, `skipped`.
     pub status: &'static str,
     pub seconds: f64,
     /// Rows loaded (a seed).
@@ -252,7 +259,12 @@ struct StepGraph {
 }
 
 impl StepGraph {
-    fn new(ir: &Ir, command: Command, steps: &[Step<'_>]) -> StepGraph {
+    /// `proofs`: the tests the checker proved are reported so (not run),
+    /// each once the tests of what its relation reads have ended: a proof
+    /// rests on those, and is not taken when one of them did not pass.
+    /// Those wait only for their own relation and for its premises, which
+    /// are upstream of it, so no cycle is made.
+    fn new(ir: &Ir, command: Command, steps: &[Step<'_>], proofs: bool) -> StepGraph {
         let mut built_by: std::collections::HashMap<RelId, usize> = Default::default();
         let mut tests_of: std::collections::HashMap<RelId, Vec<usize>> = Default::default();
         for (i, step) in steps.iter().enumerate() {
@@ -268,6 +280,19 @@ impl StepGraph {
         for (i, step) in steps.iter().enumerate() {
             let reads = step_reads(ir, step);
             let me = step.relation();
+            if let Step::Test(id, test) = step
+                && proofs
+                && test.proven.is_some()
+            {
+                // The tests of the parents alone: one that also reads
+                // another relation (a relationships test) is no premise,
+                // and may wait for a build that waits for this test.
+                for r in &ir.relation(*id).deps {
+                    deps[i].extend(tests_of.get(r).into_iter().flatten().copied().filter(
+                        |&t| matches!(&steps[t], Step::Test(_, premise) if premise.reads.is_empty()),
+                    ));
+                }
+            }
             for r in reads {
                 deps[i].extend(built_by.get(&r).copied().filter(|&j| j != i));
                 if command != Command::Build || step.is_test() {
@@ -338,6 +363,8 @@ enum Outcome {
     Tested(Result<(u64, Rows), String>),
     /// Not run, and why (a test reading a relation that is not there).
     Skipped(String),
+    /// A test not run because the checker proved it, and how.
+    Proven(String),
 }
 
 /// Runs one step on one connection (a worker's).
@@ -534,6 +561,12 @@ fn report(
             printer.line(out, "SKIP", kind, &name, &reason);
             false
         }
+        Outcome::Proven(proof) => {
+            summary.proven += 1;
+            summary.record(ir, step, "proven", elapsed, Some(&proof));
+            printer.line(out, "PROVEN", kind, &name, &proof);
+            false
+        }
         Outcome::Tested(result) => {
             let Step::Test(_, test) = step else {
                 return false;
@@ -646,7 +679,7 @@ impl Printer {
         let padded = format!("{status:<7}");
         let status = match (self.color, status.split(' ').next()) {
             (false, _) => padded,
-            (true, Some("OK" | "PASS")) => format!("\x1b[32m{padded}\x1b[0m"),
+            (true, Some("OK" | "PASS" | "PROVEN")) => format!("\x1b[32m{padded}\x1b[0m"),
             (true, Some("WARN" | "SKIP")) => format!("\x1b[33m{padded}\x1b[0m"),
             (true, _) => format!("\x1b[31m{padded}\x1b[0m"),
         };
@@ -999,13 +1032,17 @@ pub fn execute(
     if let Some(note) = note {
         let _ = writeln!(out, "{note}");
     }
-    let graph = StepGraph::new(ir, command, &steps);
+    let proofs = !options.verify_proofs;
+    let graph = StepGraph::new(ir, command, &steps, proofs);
     let mut waiting: Vec<usize> = graph.deps.iter().map(Vec::len).collect();
     let mut ready: std::collections::BTreeSet<usize> =
         (0..total).filter(|i| waiting[*i] == 0).collect();
     // Steps that hold back the steps waiting for them: a failed build, a
     // failed blocking test, and a skipped build (its relation is not there).
     let mut holds_back = vec![false; total];
+    // Tests that ended otherwise than passing (or proven): a proof that
+    // rests on one of them is not taken, and the test runs.
+    let mut doubtful = vec![false; total];
     let stale = downstream_of_stale(ir, &options.stale);
     let printer = Printer::new(total, options.color);
     let steps = &steps;
@@ -1048,8 +1085,10 @@ pub fn execute(
         }
 
         let mut in_flight = 0;
+        let mut finished = 0;
         // What finishing step `i` makes ready.
         let mut complete = |i: usize, ready: &mut std::collections::BTreeSet<usize>| {
+            finished += 1;
             for &next in &graph.dependents[i] {
                 waiting[next] -= 1;
                 if waiting[next] == 0 {
@@ -1068,6 +1107,7 @@ pub fn execute(
                 };
                 if let Some(reason) = stale_read {
                     holds_back[i] = !step.is_test();
+                    doubtful[i] = step.is_test();
                     summary.skipped += 1;
                     summary.record(ir, step, "skipped", 0.0, Some(reason));
                     let (kind, name) = describe(ir, step);
@@ -1079,10 +1119,21 @@ pub fn execute(
                     // A skipped test failed nothing: only what was not
                     // built holds back what depends on it.
                     holds_back[i] = !step.is_test();
+                    doubtful[i] = step.is_test();
                     summary.skipped += 1;
                     summary.record(ir, step, "skipped", 0.0, Some("upstream failed"));
                     let (kind, name) = describe(ir, step);
                     printer.line(out, "SKIP", kind, &name, "upstream failed");
+                    complete(i, &mut ready);
+                    continue;
+                }
+                if let Step::Test(_, test) = step
+                    && let Some(proof) = &test.proven
+                    && proofs
+                    && !graph.deps[i].iter().any(|&d| doubtful[d])
+                {
+                    let proven = Outcome::Proven(proof.clone());
+                    report(out, ir, command, step, proven, 0.0, &printer, &mut summary);
                     complete(i, &mut ready);
                     continue;
                 }
@@ -1098,6 +1149,7 @@ pub fn execute(
                 break;
             };
             in_flight -= 1;
+            doubtful[i] = steps[i].is_test() && !matches!(outcome, Outcome::Tested(Ok((0, _))));
             holds_back[i] = report(
                 out,
                 ir,
@@ -1111,6 +1163,17 @@ pub fn execute(
             complete(i, &mut ready);
         }
         drop(jobs);
+        // Every step waits only for steps upstream of it; were that ever
+        // not so, the run must not end as if everything had run.
+        let never = total - finished;
+        if never > 0 && workers > 0 {
+            let _ = writeln!(
+                out,
+                "error: {never} node{} never became ready to run (a bug in shopc)",
+                if never == 1 { "" } else { "s" }
+            );
+            summary.failed += never;
+        }
     });
     end(warehouse, options, out, started, &mut summary);
     summary
@@ -1127,9 +1190,13 @@ fn end(
 ) {
     let hooks = &options.hooks.end;
     run_hooks(warehouse, "on_run_end", hooks, options.color, out, summary);
+    let proven = match summary.proven {
+        0 => String::new(),
+        n => format!(", {n} proven"),
+    };
     let _ = writeln!(
         out,
-        "\nFinished in {:.2}s: {} ok, {} warning{}, {} error{}, {} skipped",
+        "\nFinished in {:.2}s: {} ok, {} warning{}, {} error{}, {} skipped{proven}",
         started.elapsed().as_secs_f64(),
         summary.ok,
         summary.warned,

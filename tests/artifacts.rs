@@ -500,7 +500,8 @@ fn run_results_say_how_each_node_ended() {
         (Some("success"), Some(2000))
     );
     assert_eq!(results["invocation"]["args"][0], "build");
-    assert_eq!(results["summary"]["ok"], 72);
+    assert_eq!(results["summary"]["ok"], 50);
+    assert_eq!(results["summary"]["proven"], 22);
 
     // An error, a failing test and what they hold back.
     let dir = common::project(&[

@@ -427,7 +427,7 @@ fn ephemeral_models_are_inlined_and_still_tested() {
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(
-        text.contains("PASS    test grain_unique_shop_totals"),
+        text.contains("PROVEN  test grain_unique_shop_totals"),
         "{text}"
     );
     assert!(

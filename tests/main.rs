@@ -28,6 +28,7 @@ mod language;
 mod notifications;
 mod parser;
 mod postgres;
+mod proofs;
 mod robustness;
 mod safety;
 mod scale;

@@ -169,7 +169,7 @@ fn a_failed_production_run_reaches_slack_once_and_dev_stays_quiet() {
     let message = &request.body;
     assert_eq!(
         message["text"],
-        "shopco `build` failed in prod: 66 ok, 0 warnings, 1 error, 5 skipped"
+        "shopco `build` failed in prod: 45 ok, 0 warnings, 1 error, 5 skipped, 21 proven"
     );
     let blocks = message["blocks"].as_array().unwrap();
     assert_eq!(
@@ -184,7 +184,10 @@ fn a_failed_production_run_reaches_slack_once_and_dev_stays_quiet() {
         .collect();
     assert_eq!(fields[0], "*Environment*\nprod");
     assert_eq!(fields[1], "*Target*\nduckdb");
-    assert_eq!(fields[2], "*Nodes*\n66 ok, 0 warnings, 1 error, 5 skipped");
+    assert_eq!(
+        fields[2],
+        "*Nodes*\n45 ok, 0 warnings, 1 error, 5 skipped, 21 proven"
+    );
     assert!(fields[3].starts_with("*Elapsed*\n"), "{}", fields[3]);
     assert_eq!(
         blocks[2]["text"]["text"],
@@ -233,7 +236,7 @@ fn a_webhook_gets_the_run_summary_field_by_field() {
     assert_eq!(summary["events"], serde_json::json!(["failure"]));
     assert_eq!(
         summary["counts"],
-        serde_json::json!({"ok": 66, "warnings": 0, "errors": 1, "skipped": 5})
+        serde_json::json!({"ok": 45, "warnings": 0, "errors": 1, "skipped": 5, "proven": 21})
     );
     assert_eq!(
         summary["problems"],

@@ -91,8 +91,11 @@ fn shopco_marts_build_and_agree_with_the_raw_data() {
         "OK      table marts.fct_customer_cohorts",
         "OK      table marts.fct_product_performance",
         "OK      table marts.fct_customer_ltv",
-        "PASS    test grain_unique_fct_customer_cohorts",
-        "PASS    test grain_unique_fct_product_performance",
+        "PROVEN  test grain_unique_fct_customer_cohorts",
+        "PROVEN  test grain_unique_fct_product_performance",
+        "PROVEN  test grain_unique_int_orders_items",
+        "PASS    test grain_not_null_fct_customer_cohorts_cohort_month",
+        "PASS    test grain_unique_fact_orders",
         "PASS    test reconcile_revenue",
     ] {
         assert!(log.contains(line), "missing `{line}` in\n{log}");

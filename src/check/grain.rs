@@ -245,6 +245,41 @@ fn model_grain(ir: &Ir, grains: &Grains, id: RelId, q: &Query) -> ModelGrain {
     out
 }
 
+/// Whether a model's query proves its declared grain: the derived key is
+/// among the declared columns (a superset of a key is unique too), or the
+/// declared columns identify the query's key (a surrogate key of it).
+pub fn query_proves(ir: &Ir, derived: &ModelGrain, declared: &[(ColumnId, Span)]) -> bool {
+    if let Grain::Key(key) = &derived.derived
+        && key.iter().all(|k| declared.iter().any(|(d, _)| d == k))
+    {
+        return true;
+    }
+    derived
+        .query
+        .as_ref()
+        .is_some_and(|query| covering(ir, declared.iter().map(|(c, _)| *c), query).is_some())
+}
+
+/// Whether a model's declared grain holds by what the checker knows (what
+/// G001 reports when it does not): proven from its query, or for a union
+/// from its branches. `false` for a model without one.
+pub fn declared_holds(ir: &Ir, grains: &Grains, id: RelId) -> bool {
+    let RelationKind::Model(model) = &ir.relation(id).kind else {
+        return false;
+    };
+    let Some(declared) = &model.grain else {
+        return false;
+    };
+    if let Some(union) = &model.union {
+        let columns: Vec<ColumnId> = declared.iter().map(|(c, _)| *c).collect();
+        return union_grain(ir, grains, id, union, &columns).is_ok();
+    }
+    grains
+        .models
+        .get(&id)
+        .is_some_and(|derived| query_proves(ir, derived, declared))
+}
+
 /// The grain of a union model, as its own columns, or why there is none.
 ///
 /// Each branch must have a grain; the union's is every branch's grain (by

@@ -7,6 +7,7 @@
 pub mod additivity;
 pub mod grain;
 pub mod nullability;
+pub mod proofs;
 
 use crate::ir::{ExprKind, Ir, Materialized, RelationKind};
 use crate::problem::{GrainBreak, Problem};
@@ -493,15 +494,7 @@ fn declared_grain(cx: &ModelCx<'_>, problems: &mut Vec<Problem>) {
         }
         return;
     }
-    if let Grain::Key(key) = &derived.derived
-        && key.iter().all(|k| declared.iter().any(|(d, _)| d == k))
-    {
-        return;
-    }
-    // The declared columns identify the query's key (a surrogate key of it).
-    if let Some(query) = &derived.query
-        && grain::covering(ir, declared.iter().map(|(c, _)| *c), query).is_some()
-    {
+    if grain::query_proves(ir, derived, declared) {
         return;
     }
     let (Some((_, first)), Some((_, last))) = (declared.first(), declared.last()) else {

@@ -38,6 +38,12 @@ impl Nullability {
     pub fn never_null(&self, column: ColumnId) -> bool {
         self.proven.contains(&column) || self.tested.contains(&column)
     }
+
+    /// Never NULL by how it is computed: what holds of the relation's own
+    /// rows, without any test of that relation.
+    pub fn proven(&self, column: ColumnId) -> bool {
+        self.proven.contains(&column)
+    }
 }
 
 /// Why a value can be NULL: the first reason found, for messages.

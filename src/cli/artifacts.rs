@@ -308,6 +308,7 @@ pub(super) fn write_run_results(
             "warnings": summary.warned,
             "errors": summary.failed,
             "skipped": summary.skipped,
+            "proven": summary.proven,
         },
         "results": results,
         "deferred": deferred,

@@ -67,6 +67,7 @@ pub(super) fn source_freshness(args: &RunArgs, warn_error: bool) -> ExitCode {
         warnings: warned,
         errors,
         skipped: count(Status::Skipped),
+        proven: 0,
     };
     let problems = results
         .iter()

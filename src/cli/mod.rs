@@ -82,6 +82,8 @@ pub enum Command {
         #[arg(long)]
         unit: bool,
         #[command(flatten)]
+        proofs: ProofsArg,
+        #[command(flatten)]
         project: ProjectArg,
         #[command(flatten)]
         env: EnvArg,
@@ -111,6 +113,8 @@ pub enum Command {
         /// reads (as `shopc source freshness`); skip what reads one in error
         #[arg(long)]
         check_freshness: bool,
+        #[command(flatten)]
+        proofs: ProofsArg,
         #[command(flatten)]
         project: ProjectArg,
         #[command(flatten)]
@@ -456,6 +460,15 @@ pub struct SeedsArg {
 }
 
 #[derive(clap::Args, Debug, Default)]
+pub struct ProofsArg {
+    /// Run the tests whose fact the checker proved (a declared grain's
+    /// unique and not-null tests), which are otherwise reported PROVEN
+    /// without a query
+    #[arg(long)]
+    pub verify_proofs: bool,
+}
+
+#[derive(clap::Args, Debug, Default)]
 pub struct RefreshArg {
     /// Rebuild incremental models from scratch instead of merging into them
     #[arg(long)]
@@ -490,6 +503,8 @@ pub struct RunArgs {
     pub color: ColorChoice,
     /// `test --unit`: only the unit tests, no warehouse.
     pub unit_only: bool,
+    /// Run the tests the checker proved.
+    pub verify_proofs: bool,
 }
 
 impl RunArgs {
@@ -511,6 +526,7 @@ impl RunArgs {
             defer_state: None,
             color: color.color,
             unit_only: false,
+            verify_proofs: false,
         }
     }
 
@@ -688,6 +704,7 @@ fn dispatch(cli: Cli) -> ExitCode {
         ),
         Command::Test {
             unit,
+            proofs,
             project,
             env,
             select,
@@ -696,12 +713,14 @@ fn dispatch(cli: Cli) -> ExitCode {
         } => warehouse_command(
             &RunArgs {
                 unit_only: unit,
+                verify_proofs: proofs.verify_proofs,
                 ..RunArgs::new(project, env, select, color).on(target)
             },
             crate::run::Command::Test,
         ),
         Command::Build {
             check_freshness,
+            proofs,
             project,
             env,
             select,
@@ -712,6 +731,7 @@ fn dispatch(cli: Cli) -> ExitCode {
         } => warehouse_command(
             &RunArgs {
                 check_freshness,
+                verify_proofs: proofs.verify_proofs,
                 ..RunArgs::new(project, env, select, color)
                     .on(target)
                     .seeds(seeds)

@@ -134,6 +134,7 @@ pub(super) fn warehouse_command(args: &RunArgs, command: crate::run::Command) ->
         command,
         crate::run::Options {
             full_refresh: args.full_refresh,
+            verify_proofs: args.verify_proofs,
             threads: args.threads.map_or_else(default_threads, usize::from),
             exclusive,
             defer,
@@ -160,6 +161,7 @@ pub(super) fn warehouse_command(args: &RunArgs, command: crate::run::Command) ->
         warnings: summary.warned,
         errors: summary.failed,
         skipped: summary.skipped,
+        proven: summary.proven,
     };
     let problems = summary
         .results

@@ -19,6 +19,10 @@ pub struct TestSql {
     pub standalone: bool,
     /// Printed under a failure: what may explain it.
     pub hint: Option<String>,
+    /// The checker proved what the test checks (`check::proofs`): why, in
+    /// a few words. The runner reports it `PROVEN` without running it,
+    /// unless asked to verify proofs.
+    pub proven: Option<String>,
 }
 
 impl Emitter<'_> {
@@ -76,6 +80,7 @@ impl Emitter<'_> {
                     &rel.name.replace('.', "_"),
                     &name.sql(self.d),
                     &table.expect_key,
+                    &crate::check::proofs::GrainProof::default(),
                 );
             }
             _ => return Vec::new(),
@@ -96,7 +101,9 @@ impl Emitter<'_> {
         let mut tests = Vec::new();
         if let Some(grain) = &model.grain {
             let ids: Vec<ColumnId> = grain.iter().map(|(c, _)| *c).collect();
-            tests.extend(self.key_tests("grain", &rel.name, &from, &ids));
+            let proof =
+                crate::check::proofs::grain_proof(self.ir, &self.grains, self.nullability(), id);
+            tests.extend(self.key_tests("grain", &rel.name, &from, &ids, &proof));
         }
         // An inner to-one join drops left rows without a match: count them.
         if let Some(derived) = self.grains.models.get(&id) {
@@ -146,6 +153,7 @@ impl Emitter<'_> {
                     reads: vec![left, right],
                     standalone: false,
                     hint: None,
+                    proven: None,
                 });
             }
         }
@@ -216,6 +224,7 @@ impl Emitter<'_> {
                 reads,
                 standalone: false,
                 hint: None,
+                proven: None,
             });
         }
         tests
@@ -284,6 +293,7 @@ impl Emitter<'_> {
                 reads: r.reads(),
                 standalone: true,
                 hint: self.incremental_hint(&r.reads()),
+                proven: None,
             })
             .collect()
     }
@@ -348,9 +358,10 @@ impl Emitter<'_> {
         relation: &str,
         from: &str,
         key: &[ColumnId],
+        proof: &crate::check::proofs::GrainProof,
     ) -> Vec<TestSql> {
         let col = |c: ColumnId| self.q(&self.ir.column(c).name);
-        let test = |name: String, sql: String| TestSql {
+        let test = |name: String, sql: String, proven: Option<String>| TestSql {
             name,
             sql,
             severity: TestSeverity::Error,
@@ -358,15 +369,21 @@ impl Emitter<'_> {
             reads: Vec::new(),
             standalone: false,
             hint: None,
+            proven,
         };
         let mut tests = vec![test(
             format!("{base}_unique_{relation}"),
             self.unique_sql(from, &key.iter().map(|c| col(*c)).collect::<Vec<_>>()),
+            proof.unique.clone(),
         )];
         tests.extend(key.iter().map(|c| {
             test(
                 format!("{base}_not_null_{relation}_{}", self.ir.column(*c).name),
                 format!("SELECT * FROM {from} WHERE {} IS NULL", col(*c)),
+                proof
+                    .not_null
+                    .contains(c)
+                    .then(|| "never null by its query".to_string()),
             )
         }));
         tests

@@ -133,6 +133,10 @@ pub struct Emitter<'a> {
     d: &'static dyn SqlDialect,
     /// Derived grains and join cardinalities, for the tests they imply.
     grains: Cow<'a, crate::check::grain::Grains>,
+    /// Which columns are never NULL, for the tests the checker makes
+    /// unnecessary: the checker's, or derived on first use.
+    nullability: Option<&'a crate::check::nullability::Nullability>,
+    derived_nullability: std::sync::OnceLock<crate::check::nullability::Nullability>,
     /// The test names more than one test of the project would have
     /// (`not_null_a_b_c` for `a_b.c` and `a.b_c`), found on first use.
     shared_test_names: std::sync::OnceLock<std::collections::HashSet<String>>,
@@ -145,15 +149,27 @@ pub struct Emitter<'a> {
 
 impl<'a> Emitter<'a> {
     pub fn new(ir: &'a Ir, dialect: Dialect) -> Emitter<'a> {
-        Emitter::with(ir, dialect, Cow::Owned(crate::check::grain::derive(ir)))
+        Emitter::with(
+            ir,
+            dialect,
+            Cow::Owned(crate::check::grain::derive(ir)),
+            None,
+        )
     }
 
-    fn with(ir: &'a Ir, dialect: Dialect, grains: Cow<'a, crate::check::grain::Grains>) -> Self {
+    fn with(
+        ir: &'a Ir,
+        dialect: Dialect,
+        grains: Cow<'a, crate::check::grain::Grains>,
+        nullability: Option<&'a crate::check::nullability::Nullability>,
+    ) -> Self {
         Emitter {
             ir,
             dialect,
             d: dialect.sql(),
             grains,
+            nullability,
+            derived_nullability: std::sync::OnceLock::new(),
             shared_test_names: std::sync::OnceLock::new(),
             scratch: crate::ir::SCRATCH_SUFFIX.to_string(),
             reads: std::collections::HashMap::new(),
@@ -177,13 +193,27 @@ impl<'a> Emitter<'a> {
             .or_else(|| physical_name(self.ir, id))
     }
 
-    /// An emitter using the grains the checker already derived.
-    pub fn with_grains(
+    /// An emitter using what the checker already derived.
+    pub fn with_analysis(
         ir: &'a Ir,
         dialect: Dialect,
-        grains: &'a crate::check::grain::Grains,
+        analysis: &'a crate::check::Analysis,
     ) -> Emitter<'a> {
-        Emitter::with(ir, dialect, Cow::Borrowed(grains))
+        Emitter::with(
+            ir,
+            dialect,
+            Cow::Borrowed(&analysis.grains),
+            Some(&analysis.nullability),
+        )
+    }
+
+    fn nullability(&self) -> &crate::check::nullability::Nullability {
+        match self.nullability {
+            Some(known) => known,
+            None => self
+                .derived_nullability
+                .get_or_init(|| crate::check::nullability::derive(self.ir)),
+        }
     }
 
     /// The emitter of one run, whose tables are built beside as

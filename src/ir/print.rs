@@ -128,7 +128,8 @@ fn print_columns(out: &mut String, ir: &Ir, rel: &Relation, query: Option<&Query
     }
 }
 
-fn names(ir: &Ir, ids: &[ColumnId]) -> String {
+/// Column names, comma-separated: `order_id, line`.
+pub fn names(ir: &Ir, ids: &[ColumnId]) -> String {
     ids.iter()
         .map(|c| ir.column(*c).name.as_str())
         .collect::<Vec<_>>()
