@@ -19,68 +19,81 @@ pub struct EmittedFile {
 impl Emitter<'_> {
     /// Every file for the given relations, in order. Snapshot statements
     /// take the run's timestamp from the dialect's clock ([`super::SqlDialect::now`]).
+    /// Relations are emitted (and formatted, most of the work) in parallel;
+    /// the files come back in the order of `selected`.
     pub fn files(&self, selected: &[RelId]) -> Vec<EmittedFile> {
+        use rayon::prelude::*;
+        crate::in_pool(|| {
+            selected
+                .par_iter()
+                .map(|&id| self.files_of(id))
+                .collect::<Vec<_>>()
+                .into_iter()
+                .flatten()
+                .collect()
+        })
+    }
+
+    /// The files of one relation: its statements' and its tests'.
+    fn files_of(&self, id: RelId) -> Vec<EmittedFile> {
         let mut files = Vec::new();
-        for &id in selected {
-            let rel = self.ir.relation(id);
-            let mut add = |kind: &'static str, statements: Vec<String>| {
-                if !statements.is_empty() {
-                    files.push(self.file(
-                        id,
-                        format!("{}.{kind}.sql", file_name(&rel.name)),
-                        kind,
-                        statements,
-                    ));
-                }
-            };
-            match &rel.kind {
-                RelationKind::Table(_) | RelationKind::Series(_) => {}
-                RelationKind::Model(model) => {
-                    if model.materialized == Materialized::Ephemeral {
-                        let parents = self.ephemeral_parents(id);
-                        let mut select = self.ephemeral_select(id);
-                        if !parents.is_empty() {
-                            let names: Vec<String> = parents
-                                .iter()
-                                .map(|p| {
-                                    let name = &self.ir.relation(*p).name;
-                                    format!("{name} (its query: {}.select.sql)", file_name(name))
-                                })
-                                .collect();
-                            select = format!(
-                                "-- reads the CTE of the ephemeral model {}; the files of the models that read this one hold every CTE\n{select}",
-                                names.join(", ")
-                            );
-                        }
-                        add("select", vec![select]);
-                    } else {
-                        let build = self.build(id);
-                        add("build", self.build_script(&build));
-                        if !build.refill.is_empty() {
-                            add("refill", self.refill_script(&build));
-                        }
-                    }
-                    if let Some(statements) = self.incremental(id) {
-                        add("incremental", self.dml_script(&statements));
-                    }
-                }
-                RelationKind::Snapshot(_) => {
-                    if let Some(snapshot) = self.snapshot(id, self.d.now()) {
-                        let (schema, create) =
-                            snapshot.create.split_at(1.min(snapshot.create.len()));
-                        add("snapshot_create", self.script(schema, create));
-                        add("snapshot_update", self.dml_script(&snapshot.update));
-                    }
-                }
-            }
-            for test in self.tests(id).into_iter().chain(self.reconciliations(id)) {
+        let rel = self.ir.relation(id);
+        let mut add = |kind: &'static str, statements: Vec<String>| {
+            if !statements.is_empty() {
                 files.push(self.file(
                     id,
-                    format!("tests/{}.sql", file_name(&test.name)),
-                    "test",
-                    vec![test.sql],
+                    format!("{}.{kind}.sql", file_name(&rel.name)),
+                    kind,
+                    statements,
                 ));
             }
+        };
+        match &rel.kind {
+            RelationKind::Table(_) | RelationKind::Series(_) => {}
+            RelationKind::Model(model) => {
+                if model.materialized == Materialized::Ephemeral {
+                    let parents = self.ephemeral_parents(id);
+                    let mut select = self.ephemeral_select(id);
+                    if !parents.is_empty() {
+                        let names: Vec<String> = parents
+                            .iter()
+                            .map(|p| {
+                                let name = &self.ir.relation(*p).name;
+                                format!("{name} (its query: {}.select.sql)", file_name(name))
+                            })
+                            .collect();
+                        select = format!(
+                            "-- reads the CTE of the ephemeral model {}; the files of the models that read this one hold every CTE\n{select}",
+                            names.join(", ")
+                        );
+                    }
+                    add("select", vec![select]);
+                } else {
+                    let build = self.build(id);
+                    add("build", self.build_script(&build));
+                    if !build.refill.is_empty() {
+                        add("refill", self.refill_script(&build));
+                    }
+                }
+                if let Some(statements) = self.incremental(id) {
+                    add("incremental", self.dml_script(&statements));
+                }
+            }
+            RelationKind::Snapshot(_) => {
+                if let Some(snapshot) = self.snapshot(id, self.d.now()) {
+                    let (schema, create) = snapshot.create.split_at(1.min(snapshot.create.len()));
+                    add("snapshot_create", self.script(schema, create));
+                    add("snapshot_update", self.dml_script(&snapshot.update));
+                }
+            }
+        }
+        for test in self.tests(id).into_iter().chain(self.reconciliations(id)) {
+            files.push(self.file(
+                id,
+                format!("tests/{}.sql", file_name(&test.name)),
+                "test",
+                vec![test.sql],
+            ));
         }
         files
     }
