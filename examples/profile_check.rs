@@ -1,7 +1,12 @@
 #![allow(clippy::disallowed_methods)]
 //! Times each phase of `check` on a generated project, single-threaded:
-//! `cargo run --release --example profile_check -- 10000 [--dbt-shaped] [--pest]`
-//! (`--pest`: parse with pest alone, not the hand-written parser).
+//! `cargo run --release --example profile_check -- 10000 [--dbt-shaped] [--pest]
+//! [--manifest] [--fast-coverage]` (`--pest`: parse with pest alone, not the
+//! hand-written parser; `--manifest`: also build and serialize the
+//! manifest, as every compiling command does; `--fast-coverage`: how many
+//! files the hand-written parser hands to pest, and the first of them).
+//! With symbols, for perf or callgrind: `cargo build --profile profiling
+//! --no-default-features --example profile_check`.
 use std::time::Instant;
 
 // The binary's allocator, so that the figures are the binary's.
@@ -35,15 +40,50 @@ fn main() {
         asts.push((f, parsed.file));
     }
     let parse = t.elapsed();
+    if flags.iter().any(|f| f == "--fast-coverage") {
+        let refused: Vec<_> = files
+            .iter()
+            .filter(|&&f| shopc::syntax::parse_fast(f, db.text(f)).is_none())
+            .collect();
+        println!(
+            "the fast parser refuses {} of {} files",
+            refused.len(),
+            files.len()
+        );
+        if let Some(&&f) = refused.first() {
+            println!("{}", &db.text(f)[..db.text(f).len().min(3000)]);
+        }
+    }
     let t = Instant::now();
     let (ir, problems) = shopc::ir::lower(&db, &config, &asts, &broken);
     let lower = t.elapsed();
     let t = Instant::now();
     let checked = shopc::check::check(&ir);
     let check = t.elapsed();
+    let manifest = flags.iter().any(|f| f == "--manifest").then(|| {
+        let analysis = shopc::check::analyze(&ir);
+        let t = Instant::now();
+        let manifest = shopc::manifest::build(
+            &ir,
+            &analysis,
+            &db,
+            &config.name,
+            "",
+            shopc::emit::Dialect::DuckDb,
+            &[],
+        );
+        let invocation = shopc::manifest::Invocation {
+            id: "0000000000000000".into(),
+            command: "check".into(),
+            generated_at: "2026-01-01T00:00:00Z".into(),
+        };
+        let bytes = manifest.to_json(&invocation).len();
+        format!(", manifest {:?} ({} KiB)", t.elapsed(), bytes / 1024)
+    });
     println!(
-        "{models} models, {} KiB: parse {parse:?}, resolve {lower:?}, check {check:?} ({} problems)",
+        "{models} models, {} KiB: parse {parse:?}, resolve {lower:?}, check {check:?}{} ({} problems)",
         bytes / 1024,
+        manifest.unwrap_or_default(),
         problems.len() + checked.len()
     );
 }

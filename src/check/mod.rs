@@ -1,8 +1,10 @@
 //! Check: IR → problems. Rules over whole models that need every name bound
 //! and every type known. This module does no IO.
 //!
-//! The grain algebra (declared grain proven, join cardinality, fan-out,
-//! additivity) grows here; for now it holds the aggregation-shape rule.
+//! The analyses (`grain`, `additivity`, `nullability`) derive facts of
+//! every relation; the rules here turn them into problems (a declared
+//! grain not proven, a fan-out, a sum of a non-additive measure…), and
+//! `proofs` says which derived tests those facts make unnecessary.
 
 pub mod additivity;
 pub mod grain;
@@ -37,7 +39,6 @@ impl<'a> ModelCx<'a> {
     }
 }
 
-/// Runs every check over the IR.
 /// What the checker derives of every relation, kept with the compilation
 /// for what comes after it (the manifest, the tests the grain implies).
 #[derive(Debug, Default)]
