@@ -683,18 +683,21 @@ impl Pages<'_> {
         }
         out.push_str(
             "<h2>Tests</h2>\n<table id=\"tests\">\n<thead><tr><th>Test</th><th>Kind</th>\
-             <th>Severity</th></tr></thead>\n<tbody>\n",
+             <th>Severity</th><th>Proven</th></tr></thead>\n<tbody>\n",
         );
         for id in &node.tests {
             let Some(test) = self.manifest.nodes.get(id) else {
                 continue;
             };
+            // A proven test is reported PROVEN, not run (`--verify-proofs`
+            // runs it): say how.
             let _ = writeln!(
                 out,
-                "<tr><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
+                "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 escape(&test.name),
                 escape(test_kind(&test.name, test.kind)),
-                test.severity.unwrap_or("error")
+                test.severity.unwrap_or("error"),
+                test.proven.as_deref().map(escape).unwrap_or_default()
             );
         }
         out.push_str("</tbody>\n</table>\n");
@@ -787,13 +790,6 @@ impl Pages<'_> {
                 out,
                 "<dt>Tested with</dt><dd>{}</dd>",
                 node_link(owner, &rel.name)
-            );
-        }
-        if let Some(proof) = &node.proven {
-            let _ = writeln!(
-                out,
-                "<dt>Proven</dt><dd>{} (not run unless <code>--verify-proofs</code>)</dd>",
-                escape(proof)
             );
         }
         let _ = writeln!(

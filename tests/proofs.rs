@@ -192,3 +192,58 @@ fn an_incremental_models_grain_is_always_tested() {
         ]
     );
 }
+
+#[test]
+fn proofs_reach_the_manifest_the_docs_and_result_selectors() {
+    let temp = project(GOOD);
+    let root = temp.path();
+    build(root, &[]);
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("target/manifest.json")).unwrap())
+            .unwrap();
+    let node = |id: &str| {
+        let node = &manifest["nodes"][id];
+        assert!(node.is_object(), "no {id} in the manifest");
+        node
+    };
+    assert_eq!(
+        node("test.proofs.grain_unique_shop_totals")["proven"],
+        "group by s.shop"
+    );
+    // Not proven, or never: no field.
+    assert!(node("test.proofs.grain_not_null_loose_shops_shop")["proven"].is_null());
+    assert!(node("test.proofs.expect_key_unique_raw_sales")["proven"].is_null());
+
+    // The relations with a proven test, from the run's results.
+    let state = root.join("target").display().to_string();
+    let out = run(
+        "ls",
+        root,
+        &[
+            "-s",
+            "result:proven",
+            "--state",
+            &state,
+            "--resource-type",
+            "model",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+    let mut models: Vec<String> = stdout(&out).lines().map(String::from).collect();
+    models.sort();
+    assert_eq!(models, ["loose_shops", "sales_clean", "shop_totals"]);
+
+    let out = common::run_in("docs", &["generate"], root, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+    // The model's page says how each of its tests is proven.
+    let page =
+        std::fs::read_to_string(root.join("target/docs/nodes/model.proofs.shop_totals.html"))
+            .unwrap();
+    assert!(
+        page.contains(
+            "<tr><td><code>grain_unique_shop_totals</code></td><td>grain_unique</td>\
+             <td>error</td><td>group by s.shop</td></tr>"
+        ),
+        "{page}"
+    );
+}
