@@ -273,6 +273,12 @@ fn a_union_matches_columns_by_name_and_proves_its_grain_from_a_discriminator() {
         "{same}model all_orders {{\n  grain = [order_id, amount, channel]\n  union (web, store)\n}}\n"
     ));
     assert!(codes.is_empty(), "{text}");
+    // But not a key of fewer columns: two branches may hold one order_id
+    // with different amounts, and both rows are kept.
+    let (codes, text) = problems(&format!(
+        "{same}model all_orders {{\n  grain = [order_id]\n  union (web, store)\n}}\n"
+    ));
+    assert_eq!(codes, [Code::G001], "{text}");
     // Unions of unions: the discriminator's values are each branch's set.
     let nested = format!(
         "{BRANCHES}model app {{\n  from raw.orders o\n  columns {{ order_id = o.order_id, amount = o.amount, channel = 'app' }}\n}}\n\

@@ -337,7 +337,16 @@ pub fn union_grain(
         Ok(key)
     })();
     match proven {
-        Err(_) if union.distinct => Ok(rel.columns.values().copied().collect()),
+        // Without duplicate rows, all the columns together are a key; a
+        // declared grain of fewer columns is not implied by that.
+        Err(cause) if union.distinct => {
+            let all: Vec<ColumnId> = rel.columns.values().copied().collect();
+            if declared.is_empty() || all.iter().all(|c| declared.contains(c)) {
+                Ok(all)
+            } else {
+                Err(cause)
+            }
+        }
         Ok(key) if !declared.is_empty() && !key.iter().all(|k| declared.contains(k)) => {
             // Name the branch whose grain the declaration leaves out.
             let outside = union
