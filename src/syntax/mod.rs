@@ -223,7 +223,17 @@ fn comment_block_end(text: &str) -> (usize, bool) {
     (text.len(), false)
 }
 
-const ITEM_KEYWORDS: [&str; 6] = ["source", "model", "snapshot", "reconcile", "fn", "doc"];
+/// The words a top-level item starts with (`item` in the grammar), where
+/// recovery resumes after a broken item.
+const ITEM_KEYWORDS: [&str; 7] = [
+    "source",
+    "model",
+    "snapshot",
+    "reconcile",
+    "fn",
+    "doc",
+    "unit_test",
+];
 
 fn starts_item(line: &str) -> bool {
     ITEM_KEYWORDS.iter().any(|k| starts_with_word(line, k))

@@ -340,6 +340,23 @@ fn syntax_error_names_expected_tokens_and_recovers() {
 }
 
 #[test]
+fn recovery_resumes_at_every_kind_of_item() {
+    // A unit test after a broken model is parsed on its own, not taken
+    // into the broken model's text.
+    let text = "model a {\n from x\n columns { y = }\n}\n\
+        unit_test t {\n  model = b\n  expect = [{ y = 1 }]\n}\n";
+    let parsed = parse_file(FileId(0), text);
+    assert_eq!(parsed.broken_items, ["a"]);
+    let names: Vec<&str> = parsed
+        .file
+        .items
+        .iter()
+        .map(|i| i.name().name.as_str())
+        .collect();
+    assert_eq!(names, ["t"], "{:#?}", parsed.problems);
+}
+
+#[test]
 fn keywords_can_be_names_where_unambiguous() {
     for text in [
         "model m {\n from a\n columns { order = 1 }\n}",
