@@ -56,6 +56,27 @@ pub struct Problem {
     pub message: Option<String>,
 }
 
+impl Counts {
+    /// `66 ok, 0 warnings, 1 error, 5 skipped` (and `, 21 proven` when
+    /// some tests were proven): a run's last line says it so too.
+    pub fn sentence(&self) -> String {
+        let plural = |n: usize| if n == 1 { "" } else { "s" };
+        let proven = match self.proven {
+            0 => String::new(),
+            n => format!(", {n} proven"),
+        };
+        format!(
+            "{} ok, {} warning{}, {} error{}, {} skipped{proven}",
+            self.ok,
+            self.warnings,
+            plural(self.warnings),
+            self.errors,
+            plural(self.errors),
+            self.skipped,
+        )
+    }
+}
+
 impl Report {
     /// The events of a run with these counts; `stale` when a source was
     /// past a freshness threshold.
@@ -89,20 +110,7 @@ pub fn slack_message(report: &Report) -> serde_json::Value {
         "warn" => ":warning:",
         _ => ":white_check_mark:",
     };
-    let c = &report.counts;
-    let counts = format!(
-        "{} ok, {} warning{}, {} error{}, {} skipped{}",
-        c.ok,
-        c.warnings,
-        if c.warnings == 1 { "" } else { "s" },
-        c.errors,
-        if c.errors == 1 { "" } else { "s" },
-        c.skipped,
-        match c.proven {
-            0 => String::new(),
-            n => format!(", {n} proven"),
-        }
-    );
+    let counts = report.counts.sentence();
     let title = format!(
         "{} `{}` {verb} in {}",
         report.project, report.command, report.environment

@@ -107,6 +107,19 @@ pub struct Summary {
     pub deferred: Vec<DeferredRead>,
 }
 
+impl Summary {
+    /// How many nodes ended how, as notifications report it.
+    pub fn counts(&self) -> crate::notify::Counts {
+        crate::notify::Counts {
+            ok: self.ok,
+            warnings: self.warned,
+            errors: self.failed,
+            skipped: self.skipped,
+            proven: self.proven,
+        }
+    }
+}
+
 /// A relation read from another run's schemas (`--defer`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeferredRead {
@@ -1190,20 +1203,11 @@ fn end(
 ) {
     let hooks = &options.hooks.end;
     run_hooks(warehouse, "on_run_end", hooks, options.color, out, summary);
-    let proven = match summary.proven {
-        0 => String::new(),
-        n => format!(", {n} proven"),
-    };
     let _ = writeln!(
         out,
-        "\nFinished in {:.2}s: {} ok, {} warning{}, {} error{}, {} skipped{proven}",
+        "\nFinished in {:.2}s: {}",
         started.elapsed().as_secs_f64(),
-        summary.ok,
-        summary.warned,
-        if summary.warned == 1 { "" } else { "s" },
-        summary.failed,
-        if summary.failed == 1 { "" } else { "s" },
-        summary.skipped,
+        summary.counts().sentence(),
     );
 }
 

@@ -156,13 +156,7 @@ pub(super) fn warehouse_command(args: &RunArgs, command: crate::run::Command) ->
         &summary,
     );
     drop(out);
-    let counts = crate::notify::Counts {
-        ok: summary.ok,
-        warnings: summary.warned,
-        errors: summary.failed,
-        skipped: summary.skipped,
-        proven: summary.proven,
-    };
+    let counts = summary.counts();
     let problems = summary
         .results
         .iter()
