@@ -247,3 +247,24 @@ fn proofs_reach_the_manifest_the_docs_and_result_selectors() {
         "{page}"
     );
 }
+
+#[test]
+fn a_grain_through_a_to_many_join_is_proven_by_both_keys() {
+    let sources = "source raw {\n  table o { expect_key = [id]  columns { id: integer } }\n  \
+        table l { expect_key = [order_id, line]  columns { order_id: integer, line: integer } }\n}\n";
+    let models = "model lines {\n  grain = [order_id, line]\n  from raw.o o\n  \
+        join raw.l l on l.order_id = o.id\n  columns { order_id = o.id, line = l.line }\n}\n";
+    let (compilation, _db) = common::compile(sources, models);
+    assert!(
+        compilation.problems.is_empty(),
+        "{:?}",
+        compilation.problems
+    );
+    let ir = &compilation.ir;
+    let tests =
+        shopc::emit::Emitter::new(ir, shopc::emit::Dialect::DuckDb).tests(ir.by_name["lines"]);
+    assert_eq!(
+        tests[0].proven.as_deref(),
+        Some("unique on o.id, l.line, the keys of what it joins")
+    );
+}

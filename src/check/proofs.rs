@@ -62,19 +62,39 @@ pub fn grain_proof(ir: &Ir, grains: &Grains, nullability: &Nullability, id: RelI
             format!("dedupe on {}", keys(&dedupe.keys))
         } else {
             let from = &q.scans[0];
-            let key = match grains.of(from.relation) {
-                grain::Grain::Key(key) => crate::ir::print::names(ir, key),
-                grain::Grain::Unknown => String::new(),
-            };
-            let joins = if q.joins.is_empty() {
-                ""
-            } else {
-                ", joins to-one"
-            };
-            format!(
-                "{} is unique on {key}{joins}",
-                ir.relation(from.relation).name
-            )
+            let derived = grains.models.get(&id);
+            let to_one = derived.is_some_and(|d| {
+                d.joins
+                    .iter()
+                    .all(|j| matches!(j, grain::Cardinality::ToOne { .. }))
+            });
+            match (
+                grains.of(from.relation),
+                derived.and_then(|d| d.query.as_ref()),
+            ) {
+                (grain::Grain::Key(key), _) if to_one => format!(
+                    "{} is unique on {}{}",
+                    ir.relation(from.relation).name,
+                    crate::ir::print::names(ir, key),
+                    if q.joins.is_empty() {
+                        ""
+                    } else {
+                        ", joins to-one"
+                    }
+                ),
+                // To-many joins: the keys of the scans together.
+                (_, Some(key)) => {
+                    let columns: Vec<String> = key
+                        .iter()
+                        .map(|(scan, c)| format!("{}.{}", q.scans[*scan].alias, ir.column(*c).name))
+                        .collect();
+                    format!(
+                        "unique on {}, the keys of what it joins",
+                        columns.join(", ")
+                    )
+                }
+                _ => "the keys of what it reads".to_string(),
+            }
         }
     });
     GrainProof {
