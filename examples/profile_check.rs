@@ -77,7 +77,11 @@ fn main() {
             command: "check".into(),
             generated_at: "2026-01-01T00:00:00Z".into(),
         };
-        let bytes = manifest.to_json(&invocation).len();
+        // Into a file, as `shopc` writes it.
+        let path = std::env::temp_dir().join("profile_check_manifest.json");
+        let mut file = std::fs::File::create(&path).unwrap();
+        manifest.write_json(&invocation, &mut file).unwrap();
+        let bytes = file.metadata().unwrap().len() as usize;
         format!(", manifest {:?} ({} KiB)", t.elapsed(), bytes / 1024)
     });
     println!(

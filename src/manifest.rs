@@ -61,40 +61,60 @@ pub struct Invocation {
 
 impl Manifest {
     /// The file's text, compact (as dbt writes its own): `metadata`,
-    /// `invocation`, then `nodes`, written in runs of nodes in parallel.
+    /// `invocation`, then `nodes`.
     pub fn to_json(&self, invocation: &Invocation) -> String {
-        use rayon::prelude::*;
-        let nodes: Vec<(&Arc<str>, &Box<Node>)> = self.nodes.iter().collect();
-        let written: Vec<Vec<u8>> = crate::in_pool(|| {
-            nodes
-                .par_chunks(256)
-                .map(|run| {
-                    let mut out = Vec::with_capacity(run.len() * 2048);
-                    for (id, node) in run {
-                        out.push(b',');
-                        // Writing to a Vec fails only on a non-string key,
-                        // which a node has none of.
-                        let _ = serde_json::to_writer(&mut out, id);
-                        out.push(b':');
-                        let _ = serde_json::to_writer(&mut out, node);
-                    }
-                    out
-                })
-                .collect()
-        });
-        let mut text = Vec::with_capacity(written.iter().map(Vec::len).sum::<usize>() + 512);
-        text.extend_from_slice(b"{\"metadata\":");
-        let _ = serde_json::to_writer(&mut text, &self.metadata);
-        text.extend_from_slice(b",\"invocation\":");
-        let _ = serde_json::to_writer(&mut text, invocation);
-        text.extend_from_slice(b",\"nodes\":{");
-        for (i, run) in written.iter().enumerate() {
-            // Each run starts with the comma before its first node.
-            text.extend_from_slice(if i == 0 { &run[1..] } else { run });
-        }
-        text.extend_from_slice(b"}}\n");
-        // serde_json writes UTF-8 only.
+        let mut text = Vec::new();
+        // Writing to a Vec does not fail, and serde_json writes UTF-8 only.
+        let _ = self.write_json(invocation, &mut text);
         String::from_utf8(text).unwrap_or_default()
+    }
+
+    /// Writes the file's text to `out`, as [`Manifest::to_json`] gives it:
+    /// runs of nodes are serialized in parallel, a few at a time, and each
+    /// written out as soon as those before it are, so that the text is
+    /// never whole in memory (the buffers of one wave are reused by the
+    /// next).
+    pub fn write_json(
+        &self,
+        invocation: &Invocation,
+        out: &mut impl std::io::Write,
+    ) -> std::io::Result<()> {
+        use rayon::prelude::*;
+        const RUN: usize = 128;
+        const WAVE: usize = 32 * RUN;
+        let mut head = Vec::with_capacity(512);
+        head.extend_from_slice(b"{\"metadata\":");
+        serde_json::to_writer(&mut head, &self.metadata)?;
+        head.extend_from_slice(b",\"invocation\":");
+        serde_json::to_writer(&mut head, invocation)?;
+        head.extend_from_slice(b",\"nodes\":{");
+        out.write_all(&head)?;
+        let nodes: Vec<(&Arc<str>, &Box<Node>)> = self.nodes.iter().collect();
+        let mut first = true;
+        for wave in nodes.chunks(WAVE) {
+            let written: Vec<Vec<u8>> = crate::in_pool(|| {
+                wave.par_chunks(RUN)
+                    .map(|run| {
+                        let mut text = Vec::with_capacity(run.len() * 1536);
+                        for (id, node) in run {
+                            text.push(b',');
+                            // Writing to a Vec fails only on a non-string
+                            // key, which a node has none of.
+                            let _ = serde_json::to_writer(&mut text, id);
+                            text.push(b':');
+                            let _ = serde_json::to_writer(&mut text, node);
+                        }
+                        text
+                    })
+                    .collect()
+            });
+            for run in &written {
+                // Each run starts with the comma before its first node.
+                out.write_all(if first { &run[1..] } else { run })?;
+                first = false;
+            }
+        }
+        out.write_all(b"}}\n")
     }
 }
 
@@ -231,7 +251,7 @@ pub struct ColumnNode {
 
 /// A column of a node, written `model.shopco.fact_orders.revenue`: its
 /// node's unique id, a dot and its name (which has no dot).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ColumnRef {
     /// Shared: the same few ids and names are named by many columns.
     pub node: Arc<str>,

@@ -256,17 +256,28 @@ pub(super) fn write_manifest(
         command,
         generated_at: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     };
-    write_artifact(&dir.join("manifest.json"), &manifest.to_json(&invocation));
+    write_artifact_with(&dir.join("manifest.json"), |file| {
+        manifest.write_json(&invocation, file)
+    });
 }
 
 /// Writes an artifact whole or not at all (beside, then renamed over the
 /// old one); a failure to write it is a warning, not the command's.
 pub(super) fn write_artifact(path: &std::path::Path, text: &str) {
+    write_artifact_with(path, |file| file.write_all(text.as_bytes()));
+}
+
+/// [`write_artifact`] of what `write` writes to the file, as it writes it.
+fn write_artifact_with(
+    path: &std::path::Path,
+    write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+) {
     let partial = path.with_extension("json.partial");
     let result = path
         .parent()
         .map_or(Ok(()), std::fs::create_dir_all)
-        .and_then(|()| std::fs::write(&partial, text))
+        .and_then(|()| std::fs::File::create(&partial))
+        .and_then(|mut file| write(&mut file))
         .and_then(|()| std::fs::rename(&partial, path));
     if let Err(e) = result {
         eprintln!("warning: cannot write `{}`: {e}", path.display());
