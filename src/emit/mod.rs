@@ -145,6 +145,9 @@ pub struct Emitter<'a> {
     /// Relations read from elsewhere than their own physical name: the
     /// parents `--defer` reads from another run's schemas.
     reads: std::collections::HashMap<RelId, PhysicalName>,
+    /// Each ephemeral model's body as a CTE, made on first use: an
+    /// ephemeral read by many models is written once, not once a reader.
+    ctes: Vec<std::sync::OnceLock<String>>,
 }
 
 impl<'a> Emitter<'a> {
@@ -173,7 +176,15 @@ impl<'a> Emitter<'a> {
             shared_test_names: std::sync::OnceLock::new(),
             scratch: crate::ir::SCRATCH_SUFFIX.to_string(),
             reads: std::collections::HashMap::new(),
+            ctes: Self::no_ctes(ir),
         }
+    }
+
+    /// The CTE bodies, none made yet (again after what they read changed).
+    fn no_ctes(ir: &Ir) -> Vec<std::sync::OnceLock<String>> {
+        (0..ir.relations.len())
+            .map(|_| std::sync::OnceLock::new())
+            .collect()
     }
 
     /// The emitter that reads these relations from these names instead of
@@ -181,6 +192,7 @@ impl<'a> Emitter<'a> {
     /// schemas). What it builds keeps its own name.
     pub fn reading(mut self, reads: std::collections::HashMap<RelId, PhysicalName>) -> Self {
         self.reads = reads;
+        self.ctes = Self::no_ctes(self.ir);
         self
     }
 
@@ -222,6 +234,7 @@ impl<'a> Emitter<'a> {
     /// `run` is [`crate::ir::RUN_ID_DIGITS`] hex digits.
     pub fn for_run(mut self, run: &str) -> Self {
         self.scratch = format!("{}_{run}", crate::ir::SCRATCH_SUFFIX);
+        self.ctes = Self::no_ctes(self.ir);
         self
     }
 
@@ -294,7 +307,7 @@ impl<'a> Emitter<'a> {
                     format!(
                         "{} AS (\n{}\n)",
                         self.q(&self.ir.relation(*cte).name),
-                        indent(&self.model_body(*cte))
+                        self.ctes[cte.index()].get_or_init(|| indent(&self.model_body(*cte)))
                     )
                 })
                 .collect();
