@@ -15,7 +15,7 @@ use std::fmt::Write;
 
 use crate::emit::{Dialect, Emitter};
 use crate::ir::{Ir, RelId, RelationKind, TestKind};
-use crate::manifest::{Manifest, Node};
+use crate::manifest::{ColumnRef, Manifest, Node};
 use crate::span::SourceDb;
 
 /// What a reachable warehouse says of a relation (`docs generate
@@ -49,53 +49,31 @@ const DAGRE: &str = include_str!("docs/vendor/dagre-3.1.3.min.js");
 const DAGRE_LICENSE: &str = include_str!("docs/vendor/dagre-LICENSE");
 
 /// The site of a compiled project, from its manifest (for what every node
-/// is) and its IR (for proofs, SQL and source).
-pub fn site(
+/// is) and its IR (for proofs, SQL and source): each file is handed to
+/// `write` as soon as it is made (pages are made in parallel, so in no set
+/// order), and dropped after; the first error `write` returns stops it.
+/// Returns the number of pages.
+pub fn site<E: Send>(
     ir: &Ir,
     analysis: &crate::check::Analysis,
     db: &SourceDb,
     manifest: &Manifest,
     project: &str,
     catalog: Option<&Catalog>,
-) -> Vec<SiteFile> {
+    write: impl Fn(SiteFile) -> Result<(), E> + Sync,
+) -> Result<usize, E> {
+    use rayon::prelude::*;
     let lineage = Lineage::of(manifest);
-    let mut files = vec![
-        SiteFile {
-            path: "assets/site.css".into(),
-            text: STYLE.into(),
-        },
-        SiteFile {
-            path: "assets/site.js".into(),
-            text: SCRIPT.into(),
-        },
-        SiteFile {
-            path: "assets/search-index.js".into(),
-            text: search_index(manifest),
-        },
-        SiteFile {
-            path: "index.html".into(),
-            text: index(manifest, project),
-        },
-        SiteFile {
-            path: "lineage.html".into(),
-            text: lineage_page(project),
-        },
-        SiteFile {
-            path: "assets/lineage.js".into(),
-            text: LINEAGE_SCRIPT.into(),
-        },
-        SiteFile {
-            path: "assets/graph.js".into(),
-            text: graph(ir, project),
-        },
-        SiteFile {
-            path: "assets/dagre.min.js".into(),
-            text: DAGRE.into(),
-        },
-        SiteFile {
-            path: "assets/dagre-LICENSE.txt".into(),
-            text: DAGRE_LICENSE.into(),
-        },
+    let assets: [(&str, &(dyn Fn() -> String + Sync)); 9] = [
+        ("assets/site.css", &|| STYLE.into()),
+        ("assets/site.js", &|| SCRIPT.into()),
+        ("assets/search-index.js", &|| search_index(manifest)),
+        ("index.html", &|| index(manifest, project)),
+        ("lineage.html", &|| lineage_page(project)),
+        ("assets/lineage.js", &|| LINEAGE_SCRIPT.into()),
+        ("assets/graph.js", &|| graph(ir, project)),
+        ("assets/dagre.min.js", &|| DAGRE.into()),
+        ("assets/dagre-LICENSE.txt", &|| DAGRE_LICENSE.into()),
     ];
     let emitters: Vec<(Dialect, Emitter<'_>)> = Dialect::ALL
         .iter()
@@ -118,34 +96,44 @@ pub fn site(
         lineage: &lineage,
         emitters: &emitters,
     };
-    // Each page on its own: in parallel, in the order of the relations.
-    let relation_pages: Vec<SiteFile> = {
-        use rayon::prelude::*;
-        let pages = &pages;
-        crate::in_pool(|| {
-            ir.relations
-                .par_iter()
-                .filter_map(|rel| {
-                    let id = crate::manifest::relation_id(project, rel);
-                    let node = manifest.nodes.get(id.as_str())?;
-                    Some(SiteFile {
-                        path: page_path(&id),
-                        text: pages.relation(rel.id, node),
-                    })
-                })
-                .collect()
-        })
-    };
-    files.extend(relation_pages);
-    for node in manifest.nodes.values() {
-        if node.kind == "reconciliation" {
-            files.push(SiteFile {
+    let reconciliations: Vec<&Node> = manifest
+        .nodes
+        .values()
+        .filter(|node| node.kind == "reconciliation")
+        .map(|node| &**node)
+        .collect();
+    let pages = &pages;
+    let write = &write;
+    crate::in_pool(|| {
+        assets.par_iter().try_for_each(|(path, text)| {
+            write(SiteFile {
+                path: path.to_string(),
+                text: text(),
+            })
+        })?;
+        let relations = ir.relations.par_iter().filter_map(|rel| {
+            let id = crate::manifest::relation_id(project, rel);
+            let node = manifest.nodes.get(id.as_str())?;
+            Some(SiteFile {
+                path: page_path(&id),
+                text: pages.relation(rel.id, node),
+            })
+        });
+        let written = relations
+            .map(|file| write(file).map(|()| 1))
+            .try_reduce(|| 0, |a, b| Ok(a + b))?;
+        reconciliations.par_iter().try_for_each(|node| {
+            write(SiteFile {
                 path: page_path(&node.unique_id),
                 text: pages.reconciliation(node),
-            });
-        }
-    }
-    files
+            })
+        })?;
+        let assets = assets
+            .iter()
+            .filter(|(path, _)| path.ends_with(".html"))
+            .count();
+        Ok(assets + written + reconciliations.len())
+    })
 }
 
 /// `nodes/model.shopco.fact_orders.html`
@@ -156,17 +144,47 @@ pub fn page_path(unique_id: &str) -> String {
 /// Text made safe to stand in HTML, as content or as an attribute's value.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
+    escape_into(&mut out, text);
+    out
+}
+
+/// [`escape`], written at the end of `out`.
+pub fn escape_into(out: &mut String, text: &str) {
+    // Runs without a special byte are copied whole (each special byte is
+    // ASCII, so the runs split the text at character boundaries).
+    let mut run = 0;
+    for (i, b) in text.bytes().enumerate() {
+        if matches!(b, b'&' | b'<' | b'>' | b'"' | b'\'') {
+            out.push_str(&text[run..i]);
+            out.push_str(entity(b));
+            run = i + 1;
         }
     }
-    out
+    out.push_str(&text[run..]);
+}
+
+/// Text made safe to stand as an element's content (not an attribute's
+/// value): `&`, `<` and `>` replaced, quotes kept as they are (SQL is
+/// full of them).
+fn escape_text_into(out: &mut String, text: &str) {
+    let mut run = 0;
+    for i in memchr::memchr3_iter(b'&', b'<', b'>', text.as_bytes()) {
+        out.push_str(&text[run..i]);
+        out.push_str(entity(text.as_bytes()[i]));
+        run = i + 1;
+    }
+    out.push_str(&text[run..]);
+}
+
+/// The entity of a byte [`escape`] replaces.
+fn entity(b: u8) -> &'static str {
+    match b {
+        b'&' => "&amp;",
+        b'<' => "&lt;",
+        b'>' => "&gt;",
+        b'"' => "&quot;",
+        _ => "&#39;",
+    }
 }
 
 /// A column's anchor on its relation's page.
@@ -367,66 +385,130 @@ fn search_index(manifest: &Manifest) -> String {
     )
 }
 
-/// Column lineage over the whole project: for each column (`node.column`),
-/// the columns it is computed from and those computed from it.
+/// Column lineage over the whole project: for each column, the columns
+/// it is computed from and those computed from it. A column is its index
+/// in `columns`, which is sorted: sorting indices sorts the columns.
 struct Lineage {
-    upstream: HashMap<String, Vec<String>>,
-    downstream: HashMap<String, Vec<String>>,
+    columns: Vec<ColumnRef>,
+    index: HashMap<ColumnRef, u32>,
+    upstream: Vec<Vec<u32>>,
+    downstream: Vec<Vec<u32>>,
 }
 
 impl Lineage {
     fn of(manifest: &Manifest) -> Lineage {
-        let mut upstream: HashMap<String, Vec<String>> = HashMap::new();
-        let mut downstream: HashMap<String, Vec<String>> = HashMap::new();
+        let this = |node: &Node, column: &crate::manifest::ColumnNode| ColumnRef {
+            node: node.unique_id.clone(),
+            column: column.name.clone(),
+        };
+        let mut columns: Vec<ColumnRef> = Vec::new();
         for node in manifest.nodes.values() {
-            for column in &node.columns {
-                let this = format!("{}.{}", node.unique_id, column.name);
+            for column in node.columns.iter().filter(|c| !c.from.is_empty()) {
+                columns.push(this(node, column));
+                columns.extend(column.from.iter().cloned());
+            }
+        }
+        columns.sort_unstable();
+        columns.dedup();
+        let index: HashMap<ColumnRef, u32> = columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.clone(), i as u32))
+            .collect();
+        let mut upstream = vec![Vec::new(); columns.len()];
+        let mut downstream = vec![Vec::new(); columns.len()];
+        for node in manifest.nodes.values() {
+            for column in node.columns.iter().filter(|c| !c.from.is_empty()) {
+                let to = index[&this(node, column)];
                 for from in &column.from {
-                    let from = format!("{}.{}", from.node, from.column);
-                    downstream
-                        .entry(from.clone())
-                        .or_default()
-                        .push(this.clone());
-                    upstream.entry(this.clone()).or_default().push(from);
+                    let from = index[from];
+                    upstream[to as usize].push(from);
+                    downstream[from as usize].push(to);
                 }
             }
         }
-        for list in downstream.values_mut() {
-            list.sort();
+        for list in &mut downstream {
+            list.sort_unstable();
             list.dedup();
         }
         Lineage {
+            columns,
+            index,
             upstream,
             downstream,
         }
     }
 
+    /// The columns of these indices.
+    fn named(&self, columns: impl IntoIterator<Item = u32>) -> impl Iterator<Item = &ColumnRef> {
+        columns.into_iter().map(|i| &self.columns[i as usize])
+    }
+
     /// Every column reachable from `start` through `edges`, sorted.
-    fn reach(edges: &HashMap<String, Vec<String>>, start: &str) -> BTreeSet<String> {
+    fn reach(edges: &[Vec<u32>], start: Option<u32>) -> BTreeSet<u32> {
         let mut seen = BTreeSet::new();
-        let mut stack = vec![start.to_string()];
+        let mut stack: Vec<u32> = start.map(|s| edges[s as usize].clone()).unwrap_or_default();
         while let Some(at) = stack.pop() {
-            for next in edges.get(&at).into_iter().flatten() {
-                if seen.insert(next.clone()) {
-                    stack.push(next.clone());
-                }
+            if seen.insert(at) {
+                stack.extend(&edges[at as usize]);
             }
         }
         seen
     }
 }
 
-/// A link to a column (`node.column`) from a node page.
-fn column_link(column: &str) -> String {
-    let (node, name) = column.rsplit_once('.').unwrap_or((column, ""));
-    let relation = node.splitn(3, '.').nth(2).unwrap_or(node);
-    format!(
-        "<a class=\"column\" href=\"{}.html#{}\">{}.{}</a>",
-        escape(node),
-        column_anchor(name),
-        escape(relation),
-        escape(name)
-    )
+/// The lineage of each column of a page, as the JSON `site.js` reads:
+/// `{"nodes": [unique id…], "columns": [[name, [computed from], [read by],
+/// [every upstream], [every downstream]]…]}`; each list is the index of a
+/// node in `nodes` followed by the names of its columns, then the next
+/// node's index…
+#[derive(Default, serde::Serialize)]
+struct ColumnLineage<'a> {
+    nodes: Vec<&'a str>,
+    #[serde(skip)]
+    index: HashMap<&'a str, usize>,
+    columns: Vec<(&'a str, [Vec<Named<'a>>; 4])>,
+}
+
+/// A node's index in [`ColumnLineage::nodes`], or a column's name.
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum Named<'a> {
+    Node(usize),
+    Column(&'a str),
+}
+
+impl<'a> ColumnLineage<'a> {
+    /// Columns, each run of one node's after that node's index.
+    fn list(&mut self, columns: impl Iterator<Item = &'a ColumnRef>) -> Vec<Named<'a>> {
+        let mut out = Vec::new();
+        let mut last: Option<&str> = None;
+        for c in columns {
+            let node: &'a str = &c.node;
+            if last != Some(node) {
+                let next = self.nodes.len();
+                let index = *self.index.entry(node).or_insert(next);
+                if index == next {
+                    self.nodes.push(node);
+                }
+                out.push(Named::Node(index));
+                last = Some(node);
+            }
+            out.push(Named::Column(&c.column));
+        }
+        out
+    }
+
+    /// The JSON, safe inside a `<script>` element: no `<` in it, so no
+    /// `</script>`.
+    fn write(&self, out: &mut String) {
+        let json = serde_json::to_string(self).unwrap_or_default();
+        if json.contains('<') {
+            out.push_str(&json.replace('<', "\\u003c"));
+        } else {
+            out.push_str(&json);
+        }
+    }
 }
 
 fn node_link(unique_id: &str, name: &str) -> String {
@@ -450,7 +532,7 @@ struct Pages<'a> {
     emitters: &'a [(Dialect, Emitter<'a>)],
 }
 
-impl Pages<'_> {
+impl<'a> Pages<'a> {
     fn relation(&self, id: RelId, node: &Node) -> String {
         let ir = self.ir;
         let rel = ir.relation(id);
@@ -546,12 +628,9 @@ impl Pages<'_> {
         self.tests(&mut out, node);
         self.neighbours(&mut out, id);
         self.sql(&mut out, id);
-        let source = self.db.snippet(rel.span);
-        let _ = writeln!(
-            out,
-            "<h2>Source</h2>\n<pre class=\"shop\">{}</pre>",
-            escape(source)
-        );
+        out.push_str("<h2>Source</h2>\n<pre class=\"shop\">");
+        escape_text_into(&mut out, self.db.snippet(rel.span));
+        out.push_str("</pre>\n");
         out.push_str(&foot("../", &["site.js"]));
         out
     }
@@ -586,46 +665,35 @@ impl Pages<'_> {
                 )
             );
         }
-        out.push_str("</tbody>\n</table>\n<h2>Column lineage</h2>\n");
+        // Each column's lineage is data that `site.js` makes into links
+        // (in a large project, most of a page): each relation named once,
+        // not in every link.
+        out.push_str(
+            "</tbody>\n</table>\n<h2>Column lineage</h2>\n<div id=\"column-lineage\"></div>\n",
+        );
+        let lineage = self.lineage;
+        let mut data = ColumnLineage::default();
         for c in &node.columns {
-            let this = format!("{}.{}", node.unique_id, c.name);
-            let links = |columns: &mut dyn Iterator<Item = &String>| -> String {
-                let links: Vec<String> = columns.map(|c| column_link(c)).collect();
-                if links.is_empty() {
-                    "<span class=\"muted\">none</span>".into()
-                } else {
-                    links.join(" ")
-                }
-            };
-            let direct_up = self
-                .lineage
-                .upstream
-                .get(&this)
-                .cloned()
-                .unwrap_or_default();
-            let direct_down = self
-                .lineage
-                .downstream
-                .get(&this)
-                .cloned()
-                .unwrap_or_default();
-            let all_up = Lineage::reach(&self.lineage.upstream, &this);
-            let all_down = Lineage::reach(&self.lineage.downstream, &this);
-            let _ = writeln!(
-                out,
-                "<section class=\"lineage\" id=\"lineage-{}\">\n<h3><code>{}</code></h3>\n<dl>\
-                 <dt>Computed from</dt><dd class=\"from\">{}</dd>\
-                 <dt>Every upstream column</dt><dd class=\"upstream\">{}</dd>\
-                 <dt>Read by</dt><dd class=\"read-by\">{}</dd>\
-                 <dt>Every downstream column</dt><dd class=\"downstream\">{}</dd></dl>\n</section>",
-                escape(&c.name),
-                escape(&c.name),
-                links(&mut direct_up.iter()),
-                links(&mut all_up.iter()),
-                links(&mut direct_down.iter()),
-                links(&mut all_down.iter()),
-            );
+            let this = lineage
+                .index
+                .get(&ColumnRef {
+                    node: node.unique_id.clone(),
+                    column: c.name.clone(),
+                })
+                .copied();
+            let direct =
+                |edges: &'a [Vec<u32>]| -> &'a [u32] { this.map_or(&[], |i| &edges[i as usize]) };
+            let lists = [
+                data.list(lineage.named(direct(&lineage.upstream).iter().copied())),
+                data.list(lineage.named(direct(&lineage.downstream).iter().copied())),
+                data.list(lineage.named(Lineage::reach(&lineage.upstream, this))),
+                data.list(lineage.named(Lineage::reach(&lineage.downstream, this))),
+            ];
+            data.columns.push((&c.name, lists));
         }
+        out.push_str("<script type=\"application/json\" id=\"column-lineage-data\">");
+        data.write(out);
+        out.push_str("</script>\n");
     }
 
     /// The tests on each column, by name: what the project declares and what
@@ -757,13 +825,14 @@ impl Pages<'_> {
         }
         out.push_str("</div>\n");
         for (i, (d, sql)) in written.iter().enumerate() {
-            let _ = writeln!(
+            let _ = write!(
                 out,
-                "<pre class=\"sql\" data-dialect=\"{}\"{}>{}</pre>",
+                "<pre class=\"sql\" data-dialect=\"{}\"{}>",
                 d.name(),
                 if i == 0 { "" } else { " hidden" },
-                escape(sql)
             );
+            escape_text_into(out, sql);
+            out.push_str("</pre>\n");
         }
     }
 

@@ -4,7 +4,7 @@
 
 use crate::common;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
 /// `shopc docs generate --project ROOT --out OUT`
@@ -118,6 +118,18 @@ fn the_index_lists_every_relation_and_every_link_leads_somewhere() {
             }
             followed.insert(href.clone());
         }
+        // And every column the lineage names is on its relation's page.
+        for (_, lists) in page_lineage(&html) {
+            for column in lists.values().flatten() {
+                let (node, name) = column.rsplit_once('.').unwrap();
+                let text = read(&site, &format!("nodes/{node}.html"));
+                assert!(
+                    text.contains(&format!("id=\"col-{name}\"")),
+                    "{page}: lineage names {column}, not on its page"
+                );
+                followed.insert(column.clone());
+            }
+        }
     }
     assert!(followed.len() > 100, "{}", followed.len());
 }
@@ -141,27 +153,30 @@ fn fact_orders_page_shows_grain_columns_settings_and_lineage() {
     ));
     // The lineage of revenue reaches the raw columns it is computed from,
     // through the ephemeral models between.
-    let lineage = &page[page.find("id=\"lineage-revenue\"").unwrap()..];
-    let lineage = &lineage[..lineage.find("</section>").unwrap()];
-    let upstream = &lineage[lineage.find("class=\"upstream\"").unwrap()..];
+    let revenue = column_lineage(&page, "revenue");
     for raw in ["quantity", "unit_price", "discount"] {
         assert!(
-            upstream.contains(&format!(
-                "href=\"source.shopco.raw.raw_order_items.html#col-{raw}\""
-            )),
-            "revenue ← raw_order_items.{raw}"
+            revenue["upstream"].contains(&format!("source.shopco.raw.raw_order_items.{raw}")),
+            "revenue ← raw_order_items.{raw}: {:?}",
+            revenue["upstream"]
         );
     }
     assert!(
-        upstream.contains("int_orders_items.revenue"),
+        revenue["upstream"].contains(&"model.shopco.int_orders_items.revenue".to_string()),
         "an ephemeral"
+    );
+    assert!(
+        !revenue["from"].is_empty()
+            && revenue["from"]
+                .iter()
+                .all(|c| revenue["upstream"].contains(c))
     );
     // And the other way: raw_order_items.discount is read, in the end, by
     // fact_orders.revenue.
     let raw = read(&site, "nodes/source.shopco.raw.raw_order_items.html");
-    let discount = &raw[raw.find("id=\"lineage-discount\"").unwrap()..];
-    let discount = &discount[..discount.find("</section>").unwrap()];
-    assert!(discount.contains("href=\"model.shopco.fact_orders.html#col-revenue\""));
+    let discount = column_lineage(&raw, "discount");
+    assert!(discount["downstream"].contains(&"model.shopco.fact_orders.revenue".to_string()));
+    assert!(discount["upstream"].is_empty() && discount["from"].is_empty());
     // The compiled SQL in the four dialects, DuckDB's shown first.
     for dialect in ["duckdb", "postgres", "snowflake", "bigquery"] {
         assert!(page.contains(&format!("<pre class=\"sql\" data-dialect=\"{dialect}\"")));
@@ -171,6 +186,53 @@ fn fact_orders_page_shows_grain_columns_settings_and_lineage() {
         page.contains("model.shopco.int_orders_customers.html"),
         "upstream"
     );
+}
+
+/// The lineage of every column on a relation's page (the data `site.js`
+/// makes into links), by column: each list (`from`, `read-by`,
+/// `upstream`, `downstream`) as `node.column` texts.
+fn page_lineage(page: &str) -> Vec<(String, HashMap<&'static str, Vec<String>>)> {
+    let start = "<script type=\"application/json\" id=\"column-lineage-data\">";
+    let Some(at) = page.find(start) else {
+        return Vec::new();
+    };
+    let json = &page[at + start.len()..];
+    let json = &json[..json.find("</script>").unwrap()];
+    let data: serde_json::Value = serde_json::from_str(json).unwrap();
+    let nodes = data["nodes"].as_array().unwrap();
+    let names = |list: &serde_json::Value| {
+        let mut node = "";
+        let mut out = Vec::new();
+        for item in list.as_array().unwrap() {
+            match item.as_u64() {
+                Some(i) => node = nodes[i as usize].as_str().unwrap(),
+                None => out.push(format!("{node}.{}", item.as_str().unwrap())),
+            }
+        }
+        out
+    };
+    data["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let lists = ["from", "read-by", "upstream", "downstream"]
+                .into_iter()
+                .zip(c[1].as_array().unwrap())
+                .map(|(kind, list)| (kind, names(list)))
+                .collect();
+            (c[0].as_str().unwrap().to_string(), lists)
+        })
+        .collect()
+}
+
+/// One column's lineage on its relation's page.
+fn column_lineage(page: &str, column: &str) -> HashMap<&'static str, Vec<String>> {
+    page_lineage(page)
+        .into_iter()
+        .find(|(name, _)| name == column)
+        .unwrap()
+        .1
 }
 
 #[test]
@@ -222,9 +284,12 @@ fn text_from_the_project_is_escaped_everywhere() {
     let all = pages.join("\n");
     assert!(all.contains("A &lt;b&gt;bold&lt;/b&gt; model."));
     assert!(all.contains("&lt;img src=x onerror=alert(2)&gt;"));
-    assert!(
-        all.contains("&#39;&lt;script&gt;&#39;"),
-        "in the SQL and the source"
+    // In the SQL and the source, which are an element's text: quotes stay
+    // (SQL is full of them), `<` and `>` do not.
+    assert_eq!(
+        all.matches("'&lt;script&gt;'").count(),
+        5,
+        "in the SQL of each of the four dialects and in the source"
     );
     for raw in ["<b>bold", "<img", "<script>alert", "'<script>'"] {
         assert!(!all.contains(raw), "{raw} unescaped");
@@ -303,7 +368,7 @@ fn serve_answers_on_localhost_keeps_to_its_folder_and_stops_on_ctrl_c() {
     assert!(status.contains("200"), "{status}");
     assert!(body.contains("<h1>shopco</h1>"));
     let (status, body) = get(&address, "/nodes/model.shopco.fact_orders.html");
-    assert!(status.contains("200") && body.contains("id=\"lineage-revenue\""));
+    assert!(status.contains("200") && body.contains("id=\"col-revenue\""));
     let (status, _) = get(&address, "/../../../etc/passwd");
     assert!(status.contains("404") || status.contains("400"), "{status}");
     let killed = std::process::Command::new("kill")

@@ -41,21 +41,34 @@ pub(super) fn generate(args: &RunArgs, out: Option<&std::path::Path>) -> ExitCod
         );
         return ExitCode::from(EXIT_USAGE);
     }
-    let files = crate::docs::site(
+    let made = ["", "assets", "nodes"]
+        .iter()
+        .try_for_each(|sub| std::fs::create_dir_all(dir.join(sub)));
+    if let Err(e) = made {
+        eprintln!("error: cannot write `{}`: {e}", dir.display());
+        return ExitCode::from(EXIT_USAGE);
+    }
+    // Each file written as it is made, on the thread that made it.
+    let written = crate::docs::site(
         &compilation.ir,
         &compilation.analysis,
         &loaded.db,
         &manifest,
         &config.name,
         catalog.as_ref(),
+        |file| {
+            let path = dir.join(&file.path);
+            std::fs::write(&path, file.text)
+                .map_err(|e| format!("cannot write `{}`: {e}", path.display()))
+        },
     );
-    if let Err(code) = write_files(
-        &dir,
-        files.iter().map(|f| (f.path.as_str(), f.text.as_str())),
-    ) {
-        return code;
-    }
-    let pages = files.iter().filter(|f| f.path.ends_with(".html")).count();
+    let pages = match written {
+        Ok(pages) => pages,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
     say!(
         "wrote the docs of {}: {pages} pages in {} (open {})",
         config.name,

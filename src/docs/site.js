@@ -55,3 +55,67 @@
     });
   }
 })();
+
+// Each column's lineage on a relation's page: links made from the page's
+// data (see `ColumnLineage` in src/docs.rs), a section a column.
+(function columnLineage() {
+  const data = document.getElementById("column-lineage-data");
+  const place = document.getElementById("column-lineage");
+  if (!data || !place) return;
+  const { nodes, columns } = JSON.parse(data.textContent);
+  const links = (list) => {
+    const dd = document.createElement("dd");
+    let node = null;
+    for (const item of list) {
+      if (typeof item === "number") {
+        node = nodes[item];
+        continue;
+      }
+      // Text, never markup: names come from the project.
+      const link = document.createElement("a");
+      link.className = "column";
+      link.href = node + ".html#col-" + item;
+      link.textContent = node.split(".").slice(2).join(".") + "." + item;
+      if (dd.childNodes.length > 0) dd.append(" ");
+      dd.append(link);
+    }
+    if (dd.childNodes.length === 0) {
+      const none = document.createElement("span");
+      none.className = "muted";
+      none.textContent = "none";
+      dd.append(none);
+    }
+    return dd;
+  };
+  const kinds = [
+    ["from", "Computed from"],
+    ["read-by", "Read by"],
+    ["upstream", "Every upstream column"],
+    ["downstream", "Every downstream column"],
+  ];
+  for (const [column, lists] of columns) {
+    const section = document.createElement("section");
+    section.className = "lineage";
+    section.id = "lineage-" + column;
+    const title = document.createElement("h3");
+    const code = document.createElement("code");
+    code.textContent = column;
+    title.append(code);
+    const dl = document.createElement("dl");
+    // In reading order: what it comes from, then what reads it.
+    for (const k of [0, 2, 1, 3]) {
+      const dt = document.createElement("dt");
+      dt.textContent = kinds[k][1];
+      const dd = links(lists[k]);
+      dd.className = kinds[k][0];
+      dl.append(dt, dd);
+    }
+    section.append(title, dl);
+    place.append(section);
+  }
+  // A link to a column's lineage finds it now that it is there.
+  if (window.location.hash) {
+    const target = document.getElementById(window.location.hash.slice(1));
+    if (target) target.scrollIntoView();
+  }
+})();
