@@ -48,24 +48,44 @@ pub(super) fn generate(args: &RunArgs, out: Option<&std::path::Path>) -> ExitCod
         eprintln!("error: cannot write `{}`: {e}", dir.display());
         return ExitCode::from(EXIT_USAGE);
     }
-    // Each file written as it is made, on the thread that made it.
-    let written = crate::docs::site(
+    // Pages are made on every core and written as they are made, by one
+    // thread: files made in one folder from several threads wait on its
+    // lock (twice the time on ext4).
+    let (made, files) = std::sync::mpsc::sync_channel::<crate::docs::SiteFile>(256);
+    let writer = std::thread::spawn({
+        let dir = dir.clone();
+        move || {
+            for file in files {
+                let path = dir.join(&file.path);
+                if let Err(e) = std::fs::write(&path, file.text) {
+                    return Err(format!("cannot write `{}`: {e}", path.display()));
+                }
+            }
+            Ok(())
+        }
+    });
+    let pages = crate::docs::site(
         &compilation.ir,
         &compilation.analysis,
         &loaded.db,
         &manifest,
         &config.name,
         catalog.as_ref(),
-        |file| {
-            let path = dir.join(&file.path);
-            std::fs::write(&path, file.text)
-                .map_err(|e| format!("cannot write `{}`: {e}", path.display()))
-        },
+        |file| made.send(file),
     );
-    let pages = match written {
-        Ok(pages) => pages,
-        Err(message) => {
+    drop(made);
+    // The writer's error first: a page not sent is one it stopped taking.
+    let written = writer
+        .join()
+        .unwrap_or_else(|_| Err("the thread writing the pages stopped".into()));
+    let pages = match (written, pages) {
+        (Ok(()), Ok(pages)) => pages,
+        (Err(message), _) => {
             eprintln!("error: {message}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+        (Ok(()), Err(_)) => {
+            eprintln!("error: the pages of the site were not all written");
             return ExitCode::from(EXIT_USAGE);
         }
     };
