@@ -403,9 +403,10 @@ pub fn build(
         additivity: &analysis.additivities,
         nullability: &analysis.nullability,
     };
-    // In three waves, each relation's node built on its own (in parallel
-    // where nothing it folds in is still to come): the ephemeral models in
-    // build order (their readers fold their meaning in), then the sources
+    // In waves, each relation's node built on its own, in parallel within
+    // a wave (nothing it folds in is still to come): the ephemeral models
+    // by depth (their readers fold their meaning in: those that read no
+    // ephemeral first, then those that read only those…), then the sources
     // and the other models, then the snapshots (which fold in the meaning
     // of what they record).
     let ephemeral = |id: &RelId| {
@@ -413,22 +414,38 @@ pub fn build(
             RelationKind::Model(m) if m.materialized == Materialized::Ephemeral)
     };
     let snapshot = |id: &RelId| matches!(ir.relation(*id).kind, RelationKind::Snapshot(_));
+    let mut depth = vec![0usize; ir.relations.len()];
+    let mut waves: Vec<Vec<RelId>> = Vec::new();
     for &id in ir.order.iter().filter(|id| ephemeral(id)) {
-        let (node, meaning) = builder.relation(id);
-        builder.add(id, node, meaning);
+        let d = ir
+            .relation(id)
+            .deps
+            .iter()
+            .filter(|dep| ephemeral(dep))
+            .map(|dep| depth[dep.index()] + 1)
+            .max()
+            .unwrap_or(0);
+        depth[id.index()] = d;
+        if waves.len() <= d {
+            waves.resize_with(d + 1, Vec::new);
+        }
+        waves[d].push(id);
     }
-    let others: Vec<RelId> = ir
-        .order
-        .iter()
-        .copied()
-        .filter(|id| !ephemeral(id) && !snapshot(id))
-        .collect();
-    let built: Vec<(Node, Digest)> = {
-        let builder = &builder;
-        crate::in_pool(|| others.par_iter().map(|&id| builder.relation(id)).collect())
-    };
-    for (&id, (node, meaning)) in others.iter().zip(built) {
-        builder.add(id, node, meaning);
+    waves.push(
+        ir.order
+            .iter()
+            .copied()
+            .filter(|id| !ephemeral(id) && !snapshot(id))
+            .collect(),
+    );
+    for wave in waves {
+        let built: Vec<(Node, Digest)> = {
+            let builder = &builder;
+            crate::in_pool(|| wave.par_iter().map(|&id| builder.relation(id)).collect())
+        };
+        for (&id, (node, meaning)) in wave.iter().zip(built) {
+            builder.add(id, node, meaning);
+        }
     }
     for &id in ir.order.iter().filter(|id| snapshot(id)) {
         let (node, meaning) = builder.relation(id);
