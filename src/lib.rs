@@ -34,13 +34,13 @@ use config::ProjectConfig;
 use ir::Ir;
 use problem::Problem;
 use span::{FileId, SourceDb};
-use syntax::ast;
 
-/// The result of compiling a project up to the checked IR.
+/// The result of compiling a project up to the checked IR. (The ASTs are
+/// dropped once lowered: the IR is what every phase after reads, and their
+/// memory is what the checker and the manifest allocate next. `shopc debug
+/// ast` parses again.)
 #[derive(Debug)]
 pub struct Compilation {
-    /// The AST of each `.shop` file, in the order given.
-    pub files: Vec<(FileId, ast::File)>,
     pub ir: Ir,
     /// What the checker derived: grains, additivity, nullability.
     pub analysis: check::Analysis,
@@ -117,11 +117,12 @@ fn compile_here(db: &SourceDb, config: &ProjectConfig, files: &[FileId]) -> Comp
     }
     let (ir, lower_problems) = ir::lower(db, config, &asts, &broken);
     problems.extend(lower_problems);
+    // Freed on every core, and reused by what comes next.
+    asts.into_par_iter().for_each(drop);
     let analysis = check::analyze(&ir);
     problems.extend(check::check_with(&ir, &analysis));
     sort_problems(&mut problems);
     Compilation {
-        files: asts,
         ir,
         analysis,
         problems,

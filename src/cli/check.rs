@@ -231,18 +231,22 @@ pub(super) fn debug(stage: DebugStage) -> ExitCode {
     let config = &config;
     let compilation = crate::compile(&loaded.db, config, &loaded.shop_files);
     if let DebugStage::Ast { .. } = stage {
-        let item = compilation
-            .files
+        // The compilation keeps no AST: parse again.
+        let files: Vec<crate::syntax::ast::File> = loaded
+            .shop_files
             .iter()
-            .flat_map(|(_, f)| &f.items)
+            .map(|&file| crate::syntax::parse_file(file, loaded.db.text(file)).file)
+            .collect();
+        let item = files
+            .iter()
+            .flat_map(|f| &f.items)
             .find(|item| item_matches(item, name));
         match item {
             Some(item) => say!("{item:#?}"),
             None => {
-                let names: Vec<String> = compilation
-                    .files
+                let names: Vec<String> = files
                     .iter()
-                    .flat_map(|(_, f)| &f.items)
+                    .flat_map(|f| &f.items)
                     .map(|i| i.name().name.clone())
                     .collect();
                 return not_found(name, names.iter().map(String::as_str));
