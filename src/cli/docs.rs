@@ -41,10 +41,10 @@ pub(super) fn generate(args: &RunArgs, out: Option<&std::path::Path>) -> ExitCod
         );
         return ExitCode::from(EXIT_USAGE);
     }
-    let made = ["", "assets", "nodes"]
+    let folders = ["", "assets", "nodes"]
         .iter()
         .try_for_each(|sub| std::fs::create_dir_all(dir.join(sub)));
-    if let Err(e) = made {
+    if let Err(e) = folders {
         eprintln!("error: cannot write `{}`: {e}", dir.display());
         return ExitCode::from(EXIT_USAGE);
     }
