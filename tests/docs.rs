@@ -297,6 +297,22 @@ fn text_from_the_project_is_escaped_everywhere() {
 }
 
 #[test]
+fn a_site_written_over_an_older_one_keeps_no_page_of_a_removed_relation() {
+    let (temp, root) = common::shopco_copy(&["target"]);
+    let out = temp.path().join("site");
+    let stale = out.join("nodes/model.shopco.removed_since.html");
+    let notes = out.join("nodes/notes.txt");
+    std::fs::create_dir_all(out.join("nodes")).unwrap();
+    std::fs::write(&stale, "<p>an older site's page</p>").unwrap();
+    std::fs::write(&notes, "not the site's").unwrap();
+    let run = generate(&root, &out);
+    assert_eq!(run.status.code(), Some(0), "{}", common::stderr(&run));
+    assert!(!stale.exists(), "the page of a relation that is gone");
+    assert!(notes.exists(), "what is not a page is left alone");
+    assert!(out.join("nodes/model.shopco.fact_orders.html").exists());
+}
+
+#[test]
 fn an_output_folder_that_is_a_file_is_a_usage_error() {
     let (temp, root) = common::shopco_copy(&["target"]);
     let file = temp.path().join("taken");

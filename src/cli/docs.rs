@@ -55,12 +55,15 @@ pub(super) fn generate(args: &RunArgs, out: Option<&std::path::Path>) -> ExitCod
     let writer = std::thread::spawn({
         let dir = dir.clone();
         move || {
+            let mut written = std::collections::HashSet::new();
             for file in files {
                 let path = dir.join(&file.path);
                 if let Err(e) = std::fs::write(&path, file.text) {
                     return Err(format!("cannot write `{}`: {e}", path.display()));
                 }
+                written.insert(path);
             }
+            remove_stale_pages(&dir.join("nodes"), &written);
             Ok(())
         }
     });
@@ -96,6 +99,30 @@ pub(super) fn generate(args: &RunArgs, out: Option<&std::path::Path>) -> ExitCod
         dir.join("index.html").display()
     );
     ExitCode::SUCCESS
+}
+
+/// Removes the pages of `nodes/` this generation did not write: those of
+/// relations since removed or renamed (a site written over an older one
+/// would still have them, found by their links' old targets). Only
+/// `.html` files: anything else there is not the site's.
+fn remove_stale_pages(
+    nodes: &std::path::Path,
+    written: &std::collections::HashSet<std::path::PathBuf>,
+) {
+    let Ok(entries) = std::fs::read_dir(nodes) else {
+        return;
+    };
+    for path in entries.flatten().map(|entry| entry.path()) {
+        if path.extension().is_some_and(|e| e == "html")
+            && !written.contains(&path)
+            && let Err(e) = std::fs::remove_file(&path)
+        {
+            eprintln!(
+                "warning: cannot remove the stale page `{}`: {e}",
+                path.display()
+            );
+        }
+    }
 }
 
 /// Each built relation's row count and size, from the target's warehouse.
