@@ -144,12 +144,6 @@ pub fn page_path(unique_id: &str) -> String {
 /// Text made safe to stand in HTML, as content or as an attribute's value.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    escape_into(&mut out, text);
-    out
-}
-
-/// [`escape`], written at the end of `out`.
-pub fn escape_into(out: &mut String, text: &str) {
     // Runs without a special byte are copied whole (each special byte is
     // ASCII, so the runs split the text at character boundaries).
     let mut run = 0;
@@ -161,6 +155,7 @@ pub fn escape_into(out: &mut String, text: &str) {
         }
     }
     out.push_str(&text[run..]);
+    out
 }
 
 /// Text made safe to stand as an element's content (not an attribute's

@@ -167,19 +167,24 @@ fn a_proof_resting_on_a_failed_test_is_not_taken() {
     assert_eq!(line(&log, "grain_unique_sales_clean").0, "SKIP", "{log}");
 }
 
-#[test]
-fn an_incremental_models_grain_is_always_tested() {
-    let models = "model appended {\n  materialized = { incremental = { unique_key = \"id\" } }\n  \
-        grain = [id]\n  from raw.sales s\n  columns { id = s.id, amount = s.amount }\n}\n";
-    let (compilation, _db) = common::compile(SOURCES, models);
+/// The DuckDB tests of `model`, in a project of these sources and models
+/// that compiles without a problem.
+fn tests_of(sources: &str, models: &str, model: &str) -> Vec<shopc::emit::TestSql> {
+    let (compilation, _db) = common::compile(sources, models);
     assert!(
         compilation.problems.is_empty(),
         "{:?}",
         compilation.problems
     );
     let ir = &compilation.ir;
-    let id = ir.by_name["appended"];
-    let tests = shopc::emit::Emitter::new(ir, shopc::emit::Dialect::DuckDb).tests(id);
+    shopc::emit::Emitter::new(ir, shopc::emit::Dialect::DuckDb).tests(ir.by_name[model])
+}
+
+#[test]
+fn an_incremental_models_grain_is_always_tested() {
+    let models = "model appended {\n  materialized = { incremental = { unique_key = \"id\" } }\n  \
+        grain = [id]\n  from raw.sales s\n  columns { id = s.id, amount = s.amount }\n}\n";
+    let tests = tests_of(SOURCES, models, "appended");
     let names: Vec<(&str, bool)> = tests
         .iter()
         .map(|t| (t.name.as_str(), t.proven.is_some()))
@@ -254,15 +259,7 @@ fn a_grain_through_a_to_many_join_is_proven_by_both_keys() {
         table l { expect_key = [order_id, line]  columns { order_id: integer, line: integer } }\n}\n";
     let models = "model lines {\n  grain = [order_id, line]\n  from raw.o o\n  \
         join raw.l l on l.order_id = o.id\n  columns { order_id = o.id, line = l.line }\n}\n";
-    let (compilation, _db) = common::compile(sources, models);
-    assert!(
-        compilation.problems.is_empty(),
-        "{:?}",
-        compilation.problems
-    );
-    let ir = &compilation.ir;
-    let tests =
-        shopc::emit::Emitter::new(ir, shopc::emit::Dialect::DuckDb).tests(ir.by_name["lines"]);
+    let tests = tests_of(sources, models, "lines");
     assert_eq!(
         tests[0].proven.as_deref(),
         Some("unique on o.id, l.line, the keys of what it joins")

@@ -176,15 +176,17 @@ impl<'a> Emitter<'a> {
             shared_test_names: std::sync::OnceLock::new(),
             scratch: crate::ir::SCRATCH_SUFFIX.to_string(),
             reads: std::collections::HashMap::new(),
-            ctes: Self::no_ctes(ir),
+            ctes: (0..ir.relations.len())
+                .map(|_| std::sync::OnceLock::new())
+                .collect(),
         }
     }
 
-    /// The CTE bodies, none made yet (again after what they read changed).
-    fn no_ctes(ir: &Ir) -> Vec<std::sync::OnceLock<String>> {
-        (0..ir.relations.len())
-            .map(|_| std::sync::OnceLock::new())
-            .collect()
+    /// Forgets the CTE bodies made so far: what they read has changed.
+    fn forget_ctes(&mut self) {
+        for cte in &mut self.ctes {
+            cte.take();
+        }
     }
 
     /// The emitter that reads these relations from these names instead of
@@ -192,7 +194,7 @@ impl<'a> Emitter<'a> {
     /// schemas). What it builds keeps its own name.
     pub fn reading(mut self, reads: std::collections::HashMap<RelId, PhysicalName>) -> Self {
         self.reads = reads;
-        self.ctes = Self::no_ctes(self.ir);
+        self.forget_ctes();
         self
     }
 
@@ -234,7 +236,7 @@ impl<'a> Emitter<'a> {
     /// `run` is [`crate::ir::RUN_ID_DIGITS`] hex digits.
     pub fn for_run(mut self, run: &str) -> Self {
         self.scratch = format!("{}_{run}", crate::ir::SCRATCH_SUFFIX);
-        self.ctes = Self::no_ctes(self.ir);
+        self.forget_ctes();
         self
     }
 
