@@ -138,7 +138,13 @@ pub fn load(dir: &Path) -> Result<LoadedProject, LoadError> {
     })
 }
 
-fn load_shop_file(db: &mut SourceDb, path: &Path, problems: &mut Vec<Problem>) -> Option<FileId> {
+/// Reads one `.shop` file into `db`: `None`, and a problem, when it is too
+/// large, unreadable or not UTF-8.
+pub fn load_shop_file(
+    db: &mut SourceDb,
+    path: &Path,
+    problems: &mut Vec<Problem>,
+) -> Option<FileId> {
     let display = path.display().to_string();
     match read_file(path, MAX_FILE_BYTES) {
         Ok(bytes) => {

@@ -17,6 +17,7 @@ mod emit;
 mod engine;
 mod environments;
 mod faults;
+mod format;
 mod freshness;
 mod functions;
 mod grain;

@@ -47,7 +47,7 @@ fn first_difference(fast: &ast::File, pest: &ast::File) -> String {
 }
 
 /// Every `.shop` file in the repository, and the fuzzer's findings.
-fn repository_files() -> Vec<(String, String)> {
+pub(crate) fn repository_files() -> Vec<(String, String)> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut files = Vec::new();
     for dir in ["shopco_models", "examples", "tests", "editors"] {
@@ -168,7 +168,7 @@ const INSERTS: &[&str] = &[
 
 /// `text` with one random change: a run of characters deleted, a token
 /// inserted, or a run of characters repeated.
-fn mutate(text: &str, rng: &mut Rng) -> String {
+pub(crate) fn mutate(text: &str, rng: &mut Rng) -> String {
     let boundaries: Vec<usize> = text
         .char_indices()
         .map(|(i, _)| i)

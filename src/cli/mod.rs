@@ -237,6 +237,31 @@ pub enum Command {
         /// A code such as R001, or a rule name such as unknown-relation
         code: Option<String>,
     },
+    /// Rewrite `.shop` files in their one canonical layout
+    ///
+    /// Every token is kept as written, and every comment where it was;
+    /// only the space between tokens changes. A file that does not parse
+    /// is reported and left as it is.
+    #[command(
+        after_help = "Exit status: 0 when done (or, with --check, when every file is \
+                      formatted), 1 when a file would be reformatted (--check) or does not \
+                      parse, 2 on usage or IO errors."
+    )]
+    Fmt {
+        /// Change nothing: list the files that are not formatted, and exit
+        /// with 1 if there are any
+        #[arg(long)]
+        check: bool,
+        /// Files and folders to format (default: the project's model files);
+        /// `-` formats standard input to standard output
+        #[arg(value_name = "PATHS")]
+        paths: Vec<PathBuf>,
+        /// The project folder (holding shop.toml), when no PATHS are given
+        #[arg(long, default_value = ".", value_name = "DIR")]
+        project: PathBuf,
+        #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+        color: ColorChoice,
+    },
     /// Show what the compiler understood at one stage
     Debug {
         #[command(subcommand)]
@@ -629,6 +654,7 @@ mod diff;
 mod docs;
 mod emit;
 mod env;
+mod fmt;
 mod freshness;
 mod prepare;
 mod warehouse;
@@ -857,6 +883,17 @@ fn dispatch(cli: Cli) -> ExitCode {
             color.color,
         ),
         Command::Explain { code } => explain(code.as_deref()),
+        Command::Fmt {
+            check,
+            paths,
+            project,
+            color,
+        } => fmt::fmt(&fmt::FmtArgs {
+            check,
+            paths,
+            project,
+            color,
+        }),
         Command::Debug { stage } => debug(stage),
     }
 }

@@ -12,9 +12,13 @@ pub mod ast;
 mod climb;
 mod depth;
 mod fast;
+mod format;
 mod lower;
 
 pub use depth::MAX_DEPTH;
+#[doc(hidden)]
+pub use format::{Space, comments, spaces};
+pub use format::{WIDTH as FORMAT_WIDTH, format};
 
 use pest::Parser;
 use pest::error::InputLocation;
