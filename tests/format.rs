@@ -275,7 +275,10 @@ fn deep_and_long_expressions_format() {
             " + 1 * 2".repeat(100_000)
         );
         let formatted = format(FileId(0), &chain).expect("a long chain formats");
-        assert!(formatted.lines().all(|l| l.len() <= 100), "a line past the width");
+        assert!(
+            formatted.lines().all(|l| l.len() <= 100),
+            "a line past the width"
+        );
     });
 }
 
