@@ -10,7 +10,9 @@ pub mod emit;
 pub mod environment;
 #[cfg(feature = "warehouses")]
 pub mod freshness;
+pub mod ide;
 pub mod ir;
+pub mod lsp;
 pub mod manifest;
 #[cfg(feature = "warehouses")]
 pub mod notify;

@@ -26,6 +26,7 @@ mod hostile;
 mod incremental;
 mod jaffle;
 mod language;
+mod lsp;
 mod notifications;
 mod parser;
 mod postgres;

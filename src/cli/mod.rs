@@ -262,6 +262,13 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
         color: ColorChoice,
     },
+    /// Serve the Language Server Protocol on standard input and output
+    ///
+    /// For editors: diagnostics for the whole project as files are opened
+    /// and changed, hover, go to definition, references, symbols,
+    /// completion and formatting (see editors/README.md). The project is
+    /// the folder with a shop.toml at or above the editor's workspace.
+    Lsp,
     /// Show what the compiler understood at one stage
     Debug {
         #[command(subcommand)]
@@ -894,6 +901,13 @@ fn dispatch(cli: Cli) -> ExitCode {
             project,
             color,
         }),
+        Command::Lsp => match crate::lsp::serve() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: shopc lsp: {e}");
+                ExitCode::from(EXIT_USAGE)
+            }
+        },
         Command::Debug { stage } => debug(stage),
     }
 }

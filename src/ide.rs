@@ -1,0 +1,279 @@
+//! What an editor asks of a compiled project (`shopc lsp`): which relation
+//! or column is at a position, where it is defined and read, what to say
+//! about it on hover, and the symbols of a file. Pure: it reads the IR and
+//! the checker's analysis, and speaks in [`Span`]s; the server turns them
+//! into the protocol's lines and characters.
+
+use crate::check::Analysis;
+use crate::check::additivity::Additivity;
+use crate::ir::{ColumnId, Expr, ExprKind, Ir, Materialized, RelId, RelationKind, Role};
+use crate::span::{FileId, Span};
+
+/// A name an editor can point at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Symbol {
+    Relation(RelId),
+    Column(ColumnId),
+}
+
+/// Every place a relation or column is named, definitions included.
+#[derive(Debug, Default)]
+pub struct Index {
+    /// Sorted by file and start.
+    occurrences: Vec<Occurrence>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Occurrence {
+    pub span: Span,
+    pub symbol: Symbol,
+    pub definition: bool,
+}
+
+impl Index {
+    pub fn new(ir: &Ir) -> Index {
+        let mut occurrences = Vec::new();
+        let mut named = |span: Span, symbol: Symbol, definition: bool| {
+            if span.end > span.start {
+                occurrences.push(Occurrence {
+                    span,
+                    symbol,
+                    definition,
+                });
+            }
+        };
+        for (index, rel) in ir.relations.iter().enumerate() {
+            let id = RelId(index as u32);
+            if matches!(rel.kind, RelationKind::Series(_)) {
+                continue;
+            }
+            named(rel.name_span, Symbol::Relation(id), true);
+            for &column in rel.columns.values() {
+                named(ir.column(column).span, Symbol::Column(column), true);
+            }
+            let RelationKind::Model(model) = &rel.kind else {
+                continue;
+            };
+            let scans = model.query.scans.iter();
+            let branches = model.union.iter().flat_map(|u| u.branches.iter());
+            for scan in scans.chain(branches) {
+                if !matches!(ir.relation(scan.relation).kind, RelationKind::Series(_)) {
+                    named(scan.span, Symbol::Relation(scan.relation), false);
+                }
+            }
+            let mut read = |e: &Expr| {
+                if let ExprKind::Column { column, .. } = e.kind {
+                    named(e.span, Symbol::Column(column), false);
+                }
+            };
+            model.query.walk_clauses(&mut read);
+            for &column in rel.columns.values() {
+                if let Some(expr) = &ir.column(column).expr {
+                    expr.walk(&mut read);
+                }
+            }
+            for (column, span) in model.grain.iter().flatten() {
+                named(*span, Symbol::Column(*column), false);
+            }
+        }
+        occurrences.sort_by_key(|o| (o.span.file, o.span.start, std::cmp::Reverse(o.span.end)));
+        Index { occurrences }
+    }
+
+    /// The innermost name at `offset` of `file`.
+    pub fn at(&self, file: FileId, offset: usize) -> Option<Occurrence> {
+        let offset = offset as u32;
+        let first = self
+            .occurrences
+            .partition_point(|o| (o.span.file, o.span.start) < (file, 0));
+        self.occurrences[first..]
+            .iter()
+            .take_while(|o| o.span.file == file && o.span.start <= offset)
+            .filter(|o| offset <= o.span.end)
+            .min_by_key(|o| o.span.end - o.span.start)
+            .copied()
+    }
+
+    /// Where `symbol` is defined.
+    pub fn definition(&self, ir: &Ir, symbol: Symbol) -> Span {
+        match symbol {
+            Symbol::Relation(id) => ir.relation(id).name_span,
+            Symbol::Column(id) => ir.column(id).span,
+        }
+    }
+
+    /// Every place `symbol` is named, its definition first.
+    pub fn references(&self, symbol: Symbol) -> Vec<Span> {
+        let mut found: Vec<&Occurrence> = self
+            .occurrences
+            .iter()
+            .filter(|o| o.symbol == symbol)
+            .collect();
+        found.sort_by_key(|o| !o.definition);
+        found.into_iter().map(|o| o.span).collect()
+    }
+}
+
+/// What an editor shows on hover, in Markdown.
+pub fn hover(ir: &Ir, analysis: &Analysis, symbol: Symbol) -> String {
+    match symbol {
+        Symbol::Relation(id) => relation_hover(ir, analysis, id),
+        Symbol::Column(id) => column_hover(ir, analysis, id),
+    }
+}
+
+fn relation_hover(ir: &Ir, analysis: &Analysis, id: RelId) -> String {
+    let rel = ir.relation(id);
+    let mut out = format!("**{}** `{}`", rel.kind_word(), rel.name);
+    if let RelationKind::Model(model) = &rel.kind {
+        let materialized = match &model.materialized {
+            Materialized::View => "view",
+            Materialized::Table => "table",
+            Materialized::Ephemeral => "ephemeral",
+            Materialized::Incremental(_) => "incremental",
+        };
+        out.push_str(&format!(" · materialized as {materialized}"));
+        if let Some(layer) = &model.layer {
+            out.push_str(&format!(" · layer {layer}"));
+        }
+    }
+    out.push_str("\n\n");
+    if let Some(doc) = &rel.doc {
+        out.push_str(doc);
+        out.push_str("\n\n");
+    }
+    let why = crate::check::grain::explain(ir, &analysis.grains, id);
+    out.push_str("```text\n");
+    out.push_str(why.trim_end());
+    out.push_str("\n```\n");
+    out
+}
+
+fn column_hover(ir: &Ir, analysis: &Analysis, id: ColumnId) -> String {
+    let column = ir.column(id);
+    let rel = ir.relation(column.relation);
+    let role = match column.role {
+        Role::Source => "column",
+        Role::Column => "column",
+        Role::Dimension => "dimension",
+        Role::Measure => "measure",
+        Role::Meta => "column (added by shopc)",
+    };
+    let nullable = if analysis.nullability.never_null(id) {
+        "never NULL"
+    } else {
+        "may be NULL"
+    };
+    let additivity = match analysis.additivities.of(id) {
+        Additivity::Additive => "additive".to_string(),
+        Additivity::Semi { dimension } => {
+            format!("semi-additive (not across `{}`)", ir.column(dimension).name)
+        }
+        Additivity::NonAdditive { reason } => format!("non-additive ({reason})"),
+    };
+    let mut out = format!(
+        "**{role}** `{}.{}`: `{}`, {nullable}",
+        rel.name, column.name, column.ty
+    );
+    if column.role == Role::Measure {
+        out.push_str(&format!(", {additivity}"));
+    }
+    out.push_str("\n\n");
+    if let Some(doc) = &column.doc {
+        out.push_str(doc);
+        out.push('\n');
+    }
+    out
+}
+
+/// A top-level item of a file, with its members, for the editor's outline.
+#[derive(Debug)]
+pub struct FileSymbol {
+    pub name: String,
+    pub kind: SymbolKind,
+    /// The whole item.
+    pub span: Span,
+    /// Its name.
+    pub name_span: Span,
+    pub children: Vec<FileSymbol>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SymbolKind {
+    Source,
+    Table,
+    Model,
+    Snapshot,
+    Column,
+    Function,
+    Test,
+}
+
+/// The relations, columns, functions and unit tests declared in `file`, in
+/// the order written.
+pub fn file_symbols(ir: &Ir, file: FileId) -> Vec<FileSymbol> {
+    let mut out = Vec::new();
+    for rel in &ir.relations {
+        if rel.span.file != file || matches!(rel.kind, RelationKind::Series(_)) {
+            continue;
+        }
+        let kind = match rel.kind {
+            RelationKind::Table(_) => SymbolKind::Table,
+            RelationKind::Model(_) => SymbolKind::Model,
+            _ => SymbolKind::Snapshot,
+        };
+        let children = rel
+            .columns
+            .values()
+            .map(|&c| ir.column(c))
+            .filter(|c| c.span.file == file && c.span.end > c.span.start)
+            .map(|c| FileSymbol {
+                name: c.name.clone(),
+                kind: SymbolKind::Column,
+                span: c.span,
+                name_span: c.span,
+                children: Vec::new(),
+            })
+            .collect();
+        out.push(FileSymbol {
+            name: rel.name.clone(),
+            kind,
+            span: rel.span,
+            name_span: rel.name_span,
+            children,
+        });
+    }
+    for function in ir.functions.iter().filter(|f| f.span.file == file) {
+        out.push(FileSymbol {
+            name: function.name.clone(),
+            kind: SymbolKind::Function,
+            span: function.span,
+            name_span: function.name_span,
+            children: Vec::new(),
+        });
+    }
+    for test in ir.unit_tests.iter().filter(|t| t.span.file == file) {
+        out.push(FileSymbol {
+            name: test.name.clone(),
+            kind: SymbolKind::Test,
+            span: test.span,
+            name_span: test.span,
+            children: Vec::new(),
+        });
+    }
+    out.sort_by_key(|s| s.span.start);
+    out
+}
+
+/// Relations whose name starts with `prefix`, for completion after `from`
+/// or `join`.
+pub fn relations_named<'a>(ir: &'a Ir, prefix: &'a str) -> impl Iterator<Item = RelId> + 'a {
+    let mut ids: Vec<RelId> = ir
+        .by_name
+        .iter()
+        .filter(|(name, _)| name.starts_with(prefix))
+        .map(|(_, &id)| id)
+        .collect();
+    ids.sort_by(|a, b| ir.relation(*a).name.cmp(&ir.relation(*b).name));
+    ids.into_iter()
+}

@@ -1,0 +1,727 @@
+//! `shopc lsp`: the checker inside the editor, over the Language Server
+//! Protocol on standard input and output (`lsp-server`, `lsp-types`).
+//!
+//! The server holds the project's `.shop` texts (the disk's, and over them
+//! the editor's for open files), compiles the whole project after every
+//! change and publishes each file's diagnostics, the same `Diagnostic`s the
+//! command line renders. Hover, definitions, references and symbols come
+//! from [`crate::ide`] over the last compilation; formatting is
+//! [`crate::syntax::format`]. A request the server cannot answer gets an
+//! error response, never a panic: each message is handled under
+//! `catch_unwind`, and a position outside a file answers nothing.
+#![allow(clippy::disallowed_methods)]
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use lsp_server::{Connection, ErrorCode, Message, Notification, Request, Response};
+use lsp_types as lsp;
+use lsp_types::notification::Notification as _;
+use lsp_types::request::Request as _;
+
+use crate::config::ProjectConfig;
+use crate::diagnostic::Severity;
+use crate::ide::{self, Index, SymbolKind};
+use crate::problem::Problem;
+use crate::span::{FileId, SourceDb, Span};
+
+/// Serves one client on standard input and output until it says `exit` or
+/// closes the stream. Errors are the transport's.
+pub fn serve() -> Result<(), String> {
+    let (connection, io_threads) = Connection::stdio();
+    let result = serve_on(&connection);
+    drop(connection);
+    // The writer thread ends when the connection is dropped; the reader's
+    // end is that of standard input.
+    io_threads.join().map_err(|e| e.to_string())?;
+    result
+}
+
+/// The server on any connection (tests use an in-memory one).
+pub fn serve_on(connection: &Connection) -> Result<(), String> {
+    let capabilities = serde_json::to_value(capabilities()).map_err(|e| e.to_string())?;
+    let params = connection
+        .initialize(capabilities)
+        .map_err(|e| e.to_string())?;
+    let params: lsp::InitializeParams = serde_json::from_value(params).unwrap_or_default();
+    let mut server = Server::new(connection, root_of(&params));
+    server.reload();
+    server.publish();
+    while let Ok(message) = connection.receiver.recv() {
+        match message {
+            Message::Request(request) => {
+                if connection
+                    .handle_shutdown(&request)
+                    .map_err(|e| e.to_string())?
+                {
+                    return Ok(());
+                }
+                let id = request.id.clone();
+                let method = request.method.clone();
+                let answer = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    server.request(request)
+                }));
+                let response = match answer {
+                    Ok(Ok(value)) => Response::new_ok(id, value),
+                    Ok(Err((code, message))) => Response::new_err(id, code as i32, message),
+                    Err(_) => Response::new_err(
+                        id,
+                        ErrorCode::InternalError as i32,
+                        format!("shopc could not answer {method}"),
+                    ),
+                };
+                server.send(Message::Response(response));
+            }
+            Message::Notification(notification) => {
+                if notification.method == lsp::notification::Exit::METHOD {
+                    return Ok(());
+                }
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    server.notification(notification)
+                }));
+            }
+            Message::Response(_) => {}
+        }
+    }
+    Ok(())
+}
+
+fn capabilities() -> lsp::ServerCapabilities {
+    lsp::ServerCapabilities {
+        text_document_sync: Some(lsp::TextDocumentSyncCapability::Options(
+            lsp::TextDocumentSyncOptions {
+                open_close: Some(true),
+                change: Some(lsp::TextDocumentSyncKind::FULL),
+                save: Some(lsp::TextDocumentSyncSaveOptions::Supported(true)),
+                ..Default::default()
+            },
+        )),
+        hover_provider: Some(lsp::HoverProviderCapability::Simple(true)),
+        definition_provider: Some(lsp::OneOf::Left(true)),
+        references_provider: Some(lsp::OneOf::Left(true)),
+        document_symbol_provider: Some(lsp::OneOf::Left(true)),
+        workspace_symbol_provider: Some(lsp::OneOf::Left(true)),
+        document_formatting_provider: Some(lsp::OneOf::Left(true)),
+        completion_provider: Some(lsp::CompletionOptions {
+            trigger_characters: Some(vec![".".into()]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// The project folder: the first folder from the client's root up that
+/// holds a `shop.toml`, else the client's root itself.
+fn root_of(params: &lsp::InitializeParams) -> PathBuf {
+    #[allow(deprecated)]
+    let uri = params
+        .workspace_folders
+        .as_ref()
+        .and_then(|folders| folders.first())
+        .map(|folder| folder.uri.clone())
+        .or_else(|| params.root_uri.clone());
+    let start = uri
+        .and_then(|uri| path_of(&uri))
+        .or_else(|| std::env::current_dir().ok())
+        .unwrap_or_else(|| PathBuf::from("."));
+    start
+        .ancestors()
+        .find(|dir| dir.join(crate::project::PROJECT_FILE).is_file())
+        .map_or(start.clone(), Path::to_path_buf)
+}
+
+fn path_of(uri: &lsp::Uri) -> Option<PathBuf> {
+    url::Url::parse(uri.as_str()).ok()?.to_file_path().ok()
+}
+
+fn uri_of(path: &Path) -> Option<lsp::Uri> {
+    let url = url::Url::from_file_path(path).ok()?;
+    url.as_str().parse().ok()
+}
+
+/// The last compilation, and what answers requests about it.
+struct Compiled {
+    db: SourceDb,
+    files: BTreeMap<PathBuf, FileId>,
+    compilation: crate::Compilation,
+    index: Index,
+}
+
+struct Server<'c> {
+    connection: &'c Connection,
+    root: PathBuf,
+    config: ProjectConfig,
+    /// The `.shop` files' texts: the disk's, or the editor's when open.
+    texts: BTreeMap<PathBuf, String>,
+    open: HashSet<PathBuf>,
+    /// Problems of reading the project (`shop.toml`, files not UTF-8…),
+    /// with the texts they point into.
+    load_db: SourceDb,
+    load_problems: Vec<Problem>,
+    /// Files whose diagnostics were published last (to clear them).
+    published: HashSet<PathBuf>,
+    compiled: Option<Compiled>,
+}
+
+type Answer = Result<serde_json::Value, (ErrorCode, String)>;
+
+impl<'c> Server<'c> {
+    fn new(connection: &'c Connection, root: PathBuf) -> Server<'c> {
+        Server {
+            connection,
+            root,
+            config: untitled(),
+            texts: BTreeMap::new(),
+            open: HashSet::new(),
+            load_db: SourceDb::new(),
+            load_problems: Vec::new(),
+            published: HashSet::new(),
+            compiled: None,
+        }
+    }
+
+    fn send(&self, message: Message) {
+        let _ = self.connection.sender.send(message);
+    }
+
+    /// Reads the project from disk again (open files keep the editor's
+    /// text), and compiles it.
+    fn reload(&mut self) {
+        let mut texts = BTreeMap::new();
+        match crate::project::load(&self.root) {
+            Ok(loaded) => {
+                for &file in &loaded.shop_files {
+                    let source = loaded.db.get(file);
+                    texts.insert(absolute(&source.path), source.text.clone());
+                }
+                self.config = loaded.config.clone().unwrap_or_else(untitled);
+                self.load_problems = loaded.problems;
+                self.load_db = loaded.db;
+            }
+            Err(_) => {
+                // No shop.toml: the open files alone, with a default project.
+                self.load_problems.clear();
+            }
+        }
+        for path in &self.open {
+            if let Some(text) = self.texts.get(path) {
+                texts.insert(path.clone(), text.clone());
+            }
+        }
+        self.texts = texts;
+        self.compile();
+    }
+
+    fn compile(&mut self) {
+        let mut db = SourceDb::new();
+        let mut files = BTreeMap::new();
+        let mut ids = Vec::new();
+        for (path, text) in &self.texts {
+            let id = db.add(path.display().to_string(), text.clone());
+            files.insert(path.clone(), id);
+            ids.push(id);
+        }
+        let compilation = crate::compile(&db, &self.config, &ids);
+        let index = Index::new(&compilation.ir);
+        self.compiled = Some(Compiled {
+            db,
+            files,
+            compilation,
+            index,
+        });
+    }
+
+    /// Publishes every file's diagnostics, and clears those of files that
+    /// have none now.
+    fn publish(&mut self) {
+        let mut by_file: BTreeMap<PathBuf, Vec<lsp::Diagnostic>> = BTreeMap::new();
+        if let Some(compiled) = &self.compiled {
+            for path in compiled.files.keys() {
+                by_file.entry(path.clone()).or_default();
+            }
+            for problem in &compiled.compilation.problems {
+                if let Some((path, d)) = to_lsp(&compiled.db, problem) {
+                    by_file.entry(path).or_default().push(d);
+                }
+            }
+        }
+        for problem in &self.load_problems {
+            if let Some((path, d)) = to_lsp(&self.load_db, problem) {
+                by_file.entry(path).or_default().push(d);
+            }
+        }
+        for path in self.published.drain() {
+            by_file.entry(path).or_default();
+        }
+        for (path, diagnostics) in by_file {
+            let Some(uri) = uri_of(&path) else { continue };
+            if !diagnostics.is_empty() {
+                self.published.insert(path);
+            }
+            let params = lsp::PublishDiagnosticsParams {
+                uri,
+                diagnostics,
+                version: None,
+            };
+            self.send(Message::Notification(Notification::new(
+                lsp::notification::PublishDiagnostics::METHOD.into(),
+                params,
+            )));
+        }
+    }
+
+    fn notification(&mut self, notification: Notification) {
+        use lsp::notification::{
+            DidChangeTextDocument, DidCloseTextDocument, DidOpenTextDocument, DidSaveTextDocument,
+        };
+        match notification.method.as_str() {
+            DidOpenTextDocument::METHOD => {
+                let Ok(params) =
+                    serde_json::from_value::<lsp::DidOpenTextDocumentParams>(notification.params)
+                else {
+                    return;
+                };
+                let Some(path) = path_of(&params.text_document.uri) else {
+                    return;
+                };
+                self.open.insert(path.clone());
+                self.texts.insert(path, params.text_document.text);
+            }
+            DidChangeTextDocument::METHOD => {
+                let Ok(params) =
+                    serde_json::from_value::<lsp::DidChangeTextDocumentParams>(notification.params)
+                else {
+                    return;
+                };
+                let Some(path) = path_of(&params.text_document.uri) else {
+                    return;
+                };
+                // Full synchronisation: the last change is the whole text.
+                if let Some(change) = params.content_changes.into_iter().last() {
+                    self.texts.insert(path, change.text);
+                }
+            }
+            DidSaveTextDocument::METHOD => {}
+            DidCloseTextDocument::METHOD => {
+                let Ok(params) =
+                    serde_json::from_value::<lsp::DidCloseTextDocumentParams>(notification.params)
+                else {
+                    return;
+                };
+                if let Some(path) = path_of(&params.text_document.uri) {
+                    self.open.remove(&path);
+                    // What is on disk counts again (nothing, if it was deleted).
+                    self.texts.remove(&path);
+                    self.reload();
+                    self.publish();
+                }
+                return;
+            }
+            _ => return,
+        }
+        self.compile();
+        self.publish();
+    }
+
+    fn request(&mut self, request: Request) -> Answer {
+        use lsp::request::{
+            Completion, DocumentSymbolRequest, Formatting, GotoDefinition, HoverRequest,
+            References, WorkspaceSymbolRequest,
+        };
+        let params = request.params;
+        match request.method.as_str() {
+            HoverRequest::METHOD => {
+                let p: lsp::HoverParams = parse(params)?;
+                let Some((compiled, occurrence)) = self.at(&p.text_document_position_params) else {
+                    return Ok(serde_json::Value::Null);
+                };
+                let analysis = &compiled.compilation.analysis;
+                let text = ide::hover(&compiled.compilation.ir, analysis, occurrence.symbol);
+                let hover = lsp::Hover {
+                    contents: lsp::HoverContents::Markup(lsp::MarkupContent {
+                        kind: lsp::MarkupKind::Markdown,
+                        value: text,
+                    }),
+                    range: range(&compiled.db, occurrence.span),
+                };
+                json(hover)
+            }
+            GotoDefinition::METHOD => {
+                let p: lsp::GotoDefinitionParams = parse(params)?;
+                let Some((compiled, occurrence)) = self.at(&p.text_document_position_params) else {
+                    return Ok(serde_json::Value::Null);
+                };
+                let span = compiled
+                    .index
+                    .definition(&compiled.compilation.ir, occurrence.symbol);
+                json(location(&compiled.db, span))
+            }
+            References::METHOD => {
+                let p: lsp::ReferenceParams = parse(params)?;
+                let Some((compiled, occurrence)) = self.at(&p.text_document_position) else {
+                    return Ok(serde_json::Value::Null);
+                };
+                let mut spans = compiled.index.references(occurrence.symbol);
+                if !p.context.include_declaration {
+                    let definition = compiled
+                        .index
+                        .definition(&compiled.compilation.ir, occurrence.symbol);
+                    spans.retain(|s| *s != definition);
+                }
+                let locations: Vec<lsp::Location> = spans
+                    .into_iter()
+                    .filter_map(|s| location(&compiled.db, s))
+                    .collect();
+                json(locations)
+            }
+            DocumentSymbolRequest::METHOD => {
+                let p: lsp::DocumentSymbolParams = parse(params)?;
+                let Some((compiled, file)) = self.file(&p.text_document.uri) else {
+                    return Ok(serde_json::Value::Null);
+                };
+                let symbols = ide::file_symbols(&compiled.compilation.ir, file);
+                let symbols: Vec<lsp::DocumentSymbol> = symbols
+                    .iter()
+                    .filter_map(|s| document_symbol(&compiled.db, s))
+                    .collect();
+                json(lsp::DocumentSymbolResponse::Nested(symbols))
+            }
+            WorkspaceSymbolRequest::METHOD => {
+                let p: lsp::WorkspaceSymbolParams = parse(params)?;
+                let Some(compiled) = &self.compiled else {
+                    return Ok(serde_json::Value::Null);
+                };
+                let ir = &compiled.compilation.ir;
+                #[allow(deprecated)]
+                let found: Vec<lsp::SymbolInformation> = ir
+                    .by_name
+                    .iter()
+                    .filter(|(name, _)| name.contains(p.query.as_str()))
+                    .filter_map(|(name, &id)| {
+                        let rel = ir.relation(id);
+                        Some(lsp::SymbolInformation {
+                            name: name.clone(),
+                            kind: lsp::SymbolKind::CLASS,
+                            tags: None,
+                            deprecated: None,
+                            location: location(&compiled.db, rel.name_span)?,
+                            container_name: Some(rel.kind_word().into()),
+                        })
+                    })
+                    .collect();
+                json(found)
+            }
+            Formatting::METHOD => {
+                let p: lsp::DocumentFormattingParams = parse(params)?;
+                let Some(path) = path_of(&p.text_document.uri) else {
+                    return Ok(serde_json::Value::Null);
+                };
+                let Some(text) = self.texts.get(&path) else {
+                    return Ok(serde_json::Value::Null);
+                };
+                match crate::syntax::format(FileId(0), text) {
+                    Ok(formatted) if formatted == *text => json(Vec::<lsp::TextEdit>::new()),
+                    Ok(formatted) => {
+                        let end = position(text, text.len());
+                        json(vec![lsp::TextEdit {
+                            range: lsp::Range::new(lsp::Position::new(0, 0), end),
+                            new_text: formatted,
+                        }])
+                    }
+                    Err(_) => Err((
+                        ErrorCode::RequestFailed,
+                        "the file does not parse: it is formatted once its errors are fixed".into(),
+                    )),
+                }
+            }
+            Completion::METHOD => {
+                let p: lsp::CompletionParams = parse(params)?;
+                json(self.complete(&p.text_document_position))
+            }
+            method => Err((
+                ErrorCode::MethodNotFound,
+                format!("shopc lsp does not answer {method}"),
+            )),
+        }
+    }
+
+    /// The compilation and the file an editor's URI names.
+    fn file(&self, uri: &lsp::Uri) -> Option<(&Compiled, FileId)> {
+        let compiled = self.compiled.as_ref()?;
+        let path = path_of(uri)?;
+        let file = *compiled.files.get(&path)?;
+        Some((compiled, file))
+    }
+
+    /// The name at an editor's position, if any.
+    fn at(&self, at: &lsp::TextDocumentPositionParams) -> Option<(&Compiled, ide::Occurrence)> {
+        let (compiled, file) = self.file(&at.text_document.uri)?;
+        let offset = offset(compiled.db.text(file), at.position)?;
+        let occurrence = compiled.index.at(file, offset)?;
+        Some((compiled, occurrence))
+    }
+
+    /// Relations after `from` / `join`, columns after `alias.`, and the
+    /// functions of the library elsewhere.
+    fn complete(&self, at: &lsp::TextDocumentPositionParams) -> Vec<lsp::CompletionItem> {
+        let Some((compiled, file)) = self.file(&at.text_document.uri) else {
+            return Vec::new();
+        };
+        let Some(path) = path_of(&at.text_document.uri) else {
+            return Vec::new();
+        };
+        // The editor's text now, which may be ahead of the compilation.
+        let Some(text) = self.texts.get(&path) else {
+            return Vec::new();
+        };
+        let Some(offset) = offset(text, at.position) else {
+            return Vec::new();
+        };
+        let before = &text[..offset];
+        let word_start = before
+            .rfind(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .map_or(0, |i| i + 1);
+        let word = &before[word_start..];
+        let ir = &compiled.compilation.ir;
+        let item = |label: String, kind, detail: String| lsp::CompletionItem {
+            label,
+            kind: Some(kind),
+            detail: Some(detail),
+            ..Default::default()
+        };
+        // `alias.`: the columns of what that alias reads in this model.
+        if before[..word_start].ends_with('.') {
+            let qualifier_end = word_start - 1;
+            let qualifier_start = before[..qualifier_end]
+                .rfind(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .map_or(0, |i| i + 1);
+            let alias = &before[qualifier_start..qualifier_end];
+            let model = ir.relations.iter().find(|r| {
+                r.span.file == file
+                    && r.span.start as usize <= offset
+                    && offset <= r.span.end as usize
+            });
+            let scan = model.and_then(|m| match &m.kind {
+                crate::ir::RelationKind::Model(model) => {
+                    model.query.scans.iter().find(|s| s.alias == alias)
+                }
+                _ => None,
+            });
+            if let Some(relation) = scan.map(|s| s.relation) {
+                return ir
+                    .relation(relation)
+                    .columns
+                    .iter()
+                    .filter(|(name, _)| name.starts_with(word))
+                    .map(|(name, &id)| {
+                        item(
+                            name.clone(),
+                            lsp::CompletionItemKind::FIELD,
+                            ir.column(id).ty.to_string(),
+                        )
+                    })
+                    .collect();
+            }
+            // Not an alias: `raw.` in `from raw.…`, a source's tables.
+            let prefix = format!("{alias}.{word}");
+            return ide::relations_named(ir, &prefix)
+                .map(|id| {
+                    let rel = ir.relation(id);
+                    let label = rel.name[alias.len() + 1..].to_string();
+                    item(
+                        label,
+                        lsp::CompletionItemKind::CLASS,
+                        rel.kind_word().into(),
+                    )
+                })
+                .collect();
+        }
+        let previous = before[..word_start].trim_end();
+        if previous.ends_with("from") || previous.ends_with("join") {
+            return ide::relations_named(ir, word)
+                .map(|id| {
+                    let rel = ir.relation(id);
+                    item(
+                        rel.name.clone(),
+                        lsp::CompletionItemKind::CLASS,
+                        rel.kind_word().into(),
+                    )
+                })
+                .collect();
+        }
+        crate::ir::library::FUNCTIONS
+            .iter()
+            .filter(|f| f.name.starts_with(word))
+            .map(|f| {
+                item(
+                    f.name.into(),
+                    lsp::CompletionItemKind::FUNCTION,
+                    format!("{:?} function", f.kind).to_lowercase(),
+                )
+            })
+            .collect()
+    }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(
+    params: serde_json::Value,
+) -> Result<T, (ErrorCode, String)> {
+    serde_json::from_value(params).map_err(|e| (ErrorCode::InvalidParams, e.to_string()))
+}
+
+fn json<T: serde::Serialize>(value: T) -> Answer {
+    serde_json::to_value(value).map_err(|e| (ErrorCode::InternalError, e.to_string()))
+}
+
+/// The project of files outside one (no `shop.toml`), or whose `shop.toml`
+/// does not parse (its problems are published).
+fn untitled() -> ProjectConfig {
+    crate::config::parse_project_config(FileId(0), "name = \"untitled\"\n")
+        .expect("a constant project file parses")
+}
+
+fn absolute(path: &str) -> PathBuf {
+    let path = Path::new(path);
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+// ------------------------------------------------------------ positions
+
+/// The byte offset of an editor's position (UTF-16 code units within a
+/// line, as LSP counts by default), or `None` outside the text.
+pub fn offset(text: &str, position: lsp::Position) -> Option<usize> {
+    let mut line_start = 0;
+    for _ in 0..position.line {
+        line_start += text[line_start..].find('\n')? + 1;
+    }
+    let line_end = text[line_start..]
+        .find('\n')
+        .map_or(text.len(), |n| line_start + n);
+    let mut units = 0u32;
+    for (i, c) in text[line_start..line_end].char_indices() {
+        if units >= position.character {
+            return Some(line_start + i);
+        }
+        units += c.len_utf16() as u32;
+    }
+    (units >= position.character).then_some(line_end)
+}
+
+/// An editor's position of a byte offset.
+pub fn position(text: &str, offset: usize) -> lsp::Position {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() as u32;
+    let line_start = before.rfind('\n').map_or(0, |n| n + 1);
+    let character = before[line_start..].encode_utf16().count() as u32;
+    lsp::Position::new(line, character)
+}
+
+fn range(db: &SourceDb, span: Span) -> Option<lsp::Range> {
+    if span.file.0 as usize >= db.len() {
+        return None;
+    }
+    let text = db.text(span.file);
+    let (start, end) = (span.start as usize, span.end as usize);
+    if end > text.len() || !text.is_char_boundary(start) || !text.is_char_boundary(end) {
+        return None;
+    }
+    Some(lsp::Range::new(position(text, start), position(text, end)))
+}
+
+fn location(db: &SourceDb, span: Span) -> Option<lsp::Location> {
+    let path = absolute(&db.get(span.file).path);
+    Some(lsp::Location::new(uri_of(&path)?, range(db, span)?))
+}
+
+/// A problem as LSP says it: its primary label's range, its code, its
+/// title with notes and help, and its other labels as related information.
+fn to_lsp(db: &SourceDb, problem: &Problem) -> Option<(PathBuf, lsp::Diagnostic)> {
+    let diagnostic = problem.to_diagnostic();
+    let primary = diagnostic
+        .labels
+        .iter()
+        .find(|l| l.primary)
+        .or(diagnostic.labels.first())?;
+    let path = absolute(&db.get(primary.span.file).path);
+    let mut message = diagnostic.title.clone();
+    if !primary.message.is_empty() {
+        message.push_str(&format!(": {}", primary.message));
+    }
+    for note in &diagnostic.notes {
+        message.push_str(&format!("\n{note}"));
+    }
+    if let Some(help) = &diagnostic.help {
+        message.push_str(&format!("\nhelp: {help}"));
+    }
+    message.push_str(&format!("\n(shopc explain {})", diagnostic.code.as_str()));
+    let related: Vec<lsp::DiagnosticRelatedInformation> = diagnostic
+        .labels
+        .iter()
+        .filter(|l| !std::ptr::eq(*l, primary))
+        .filter_map(|l| {
+            Some(lsp::DiagnosticRelatedInformation {
+                location: location(db, l.span)?,
+                message: l.message.clone(),
+            })
+        })
+        .collect();
+    let d = lsp::Diagnostic {
+        range: range(db, primary.span).unwrap_or_default(),
+        severity: Some(match diagnostic.severity {
+            Severity::Error => lsp::DiagnosticSeverity::ERROR,
+            Severity::Warning => lsp::DiagnosticSeverity::WARNING,
+        }),
+        code: Some(lsp::NumberOrString::String(diagnostic.code.as_str().into())),
+        code_description: None,
+        source: Some("shopc".into()),
+        message,
+        related_information: (!related.is_empty()).then_some(related),
+        tags: None,
+        data: None,
+    };
+    Some((path, d))
+}
+
+#[allow(deprecated)]
+fn document_symbol(db: &SourceDb, symbol: &ide::FileSymbol) -> Option<lsp::DocumentSymbol> {
+    let kind = match symbol.kind {
+        SymbolKind::Source => lsp::SymbolKind::NAMESPACE,
+        SymbolKind::Table | SymbolKind::Model | SymbolKind::Snapshot => lsp::SymbolKind::CLASS,
+        SymbolKind::Column => lsp::SymbolKind::FIELD,
+        SymbolKind::Function => lsp::SymbolKind::FUNCTION,
+        SymbolKind::Test => lsp::SymbolKind::METHOD,
+    };
+    let range = range(db, symbol.span)?;
+    let selection = range_within(db, symbol.name_span, range);
+    let children: Vec<lsp::DocumentSymbol> = symbol
+        .children
+        .iter()
+        .filter_map(|c| document_symbol(db, c))
+        .filter(|c| within(c.range, range))
+        .collect();
+    Some(lsp::DocumentSymbol {
+        name: symbol.name.clone(),
+        detail: None,
+        kind,
+        tags: None,
+        deprecated: None,
+        range,
+        selection_range: selection,
+        children: (!children.is_empty()).then_some(children),
+    })
+}
+
+/// `span`'s range when it lies within `outer` (as LSP requires of a
+/// symbol's name), else `outer`.
+fn range_within(db: &SourceDb, span: Span, outer: lsp::Range) -> lsp::Range {
+    match range(db, span) {
+        Some(r) if within(r, outer) => r,
+        _ => outer,
+    }
+}
+
+fn within(inner: lsp::Range, outer: lsp::Range) -> bool {
+    let key = |p: lsp::Position| (p.line, p.character);
+    key(outer.start) <= key(inner.start) && key(inner.end) <= key(outer.end)
+}
