@@ -36,6 +36,9 @@ echo "-- npm ci (vscode-tmgrammar-test)"
 (cd "$vscode" && npm ci --no-audit --no-fund --loglevel=error)
 bin="$vscode/node_modules/.bin"
 
+echo "-- the extension's client: extension.js parses and vscode-languageclient resolves"
+(cd "$vscode" && npm run --silent check)
+
 echo "-- token assertions: editors/vscode/test/*.test.shop"
 (cd "$vscode" && "$bin/vscode-tmgrammar-test" --config package.json 'test/*.test.shop')
 
