@@ -213,11 +213,104 @@ fn bench_docs(c: &mut Criterion) {
     group.finish();
 }
 
+/// `shopc lsp` on the 10,000-model project: a change to one file, until its
+/// diagnostics are published (the server's loop on an in-memory
+/// connection, the project read from a temporary folder). Target: 100 ms.
+#[allow(clippy::disallowed_methods)] // the project is written to disk, where the server reads it
+fn bench_lsp(c: &mut Criterion) {
+    use lsp_server::{Connection, Message, Notification, Request, RequestId};
+    let mut group = c.benchmark_group("lsp");
+    group.sample_size(10);
+    let project = shopc::synth::project(10_000, 7);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("shop.toml"), &project.shop_toml).unwrap();
+    for (path, text) in &project.files {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    let root = dir.path().canonicalize().unwrap();
+    let (server, client) = Connection::memory();
+    let serving = std::thread::Builder::new()
+        .stack_size(shopc::STACK_SIZE)
+        .spawn(move || shopc::lsp::serve_on(&server))
+        .unwrap();
+    let root_uri = url::Url::from_file_path(&root).unwrap().to_string();
+    let initialize =
+        serde_json::json!({ "processId": null, "rootUri": root_uri, "capabilities": {} });
+    let send = |m: Message| client.sender.send(m).unwrap();
+    send(Message::Request(Request::new(
+        RequestId::from(1),
+        "initialize".into(),
+        initialize,
+    )));
+    let (path, text) = &project.files[project.files.len() / 2];
+    let uri = url::Url::from_file_path(root.join(path))
+        .unwrap()
+        .to_string();
+    // Waits for the diagnostics of `uri`.
+    let published = || loop {
+        if let Message::Notification(n) = client.receiver.recv().unwrap()
+            && n.method == "textDocument/publishDiagnostics"
+            && n.params["uri"] == uri.as_str()
+        {
+            return n.params["diagnostics"].as_array().map_or(0, Vec::len);
+        }
+    };
+    send(Message::Notification(Notification::new(
+        "initialized".into(),
+        serde_json::json!({}),
+    )));
+    published();
+    let notify = |method: &str, params: serde_json::Value| {
+        send(Message::Notification(Notification::new(
+            method.into(),
+            params,
+        )));
+    };
+    notify(
+        "textDocument/didOpen",
+        serde_json::json!({ "textDocument": { "uri": uri, "languageId": "shop", "version": 1, "text": text } }),
+    );
+    published();
+    // Each change adds a comment or takes it away, so that every one is new.
+    let with_comment = format!("# edited\n{text}");
+    let mut version = 1;
+    group.bench_function("edit_to_diagnostics_10k", |b| {
+        b.iter(|| {
+            version += 1;
+            let text = if version % 2 == 0 {
+                &with_comment
+            } else {
+                text
+            };
+            notify(
+                "textDocument/didChange",
+                serde_json::json!({
+                    "textDocument": { "uri": uri, "version": version },
+                    "contentChanges": [{ "text": text }],
+                }),
+            );
+            published()
+        })
+    });
+    group.finish();
+    send(Message::Request(Request::new(
+        RequestId::from(2),
+        "shutdown".into(),
+        serde_json::Value::Null,
+    )));
+    notify("exit", serde_json::Value::Null);
+    drop(client);
+    serving.join().unwrap().unwrap();
+}
+
 criterion_group!(
     benches,
     bench_check,
     bench_hostile,
     bench_manifest,
-    bench_docs
+    bench_docs,
+    bench_lsp
 );
 criterion_main!(benches);

@@ -11,7 +11,7 @@
 //! `catch_unwind`, and a position outside a file answers nothing.
 #![allow(clippy::disallowed_methods)]
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use lsp_server::{Connection, ErrorCode, Message, Notification, Request, Response};
@@ -46,7 +46,7 @@ pub fn serve_on(connection: &Connection) -> Result<(), String> {
     let params: lsp::InitializeParams = serde_json::from_value(params).unwrap_or_default();
     let mut server = Server::new(connection, root_of(&params));
     server.reload();
-    server.publish();
+    server.publish(None);
     while let Ok(message) = connection.receiver.recv() {
         match message {
             Message::Request(request) => {
@@ -158,8 +158,9 @@ struct Server<'c> {
     /// with the texts they point into.
     load_db: SourceDb,
     load_problems: Vec<Problem>,
-    /// Files whose diagnostics were published last (to clear them).
-    published: HashSet<PathBuf>,
+    /// What was published last for each file: only what changes is sent
+    /// again (and a file's empty list, to clear it).
+    published: HashMap<PathBuf, Vec<lsp::Diagnostic>>,
     compiled: Option<Compiled>,
 }
 
@@ -175,7 +176,7 @@ impl<'c> Server<'c> {
             open: HashSet::new(),
             load_db: SourceDb::new(),
             load_problems: Vec::new(),
-            published: HashSet::new(),
+            published: HashMap::new(),
             compiled: None,
         }
     }
@@ -231,9 +232,10 @@ impl<'c> Server<'c> {
         });
     }
 
-    /// Publishes every file's diagnostics, and clears those of files that
-    /// have none now.
-    fn publish(&mut self) {
+    /// Publishes the diagnostics of every file whose diagnostics changed
+    /// (a file with none now is sent an empty list), and of `also` (the
+    /// file the editor just opened or changed) in any case.
+    fn publish(&mut self, also: Option<&Path>) {
         let mut by_file: BTreeMap<PathBuf, Vec<lsp::Diagnostic>> = BTreeMap::new();
         if let Some(compiled) = &self.compiled {
             for path in compiled.files.keys() {
@@ -250,14 +252,16 @@ impl<'c> Server<'c> {
                 by_file.entry(path).or_default().push(d);
             }
         }
-        for path in self.published.drain() {
-            by_file.entry(path).or_default();
+        for path in self.published.keys() {
+            by_file.entry(path.clone()).or_default();
         }
         for (path, diagnostics) in by_file {
-            let Some(uri) = uri_of(&path) else { continue };
-            if !diagnostics.is_empty() {
-                self.published.insert(path);
+            let unchanged = self.published.get(&path) == Some(&diagnostics);
+            if unchanged && also != Some(path.as_path()) {
+                continue;
             }
+            let Some(uri) = uri_of(&path) else { continue };
+            self.published.insert(path, diagnostics.clone());
             let params = lsp::PublishDiagnosticsParams {
                 uri,
                 diagnostics,
@@ -274,7 +278,7 @@ impl<'c> Server<'c> {
         use lsp::notification::{
             DidChangeTextDocument, DidCloseTextDocument, DidOpenTextDocument, DidSaveTextDocument,
         };
-        match notification.method.as_str() {
+        let touched = match notification.method.as_str() {
             DidOpenTextDocument::METHOD => {
                 let Ok(params) =
                     serde_json::from_value::<lsp::DidOpenTextDocumentParams>(notification.params)
@@ -285,7 +289,8 @@ impl<'c> Server<'c> {
                     return;
                 };
                 self.open.insert(path.clone());
-                self.texts.insert(path, params.text_document.text);
+                self.texts.insert(path.clone(), params.text_document.text);
+                path
             }
             DidChangeTextDocument::METHOD => {
                 let Ok(params) =
@@ -298,10 +303,11 @@ impl<'c> Server<'c> {
                 };
                 // Full synchronisation: the last change is the whole text.
                 if let Some(change) = params.content_changes.into_iter().last() {
-                    self.texts.insert(path, change.text);
+                    self.texts.insert(path.clone(), change.text);
                 }
+                path
             }
-            DidSaveTextDocument::METHOD => {}
+            DidSaveTextDocument::METHOD => return,
             DidCloseTextDocument::METHOD => {
                 let Ok(params) =
                     serde_json::from_value::<lsp::DidCloseTextDocumentParams>(notification.params)
@@ -313,14 +319,14 @@ impl<'c> Server<'c> {
                     // What is on disk counts again (nothing, if it was deleted).
                     self.texts.remove(&path);
                     self.reload();
-                    self.publish();
+                    self.publish(Some(&path));
                 }
                 return;
             }
             _ => return,
-        }
+        };
         self.compile();
-        self.publish();
+        self.publish(Some(&touched));
     }
 
     fn request(&mut self, request: Request) -> Answer {
