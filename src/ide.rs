@@ -277,3 +277,71 @@ pub fn relations_named<'a>(ir: &'a Ir, prefix: &'a str) -> impl Iterator<Item = 
     ids.sort_by(|a, b| ir.relation(*a).name.cmp(&ir.relation(*b).name));
     ids.into_iter()
 }
+
+/// The edits that rename `symbol` to `new` where the index knows it is
+/// named (its definition, the scans that read a relation, the reads and
+/// grains that name a column): each the span of the name alone and the new
+/// name. `text` gives a file's text. A name written in backticks, a
+/// source table, or a new name that is not a bare word is refused.
+pub fn rename<'t>(
+    ir: &Ir,
+    index: &Index,
+    text: impl Fn(FileId) -> &'t str,
+    symbol: Symbol,
+    new: &str,
+) -> Result<Vec<(Span, String)>, String> {
+    let bare = new
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && new.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !bare {
+        return Err(format!("`{new}` is not a name (letters, digits and `_`)"));
+    }
+    let old = match symbol {
+        Symbol::Relation(id) => {
+            let rel = ir.relation(id);
+            if matches!(rel.kind, RelationKind::Table(_)) {
+                return Err(format!(
+                    "`{}` is a source table: rename it in its source, and its readers",
+                    rel.name
+                ));
+            }
+            rel.name.as_str()
+        }
+        Symbol::Column(id) => ir.column(id).name.as_str(),
+    };
+    let ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut edits = Vec::new();
+    for span in index.references(symbol) {
+        let written = &text(span.file)[span.range()];
+        let at = if written == old {
+            Some(span)
+        } else if let Symbol::Relation(_) = symbol
+            && written.starts_with(old)
+            && !written[old.len()..].starts_with(ident)
+        {
+            // A scan: `name alias`.
+            Some(Span::new(
+                span.file,
+                span.start as usize,
+                span.start as usize + old.len(),
+            ))
+        } else if let Symbol::Column(_) = symbol
+            && written.ends_with(old)
+            && written[..written.len() - old.len()].ends_with('.')
+        {
+            // A read: `alias.name`.
+            let end = span.end as usize;
+            Some(Span::new(span.file, end - old.len(), end))
+        } else {
+            None
+        };
+        if let Some(at) = at
+            && !edits.iter().any(|(s, _): &(Span, String)| *s == at)
+        {
+            edits.push((at, new.to_string()));
+        }
+    }
+    Ok(edits)
+}

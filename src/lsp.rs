@@ -102,6 +102,7 @@ fn capabilities() -> lsp::ServerCapabilities {
         document_symbol_provider: Some(lsp::OneOf::Left(true)),
         workspace_symbol_provider: Some(lsp::OneOf::Left(true)),
         document_formatting_provider: Some(lsp::OneOf::Left(true)),
+        rename_provider: Some(lsp::OneOf::Left(true)),
         completion_provider: Some(lsp::CompletionOptions {
             trigger_characters: Some(vec![".".into()]),
             ..Default::default()
@@ -332,7 +333,7 @@ impl<'c> Server<'c> {
     fn request(&mut self, request: Request) -> Answer {
         use lsp::request::{
             Completion, DocumentSymbolRequest, Formatting, GotoDefinition, HoverRequest,
-            References, WorkspaceSymbolRequest,
+            References, Rename, WorkspaceSymbolRequest,
         };
         let params = request.params;
         match request.method.as_str() {
@@ -440,6 +441,10 @@ impl<'c> Server<'c> {
                     )),
                 }
             }
+            Rename::METHOD => {
+                let p: lsp::RenameParams = parse(params)?;
+                json(self.rename(&p.text_document_position, &p.new_name)?)
+            }
             Completion::METHOD => {
                 let p: lsp::CompletionParams = parse(params)?;
                 json(self.complete(&p.text_document_position))
@@ -465,6 +470,84 @@ impl<'c> Server<'c> {
         let offset = offset(compiled.db.text(file), at.position)?;
         let occurrence = compiled.index.at(file, offset)?;
         Some((compiled, occurrence))
+    }
+
+    /// Renames the relation or column at a position in every file. The
+    /// edits are tried first: a rename that would leave errors the project
+    /// does not have now (the name is also written where the index does
+    /// not follow it yet: a test's argument, a setting) is refused, with
+    /// the first of them, and nothing changes.
+    fn rename(
+        &self,
+        at: &lsp::TextDocumentPositionParams,
+        new: &str,
+    ) -> Result<Option<lsp::WorkspaceEdit>, (ErrorCode, String)> {
+        let Some((compiled, occurrence)) = self.at(at) else {
+            return Ok(None);
+        };
+        let ir = &compiled.compilation.ir;
+        let text = |file: FileId| compiled.db.text(file);
+        let edits = ide::rename(ir, &compiled.index, text, occurrence.symbol, new)
+            .map_err(|e| (ErrorCode::InvalidParams, e))?;
+        // The project as it would be.
+        let mut texts: BTreeMap<PathBuf, String> = self.texts.clone();
+        let mut by_file: BTreeMap<FileId, Vec<(Span, String)>> = BTreeMap::new();
+        for (span, name) in edits {
+            by_file.entry(span.file).or_default().push((span, name));
+        }
+        for (file, edits) in &mut by_file {
+            let path = absolute(&compiled.db.get(*file).path);
+            let Some(text) = texts.get_mut(&path) else {
+                continue;
+            };
+            edits.sort_by_key(|(s, _)| std::cmp::Reverse(s.start));
+            for (span, name) in edits.iter() {
+                text.replace_range(span.range(), name);
+            }
+        }
+        let mut db = SourceDb::new();
+        let ids: Vec<FileId> = texts
+            .iter()
+            .map(|(p, t)| db.add(p.display().to_string(), t.clone()))
+            .collect();
+        let after = crate::compile(&db, &self.config, &ids);
+        let before = compiled.compilation.error_count();
+        if after.error_count() > before {
+            let first = after.problems.iter().find(|p| p.is_error());
+            let why = first
+                .and_then(|p| to_lsp(&db, p))
+                .map(|(path, d)| {
+                    format!(
+                        ": {}:{}: {}",
+                        path.display(),
+                        d.range.start.line + 1,
+                        d.message.lines().next().unwrap_or_default()
+                    )
+                })
+                .unwrap_or_default();
+            return Err((
+                ErrorCode::RequestFailed,
+                format!(
+                    "renaming to `{new}` would leave {} error(s) (the name is also written \
+                     where shopc lsp does not rename it yet){why}",
+                    after.error_count() - before
+                ),
+            ));
+        }
+        let mut changes: HashMap<lsp::Uri, Vec<lsp::TextEdit>> = HashMap::new();
+        for (file, edits) in by_file {
+            let Some(uri) = uri_of(&absolute(&compiled.db.get(file).path)) else {
+                continue;
+            };
+            let file_edits = edits
+                .into_iter()
+                .filter_map(|(span, name)| {
+                    Some(lsp::TextEdit::new(range(&compiled.db, span)?, name))
+                })
+                .collect();
+            changes.insert(uri, file_edits);
+        }
+        Ok(Some(lsp::WorkspaceEdit::new(changes)))
     }
 
     /// Relations after `from` / `join`, columns after `alias.`, and the

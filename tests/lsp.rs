@@ -522,3 +522,79 @@ fn a_client_that_closes_its_output_stops_the_server() {
     // Without `shutdown` first the protocol says exit 1; never a crash.
     assert!(status.code().is_some(), "killed by a signal: {status:?}");
 }
+
+#[test]
+fn rename_a_model_or_a_column_across_files_and_refuse_what_it_would_break() {
+    let dir = common::project(&[
+        ("shop.toml", "name = \"renames\"\n"),
+        (
+            "models/raw.shop",
+            "source raw {\n  table t {\n    expect_key = [id]\n    columns {\n      id: integer\n    }\n  }\n}\n",
+        ),
+        (
+            "models/a.shop",
+            "model a {\n  grain = [id]\n  from raw.t t\n  columns {\n    id = t.id\n  }\n}\n",
+        ),
+        (
+            "models/b.shop",
+            "model b {\n  grain = [id]\n  from a x\n  columns {\n    id = x.id\n  }\n}\n",
+        ),
+    ]);
+    let root = dir.path().canonicalize().unwrap();
+    let mut client = Client::start(&root);
+    let b = root.join("models/b.shop");
+    let b_uri = client.open(&b);
+    let b_text = std::fs::read_to_string(&b).unwrap();
+    let rename = |client: &mut Client, at: Value, name: &str| {
+        client.request(
+            "textDocument/rename",
+            json!({ "textDocument": { "uri": b_uri }, "position": at, "newName": name }),
+        )
+    };
+    // The model `a`, from where `b` reads it.
+    let answer = rename(&mut client, position_of(&b_text, "from a x", 5), "first");
+    let changes = &answer["result"]["changes"];
+    let a_uri = uri(&root.join("models/a.shop"));
+    assert_eq!(
+        changes[&a_uri],
+        json!([{ "range": { "start": { "line": 0, "character": 6 }, "end": { "line": 0, "character": 7 } }, "newText": "first" }]),
+        "{answer}"
+    );
+    assert_eq!(
+        changes[&b_uri],
+        json!([{ "range": { "start": { "line": 2, "character": 7 }, "end": { "line": 2, "character": 8 } }, "newText": "first" }]),
+        "{answer}"
+    );
+    // The column `a.id`, from `x.id`: its definition, the grain that names
+    // it, and the read (the name alone, not `x.`).
+    let answer = rename(&mut client, position_of(&b_text, "x.id", 2), "key");
+    let changes = &answer["result"]["changes"];
+    assert_eq!(changes[&a_uri].as_array().unwrap().len(), 2, "{answer}");
+    assert_eq!(
+        changes[&b_uri],
+        json!([{ "range": { "start": { "line": 4, "character": 11 }, "end": { "line": 4, "character": 13 } }, "newText": "key" }]),
+        "{answer}"
+    );
+    let bad = rename(
+        &mut client,
+        position_of(&b_text, "from a x", 5),
+        "not a name",
+    );
+    assert_eq!(bad["error"]["code"], -32602, "{bad}");
+    assert!(client.shutdown().success());
+
+    // In ShopCo a unit test names `int_orders_customers` (`model = …`),
+    // which the rename does not follow: refused, naming where.
+    let (_dir, shopco) = shopco();
+    let mut client = Client::start(&shopco);
+    let file = shopco.join("models/marts/fact_orders.shop");
+    let uri = client.open(&file);
+    let text = std::fs::read_to_string(&file).unwrap();
+    let refused = client.request(
+        "textDocument/rename",
+        json!({ "textDocument": { "uri": uri }, "position": position_of(&text, "from int_orders_customers", 6), "newName": "int_orders_enriched" }),
+    );
+    let message = refused["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("unit_tests.shop"), "{refused}");
+    assert!(client.shutdown().success());
+}

@@ -3,7 +3,9 @@
 //! The formatter works on pest's pairs, the concrete tree of the file, not
 //! on the AST: every token is printed as it was written (names, strings,
 //! numbers, `as`, parentheses), in the order it was written, and only the
-//! space between tokens is decided here. That is what makes it safe: the
+//! space between tokens is decided here (and the commas the grammar leaves
+//! optional: dropped between a block's members, added after the last
+//! element of a list broken over lines). That is what makes it safe: the
 //! formatted text is the same token stream, so it parses to the same AST
 //! (`tests/format.rs` checks it, spans aside, on every file of the
 //! repository and on generated layouts of them).
