@@ -345,3 +345,112 @@ pub fn rename<'t>(
     }
     Ok(edits)
 }
+
+/// The keyword of the innermost `{ … }` block open at `offset` (`model`,
+/// `source`, `table`, `snapshot`, `unit_test`, `columns`, `tests`, …), for
+/// completion: braces in strings and comments are skipped.
+pub fn block_at(text: &str, offset: usize) -> Option<&str> {
+    let mut open: Vec<usize> = Vec::new();
+    let mut chars = text[..offset.min(text.len())].char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '#' => while chars.next_if(|&(_, c)| c != '\n').is_some() {},
+            '"' | '\'' | '`' => {
+                while let Some((_, d)) = chars.next() {
+                    if d == c || d == '\n' {
+                        break;
+                    }
+                }
+            }
+            '{' => open.push(i),
+            '}' => {
+                open.pop();
+            }
+            _ => {}
+        }
+    }
+    let at = *open.last()?;
+    // The header's words: `model fact_orders {` → `model`.
+    let line_start = text[..at].rfind('\n').map_or(0, |n| n + 1);
+    let header = text[line_start..at].trim();
+    let words: Vec<&str> = header.split_whitespace().collect();
+    match words.as_slice() {
+        [keyword] | [keyword, _] => Some(keyword),
+        // `materialized = { incremental = {`
+        [.., "incremental", "="] => Some("incremental"),
+        _ => None,
+    }
+}
+
+/// The settings an item of this keyword accepts, for completion.
+pub fn settings_of(keyword: &str) -> &'static [&'static str] {
+    let kind = match keyword {
+        "model" => "model",
+        "source" => "source",
+        "table" => "source table",
+        "snapshot" => "snapshot",
+        "unit_test" => "unit test",
+        "incremental" => "`materialized = { incremental = { … } }`",
+        _ => return &[],
+    };
+    crate::ir::SETTINGS
+        .iter()
+        .find(|(k, _)| *k == kind)
+        .map_or(&[], |(_, keys)| keys)
+}
+
+/// The signature and description of the function called `name`: one of
+/// the project's (`fn …`) or of the library, for hover.
+pub fn function_hover(ir: &Ir, name: &str) -> Option<String> {
+    if let Some(f) = ir.functions.iter().find(|f| f.name == name) {
+        let params: Vec<String> = f.params.iter().map(|(p, t)| format!("{p}: {t}")).collect();
+        let mut out = format!(
+            "```shop\nfn {}({}) -> {}\n```\n",
+            f.name,
+            params.join(", "),
+            f.ret
+        );
+        if let Some(doc) = &f.doc {
+            out.push_str(&format!("\n{doc}\n"));
+        }
+        return Some(out);
+    }
+    let id = crate::ir::library::lookup(name)?;
+    let f = &crate::ir::library::FUNCTIONS[id.0 as usize];
+    let params: Vec<String> = f
+        .params
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let optional = if i >= f.required { " (optional)" } else { "" };
+            let repeats = if f.variadic && i + 1 == f.params.len() {
+                ", …"
+            } else {
+                ""
+            };
+            format!("{}{optional}{repeats}", p.describe())
+        })
+        .collect();
+    let kind = match f.kind {
+        crate::ir::library::FuncKind::Scalar => "function",
+        crate::ir::library::FuncKind::Aggregate => "aggregate function",
+        crate::ir::library::FuncKind::Window => "window function (needs `over (…)`)",
+    };
+    Some(format!("**{kind}** `{}`({})\n", f.name, params.join("; ")))
+}
+
+/// The word (letters, digits, `_`) around `offset`, and whether a `(`
+/// follows it.
+pub fn word_at(text: &str, offset: usize) -> Option<(&str, bool)> {
+    let offset = offset.min(text.len());
+    let ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let start = text[..offset]
+        .rfind(|c: char| !ident(c))
+        .map_or(0, |i| i + 1);
+    let end = text[offset..]
+        .find(|c: char| !ident(c))
+        .map_or(text.len(), |i| offset + i);
+    let word = &text[start..end];
+    let called = text[end..].trim_start().starts_with('(');
+    (!word.is_empty()).then_some((word, called))
+}

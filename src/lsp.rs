@@ -340,7 +340,7 @@ impl<'c> Server<'c> {
             HoverRequest::METHOD => {
                 let p: lsp::HoverParams = parse(params)?;
                 let Some((compiled, occurrence)) = self.at(&p.text_document_position_params) else {
-                    return Ok(serde_json::Value::Null);
+                    return json(self.function_hover(&p.text_document_position_params));
                 };
                 let analysis = &compiled.compilation.analysis;
                 let text = ide::hover(&compiled.compilation.ir, analysis, occurrence.symbol);
@@ -553,6 +553,25 @@ impl<'c> Server<'c> {
         Ok(Some(lsp::WorkspaceEdit::new(changes)))
     }
 
+    /// The signature of the function called at a position (`coalesce(`,
+    /// or a `fn` of the project), if one is.
+    fn function_hover(&self, at: &lsp::TextDocumentPositionParams) -> Option<lsp::Hover> {
+        let compiled = self.compiled.as_ref()?;
+        let text = self.texts.get(&path_of(&at.text_document.uri)?)?;
+        let (word, called) = ide::word_at(text, offset(text, at.position)?)?;
+        if !called {
+            return None;
+        }
+        let value = ide::function_hover(&compiled.compilation.ir, word)?;
+        Some(lsp::Hover {
+            contents: lsp::HoverContents::Markup(lsp::MarkupContent {
+                kind: lsp::MarkupKind::Markdown,
+                value,
+            }),
+            range: None,
+        })
+    }
+
     /// Relations after `from` / `join`, columns after `alias.`, and the
     /// functions of the library elsewhere.
     fn complete(&self, at: &lsp::TextDocumentPositionParams) -> Vec<lsp::CompletionItem> {
@@ -637,6 +656,38 @@ impl<'c> Server<'c> {
                         rel.name.clone(),
                         lsp::CompletionItemKind::CLASS,
                         rel.kind_word().into(),
+                    )
+                })
+                .collect();
+        }
+        // In `tests { … }`: the tests; first on a line of an item: its
+        // settings.
+        let block = ide::block_at(text, offset);
+        if block == Some("tests") {
+            return crate::ir::TEST_NAMES
+                .iter()
+                .filter(|t| t.starts_with(word))
+                .map(|t| {
+                    item(
+                        t.to_string(),
+                        lsp::CompletionItemKind::FUNCTION,
+                        "test".into(),
+                    )
+                })
+                .collect();
+        }
+        let line_start = before[..word_start].rfind('\n').map_or(0, |n| n + 1);
+        let first_on_line = before[line_start..word_start].trim().is_empty();
+        let settings = block.map_or(&[][..], ide::settings_of);
+        if first_on_line && !settings.is_empty() {
+            return settings
+                .iter()
+                .filter(|k| k.starts_with(word))
+                .map(|k| {
+                    item(
+                        k.to_string(),
+                        lsp::CompletionItemKind::PROPERTY,
+                        "setting".into(),
                     )
                 })
                 .collect();

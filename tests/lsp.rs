@@ -598,3 +598,56 @@ fn rename_a_model_or_a_column_across_files_and_refuse_what_it_would_break() {
     assert!(message.contains("unit_tests.shop"), "{refused}");
     assert!(client.shutdown().success());
 }
+
+#[test]
+fn functions_on_hover_and_settings_and_tests_in_completion() {
+    let (_dir, root) = shopco();
+    let mut client = Client::start(&root);
+    let file = root.join("models/intermediate/int_orders_items.shop");
+    let uri = client.open(&file);
+    let text = std::fs::read_to_string(&file).unwrap();
+    let hover = |client: &mut Client, text: &str, needle: &str, into: usize| {
+        let answer = client.request(
+            "textDocument/hover",
+            json!({ "textDocument": { "uri": uri }, "position": position_of(text, needle, into) }),
+        );
+        answer["result"]["contents"]["value"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let coalesce = hover(&mut client, &text, "coalesce(sum", 3);
+    assert!(coalesce.contains("`coalesce`"), "{coalesce}");
+    let sum = hover(&mut client, &text, "sum(i.line_revenue", 1);
+    assert!(
+        sum.contains("aggregate function") && sum.contains("a number"),
+        "{sum}"
+    );
+    let complete = |client: &mut Client, text: &str, needle: &str, into: usize| -> Vec<String> {
+        let answer = client.request(
+            "textDocument/completion",
+            json!({ "textDocument": { "uri": uri }, "position": position_of(text, needle, into) }),
+        );
+        answer["result"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["label"].as_str().unwrap().to_string())
+            .collect()
+    };
+    // A setting's key, first on a line of the model.
+    let typing = text.replace("  grain = [order_id]", "  grain = [order_id]\n  mat");
+    client.change(&uri, 2, &typing);
+    assert_eq!(
+        complete(&mut client, &typing, "\n  mat", 6),
+        ["materialized"]
+    );
+    // A test's name in `tests { … }`.
+    let typing = text.replace(
+        "\n  measures {",
+        "\n  tests {\n    uni\n  }\n\n  measures {",
+    );
+    client.change(&uri, 3, &typing);
+    assert_eq!(complete(&mut client, &typing, "    uni", 7), ["unique"]);
+    assert!(client.shutdown().success());
+}
