@@ -356,7 +356,7 @@ pub fn block_at(text: &str, offset: usize) -> Option<&str> {
         match c {
             '#' => while chars.next_if(|&(_, c)| c != '\n').is_some() {},
             '"' | '\'' | '`' => {
-                while let Some((_, d)) = chars.next() {
+                for (_, d) in chars.by_ref() {
                     if d == c || d == '\n' {
                         break;
                     }
