@@ -88,26 +88,75 @@ pub(crate) fn in_pool<T: Send>(f: impl FnOnce() -> T + Send) -> T {
 /// Parses, resolves and checks the `.shop` files of a project: the whole
 /// front end, in memory. `files` are ids of `.shop` files in `db`.
 pub fn compile(db: &SourceDb, config: &ProjectConfig, files: &[FileId]) -> Compilation {
-    match POOL.as_ref() {
-        Some(pool) => pool.install(|| compile_here(db, config, files)),
-        None => compile_here(db, config, files),
-    }
+    in_pool(|| compile_here(db, config, files, None))
 }
 
-fn compile_here(db: &SourceDb, config: &ProjectConfig, files: &[FileId]) -> Compilation {
+/// [`compile`], parsing again only the files whose text changed since the
+/// last compilation with this cache (an editor's: `shopc lsp`). The ASTs
+/// are kept, where `compile` drops them.
+pub fn compile_with_cache(
+    db: &SourceDb,
+    config: &ProjectConfig,
+    files: &[FileId],
+    cache: &mut ParseCache,
+) -> Compilation {
+    in_pool(|| compile_here(db, config, files, Some(cache)))
+}
+
+/// The parsed files of the last compilation, by file id, each with a hash
+/// of the text it was parsed from.
+#[derive(Default)]
+pub struct ParseCache {
+    files: std::collections::HashMap<FileId, (u64, syntax::Parsed)>,
+}
+
+fn text_hash(text: &str) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault};
+    BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(text)
+}
+
+fn compile_here(
+    db: &SourceDb,
+    config: &ProjectConfig,
+    files: &[FileId],
+    mut cache: Option<&mut ParseCache>,
+) -> Compilation {
     use rayon::prelude::*;
     // Files parse independently: spread them over the cores. The results come
     // back in the order of `files`, so the output stays deterministic.
-    let parsed: Vec<syntax::Parsed> = files
-        .par_iter()
-        .map(|&file| syntax::parse_file(file, db.text(file)))
+    let mut old = match cache.as_deref_mut() {
+        Some(cache) => std::mem::take(&mut cache.files),
+        None => Default::default(),
+    };
+    let caching = cache.is_some();
+    let parsed: Vec<(u64, syntax::Parsed)> = files
+        .iter()
+        .map(|&file| {
+            let hash = if caching { text_hash(db.text(file)) } else { 0 };
+            match old.remove(&file) {
+                Some((h, parsed)) if h == hash => Some((h, parsed)),
+                _ => None,
+            }
+            .ok_or(hash)
+        })
+        .collect::<Vec<_>>()
+        .into_par_iter()
+        .zip(files.par_iter())
+        .map(|(kept, &file)| match kept {
+            Ok(kept) => kept,
+            Err(hash) => (hash, syntax::parse_file(file, db.text(file))),
+        })
         .collect();
+    // Freed on every core.
+    old.into_par_iter().for_each(drop);
     let mut problems = Vec::new();
     let mut asts = Vec::with_capacity(files.len());
     let mut broken = Vec::new();
-    for (&file, parsed) in files.iter().zip(parsed) {
-        problems.extend(parsed.problems);
-        broken.extend(parsed.broken_items);
+    let mut hashes = Vec::with_capacity(files.len());
+    for (&file, (hash, parsed)) in files.iter().zip(parsed) {
+        problems.extend(parsed.problems.iter().cloned());
+        broken.extend(parsed.broken_items.iter().cloned());
+        hashes.push((hash, parsed.problems, parsed.broken_items));
         asts.push((file, parsed.file));
     }
     if problems.is_empty() && !files.is_empty() && asts.iter().all(|(_, ast)| ast.items.is_empty())
@@ -119,8 +168,19 @@ fn compile_here(db: &SourceDb, config: &ProjectConfig, files: &[FileId]) -> Comp
     }
     let (ir, lower_problems) = ir::lower(db, config, &asts, &broken);
     problems.extend(lower_problems);
-    // Freed on every core, and reused by what comes next.
-    asts.into_par_iter().for_each(drop);
+    if let Some(cache) = cache {
+        for ((file, ast), (hash, problems, broken_items)) in asts.into_iter().zip(hashes) {
+            let parsed = syntax::Parsed {
+                file: ast,
+                problems,
+                broken_items,
+            };
+            cache.files.insert(file, (hash, parsed));
+        }
+    } else {
+        // Freed on every core, and reused by what comes next.
+        asts.into_par_iter().for_each(drop);
+    }
     let analysis = check::analyze(&ir);
     problems.extend(check::check_with(&ir, &analysis));
     sort_problems(&mut problems);

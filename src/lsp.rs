@@ -163,6 +163,8 @@ struct Server<'c> {
     /// again (and a file's empty list, to clear it).
     published: HashMap<PathBuf, Vec<lsp::Diagnostic>>,
     compiled: Option<Compiled>,
+    /// The files as last parsed: a change parses only its file again.
+    parses: crate::ParseCache,
 }
 
 type Answer = Result<serde_json::Value, (ErrorCode, String)>;
@@ -179,6 +181,7 @@ impl<'c> Server<'c> {
             load_problems: Vec::new(),
             published: HashMap::new(),
             compiled: None,
+            parses: crate::ParseCache::default(),
         }
     }
 
@@ -223,7 +226,7 @@ impl<'c> Server<'c> {
             files.insert(path.clone(), id);
             ids.push(id);
         }
-        let compilation = crate::compile(&db, &self.config, &ids);
+        let compilation = crate::compile_with_cache(&db, &self.config, &ids, &mut self.parses);
         let index = Index::new(&compilation.ir);
         self.compiled = Some(Compiled {
             db,

@@ -651,3 +651,37 @@ fn functions_on_hover_and_settings_and_tests_in_completion() {
     assert_eq!(complete(&mut client, &typing, "    uni", 7), ["unique"]);
     assert!(client.shutdown().success());
 }
+
+/// The server's parse cache gives what a fresh compilation gives, after
+/// changes that break a file, mend it and leave the others alone.
+#[test]
+fn a_compilation_from_the_parse_cache_equals_a_fresh_one() {
+    let mut project = shopc::synth::dbt_shaped(300, 5);
+    let mut cache = shopc::ParseCache::default();
+    let middle = project.files.len() / 2;
+    let original = project.files[middle].1.clone();
+    let broken = original.replacen(" = ", " = nonsense_column + ", 1);
+    assert_ne!(broken, original);
+    let mut errors = Vec::new();
+    for text in [original.clone(), broken, original] {
+        project.files[middle].1 = text;
+        let (db, config, files) = project.load();
+        let cached = shopc::compile_with_cache(&db, &config, &files, &mut cache);
+        let fresh = shopc::compile(&db, &config, &files);
+        assert_eq!(
+            format!("{:?}", cached.problems),
+            format!("{:?}", fresh.problems)
+        );
+        assert_eq!(cached.ir.relations.len(), fresh.ir.relations.len());
+        errors.push(cached.error_count());
+        assert_eq!(
+            shopc::ir::dump_relation(&cached.ir, cached.ir.order[cached.ir.order.len() - 1]),
+            shopc::ir::dump_relation(&fresh.ir, fresh.ir.order[fresh.ir.order.len() - 1])
+        );
+    }
+    // Clean, broken, mended.
+    assert!(
+        errors[0] == 0 && errors[1] > 0 && errors[2] == 0,
+        "{errors:?}"
+    );
+}
