@@ -14,6 +14,9 @@ use crate::span::{FileId, Span};
 pub enum Symbol {
     Relation(RelId),
     Column(ColumnId),
+    /// The alias a model gives the relation it reads (`from orders o`): the
+    /// model, and the scan's index in its query.
+    Alias(RelId, u32),
 }
 
 /// Every place a relation or column is named, definitions included.
@@ -31,7 +34,9 @@ pub struct Occurrence {
 }
 
 impl Index {
-    pub fn new(ir: &Ir) -> Index {
+    /// `text` gives a file's text (to find an alias inside `orders o` and
+    /// `o.id`).
+    pub fn new<'t>(ir: &Ir, text: impl Fn(FileId) -> &'t str) -> Index {
         let mut occurrences = Vec::new();
         let mut named = |span: Span, symbol: Symbol, definition: bool| {
             if span.end > span.start {
@@ -61,9 +66,32 @@ impl Index {
                     named(scan.span, Symbol::Relation(scan.relation), false);
                 }
             }
+            // An alias written after the relation (`orders o`, `orders as o`).
+            for (index, scan) in model.query.scans.iter().enumerate() {
+                let written = &text(scan.span.file)[scan.span.range()];
+                let ends = written.len() > scan.alias.len()
+                    && written.ends_with(scan.alias.as_str())
+                    && written[..written.len() - scan.alias.len()].ends_with([' ', '\t', '\n']);
+                if ends {
+                    let end = scan.span.end as usize;
+                    let at = Span::new(scan.span.file, end - scan.alias.len(), end);
+                    named(at, Symbol::Alias(id, index as u32), true);
+                }
+            }
             let mut read = |e: &Expr| {
-                if let ExprKind::Column { column, .. } = e.kind {
+                if let ExprKind::Column { column, scan } = e.kind {
                     named(e.span, Symbol::Column(column), false);
+                    // `o.` of `o.id`.
+                    let alias = model.query.scans.get(scan).map(|s| s.alias.as_str());
+                    let written = &text(e.span.file)[e.span.range()];
+                    if let Some(alias) = alias
+                        && written.starts_with(alias)
+                        && written[alias.len()..].starts_with('.')
+                    {
+                        let start = e.span.start as usize;
+                        let at = Span::new(e.span.file, start, start + alias.len());
+                        named(at, Symbol::Alias(id, scan as u32), false);
+                    }
                 }
             };
             model.query.walk_clauses(&mut read);
@@ -99,6 +127,11 @@ impl Index {
         match symbol {
             Symbol::Relation(id) => ir.relation(id).name_span,
             Symbol::Column(id) => ir.column(id).span,
+            Symbol::Alias(model, _) => self
+                .occurrences
+                .iter()
+                .find(|o| o.definition && o.symbol == symbol)
+                .map_or(ir.relation(model).name_span, |o| o.span),
         }
     }
 
@@ -119,7 +152,23 @@ pub fn hover(ir: &Ir, analysis: &Analysis, symbol: Symbol) -> String {
     match symbol {
         Symbol::Relation(id) => relation_hover(ir, analysis, id),
         Symbol::Column(id) => column_hover(ir, analysis, id),
+        Symbol::Alias(model, scan) => alias_hover(ir, analysis, model, scan),
     }
+}
+
+fn alias_hover(ir: &Ir, analysis: &Analysis, model: RelId, scan: u32) -> String {
+    let RelationKind::Model(m) = &ir.relation(model).kind else {
+        return String::new();
+    };
+    let Some(scan) = m.query.scans.get(scan as usize) else {
+        return String::new();
+    };
+    format!(
+        "alias `{}` of `{}`\n\n{}",
+        scan.alias,
+        ir.relation(scan.relation).name,
+        relation_hover(ir, analysis, scan.relation)
+    )
 }
 
 fn relation_hover(ir: &Ir, analysis: &Analysis, id: RelId) -> String {
@@ -310,6 +359,14 @@ pub fn rename<'t>(
             rel.name.as_str()
         }
         Symbol::Column(id) => ir.column(id).name.as_str(),
+        Symbol::Alias(model, scan) => match &ir.relation(model).kind {
+            RelationKind::Model(m) => m
+                .query
+                .scans
+                .get(scan as usize)
+                .map_or("", |s| s.alias.as_str()),
+            _ => "",
+        },
     };
     let ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
     let mut edits = Vec::new();

@@ -227,7 +227,7 @@ impl<'c> Server<'c> {
             ids.push(id);
         }
         let compilation = crate::compile_with_cache(&db, &self.config, &ids, &mut self.parses);
-        let index = Index::new(&compilation.ir);
+        let index = Index::new(&compilation.ir, |file| db.text(file));
         self.compiled = Some(Compiled {
             db,
             files,

@@ -342,6 +342,27 @@ fn definition_and_references_cross_files() {
             .ends_with("int_orders_customers.shop"),
         "{column}"
     );
+    // The alias `o`, from `o.customer_id`: where `from … o` names it.
+    let alias = client.request(
+        "textDocument/definition",
+        json!({ "textDocument": { "uri": uri }, "position": position_of(&text, "o.customer_id", 0) }),
+    );
+    assert_eq!(
+        alias["result"]["range"]["start"],
+        position_of(&text, "from int_orders_customers o", 26),
+        "{alias}"
+    );
+    let hover = client.request(
+        "textDocument/hover",
+        json!({ "textDocument": { "uri": uri }, "position": position_of(&text, "o.customer_id", 0) }),
+    );
+    let value = hover["result"]["contents"]["value"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        value.starts_with("alias `o` of `int_orders_customers`"),
+        "{hover}"
+    );
     let references = client.request(
         "textDocument/references",
         json!({ "textDocument": { "uri": uri }, "position": at, "context": { "includeDeclaration": true } }),
@@ -575,6 +596,14 @@ fn rename_a_model_or_a_column_across_files_and_refuse_what_it_would_break() {
         json!([{ "range": { "start": { "line": 4, "character": 11 }, "end": { "line": 4, "character": 13 } }, "newText": "key" }]),
         "{answer}"
     );
+    // The alias `x`: where `from a x` names it and where `x.id` reads it.
+    let answer = rename(&mut client, position_of(&b_text, "x.id", 0), "src");
+    let edits = answer["result"]["changes"][&b_uri]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(edits.len(), 2, "{answer}");
+    assert!(edits.iter().all(|e| e["newText"] == "src"), "{answer}");
     let bad = rename(
         &mut client,
         position_of(&b_text, "from a x", 5),
