@@ -6,7 +6,7 @@
 
 use crate::check::Analysis;
 use crate::check::additivity::Additivity;
-use crate::ir::{ColumnId, Expr, ExprKind, Ir, Materialized, RelId, RelationKind, Role};
+use crate::ir::{ColumnId, Expr, ExprKind, Ir, Materialized, RelId, RelationKind, Role, TestKind};
 use crate::span::{FileId, Span};
 
 /// A name an editor can point at.
@@ -103,6 +103,35 @@ impl Index {
             for (column, span) in model.grain.iter().flatten() {
                 named(*span, Symbol::Column(*column), false);
             }
+            // The columns a test names: its model's bare (`unique(id)`),
+            // another's after its relation (`to = customers.id`).
+            for test in &model.tests {
+                let written = &text(test.span.file)[test.span.range()];
+                let at = |range: std::ops::Range<usize>| {
+                    let start = test.span.start as usize;
+                    Span::new(test.span.file, start + range.start, start + range.end)
+                };
+                let (own, to) = match &test.kind {
+                    TestKind::Unique(columns) => (columns.clone(), None),
+                    TestKind::NotNull(column) => (vec![*column], None),
+                    TestKind::AcceptedValues { column, .. } => (vec![*column], None),
+                    TestKind::Relationships { column, to } => (vec![*column], Some(*to)),
+                };
+                for column in own {
+                    for range in words(written, &ir.column(column).name, false) {
+                        named(at(range), Symbol::Column(column), false);
+                    }
+                }
+                if let Some(to) = to {
+                    let target = ir.relation(ir.column(to).relation);
+                    let dotted = format!("{}.{}", target.name, ir.column(to).name);
+                    for range in words(written, &dotted, true) {
+                        let dot = range.start + target.name.len();
+                        named(at(range.start..dot), Symbol::Relation(target.id), false);
+                        named(at(dot + 1..range.end), Symbol::Column(to), false);
+                    }
+                }
+            }
         }
         occurrences.sort_by_key(|o| (o.span.file, o.span.start, std::cmp::Reverse(o.span.end)));
         Index { occurrences }
@@ -145,6 +174,24 @@ impl Index {
         found.sort_by_key(|o| !o.definition);
         found.into_iter().map(|o| o.span).collect()
     }
+}
+
+/// Where `word` stands as a whole name in `text`: not inside a longer
+/// name or a string, and, unless `dotted`, not after a `.`.
+fn words(text: &str, word: &str, dotted: bool) -> Vec<std::ops::Range<usize>> {
+    let ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    text.match_indices(word)
+        .map(|(i, _)| i..i + word.len())
+        .filter(|r| {
+            let before = text[..r.start].chars().next_back();
+            let after = text[r.end..].chars().next();
+            let quoted = before.is_some_and(|c| c == '"' || c == '\'');
+            !before.is_some_and(ident)
+                && !after.is_some_and(ident)
+                && !quoted
+                && (dotted || before != Some('.'))
+        })
+        .collect()
 }
 
 /// What an editor shows on hover, in Markdown.

@@ -541,7 +541,8 @@ impl<'c> Server<'c> {
             ));
         }
         let mut changes: HashMap<lsp::Uri, Vec<lsp::TextEdit>> = HashMap::new();
-        for (file, edits) in by_file {
+        for (file, mut edits) in by_file {
+            edits.sort_by_key(|(s, _)| s.start);
             let Some(uri) = uri_of(&absolute(&compiled.db.get(file).path)) else {
                 continue;
             };

@@ -554,11 +554,11 @@ fn rename_a_model_or_a_column_across_files_and_refuse_what_it_would_break() {
         ),
         (
             "models/a.shop",
-            "model a {\n  grain = [id]\n  from raw.t t\n  columns {\n    id = t.id\n  }\n}\n",
+            "model a {\n  grain = [id]\n  from raw.t t\n  columns {\n    id = t.id\n  }\n  tests {\n    unique(id)\n  }\n}\n",
         ),
         (
             "models/b.shop",
-            "model b {\n  grain = [id]\n  from a x\n  columns {\n    id = x.id\n  }\n}\n",
+            "model b {\n  grain = [id]\n  from a x\n  columns {\n    id = x.id\n  }\n  tests {\n    relationships(id, to = a.id)\n  }\n}\n",
         ),
     ]);
     let root = dir.path().canonicalize().unwrap();
@@ -581,19 +581,27 @@ fn rename_a_model_or_a_column_across_files_and_refuse_what_it_would_break() {
         json!([{ "range": { "start": { "line": 0, "character": 6 }, "end": { "line": 0, "character": 7 } }, "newText": "first" }]),
         "{answer}"
     );
+    // In `b`: the scan, and the relation its test points to (`to = a.id`).
     assert_eq!(
         changes[&b_uri],
-        json!([{ "range": { "start": { "line": 2, "character": 7 }, "end": { "line": 2, "character": 8 } }, "newText": "first" }]),
+        json!([
+            { "range": { "start": { "line": 2, "character": 7 }, "end": { "line": 2, "character": 8 } }, "newText": "first" },
+            { "range": { "start": { "line": 7, "character": 27 }, "end": { "line": 7, "character": 28 } }, "newText": "first" },
+        ]),
         "{answer}"
     );
-    // The column `a.id`, from `x.id`: its definition, the grain that names
-    // it, and the read (the name alone, not `x.`).
+    // The column `a.id`, from `x.id`: its definition, the grain and the
+    // test that name it, the read (the name alone, not `x.`), and the
+    // column `b`'s test points to; not `b`'s own `id`.
     let answer = rename(&mut client, position_of(&b_text, "x.id", 2), "key");
     let changes = &answer["result"]["changes"];
-    assert_eq!(changes[&a_uri].as_array().unwrap().len(), 2, "{answer}");
+    assert_eq!(changes[&a_uri].as_array().unwrap().len(), 3, "{answer}");
     assert_eq!(
         changes[&b_uri],
-        json!([{ "range": { "start": { "line": 4, "character": 11 }, "end": { "line": 4, "character": 13 } }, "newText": "key" }]),
+        json!([
+            { "range": { "start": { "line": 4, "character": 11 }, "end": { "line": 4, "character": 13 } }, "newText": "key" },
+            { "range": { "start": { "line": 7, "character": 29 }, "end": { "line": 7, "character": 31 } }, "newText": "key" },
+        ]),
         "{answer}"
     );
     // The alias `x`: where `from a x` names it and where `x.id` reads it.
