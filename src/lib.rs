@@ -129,15 +129,15 @@ fn compile_here(
         None => Default::default(),
     };
     let caching = cache.is_some();
+    // Each file's parse kept (`Ok`), or the hash of the text to parse.
     let parsed: Vec<(u64, syntax::Parsed)> = files
         .iter()
         .map(|&file| {
             let hash = if caching { text_hash(db.text(file)) } else { 0 };
             match old.remove(&file) {
-                Some((h, parsed)) if h == hash => Some((h, parsed)),
-                _ => None,
+                Some(kept) if kept.0 == hash => Ok(kept),
+                _ => Err(hash),
             }
-            .ok_or(hash)
         })
         .collect::<Vec<_>>()
         .into_par_iter()
@@ -152,11 +152,17 @@ fn compile_here(
     let mut problems = Vec::new();
     let mut asts = Vec::with_capacity(files.len());
     let mut broken = Vec::new();
-    let mut hashes = Vec::with_capacity(files.len());
+    // What the cache keeps besides the ASTs: copies only when caching.
+    let mut kept = Vec::with_capacity(if caching { files.len() } else { 0 });
     for (&file, (hash, parsed)) in files.iter().zip(parsed) {
-        problems.extend(parsed.problems.iter().cloned());
-        broken.extend(parsed.broken_items.iter().cloned());
-        hashes.push((hash, parsed.problems, parsed.broken_items));
+        if caching {
+            problems.extend(parsed.problems.iter().cloned());
+            broken.extend(parsed.broken_items.iter().cloned());
+            kept.push((hash, parsed.problems, parsed.broken_items));
+        } else {
+            problems.extend(parsed.problems);
+            broken.extend(parsed.broken_items);
+        }
         asts.push((file, parsed.file));
     }
     if problems.is_empty() && !files.is_empty() && asts.iter().all(|(_, ast)| ast.items.is_empty())
@@ -169,7 +175,7 @@ fn compile_here(
     let (ir, lower_problems) = ir::lower(db, config, &asts, &broken);
     problems.extend(lower_problems);
     if let Some(cache) = cache {
-        for ((file, ast), (hash, problems, broken_items)) in asts.into_iter().zip(hashes) {
+        for ((file, ast), (hash, problems, broken_items)) in asts.into_iter().zip(kept) {
             let parsed = syntax::Parsed {
                 file: ast,
                 problems,

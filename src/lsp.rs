@@ -284,8 +284,7 @@ impl<'c> Server<'c> {
         };
         let touched = match notification.method.as_str() {
             DidOpenTextDocument::METHOD => {
-                let Ok(params) =
-                    serde_json::from_value::<lsp::DidOpenTextDocumentParams>(notification.params)
+                let Ok(params) = parse::<lsp::DidOpenTextDocumentParams>(notification.params)
                 else {
                     return;
                 };
@@ -297,8 +296,7 @@ impl<'c> Server<'c> {
                 path
             }
             DidChangeTextDocument::METHOD => {
-                let Ok(params) =
-                    serde_json::from_value::<lsp::DidChangeTextDocumentParams>(notification.params)
+                let Ok(params) = parse::<lsp::DidChangeTextDocumentParams>(notification.params)
                 else {
                     return;
                 };
@@ -313,8 +311,7 @@ impl<'c> Server<'c> {
             }
             DidSaveTextDocument::METHOD => return,
             DidCloseTextDocument::METHOD => {
-                let Ok(params) =
-                    serde_json::from_value::<lsp::DidCloseTextDocumentParams>(notification.params)
+                let Ok(params) = parse::<lsp::DidCloseTextDocumentParams>(notification.params)
                 else {
                     return;
                 };
@@ -727,8 +724,14 @@ fn untitled() -> ProjectConfig {
         .expect("a constant project file parses")
 }
 
+/// A path of the project as the editor names it: the project's paths are
+/// made from the folder the client gave (absolute), so only a relative one
+/// (the current directory's project) is looked up on disk.
 fn absolute(path: &str) -> PathBuf {
     let path = Path::new(path);
+    if path.is_absolute() {
+        return path.to_path_buf();
+    }
     std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
 }
 

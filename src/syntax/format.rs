@@ -263,56 +263,59 @@ impl<'a> Printer<'a> {
         top: bool,
         mut member: impl FnMut(&mut Self, Pair<'a, Rule>) -> D<'a>,
     ) -> D<'a> {
-        let mut doc = nil();
-        let mut first = true;
-        // A comment's line ends with it: what is trailing in the source
-        // (after a `,` or `)`) starts a line of its own after one.
-        let mut after_comment = false;
+        let mut lines = BlockLines {
+            doc: nil(),
+            first: true,
+            after_comment: false,
+            top,
+        };
         // What follows the block's `{` on its line.
         let first_start = members.first().map_or(close, |p| p.as_span().start());
         let (after_open, any) = self.trailing_comments(first_start);
-        doc = doc.append(after_open);
-        after_comment |= any;
+        lines.push(after_open);
+        lines.after_comment |= any;
         for (index, pair) in members.into_iter().enumerate() {
             let start = pair.as_span().start();
-            let mut force_blank = top && index > 0;
-            while let Some(c) = self.comment_before(start) {
-                if c.trailing && !first && !after_comment {
-                    let (trail, _) = self.trailing_comments(start);
-                    doc = doc.append(trail);
-                    after_comment = true;
-                    continue;
-                }
-                let (c_start, t) = (c.start, self.comment_text(c));
-                doc = doc.append(self.break_before(c_start, first, top, force_blank));
-                doc = doc.append(text(t));
-                self.next += 1;
-                first = false;
-                force_blank = false;
-                after_comment = true;
-            }
-            doc = doc.append(self.break_before(start, first, top, force_blank));
-            doc = doc.append(member(self, pair));
-            first = false;
-            after_comment = false;
+            let force_blank = self.comment_lines(&mut lines, start, top && index > 0);
+            let line_break = self.break_before(start, lines.first, top, force_blank);
+            lines.push(line_break);
+            lines.push(member(self, pair));
+            lines.first = false;
+            lines.after_comment = false;
         }
         // The comments after the last member: on its line, then on lines
         // of their own before the block's `}` (or the end of the file).
-        while let Some(c) = self.comment_before(close) {
-            if c.trailing && !first && !after_comment {
-                let (trail, _) = self.trailing_comments(close);
-                doc = doc.append(trail);
-                after_comment = true;
+        self.comment_lines(&mut lines, close, false);
+        lines.doc
+    }
+
+    /// The comments before `pos` among a block's lines: one on the line of
+    /// what came before it stays there, the others get lines of their own
+    /// (the first after a blank line when `force_blank`). Whether the blank
+    /// line is still owed (no comment took it).
+    fn comment_lines(
+        &mut self,
+        lines: &mut BlockLines<'a>,
+        pos: usize,
+        mut force_blank: bool,
+    ) -> bool {
+        while let Some(c) = self.comment_before(pos) {
+            if c.trailing && !lines.first && !lines.after_comment {
+                let (trail, _) = self.trailing_comments(pos);
+                lines.push(trail);
+                lines.after_comment = true;
                 continue;
             }
             let (c_start, t) = (c.start, self.comment_text(c));
-            doc = doc.append(self.break_before(c_start, first, top, false));
-            doc = doc.append(text(t));
+            let line_break = self.break_before(c_start, lines.first, lines.top, force_blank);
+            lines.push(line_break);
+            lines.push(text(t));
             self.next += 1;
-            first = false;
-            after_comment = true;
+            lines.first = false;
+            lines.after_comment = true;
+            force_blank = false;
         }
-        doc
+        force_blank
     }
 
     /// The line break before a line of a block that starts at `pos`.
@@ -1066,6 +1069,24 @@ impl<'a> Printer<'a> {
         } else {
             doc.group()
         }
+    }
+}
+
+/// The lines of a block as [`Printer::members`] builds them.
+struct BlockLines<'a> {
+    doc: D<'a>,
+    /// Nothing printed yet.
+    first: bool,
+    /// The last line is a comment: what is trailing in the source (after a
+    /// `,` or `)`) starts a line of its own after one.
+    after_comment: bool,
+    /// The top level of a file (items one blank line apart).
+    top: bool,
+}
+
+impl<'a> BlockLines<'a> {
+    fn push(&mut self, doc: D<'a>) {
+        self.doc = std::mem::replace(&mut self.doc, nil()).append(doc);
     }
 }
 
