@@ -72,6 +72,7 @@ fn main() {
             shopc::emit::Dialect::DuckDb,
             &[],
         );
+        let built = t.elapsed();
         let invocation = shopc::manifest::Invocation {
             id: "0000000000000000".into(),
             command: "check".into(),
@@ -82,7 +83,12 @@ fn main() {
         let mut file = std::fs::File::create(&path).unwrap();
         manifest.write_json(&invocation, &mut file).unwrap();
         let bytes = file.metadata().unwrap().len() as usize;
-        format!(", manifest {:?} ({} KiB)", t.elapsed(), bytes / 1024)
+        let total = t.elapsed();
+        format!(
+            ", manifest {total:?} (build {built:?}, write {:?}; {} KiB)",
+            total - built,
+            bytes / 1024
+        )
     });
     println!(
         "{models} models, {} KiB: parse {parse:?}, resolve {lower:?}, check {check:?}{} ({} problems)",

@@ -16,6 +16,8 @@ pub mod lsp;
 pub mod manifest;
 #[cfg(feature = "warehouses")]
 pub mod notify;
+#[doc(hidden)]
+pub mod peer;
 pub mod plan;
 pub mod problem;
 #[cfg(feature = "warehouses")]

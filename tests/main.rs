@@ -29,6 +29,7 @@ mod language;
 mod lsp;
 mod notifications;
 mod parser;
+mod peers;
 mod postgres;
 mod proofs;
 mod robustness;

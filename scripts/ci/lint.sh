@@ -29,5 +29,5 @@ node tests/actionlint/lint.cjs .github/workflows/*.yml
 if ! command -v shellcheck >/dev/null; then
     scripts/apt-install.sh shellcheck
 fi
-shellcheck --severity=warning --external-sources --source-path=SCRIPTDIR scripts/*.sh scripts/ci/*.sh .ci/run
-echo "shellcheck: $(ls scripts/*.sh scripts/ci/*.sh .ci/run | wc -l) scripts, no problems"
+shellcheck --severity=warning --external-sources --source-path=SCRIPTDIR scripts/*.sh scripts/ci/*.sh benches/*.sh .ci/run
+echo "shellcheck: $(ls scripts/*.sh scripts/ci/*.sh benches/*.sh .ci/run | wc -l) scripts, no problems"
