@@ -33,6 +33,10 @@ pub struct ProjectConfig {
     /// Values models can read with `var('name')`.
     #[serde(default)]
     pub vars: IndexMap<String, toml::Value>,
+    /// Where each of `vars` is set in `shop.toml` (its key), for the
+    /// editor's definition of a var; a var set by `--vars` only has none.
+    #[serde(skip)]
+    pub var_spans: std::collections::HashMap<String, Span>,
     /// The sets of schemas the project is built into (`dev`, `prod`,
     /// `pr_*`…), by name; see [`crate::environment`].
     #[serde(default)]
@@ -193,7 +197,7 @@ impl MaterializedKind {
 /// Parses `shop.toml`. `file` is its id in the [`SourceDb`](crate::span::SourceDb),
 /// so that errors point into it.
 pub fn parse_project_config(file: FileId, text: &str) -> Result<ProjectConfig, Vec<Problem>> {
-    let config = toml::from_str::<ProjectConfig>(text).map_err(|error| {
+    let mut config = toml::from_str::<ProjectConfig>(text).map_err(|error| {
         let span = error.span().map(|r| Span::new(file, r.start, r.end));
         let message = error.message().trim().to_string();
         vec![if message.starts_with("unknown field") {
@@ -202,6 +206,7 @@ pub fn parse_project_config(file: FileId, text: &str) -> Result<ProjectConfig, V
             Problem::InvalidProjectFile { span, message }
         }]
     })?;
+    config.var_spans = var_spans(file, text);
     let mut problems = check_environments(file, text, &config);
     problems.extend(check_hooks(file, text, &config));
     problems.extend(check_notifications(file, text, &config));
@@ -210,6 +215,27 @@ pub fn parse_project_config(file: FileId, text: &str) -> Result<ProjectConfig, V
     } else {
         Err(problems)
     }
+}
+
+/// Where each key of `[vars]` is written (the file parsed already, so it
+/// does not fail).
+fn var_spans(file: FileId, text: &str) -> std::collections::HashMap<String, Span> {
+    #[derive(Deserialize)]
+    struct Vars {
+        #[serde(default)]
+        vars: IndexMap<toml::Spanned<String>, serde::de::IgnoredAny>,
+    }
+    toml::from_str::<Vars>(text)
+        .map(|v| {
+            v.vars
+                .into_keys()
+                .map(|key| {
+                    let span = key.span();
+                    (key.into_inner(), Span::new(file, span.start, span.end))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The span of `value`'s bytes `start..end` inside its quotes when it is

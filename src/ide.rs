@@ -17,9 +17,12 @@ pub enum Symbol {
     /// The alias a model gives the relation it reads (`from orders o`): the
     /// model, and the scan's index in its query.
     Alias(RelId, u32),
+    /// A var ([`Ir::vars`]): read in `.shop` files, set in `shop.toml`.
+    Var(u32),
 }
 
-/// Every place a relation or column is named, definitions included.
+/// Every place a relation or column is named, definitions included (but a
+/// var's, which is in the project file: [`crate::ir::Var::defined`]).
 #[derive(Debug, Default)]
 pub struct Index {
     /// Sorted by file and start.
@@ -133,6 +136,11 @@ impl Index {
                 }
             }
         }
+        for (index, var) in ir.vars.iter().enumerate() {
+            for &read in &var.reads {
+                named(read, Symbol::Var(index as u32), false);
+            }
+        }
         occurrences.sort_by_key(|o| (o.span.file, o.span.start, std::cmp::Reverse(o.span.end)));
         Index { occurrences }
     }
@@ -151,16 +159,19 @@ impl Index {
             .copied()
     }
 
-    /// Where `symbol` is defined.
-    pub fn definition(&self, ir: &Ir, symbol: Symbol) -> Span {
+    /// Where `symbol` is defined in the `.shop` files: `None` for a var
+    /// (its key in `shop.toml` is [`crate::ir::Var::defined`]).
+    pub fn definition(&self, ir: &Ir, symbol: Symbol) -> Option<Span> {
         match symbol {
-            Symbol::Relation(id) => ir.relation(id).name_span,
-            Symbol::Column(id) => ir.column(id).span,
-            Symbol::Alias(model, _) => self
-                .occurrences
-                .iter()
-                .find(|o| o.definition && o.symbol == symbol)
-                .map_or(ir.relation(model).name_span, |o| o.span),
+            Symbol::Relation(id) => Some(ir.relation(id).name_span),
+            Symbol::Column(id) => Some(ir.column(id).span),
+            Symbol::Alias(model, _) => Some(
+                self.occurrences
+                    .iter()
+                    .find(|o| o.definition && o.symbol == symbol)
+                    .map_or(ir.relation(model).name_span, |o| o.span),
+            ),
+            Symbol::Var(_) => None,
         }
     }
 
@@ -200,7 +211,27 @@ pub fn hover(ir: &Ir, analysis: &Analysis, symbol: Symbol) -> String {
         Symbol::Relation(id) => relation_hover(ir, analysis, id),
         Symbol::Column(id) => column_hover(ir, analysis, id),
         Symbol::Alias(model, scan) => alias_hover(ir, analysis, model, scan),
+        Symbol::Var(index) => var_hover(ir, index),
     }
+}
+
+fn var_hover(ir: &Ir, index: u32) -> String {
+    let Some(var) = ir.vars.get(index as usize) else {
+        return String::new();
+    };
+    let set = if var.defined.is_some() {
+        "set in `shop.toml` under `[vars]` (`--vars` overrides it)"
+    } else {
+        "set by `--vars`"
+    };
+    let reads = match var.reads.len() {
+        1 => "read once".to_string(),
+        n => format!("read {n} times"),
+    };
+    format!(
+        "**var** `{}` = `{}`\n\n{set}; {reads}. Its value is substituted where it is read.\n",
+        var.name, var.value
+    )
 }
 
 fn alias_hover(ir: &Ir, analysis: &Analysis, model: RelId, scan: u32) -> String {
@@ -414,6 +445,12 @@ pub fn rename<'t>(
                 .map_or("", |s| s.alias.as_str()),
             _ => "",
         },
+        Symbol::Var(index) => {
+            let name = ir.vars.get(index as usize).map_or("", |v| v.name.as_str());
+            return Err(format!(
+                "`{name}` is a var: rename its key in `shop.toml` and each `var('{name}')`"
+            ));
+        }
     };
     let ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
     let mut edits = Vec::new();

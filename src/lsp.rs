@@ -358,27 +358,34 @@ impl<'c> Server<'c> {
                 let Some((compiled, occurrence)) = self.at(&p.text_document_position_params) else {
                     return Ok(serde_json::Value::Null);
                 };
-                let span = compiled
-                    .index
-                    .definition(&compiled.compilation.ir, occurrence.symbol);
-                json(location(&compiled.db, span))
+                let ir = &compiled.compilation.ir;
+                let found = match compiled.index.definition(ir, occurrence.symbol) {
+                    Some(span) => location(&compiled.db, span),
+                    None => self.in_project_file(ir, occurrence.symbol),
+                };
+                json(found)
             }
             References::METHOD => {
                 let p: lsp::ReferenceParams = parse(params)?;
                 let Some((compiled, occurrence)) = self.at(&p.text_document_position) else {
                     return Ok(serde_json::Value::Null);
                 };
+                let ir = &compiled.compilation.ir;
                 let mut spans = compiled.index.references(occurrence.symbol);
+                let definition = compiled.index.definition(ir, occurrence.symbol);
                 if !p.context.include_declaration {
-                    let definition = compiled
-                        .index
-                        .definition(&compiled.compilation.ir, occurrence.symbol);
-                    spans.retain(|s| *s != definition);
+                    spans.retain(|s| Some(*s) != definition);
                 }
-                let locations: Vec<lsp::Location> = spans
+                let mut locations: Vec<lsp::Location> = spans
                     .into_iter()
                     .filter_map(|s| location(&compiled.db, s))
                     .collect();
+                // A var's key in shop.toml, first.
+                if p.context.include_declaration
+                    && let Some(key) = self.in_project_file(ir, occurrence.symbol)
+                {
+                    locations.insert(0, key);
+                }
                 json(locations)
             }
             DocumentSymbolRequest::METHOD => {
@@ -556,6 +563,18 @@ impl<'c> Server<'c> {
 
     /// The signature of the function called at a position (`coalesce(`,
     /// or a `fn` of the project), if one is.
+    /// Where a var is set: its key in `shop.toml` (whose text is the
+    /// loaded project's, not the compiled `.shop` files').
+    fn in_project_file(&self, ir: &crate::ir::Ir, symbol: ide::Symbol) -> Option<lsp::Location> {
+        let ide::Symbol::Var(index) = symbol else {
+            return None;
+        };
+        let span = ir.vars.get(index as usize)?.defined?;
+        ((span.file.0 as usize) < self.load_db.len())
+            .then(|| location(&self.load_db, span))
+            .flatten()
+    }
+
     fn function_hover(&self, at: &lsp::TextDocumentPositionParams) -> Option<lsp::Hover> {
         let compiled = self.compiled.as_ref()?;
         let text = self.texts.get(&path_of(&at.text_document.uri)?)?;

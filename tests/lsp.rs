@@ -387,6 +387,84 @@ fn definition_and_references_cross_files() {
     assert!(client.shutdown().success());
 }
 
+/// A var read in a model: hover says its value, definition is its key in
+/// shop.toml, references are that key and every `var('…')` that reads it,
+/// and renaming it is refused with what to do instead.
+#[test]
+fn a_var_is_defined_in_shop_toml_and_read_where_var_names_it() {
+    let (_dir, root) = shopco();
+    let mut client = Client::start(&root);
+    let file = root.join("models/staging/stg_customers.shop");
+    let uri = client.open(&file);
+    let text = std::fs::read_to_string(&file).unwrap();
+    let at = position_of(&text, "var('test_email_domain')", 7);
+    let hover = client.request(
+        "textDocument/hover",
+        json!({ "textDocument": { "uri": uri }, "position": at }),
+    );
+    let value = hover["result"]["contents"]["value"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        value.starts_with("**var** `test_email_domain` = `\"@shopco.test\"`"),
+        "{hover}"
+    );
+    let toml = std::fs::read_to_string(root.join("shop.toml")).unwrap();
+    let key = position_of(&toml, "test_email_domain = ", 0);
+    let definition = client.request(
+        "textDocument/definition",
+        json!({ "textDocument": { "uri": uri }, "position": at }),
+    );
+    assert!(
+        definition["result"]["uri"]
+            .as_str()
+            .unwrap()
+            .ends_with("/shop.toml"),
+        "{definition}"
+    );
+    assert_eq!(definition["result"]["range"]["start"], key, "{definition}");
+    let mut references = |declaration: bool| {
+        let answer = client.request(
+            "textDocument/references",
+            json!({ "textDocument": { "uri": uri }, "position": at,
+                    "context": { "includeDeclaration": declaration } }),
+        );
+        answer["result"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| {
+                (
+                    l["uri"]
+                        .as_str()
+                        .unwrap()
+                        .rsplit('/')
+                        .next()
+                        .unwrap()
+                        .to_string(),
+                    l["range"]["start"].clone(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let read = position_of(&text, "var('test_email_domain')", 5);
+    let reads = references(false);
+    assert_eq!(reads, [("stg_customers.shop".to_string(), read)]);
+    let all = references(true);
+    assert_eq!(all.len(), 2, "{all:?}");
+    assert_eq!(all[0], ("shop.toml".to_string(), key));
+    let rename = client.request(
+        "textDocument/rename",
+        json!({ "textDocument": { "uri": uri }, "position": at, "newName": "test_domain" }),
+    );
+    let message = rename["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("is a var: rename its key in `shop.toml`"),
+        "{rename}"
+    );
+    assert!(client.shutdown().success());
+}
+
 #[test]
 fn symbols_completion_and_formatting() {
     let (_dir, root) = shopco();

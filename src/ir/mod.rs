@@ -65,6 +65,9 @@ pub struct Ir {
     /// The project's functions (`fn` items), as declared: their calls are
     /// inlined in the expressions that make them.
     pub functions: Vec<Function>,
+    /// The project's vars (`[vars]` and `--vars`), in the order declared,
+    /// with where each is read.
+    pub vars: Vec<Var>,
     /// The environment the project is built in: how the schema of every
     /// relation it writes is named (`dev_alice_marts` for `marts`).
     pub environment: crate::environment::Environment,
@@ -621,6 +624,20 @@ pub struct Function {
     pub ret: Type,
     pub name_span: Span,
     pub span: Span,
+}
+
+/// A var: its value is substituted where it is read (`var('name')`), so
+/// no expression holds it; this is for the editor.
+#[derive(Debug)]
+pub struct Var {
+    pub name: String,
+    /// The value as TOML writes it: `"@shopco.test"`, `30`.
+    pub value: String,
+    /// Its key in `shop.toml` (a span of the project file, not of a
+    /// `.shop` file); `None` when only `--vars` sets it.
+    pub defined: Option<Span>,
+    /// The name inside each `var('…')` that reads it.
+    pub reads: Vec<Span>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

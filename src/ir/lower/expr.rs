@@ -442,13 +442,13 @@ impl<'a> Lowerer<'a> {
     }
 
     pub(super) fn var(&mut self, call: &ast::Call, span: Span) -> Expr {
-        let name = match call.args.as_slice() {
+        let (name, written) = match call.args.as_slice() {
             [
                 ast::Expr {
                     kind: ast::ExprKind::Literal(ast::Literal::String(s)),
-                    ..
+                    span,
                 },
-            ] => s.clone(),
+            ] => (s.clone(), *span),
             _ => {
                 self.push(Problem::ArgumentCount {
                     span,
@@ -464,7 +464,7 @@ impl<'a> Lowerer<'a> {
                 };
             }
         };
-        let Some(value) = self.config.vars.get(&name) else {
+        let Some((index, _, value)) = self.config.vars.get_full(&name) else {
             self.push(Problem::UnknownVar {
                 span,
                 suggestion: suggest(&name, self.config.vars.keys().map(String::as_str)),
@@ -476,6 +476,19 @@ impl<'a> Lowerer<'a> {
                 span,
             };
         };
+        // The name between the quotes, when written without escapes.
+        if written.end - written.start == name.len() as u32 + 2 {
+            let inside = Span::new(
+                written.file,
+                written.start as usize + 1,
+                written.end as usize - 1,
+            );
+            // (A function's body is lowered again at every call.)
+            let reads = &mut self.ir.vars[index].reads;
+            if !reads.contains(&inside) {
+                reads.push(inside);
+            }
+        }
         let lit = match value {
             toml::Value::String(s) => ast::Literal::String(s.clone()),
             toml::Value::Integer(n) => ast::Literal::Integer(*n),

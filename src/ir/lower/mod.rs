@@ -57,6 +57,16 @@ pub fn lower(
         ref_spans: HashMap::new(),
         pending: HashMap::new(),
     };
+    lowerer.ir.vars = config
+        .vars
+        .iter()
+        .map(|(name, value)| Var {
+            name: name.clone(),
+            value: value.to_string(),
+            defined: config.var_spans.get(name).copied(),
+            reads: Vec::new(),
+        })
+        .collect();
     // Doc blocks first: every description declared may use them.
     for (_, ast) in files {
         for item in &ast.items {
