@@ -50,12 +50,22 @@ pub struct Analysis {
 
 /// Derives grains, additivity and nullability.
 pub fn analyze(ir: &Ir) -> Analysis {
-    let grains = grain::derive(ir);
-    let additivities = additivity::derive(ir, &grains);
+    // Nullability needs neither grains nor additivity: it is derived on
+    // the other core meanwhile.
+    let ((grains, additivities), nullability) = crate::in_pool(|| {
+        rayon::join(
+            || {
+                let grains = grain::derive(ir);
+                let additivities = additivity::derive(ir, &grains);
+                (grains, additivities)
+            },
+            || nullability::derive(ir),
+        )
+    });
     Analysis {
         grains,
         additivities,
-        nullability: nullability::derive(ir),
+        nullability,
     }
 }
 
@@ -66,33 +76,42 @@ pub fn check(ir: &Ir) -> Vec<Problem> {
 
 /// Checks a project with what [`analyze`] derived of it.
 pub fn check_with(ir: &Ir, analysis: &Analysis) -> Vec<Problem> {
-    let mut problems = Vec::new();
+    use rayon::prelude::*;
     let (grains, additivities) = (&analysis.grains, &analysis.additivities);
-    for &id in &ir.order {
-        let rel = ir.relation(id);
-        if !rel.complete {
-            continue;
-        }
-        if let RelationKind::Model(model) = &rel.kind
-            && let Some(derived) = grains.models.get(&id)
-        {
-            let cx = ModelCx {
-                ir,
-                grains,
-                rel,
-                model,
-                derived,
-                additivities,
-            };
-            mixed_aggregation(&cx, &mut problems);
-            declared_grain(&cx, &mut problems);
-            fan_out(&cx, &mut problems);
-            row_loss(&cx, &mut problems);
-            group_dependency(&cx, &mut problems);
-            join_claims(&cx, &mut problems);
-            sums(&cx, &mut problems);
-        }
-    }
+    // Each model on its own, in parallel; the problems in the models' order.
+    let per_model: Vec<Vec<Problem>> = crate::in_pool(|| {
+        ir.order
+            .par_iter()
+            .map(|&id| {
+                let mut problems = Vec::new();
+                let rel = ir.relation(id);
+                if !rel.complete {
+                    return problems;
+                }
+                if let RelationKind::Model(model) = &rel.kind
+                    && let Some(derived) = grains.models.get(&id)
+                {
+                    let cx = ModelCx {
+                        ir,
+                        grains,
+                        rel,
+                        model,
+                        derived,
+                        additivities,
+                    };
+                    mixed_aggregation(&cx, &mut problems);
+                    declared_grain(&cx, &mut problems);
+                    fan_out(&cx, &mut problems);
+                    row_loss(&cx, &mut problems);
+                    group_dependency(&cx, &mut problems);
+                    join_claims(&cx, &mut problems);
+                    sums(&cx, &mut problems);
+                }
+                problems
+            })
+            .collect()
+    });
+    let mut problems: Vec<Problem> = per_model.into_iter().flatten().collect();
     snapshot_grains(ir, grains, &mut problems);
     nullable_keys(ir, &analysis.nullability, &mut problems);
     problems
