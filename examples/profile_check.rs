@@ -60,6 +60,22 @@ fn main() {
     let t = Instant::now();
     let checked = shopc::check::check(&ir);
     let check = t.elapsed();
+    // `--emit`: the Snowflake files of every relation, as `shopc emit`
+    // writes them (formatted), and the same without formatting.
+    let emitted = flags.iter().any(|f| f == "--emit").then(|| {
+        let analysis = shopc::check::analyze(&ir);
+        let emitter =
+            shopc::emit::Emitter::with_analysis(&ir, shopc::emit::Dialect::Snowflake, &analysis);
+        let t = Instant::now();
+        let files = emitter.files(&ir.order);
+        let bytes: usize = files.iter().map(|f| f.text.len()).sum();
+        format!(
+            ", emit {:?} ({} files, {} KiB)",
+            t.elapsed(),
+            files.len(),
+            bytes / 1024
+        )
+    });
     let manifest = flags.iter().any(|f| f == "--manifest").then(|| {
         let analysis = shopc::check::analyze(&ir);
         let t = Instant::now();
@@ -91,9 +107,10 @@ fn main() {
         )
     });
     println!(
-        "{models} models, {} KiB: parse {parse:?}, resolve {lower:?}, check {check:?}{} ({} problems)",
+        "{models} models, {} KiB: parse {parse:?}, resolve {lower:?}, check {check:?}{}{} ({} problems)",
         bytes / 1024,
         manifest.unwrap_or_default(),
+        emitted.unwrap_or_default(),
         problems.len() + checked.len()
     );
 }

@@ -36,6 +36,15 @@ macro_rules! codes {
                     $(Code::$code => include_str!(concat!("../docs/codes/", stringify!($code), ".md")),)*
                 }
             }
+
+            /// [`Code::doc`] as readers get it (`shopc explain`, the
+            /// editor's link): without the markers of generated lists,
+            /// which are for the repository.
+            pub fn explanation(self) -> String {
+                let lines: Vec<&str> =
+                    self.doc().lines().filter(|l| !l.starts_with("<!--")).collect();
+                format!("{}\n", lines.join("\n").trim_end())
+            }
         }
     };
 }

@@ -174,6 +174,10 @@ struct Server<'c> {
     compiled: Option<Compiled>,
     /// The files as last parsed: a change parses only its file again.
     parses: crate::ParseCache,
+    /// Where each diagnostic code's documentation is written for the
+    /// diagnostics' links (`target/explain/CODE.md`): `None` outside a
+    /// project, or when it cannot be written.
+    explain: Option<PathBuf>,
 }
 
 type Answer = Result<serde_json::Value, (ErrorCode, String)>;
@@ -191,6 +195,7 @@ impl<'c> Server<'c> {
             published: HashMap::new(),
             compiled: None,
             parses: crate::ParseCache::default(),
+            explain: None,
         }
     }
 
@@ -211,10 +216,13 @@ impl<'c> Server<'c> {
                 self.config = loaded.config.clone().unwrap_or_else(untitled);
                 self.load_problems = loaded.problems;
                 self.load_db = loaded.db;
+                let dir = self.root.join(&self.config.paths.target).join("explain");
+                self.explain = write_explanations(&dir).then_some(dir);
             }
             Err(_) => {
                 // No shop.toml: the open files alone, with a default project.
                 self.load_problems.clear();
+                self.explain = None;
             }
         }
         for path in &self.open {
@@ -263,13 +271,13 @@ impl<'c> Server<'c> {
                 by_file.entry(path.clone()).or_default();
             }
             for problem in &compiled.compilation.problems {
-                if let Some((path, d)) = to_lsp(&compiled.db, problem) {
+                if let Some((path, d)) = to_lsp(&compiled.db, problem, self.explain.as_deref()) {
                     by_file.entry(path).or_default().push(d);
                 }
             }
         }
         for problem in &self.load_problems {
-            if let Some((path, d)) = to_lsp(&self.load_db, problem) {
+            if let Some((path, d)) = to_lsp(&self.load_db, problem, self.explain.as_deref()) {
                 by_file.entry(path).or_default().push(d);
             }
         }
@@ -542,7 +550,7 @@ impl<'c> Server<'c> {
         if after.error_count() > before {
             let first = after.problems.iter().find(|p| p.is_error());
             let why = first
-                .and_then(|p| to_lsp(&db, p))
+                .and_then(|p| to_lsp(&db, p, None))
                 .map(|(path, d)| {
                     format!(
                         ": {}:{}: {}",
@@ -820,9 +828,29 @@ fn location(db: &SourceDb, span: Span) -> Option<lsp::Location> {
     Some(lsp::Location::new(uri_of(&path)?, range(db, span)?))
 }
 
-/// A problem as LSP says it: its primary label's range, its code, its
-/// title with notes and help, and its other labels as related information.
-fn to_lsp(db: &SourceDb, problem: &Problem) -> Option<(PathBuf, lsp::Diagnostic)> {
+/// Writes every diagnostic code's documentation into `dir` (each file only
+/// when it is missing or another version's), for the diagnostics' links;
+/// false when the folder cannot be written.
+fn write_explanations(dir: &Path) -> bool {
+    if std::fs::create_dir_all(dir).is_err() {
+        return false;
+    }
+    crate::diagnostic::Code::ALL.iter().all(|code| {
+        let path = dir.join(format!("{}.md", code.as_str()));
+        let text = code.explanation();
+        std::fs::read_to_string(&path).is_ok_and(|old| old == text)
+            || std::fs::write(&path, text).is_ok()
+    })
+}
+
+/// A problem as LSP says it: its primary label's range, its code (linked
+/// to its documentation in `explain`, when there is one), its title with
+/// notes and help, and its other labels as related information.
+fn to_lsp(
+    db: &SourceDb,
+    problem: &Problem,
+    explain: Option<&Path>,
+) -> Option<(PathBuf, lsp::Diagnostic)> {
     let diagnostic = problem.to_diagnostic();
     let primary = diagnostic
         .labels
@@ -859,7 +887,9 @@ fn to_lsp(db: &SourceDb, problem: &Problem) -> Option<(PathBuf, lsp::Diagnostic)
             Severity::Warning => lsp::DiagnosticSeverity::WARNING,
         }),
         code: Some(lsp::NumberOrString::String(diagnostic.code.as_str().into())),
-        code_description: None,
+        code_description: explain
+            .and_then(|dir| uri_of(&dir.join(format!("{}.md", diagnostic.code.as_str()))))
+            .map(|href| lsp::CodeDescription { href }),
         source: Some("shopc".into()),
         message,
         related_information: (!related.is_empty()).then_some(related),

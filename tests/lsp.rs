@@ -222,6 +222,17 @@ fn a_broken_column_is_reported_as_it_is_typed_and_cleared_when_fixed() {
         .matches('\n')
         .count();
     assert_eq!(d["range"]["start"]["line"], line, "{d}");
+    // The code links to its documentation, written into the target folder.
+    let code = d["code"].as_str().unwrap();
+    let href = d["codeDescription"]["href"].as_str().unwrap_or_default();
+    assert_eq!(
+        href,
+        uri_of_file(&root, &format!("target/explain/{code}.md")),
+        "{d}"
+    );
+    let doc = std::fs::read_to_string(root.join(format!("target/explain/{code}.md"))).unwrap();
+    let explained = crate::common::shopc(&["explain", code]);
+    assert_eq!(doc.trim_end(), crate::common::stdout(&explained).trim_end());
     client.change(&uri, 3, &text);
     assert_eq!(client.diagnostics(&uri), Vec::<Value>::new());
     client.drain();

@@ -195,13 +195,7 @@ pub(super) fn explain(code: Option<&str>) -> ExitCode {
     };
     match Code::parse(text) {
         Some(code) => {
-            // Markers for generated lists are for the repository, not readers.
-            let doc: Vec<&str> = code
-                .doc()
-                .lines()
-                .filter(|l| !l.starts_with("<!--"))
-                .collect();
-            say!("{}", doc.join("\n").trim_end());
+            say!("{}", code.explanation().trim_end());
             ExitCode::SUCCESS
         }
         None => {
