@@ -1,10 +1,12 @@
 #![allow(clippy::disallowed_methods)]
 //! Times each phase of `check` on a generated project, single-threaded:
 //! `cargo run --release --example profile_check -- 10000 [--dbt-shaped] [--pest]
-//! [--manifest] [--fast-coverage]` (`--pest`: parse with pest alone, not the
-//! hand-written parser; `--manifest`: also build and serialize the
-//! manifest, as every compiling command does; `--fast-coverage`: how many
-//! files the hand-written parser hands to pest, and the first of them).
+//! [--manifest] [--emit] [--fast-coverage]` (`--pest`: parse with pest
+//! alone, not the hand-written parser; `--manifest`: also build and
+//! serialize the manifest, as every compiling command does, its build and
+//! write timed apart; `--emit`: the Snowflake files of every relation, as
+//! `shopc emit` formats them; `--fast-coverage`: how many files the
+//! hand-written parser hands to pest, and the first of them).
 //! With symbols, for perf or callgrind: `cargo build --profile profiling
 //! --no-default-features --example profile_check`.
 use std::time::Instant;
