@@ -136,12 +136,18 @@ impl Index {
                 }
             }
         }
+        // Settings, tests, unit tests' rows (a test's columns and the grain
+        // are found above too: the same spans, kept once below).
+        for &(column, span) in &ir.named {
+            named(span, Symbol::Column(column), false);
+        }
         for (index, var) in ir.vars.iter().enumerate() {
             for &read in &var.reads {
                 named(read, Symbol::Var(index as u32), false);
             }
         }
         occurrences.sort_by_key(|o| (o.span.file, o.span.start, std::cmp::Reverse(o.span.end)));
+        occurrences.dedup_by(|b, a| a.span == b.span && a.symbol == b.symbol);
         Index { occurrences }
     }
 

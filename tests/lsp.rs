@@ -643,7 +643,7 @@ fn rename_a_model_or_a_column_across_files_and_refuse_what_it_would_break() {
         ),
         (
             "models/a.shop",
-            "model a {\n  grain = [id]\n  from raw.t t\n  columns {\n    id = t.id\n  }\n  tests {\n    unique(id)\n  }\n}\n",
+            "model a {\n  grain = [id]\n  cluster_by = [id]\n  from raw.t t\n  columns {\n    id = t.id\n  }\n  tests {\n    unique(id)\n  }\n}\n",
         ),
         (
             "models/b.shop",
@@ -679,12 +679,22 @@ fn rename_a_model_or_a_column_across_files_and_refuse_what_it_would_break() {
         ]),
         "{answer}"
     );
-    // The column `a.id`, from `x.id`: its definition, the grain and the
-    // test that name it, the read (the name alone, not `x.`), and the
-    // column `b`'s test points to; not `b`'s own `id`.
+    // The column `a.id`, from `x.id`: its definition, the grain, the
+    // setting and the test that name it, the read (the name alone, not
+    // `x.`), and the column `b`'s test points to; not `b`'s own `id`.
     let answer = rename(&mut client, position_of(&b_text, "x.id", 2), "key");
     let changes = &answer["result"]["changes"];
-    assert_eq!(changes[&a_uri].as_array().unwrap().len(), 3, "{answer}");
+    let lines: Vec<&Value> = changes[&a_uri]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["range"]["start"]["line"])
+        .collect();
+    assert_eq!(
+        lines,
+        [&json!(1), &json!(2), &json!(5), &json!(8)],
+        "{answer}"
+    );
     assert_eq!(
         changes[&b_uri],
         json!([
@@ -722,6 +732,29 @@ fn rename_a_model_or_a_column_across_files_and_refuse_what_it_would_break() {
     );
     let message = refused["error"]["message"].as_str().unwrap_or_default();
     assert!(message.contains("unit_tests.shop"), "{refused}");
+    // A column named in settings: `cluster_by` and `partition_by`'s
+    // `field` follow it, and the rename compiles.
+    let renamed = client.request(
+        "textDocument/rename",
+        json!({ "textDocument": { "uri": uri }, "position": position_of(&text, "order_date = o.order_date", 0), "newName": "ordered_on" }),
+    );
+    let edits = renamed["result"]["changes"][&uri]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let line_of = |needle: &str| json!(text[..text.find(needle).unwrap()].matches('\n').count());
+    for needle in [
+        "cluster_by = [order_date]",
+        "field = order_date",
+        "order_date = o.order_date",
+    ] {
+        assert!(
+            edits
+                .iter()
+                .any(|e| e["range"]["start"]["line"] == line_of(needle)),
+            "{needle}: {renamed}"
+        );
+    }
     assert!(client.shutdown().success());
 }
 

@@ -65,6 +65,10 @@ pub struct Ir {
     /// The project's functions (`fn` items), as declared: their calls are
     /// inlined in the expressions that make them.
     pub functions: Vec<Function>,
+    /// Every name outside an expression that names a column (in a setting,
+    /// a data test, a unit test's rows, a reconciliation), and where: for
+    /// the editor's references and renames.
+    pub named: Vec<(ColumnId, Span)>,
     /// The project's vars (`[vars]` and `--vars`), in the order declared,
     /// with where each is read.
     pub vars: Vec<Var>,

@@ -92,10 +92,34 @@ impl<'a> Lowerer<'a> {
             .collect()
     }
 
+    /// The column `name` of `rel`, named at `span` outside an expression (a
+    /// setting, a test, a unit test's rows): kept in [`Ir::named`] for the
+    /// editor, the name alone (inside its quotes when it is quoted).
     pub(super) fn output_column(&mut self, rel: RelId, name: &str, span: Span) -> Option<ColumnId> {
         let relation = self.ir.relation(rel);
-        if let Some(id) = relation.columns.get(name) {
-            return Some(*id);
+        if let Some(&id) = relation.columns.get(name) {
+            let written = self
+                .db
+                .text(span.file)
+                .get(span.range())
+                .unwrap_or_default();
+            let at = if written == name {
+                Some(span)
+            } else if written.len() == name.len() + 2
+                && written.get(1..written.len() - 1) == Some(name)
+            {
+                Some(Span::new(
+                    span.file,
+                    span.start as usize + 1,
+                    span.end as usize - 1,
+                ))
+            } else {
+                None
+            };
+            if let Some(at) = at {
+                self.ir.named.push((id, at));
+            }
+            return Some(id);
         }
         if relation.complete {
             let suggestion = suggest(name, relation.columns.keys().map(String::as_str));
