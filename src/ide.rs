@@ -141,6 +141,9 @@ impl Index {
         for &(column, span) in &ir.named {
             named(span, Symbol::Column(column), false);
         }
+        for &(relation, span) in &ir.named_relations {
+            named(span, Symbol::Relation(relation), false);
+        }
         for (index, var) in ir.vars.iter().enumerate() {
             for &read in &var.reads {
                 named(read, Symbol::Var(index as u32), false);

@@ -719,19 +719,33 @@ fn rename_a_model_or_a_column_across_files_and_refuse_what_it_would_break() {
     assert_eq!(bad["error"]["code"], -32602, "{bad}");
     assert!(client.shutdown().success());
 
-    // In ShopCo a unit test names `int_orders_customers` (`model = …`),
-    // which the rename does not follow: refused, naming where.
+    // In ShopCo a unit test names `int_orders_customers` (`model = …`):
+    // the rename follows it there.
     let (_dir, shopco) = shopco();
     let mut client = Client::start(&shopco);
     let file = shopco.join("models/marts/fact_orders.shop");
     let uri = client.open(&file);
     let text = std::fs::read_to_string(&file).unwrap();
+    let model_at = position_of(&text, "from int_orders_customers", 6);
+    let renamed = client.request(
+        "textDocument/rename",
+        json!({ "textDocument": { "uri": uri }, "position": model_at, "newName": "int_orders_enriched" }),
+    );
+    let unit = std::fs::read_to_string(shopco.join("models/unit/unit_tests.shop")).unwrap();
+    let unit_uri = uri_of_file(&shopco, "models/unit/unit_tests.shop");
+    assert_eq!(
+        renamed["result"]["changes"][&unit_uri][0]["range"]["start"],
+        position_of(&unit, "model = int_orders_customers", 8),
+        "{renamed}"
+    );
+    // A name another model has: the rename would leave errors, so it is
+    // refused, naming the first.
     let refused = client.request(
         "textDocument/rename",
-        json!({ "textDocument": { "uri": uri }, "position": position_of(&text, "from int_orders_customers", 6), "newName": "int_orders_enriched" }),
+        json!({ "textDocument": { "uri": uri }, "position": model_at, "newName": "int_orders_items" }),
     );
     let message = refused["error"]["message"].as_str().unwrap_or_default();
-    assert!(message.contains("unit_tests.shop"), "{refused}");
+    assert!(message.contains("int_orders_items"), "{refused}");
     // A column named in settings: `cluster_by` and `partition_by`'s
     // `field` follow it, and the rename compiles.
     let renamed = client.request(

@@ -69,6 +69,9 @@ pub struct Ir {
     /// a data test, a unit test's rows, a reconciliation), and where: for
     /// the editor's references and renames.
     pub named: Vec<(ColumnId, Span)>,
+    /// The same for relations: the names a unit test gives (`model = …`,
+    /// `given …`).
+    pub named_relations: Vec<(RelId, Span)>,
     /// The project's vars (`[vars]` and `--vars`), in the order declared,
     /// with where each is read.
     pub vars: Vec<Var>,

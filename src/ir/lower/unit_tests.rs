@@ -51,6 +51,7 @@ impl<'a> Lowerer<'a> {
             }
         };
         let id = self.resolve_relation(&relation)?;
+        self.ir.named_relations.push((id, relation.span));
         if !matches!(self.ir.relation(id).kind, RelationKind::Model(_)) {
             self.push(Problem::InvalidTest {
                 span: model.span,
@@ -86,6 +87,7 @@ impl<'a> Lowerer<'a> {
                 complete = false;
                 continue;
             };
+            self.ir.named_relations.push((rel, relation.span));
             if !readable.contains(&rel) {
                 self.push(Problem::InvalidTest {
                     span: relation.span,
