@@ -136,7 +136,8 @@ fn dbt(
          model-paths: [models]\nseed-paths: [seeds]\ntest-paths: [tests]\n\
          snapshot-paths: [snapshots]\nclean-targets: [target]\n"
     );
-    let mut sources: HashMap<String, Vec<String>> = HashMap::new();
+    // (source, schema) → its tables.
+    let mut sources: std::collections::BTreeMap<(&str, &str), Vec<&str>> = Default::default();
     let mut seeds_yml = String::new();
     // What a dbt project documents in YAML: each model's description and
     // its columns'.
@@ -160,9 +161,9 @@ fn dbt(
             RelationKind::Table(t) => {
                 let source = &ir.sources[t.source.index()];
                 sources
-                    .entry(format!("{}\n    schema: {}", source.name, t.schema))
+                    .entry((&source.name, &t.schema))
                     .or_default()
-                    .push(t.identifier.clone());
+                    .push(&t.identifier);
             }
             RelationKind::Model(m) => {
                 let materialized = match m.materialized {
@@ -242,10 +243,8 @@ fn dbt(
     }
     if !sources.is_empty() {
         let mut yml = String::from("version: 2\nsources:\n");
-        let mut sources: Vec<_> = sources.into_iter().collect();
-        sources.sort();
-        for (source, tables) in sources {
-            let _ = writeln!(yml, "  - name: {source}\n    tables:");
+        for ((source, schema), tables) in sources {
+            let _ = writeln!(yml, "  - name: {source}\n    schema: {schema}\n    tables:");
             for table in tables {
                 let _ = writeln!(yml, "      - name: {table}");
             }
