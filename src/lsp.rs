@@ -46,8 +46,13 @@ pub fn serve_on(connection: &Connection) -> Result<(), String> {
     let params: lsp::InitializeParams = serde_json::from_value(params).unwrap_or_default();
     let mut server = Server::new(connection, root_of(&params));
     server.reload();
-    server.publish(None);
-    while let Ok(message) = connection.receiver.recv() {
+    server.publish(&[]);
+    // (A message read while coalescing edits is handled next.)
+    while let Some(message) = server
+        .next
+        .take()
+        .or_else(|| connection.receiver.recv().ok())
+    {
         match message {
             Message::Request(request) => {
                 if connection
@@ -84,6 +89,12 @@ pub fn serve_on(connection: &Connection) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// A notification that changes a file's text.
+fn is_edit(method: &str) -> bool {
+    use lsp::notification::{DidChangeTextDocument, DidOpenTextDocument, Notification as _};
+    method == DidChangeTextDocument::METHOD || method == DidOpenTextDocument::METHOD
 }
 
 fn capabilities() -> lsp::ServerCapabilities {
@@ -178,6 +189,8 @@ struct Server<'c> {
     /// diagnostics' links (`target/explain/CODE.md`): `None` outside a
     /// project, or when it cannot be written.
     explain: Option<PathBuf>,
+    /// A message read while coalescing edits, handled next.
+    next: Option<Message>,
 }
 
 type Answer = Result<serde_json::Value, (ErrorCode, String)>;
@@ -196,6 +209,7 @@ impl<'c> Server<'c> {
             compiled: None,
             parses: crate::ParseCache::default(),
             explain: None,
+            next: None,
         }
     }
 
@@ -263,8 +277,8 @@ impl<'c> Server<'c> {
 
     /// Publishes the diagnostics of every file whose diagnostics changed
     /// (a file with none now is sent an empty list), and of `also` (the
-    /// file the editor just opened or changed) in any case.
-    fn publish(&mut self, also: Option<&Path>) {
+    /// files the editor just opened or changed) in any case.
+    fn publish(&mut self, also: &[PathBuf]) {
         let mut by_file: BTreeMap<PathBuf, Vec<lsp::Diagnostic>> = BTreeMap::new();
         if let Some(compiled) = &self.compiled {
             for path in compiled.files.keys() {
@@ -286,7 +300,7 @@ impl<'c> Server<'c> {
         }
         for (path, diagnostics) in by_file {
             let unchanged = self.published.get(&path) == Some(&diagnostics);
-            if unchanged && also != Some(path.as_path()) {
+            if unchanged && !also.contains(&path) {
                 continue;
             }
             let Some(uri) = uri_of(&path) else { continue };
@@ -303,7 +317,33 @@ impl<'c> Server<'c> {
         }
     }
 
+    /// Handles a notification. An edit (a file opened or changed) is
+    /// compiled with the edits that came in behind it, so that typing
+    /// faster than the project compiles costs one compilation, not one a
+    /// keystroke: the first other message read waits in `next`.
     fn notification(&mut self, notification: Notification) {
+        let Some(first) = self.edit(notification) else {
+            return;
+        };
+        let mut touched = vec![first];
+        while let Ok(message) = self.connection.receiver.try_recv() {
+            match message {
+                Message::Notification(n) if is_edit(&n.method) => {
+                    touched.extend(self.edit(n));
+                }
+                other => {
+                    self.next = Some(other);
+                    break;
+                }
+            }
+        }
+        self.compile();
+        self.publish(&touched);
+    }
+
+    /// Applies an opened or changed text (the file it touched), or handles
+    /// any other notification (`None`).
+    fn edit(&mut self, notification: Notification) -> Option<PathBuf> {
         use lsp::notification::{
             DidChangeTextDocument, DidCloseTextDocument, DidOpenTextDocument, DidSaveTextDocument,
         };
@@ -311,10 +351,10 @@ impl<'c> Server<'c> {
             DidOpenTextDocument::METHOD => {
                 let Ok(params) = parse::<lsp::DidOpenTextDocumentParams>(notification.params)
                 else {
-                    return;
+                    return None;
                 };
                 let Some(path) = path_of(&params.text_document.uri) else {
-                    return;
+                    return None;
                 };
                 self.open.insert(path.clone());
                 self.texts.insert(path.clone(), params.text_document.text);
@@ -323,10 +363,10 @@ impl<'c> Server<'c> {
             DidChangeTextDocument::METHOD => {
                 let Ok(params) = parse::<lsp::DidChangeTextDocumentParams>(notification.params)
                 else {
-                    return;
+                    return None;
                 };
                 let Some(path) = path_of(&params.text_document.uri) else {
-                    return;
+                    return None;
                 };
                 // Full synchronisation: the last change is the whole text.
                 if let Some(change) = params.content_changes.into_iter().last() {
@@ -334,25 +374,24 @@ impl<'c> Server<'c> {
                 }
                 path
             }
-            DidSaveTextDocument::METHOD => return,
+            DidSaveTextDocument::METHOD => return None,
             DidCloseTextDocument::METHOD => {
                 let Ok(params) = parse::<lsp::DidCloseTextDocumentParams>(notification.params)
                 else {
-                    return;
+                    return None;
                 };
                 if let Some(path) = path_of(&params.text_document.uri) {
                     self.open.remove(&path);
                     // What is on disk counts again (nothing, if it was deleted).
                     self.texts.remove(&path);
                     self.reload();
-                    self.publish(Some(&path));
+                    self.publish(&[path]);
                 }
-                return;
+                return None;
             }
-            _ => return,
+            _ => return None,
         };
-        self.compile();
-        self.publish(Some(&touched));
+        Some(touched)
     }
 
     fn request(&mut self, request: Request) -> Answer {

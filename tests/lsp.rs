@@ -117,6 +117,19 @@ impl Client {
         }
     }
 
+    /// Writes these messages to the server in one write, so that they
+    /// arrive together.
+    fn send_together(&mut self, values: &[Value]) {
+        let mut all = String::new();
+        for value in values {
+            let body = value.to_string();
+            all.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+        }
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        stdin.write_all(all.as_bytes()).unwrap();
+        stdin.flush().unwrap();
+    }
+
     fn notify(&mut self, method: &str, params: Value) {
         self.send(json!({ "jsonrpc": "2.0", "method": method, "params": params }));
     }
@@ -241,6 +254,65 @@ fn a_broken_column_is_reported_as_it_is_typed_and_cleared_when_fixed() {
         "textDocument/didSave",
         json!({ "textDocument": { "uri": uri } }),
     );
+    assert!(client.shutdown().success());
+}
+
+/// Edits that arrive faster than the project compiles are compiled
+/// together: fewer publications than edits, the last of them the last
+/// text's, and a request that came in behind them still answered.
+#[test]
+fn edits_that_arrive_together_are_compiled_together() {
+    let (_dir, root) = shopco();
+    let mut client = Client::start(&root);
+    let file = root.join("models/marts/fact_orders.shop");
+    let uri = client.open(&file);
+    assert_eq!(client.diagnostics(&uri), Vec::<Value>::new());
+    client.drain();
+    let text = std::fs::read_to_string(&file).unwrap();
+    let broken = text.replace("customer_id = o.customer_id", "customer_id = o.custmer_id");
+    let mut messages: Vec<Value> = (2..=6)
+        .map(|version| {
+            let body = if version % 2 == 0 { &broken } else { &text };
+            let body = if version == 6 { &broken } else { body };
+            json!({ "jsonrpc": "2.0", "method": "textDocument/didChange", "params": {
+                "textDocument": { "uri": uri, "version": version },
+                "contentChanges": [{ "text": body }] } })
+        })
+        .collect();
+    messages.push(json!({ "jsonrpc": "2.0", "id": 99, "method": "textDocument/hover", "params": {
+        "textDocument": { "uri": uri }, "position": position_of(&broken, "from int_orders_customers", 6) } }));
+    client.send_together(&messages);
+    let hover = loop {
+        let message = client.next();
+        if message["id"] == 99 {
+            break message;
+        }
+        client.pending.push(message);
+    };
+    assert!(
+        hover["result"]["contents"]["value"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("int_orders_customers"),
+        "{hover}"
+    );
+    let published: Vec<&Value> = client
+        .pending
+        .iter()
+        .filter(|m| {
+            m["method"] == "textDocument/publishDiagnostics" && m["params"]["uri"] == uri.as_str()
+        })
+        .collect();
+    assert!(
+        (1..5).contains(&published.len()),
+        "{} publications: {published:?}",
+        published.len()
+    );
+    let last = published.last().unwrap()["params"]["diagnostics"]
+        .as_array()
+        .unwrap();
+    assert_eq!(last.len(), 1, "{last:?}");
+    assert!(last[0]["message"].as_str().unwrap().contains("custmer_id"));
     assert!(client.shutdown().success());
 }
 
