@@ -353,9 +353,7 @@ impl<'c> Server<'c> {
                 else {
                     return None;
                 };
-                let Some(path) = path_of(&params.text_document.uri) else {
-                    return None;
-                };
+                let path = path_of(&params.text_document.uri)?;
                 self.open.insert(path.clone());
                 self.texts.insert(path.clone(), params.text_document.text);
                 path
@@ -365,9 +363,7 @@ impl<'c> Server<'c> {
                 else {
                     return None;
                 };
-                let Some(path) = path_of(&params.text_document.uri) else {
-                    return None;
-                };
+                let path = path_of(&params.text_document.uri)?;
                 // Full synchronisation: the last change is the whole text.
                 if let Some(change) = params.content_changes.into_iter().last() {
                     self.texts.insert(path.clone(), change.text);
