@@ -467,6 +467,21 @@ fn definition_and_references_cross_files() {
         found.iter().any(|u| u.ends_with("fact_orders.shop")),
         "{found:?}"
     );
+    // A column's references: each place once (a read `o.customer_id` is
+    // one, not its name again: the two would end together).
+    let references = client.request(
+        "textDocument/references",
+        json!({ "textDocument": { "uri": uri }, "position": position_of(&text, "o.customer_id", 2), "context": { "includeDeclaration": true } }),
+    );
+    let places = references["result"].as_array().unwrap();
+    let mut starts: Vec<String> = places
+        .iter()
+        .map(|l| format!("{} {}", l["uri"], l["range"]["end"]))
+        .collect();
+    let all = starts.len();
+    starts.sort();
+    starts.dedup();
+    assert!(all > 1 && starts.len() == all, "{references}");
     assert!(client.shutdown().success());
 }
 

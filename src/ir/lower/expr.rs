@@ -47,7 +47,7 @@ impl<'a> Lowerer<'a> {
             let scan = self.scan_of(scope, q)?;
             let rel = scope.scans[scan].relation;
             return self
-                .output_column(rel, &name.name, name.span)
+                .resolve_column(rel, &name.name, name.span)
                 .map(|c| (scan, c));
         }
         let found: Vec<(usize, ColumnId)> = scope

@@ -94,31 +94,43 @@ impl<'a> Lowerer<'a> {
 
     /// The column `name` of `rel`, named at `span` outside an expression (a
     /// setting, a test, a unit test's rows): kept in [`Ir::named`] for the
-    /// editor, the name alone (inside its quotes when it is quoted).
+    /// editor, the name alone (inside its quotes when it is quoted). An
+    /// expression's reads are the editor's already (its column
+    /// expressions): they resolve with [`Lowerer::resolve_column`].
     pub(super) fn output_column(&mut self, rel: RelId, name: &str, span: Span) -> Option<ColumnId> {
+        let id = self.resolve_column(rel, name, span)?;
+        let written = self
+            .db
+            .text(span.file)
+            .get(span.range())
+            .unwrap_or_default();
+        let at = if written == name {
+            Some(span)
+        } else if written.len() == name.len() + 2 && written.get(1..written.len() - 1) == Some(name)
+        {
+            Some(Span::new(
+                span.file,
+                span.start as usize + 1,
+                span.end as usize - 1,
+            ))
+        } else {
+            None
+        };
+        if let Some(at) = at {
+            self.ir.named.push((id, at));
+        }
+        Some(id)
+    }
+
+    /// The column `name` of `rel`, or an unknown-column problem at `span`.
+    pub(super) fn resolve_column(
+        &mut self,
+        rel: RelId,
+        name: &str,
+        span: Span,
+    ) -> Option<ColumnId> {
         let relation = self.ir.relation(rel);
         if let Some(&id) = relation.columns.get(name) {
-            let written = self
-                .db
-                .text(span.file)
-                .get(span.range())
-                .unwrap_or_default();
-            let at = if written == name {
-                Some(span)
-            } else if written.len() == name.len() + 2
-                && written.get(1..written.len() - 1) == Some(name)
-            {
-                Some(Span::new(
-                    span.file,
-                    span.start as usize + 1,
-                    span.end as usize - 1,
-                ))
-            } else {
-                None
-            };
-            if let Some(at) = at {
-                self.ir.named.push((id, at));
-            }
             return Some(id);
         }
         if relation.complete {
