@@ -915,6 +915,12 @@ impl<'a> Printer<'a> {
         let mut doc = nil();
         let mut args_seen = false;
         for kid in kids(&pair) {
+            // `count() filter (…)`: the parentheses, written or not, come
+            // before a filter or a window.
+            if matches!(kid.as_rule(), Rule::filter_clause | Rule::over_clause) && !args_seen {
+                doc = doc.append(text("()"));
+                args_seen = true;
+            }
             doc = match kid.as_rule() {
                 Rule::func_name => doc.append(self.token(&kid)),
                 Rule::call_args => {
@@ -937,12 +943,6 @@ impl<'a> Printer<'a> {
                     doc.append(list)
                 }
                 Rule::filter_clause => {
-                    let doc = if args_seen {
-                        doc
-                    } else {
-                        doc.append(text("()"))
-                    };
-                    args_seen = true;
                     let kids = kids(&kid);
                     // filter, where, expr
                     let filter = self.token(&kids[0]);
@@ -956,15 +956,7 @@ impl<'a> Printer<'a> {
                         .append(expr.nest(INDENT))
                         .append(text(")"))
                 }
-                Rule::over_clause => {
-                    let doc = if args_seen {
-                        doc
-                    } else {
-                        doc.append(text("()"))
-                    };
-                    args_seen = true;
-                    doc.append(text(" ")).append(self.over(kid))
-                }
+                Rule::over_clause => doc.append(text(" ")).append(self.over(kid)),
                 _ => doc.append(self.verbatim(&kid)),
             };
         }
