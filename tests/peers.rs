@@ -41,6 +41,27 @@ fn stem(path: &str) -> &str {
     file.strip_suffix(".sql").unwrap_or(file)
 }
 
+/// The names of the `.sql` files in `folder`.
+fn stems_under(files: &BTreeMap<String, String>, folder: &str) -> BTreeSet<String> {
+    files
+        .keys()
+        .filter(|path| path.starts_with(folder))
+        .map(|path| stem(path).to_string())
+        .collect()
+}
+
+/// The twin's files by path.
+fn twin(
+    compilation: &shopc::Compilation,
+    seeded: &HashSet<RelId>,
+    project: &str,
+    peer: Peer,
+) -> BTreeMap<String, String> {
+    shopc::peer::files(compilation, seeded, project, peer)
+        .into_iter()
+        .collect()
+}
+
 /// Every data test and reconciliation shopc runs for the project.
 fn test_names(compilation: &shopc::Compilation) -> BTreeSet<String> {
     let emitter = shopc::emit::Emitter::with_analysis(
@@ -66,10 +87,7 @@ fn test_names(compilation: &shopc::Compilation) -> BTreeSet<String> {
 fn dbt_twin_of_shopco_has_every_relation_test_and_seed() {
     let (compilation, seeded) = shopco();
     let ir = &compilation.ir;
-    let files: BTreeMap<String, String> =
-        shopc::peer::files(&compilation, &seeded, "shopco", Peer::Dbt)
-            .into_iter()
-            .collect();
+    let files = twin(&compilation, &seeded, "shopco", Peer::Dbt);
     assert!(files.values().all(|text| !text.contains("__peer__")));
 
     let mut defined = BTreeSet::new();
@@ -120,11 +138,7 @@ fn dbt_twin_of_shopco_has_every_relation_test_and_seed() {
     assert_eq!(unread, ["customers_snapshot"]);
 
     // A singular test per shopc test, each the same query.
-    let tests: BTreeSet<String> = files
-        .keys()
-        .filter(|path| path.starts_with("tests/"))
-        .map(|path| stem(path).to_string())
-        .collect();
+    let tests = stems_under(&files, "tests/");
     assert_eq!(tests, test_names(&compilation));
     assert!(files["tests/grain_unique_fact_orders.sql"].ends_with(
         "SELECT \"order_id\", count(*) AS n FROM {{ ref('fact_orders') }} \
@@ -137,10 +151,7 @@ fn dbt_twin_of_shopco_has_every_relation_test_and_seed() {
 #[test]
 fn sqlmesh_twin_of_shopco_reads_only_models_it_defines() {
     let (compilation, seeded) = shopco();
-    let files: BTreeMap<String, String> =
-        shopc::peer::files(&compilation, &seeded, "shopco", Peer::SqlMesh)
-            .into_iter()
-            .collect();
+    let files = twin(&compilation, &seeded, "shopco", Peer::SqlMesh);
     assert!(files.values().all(|text| !text.contains("__peer__")));
     let names: BTreeSet<&str> = files
         .iter()
@@ -166,11 +177,7 @@ fn sqlmesh_twin_of_shopco_reads_only_models_it_defines() {
             );
         }
     }
-    let audits: BTreeSet<String> = files
-        .keys()
-        .filter(|path| path.starts_with("audits/"))
-        .map(|path| stem(path).to_string())
-        .collect();
+    let audits = stems_under(&files, "audits/");
     assert_eq!(audits, test_names(&compilation));
 }
 
@@ -189,10 +196,7 @@ fn unseeded_source_tables_are_sources_and_external_models() {
         .filter(|r| matches!(r.kind, RelationKind::Table(_)))
         .count();
     let none = HashSet::new();
-    let dbt: BTreeMap<String, String> =
-        shopc::peer::files(&compilation, &none, "synthetic", Peer::Dbt)
-            .into_iter()
-            .collect();
+    let dbt = twin(&compilation, &none, "synthetic", Peer::Dbt);
     let listed = quoted_after(&dbt["models/sources.yml"], "      - name: ", '\n');
     assert_eq!(listed.len(), tables);
     let read: BTreeSet<&str> = dbt
@@ -205,10 +209,7 @@ fn unseeded_source_tables_are_sources_and_external_models() {
         read.iter().all(|t| listed.contains(t)),
         "{read:?} against {listed:?}"
     );
-    let sqlmesh: BTreeMap<String, String> =
-        shopc::peer::files(&compilation, &none, "synthetic", Peer::SqlMesh)
-            .into_iter()
-            .collect();
+    let sqlmesh = twin(&compilation, &none, "synthetic", Peer::SqlMesh);
     let external = &sqlmesh["external_models.yaml"];
     assert_eq!(external.matches("- name: ").count(), tables);
     assert!(
