@@ -103,11 +103,6 @@ fn with_refs(sql: &str, refs: &HashMap<String, String>) -> String {
     out
 }
 
-/// The relations with a node in the peer, in build order.
-fn nodes(ir: &Ir) -> impl Iterator<Item = RelId> + '_ {
-    ir.order.iter().copied()
-}
-
 fn column_names(ir: &Ir, ids: &[crate::ir::ColumnId]) -> Vec<String> {
     ids.iter().map(|c| ir.column(*c).name.clone()).collect()
 }
@@ -142,7 +137,7 @@ fn dbt(
     // What a dbt project documents in YAML: each model's description and
     // its columns'.
     let mut docs_yml = String::new();
-    for id in nodes(ir) {
+    for &id in &ir.order {
         let rel = ir.relation(id);
         let name = file_name(&rel.name);
         match &rel.kind {
@@ -281,7 +276,7 @@ fn sqlmesh(
             .collect();
         typed.join(", ")
     };
-    for id in nodes(ir) {
+    for &id in &ir.order {
         let rel = ir.relation(id);
         let name = file_name(&rel.name);
         for test in emitter
