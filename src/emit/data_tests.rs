@@ -25,6 +25,14 @@ pub struct TestSql {
     pub proven: Option<String>,
 }
 
+/// Every relation's tests and reconciliations, by relation index, named
+/// by their kind, and the names more than one of them has.
+pub(super) struct NamedTests {
+    tests: Vec<Vec<TestSql>>,
+    reconciliations: Vec<Vec<TestSql>>,
+    shared: std::collections::HashSet<String>,
+}
+
 impl Emitter<'_> {
     /// The data tests of a relation: for a model, the ones written in
     /// `tests { … }` and the ones its declared grain implies (unique and not
@@ -35,26 +43,59 @@ impl Emitter<'_> {
     /// with a hash of its relation and its place there, so that no two
     /// tests are written to one file or reported as one.
     pub fn tests(&self, id: RelId) -> Vec<TestSql> {
-        let mut tests = self.tests_named_by_kind(id);
+        let mut tests = self.named_tests().tests[id.index()].clone();
         self.disambiguate(id, &mut tests);
         tests
     }
-    /// See [`Emitter::tests`].
-    pub(super) fn disambiguate(&self, id: RelId, tests: &mut [TestSql]) {
-        let shared = self.shared_test_names.get_or_init(|| {
+
+    /// Names every test of the project now, in parallel; otherwise the
+    /// first call that needs a name does it, and on one thread when it is
+    /// a worker of the pool (a worker that waited for others inside the
+    /// initialisation could be handed a task needing it, and wait for
+    /// itself). Call it before asking for tests from many threads.
+    pub fn name_tests(&self) {
+        if rayon::current_thread_index().is_none() {
+            self.named_tests();
+        }
+    }
+
+    /// See [`Emitter::named_tests`].
+    fn named_tests(&self) -> &NamedTests {
+        self.named_tests.get_or_init(|| {
+            use rayon::prelude::*;
+            let named = |rel: &crate::ir::Relation| {
+                (
+                    self.tests_named_by_kind(rel.id),
+                    self.reconciliations_named_by_kind(rel.id),
+                )
+            };
+            let (tests, reconciliations): (Vec<_>, Vec<_>) =
+                if rayon::current_thread_index().is_some() {
+                    self.ir.relations.iter().map(named).unzip()
+                } else {
+                    crate::in_pool(|| self.ir.relations.par_iter().map(named).unzip())
+                };
             let mut seen = std::collections::HashSet::new();
             let mut shared = std::collections::HashSet::new();
-            for rel in &self.ir.relations {
-                let tests = self.tests_named_by_kind(rel.id);
-                let reconciliations = self.reconciliations_named_by_kind(rel.id);
-                for test in tests.into_iter().chain(reconciliations) {
-                    if !seen.insert(test.name.clone()) {
-                        shared.insert(test.name);
-                    }
+            for test in tests.iter().chain(&reconciliations).flatten() {
+                if !seen.insert(test.name.as_str()) {
+                    shared.insert(test.name.clone());
                 }
             }
-            shared
-        });
+            NamedTests {
+                tests,
+                reconciliations,
+                shared,
+            }
+        })
+    }
+
+    /// See [`Emitter::tests`].
+    pub(super) fn disambiguate(&self, id: RelId, tests: &mut [TestSql]) {
+        let shared = &self.named_tests().shared;
+        if shared.is_empty() {
+            return;
+        }
         let relation = &self.ir.relation(id).name;
         let mut place: HashMap<String, usize> = HashMap::new();
         for test in tests {
@@ -271,7 +312,7 @@ impl Emitter<'_> {
     /// The reconciliations whose first total is read from `id`: one query
     /// each, returning every total when they are not all equal.
     pub fn reconciliations(&self, id: RelId) -> Vec<TestSql> {
-        let mut tests = self.reconciliations_named_by_kind(id);
+        let mut tests = self.named_tests().reconciliations[id.index()].clone();
         self.disambiguate(id, &mut tests);
         tests
     }

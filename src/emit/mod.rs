@@ -137,9 +137,12 @@ pub struct Emitter<'a> {
     /// unnecessary: the checker's, or derived on first use.
     nullability: Option<&'a crate::check::nullability::Nullability>,
     derived_nullability: std::sync::OnceLock<crate::check::nullability::Nullability>,
-    /// The test names more than one test of the project would have
-    /// (`not_null_a_b_c` for `a_b.c` and `a.b_c`), found on first use.
-    shared_test_names: std::sync::OnceLock<std::collections::HashSet<String>>,
+    /// Every relation's tests and reconciliations as their kind names
+    /// them, by relation index, and the names more than one of them has
+    /// (`not_null_a_b_c` for `a_b.c` and `a.b_c`): made on first use, in
+    /// parallel, and once (a test's name is its own only when no other
+    /// test of the project has it).
+    named_tests: std::sync::OnceLock<data_tests::NamedTests>,
     /// The suffix of the tables built beside the ones they replace.
     scratch: String,
     /// Relations read from elsewhere than their own physical name: the
@@ -173,7 +176,7 @@ impl<'a> Emitter<'a> {
             grains,
             nullability,
             derived_nullability: std::sync::OnceLock::new(),
-            shared_test_names: std::sync::OnceLock::new(),
+            named_tests: std::sync::OnceLock::new(),
             scratch: crate::ir::SCRATCH_SUFFIX.to_string(),
             reads: std::collections::HashMap::new(),
             ctes: (0..ir.relations.len())
@@ -182,11 +185,13 @@ impl<'a> Emitter<'a> {
         }
     }
 
-    /// Forgets the CTE bodies made so far: what they read has changed.
+    /// Forgets the CTE bodies and test queries made so far: what they
+    /// read has changed.
     fn forget_ctes(&mut self) {
         for cte in &mut self.ctes {
             cte.take();
         }
+        self.named_tests.take();
     }
 
     /// The emitter that reads these relations from these names instead of
