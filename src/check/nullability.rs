@@ -28,9 +28,35 @@ use crate::syntax::ast::{BinOp, JoinKind};
 #[derive(Debug, Default)]
 pub struct Nullability {
     /// Proven by how the column is computed.
-    proven: HashSet<ColumnId>,
+    proven: Columns,
     /// Guaranteed by a blocking test of its relation.
-    tested: HashSet<ColumnId>,
+    tested: Columns,
+}
+
+/// A set of columns, a flag per column index: asked of every column.
+#[derive(Debug, Default)]
+struct Columns(Vec<bool>);
+
+impl Columns {
+    fn insert(&mut self, column: ColumnId) {
+        let i = column.index();
+        if self.0.len() <= i {
+            self.0.resize(i + 1, false);
+        }
+        self.0[i] = true;
+    }
+
+    fn contains(&self, column: &ColumnId) -> bool {
+        self.0.get(column.index()).copied().unwrap_or(false)
+    }
+}
+
+impl Extend<ColumnId> for Columns {
+    fn extend<I: IntoIterator<Item = ColumnId>>(&mut self, columns: I) {
+        for column in columns {
+            self.insert(column);
+        }
+    }
 }
 
 impl Nullability {
