@@ -392,9 +392,8 @@ struct Lineage {
 
 impl Lineage {
     fn of(manifest: &Manifest) -> Lineage {
-        let this = |node: &Node, column: &crate::manifest::ColumnNode| ColumnRef {
-            node: node.unique_id.clone(),
-            column: column.name.clone(),
+        let this = |node: &Node, column: &crate::manifest::ColumnNode| {
+            ColumnRef::new(&node.unique_id, &column.name)
         };
         let mut columns: Vec<ColumnRef> = Vec::new();
         for node in manifest.nodes.values() {
@@ -479,7 +478,7 @@ impl<'a> ColumnLineage<'a> {
         let mut out = Vec::new();
         let mut last: Option<&str> = None;
         for c in columns {
-            let node: &'a str = &c.node;
+            let node: &'a str = c.node();
             if last != Some(node) {
                 let next = self.nodes.len();
                 let index = *self.index.entry(node).or_insert(next);
@@ -489,7 +488,7 @@ impl<'a> ColumnLineage<'a> {
                 out.push(Named::Node(index));
                 last = Some(node);
             }
-            out.push(Named::Column(&c.column));
+            out.push(Named::Column(c.column()));
         }
         out
     }
@@ -671,10 +670,7 @@ impl<'a> Pages<'a> {
         for c in &node.columns {
             let this = lineage
                 .index
-                .get(&ColumnRef {
-                    node: node.unique_id.clone(),
-                    column: c.name.clone(),
-                })
+                .get(&ColumnRef::new(&node.unique_id, &c.name))
                 .copied();
             let direct =
                 |edges: &'a [Vec<u32>]| -> &'a [u32] { this.map_or(&[], |i| &edges[i as usize]) };

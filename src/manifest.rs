@@ -17,19 +17,22 @@ use std::fmt::Write;
 use std::sync::Arc;
 
 use serde::Serialize;
-use sha2::Digest as _;
 
 use crate::check::additivity::Additivity;
 use crate::emit::{Dialect, Emitter, PhysicalName, physical_name};
-use crate::ir::print::{show, shown};
 use crate::ir::{
     ColumnId, Expr, ExprKind, Ir, Materialized, Query, RelId, RelationKind, SnapshotStrategy,
 };
 use crate::span::{SourceDb, Span};
+use crate::syntax::ast::{JoinClaim, JoinKind, Keep};
+
+mod feed;
+use feed::Feed;
 
 /// The manifest's format; a reader refuses another. 2: a column reference
-/// is one string, `node.column`.
-pub const FORMAT_VERSION: u32 = 2;
+/// is one string, `node.column`. 3: fingerprints are xxh3-128 of the IR's
+/// structure (no longer sha256 of its printed text).
+pub const FORMAT_VERSION: u32 = 3;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Manifest {
@@ -72,8 +75,8 @@ impl Manifest {
     /// Writes the file's text to `out`, as [`Manifest::to_json`] gives it:
     /// runs of nodes are serialized in parallel, a few at a time, and each
     /// written out as soon as those before it are, so that the text is
-    /// never whole in memory (the buffers of one wave are reused by the
-    /// next).
+    /// never whole in memory (the buffers of one wave are filled again by
+    /// the next: fresh memory costs the kernel's zeroing of its pages).
     pub fn write_json(
         &self,
         invocation: &Invocation,
@@ -90,25 +93,28 @@ impl Manifest {
         head.extend_from_slice(b",\"nodes\":{");
         out.write_all(&head)?;
         let nodes: Vec<(&Arc<str>, &Box<Node>)> = self.nodes.iter().collect();
+        // A buffer per run of a wave, kept from wave to wave.
+        let mut buffers: Vec<Vec<u8>> = vec![Vec::new(); WAVE / RUN];
         let mut first = true;
         for wave in nodes.chunks(WAVE) {
-            let written: Vec<Vec<u8>> = crate::in_pool(|| {
-                wave.par_chunks(RUN)
-                    .map(|run| {
-                        let mut text = Vec::with_capacity(run.len() * 1536);
+            let runs = wave.chunks(RUN).count();
+            crate::in_pool(|| {
+                buffers[..runs]
+                    .par_iter_mut()
+                    .zip(wave.par_chunks(RUN))
+                    .for_each(|(text, run)| {
+                        text.clear();
                         for (id, node) in run {
                             text.push(b',');
                             // Writing to a Vec fails only on a non-string
                             // key, which a node has none of.
-                            let _ = serde_json::to_writer(&mut text, id);
+                            let _ = serde_json::to_writer(&mut *text, id);
                             text.push(b':');
-                            let _ = serde_json::to_writer(&mut text, node);
+                            let _ = serde_json::to_writer(&mut *text, node);
                         }
-                        text
                     })
-                    .collect()
             });
-            for run in &written {
+            for run in &buffers[..runs] {
                 // Each run starts with the comma before its first node.
                 out.write_all(if first { &run[1..] } else { run })?;
                 first = false;
@@ -199,9 +205,9 @@ impl Node {
             severity: None,
             proven: None,
             fingerprints: Fingerprints {
-                meaning: Digest([0; 32]),
-                config: Digest([0; 32]),
-                docs: Digest([0; 32]),
+                meaning: Digest([0; 16]),
+                config: Digest([0; 16]),
+                docs: Digest([0; 16]),
                 rows: None,
             },
         }
@@ -230,6 +236,19 @@ pub struct Materialization {
     pub on_schema_change: Option<&'static str>,
 }
 
+impl Materialization {
+    /// Its part of a config fingerprint.
+    fn feed(&self, config: &mut Feed) {
+        config.text("materialized");
+        config.text(self.kind);
+        config.maybe_text(self.strategy);
+        config.texts(self.unique_key.iter().map(String::as_str));
+        config.maybe_text(self.since.as_deref());
+        config.maybe_number(self.lookback_seconds);
+        config.maybe_text(self.on_schema_change);
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct ColumnNode {
     /// Shared with the column's references.
@@ -250,12 +269,54 @@ pub struct ColumnNode {
 }
 
 /// A column of a node, written `model.shopco.fact_orders.revenue`: its
-/// node's unique id, a dot and its name (which has no dot).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ColumnRef {
-    /// Shared: the same few ids and names are named by many columns.
-    pub node: Arc<str>,
-    pub column: Arc<str>,
+/// node's unique id, a dot and its name (which has no dot). One string,
+/// made once per column and shared by every reference to it. Ordered by
+/// node, then name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ColumnRef(Arc<str>);
+
+impl ColumnRef {
+    pub fn new(node: &str, column: &str) -> ColumnRef {
+        let mut text = String::with_capacity(node.len() + 1 + column.len());
+        text.push_str(node);
+        text.push('.');
+        text.push_str(column);
+        ColumnRef(text.into())
+    }
+
+    /// The unique id of its node.
+    pub fn node(&self) -> &str {
+        self.0.rsplit_once('.').map_or("", |(node, _)| node)
+    }
+
+    /// The column's name.
+    pub fn column(&self) -> &str {
+        self.0
+            .rsplit_once('.')
+            .map_or(&*self.0, |(_, column)| column)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Ord for ColumnRef {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.node(), self.column()).cmp(&(other.node(), other.column()))
+    }
+}
+
+impl PartialOrd for ColumnRef {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Serialize for ColumnRef {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -278,36 +339,18 @@ pub struct Fingerprints {
     pub rows: Option<Digest>,
 }
 
-impl Serialize for ColumnRef {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        // One buffer per thread: a reference is written without allocating.
-        thread_local! {
-            static TEXT: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
-        }
-        TEXT.with_borrow_mut(|text| {
-            text.clear();
-            text.push_str(&self.node);
-            text.push('.');
-            text.push_str(&self.column);
-            serializer.serialize_str(text)
-        })
-    }
-}
-
-/// A sha256 (or its first `N` bytes, `N` at most 32), written as
-/// lowercase hex.
+/// A fingerprint: the xxh3-128 of what it is taken of (or its first `N`
+/// bytes, `N` at most 16), written as lowercase hex. Not a cryptographic
+/// hash: it tells a change from none, which no one gains by forging.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Digest<const N: usize = 32>(pub [u8; N]);
+pub struct Digest<const N: usize = 16>(pub [u8; N]);
 
 impl<const N: usize> Digest<N> {
-    /// The digest of what `text` holds, cut to `N` bytes.
-    pub fn of(text: impl AsRef<[u8]>) -> Self {
-        Self::from_sha(sha2::Sha256::digest(text))
-    }
-
-    fn from_sha(full: impl AsRef<[u8]>) -> Self {
+    /// The digest of what `bytes` holds, cut to `N` bytes.
+    pub fn of(bytes: impl AsRef<[u8]>) -> Self {
+        let full = xxhash_rust::xxh3::xxh3_128(bytes.as_ref()).to_be_bytes();
         let mut out = [0; N];
-        out.copy_from_slice(&full.as_ref()[..N]);
+        out.copy_from_slice(&full[..N]);
         Digest(out)
     }
 
@@ -341,13 +384,13 @@ impl<const N: usize> Digest<N> {
 
 impl<const N: usize> std::fmt::Display for Digest<N> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.hex(&mut [0; 64][..2 * N]))
+        f.write_str(self.hex(&mut [0; 32][..2 * N]))
     }
 }
 
 impl<const N: usize> Serialize for Digest<N> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.hex(&mut [0; 64][..2 * N]))
+        serializer.serialize_str(self.hex(&mut [0; 32][..2 * N]))
     }
 }
 
@@ -389,17 +432,30 @@ pub fn build(
             },
         )
     });
+    let ids: Vec<Arc<str>> = ids;
+    let refs = crate::in_pool(|| {
+        ir.columns
+            .par_iter()
+            .map(|c| {
+                let rel = ir.relation(c.relation);
+                let series = matches!(rel.kind, RelationKind::Series(_));
+                (!series).then(|| ColumnRef::new(&ids[c.relation.index()], &c.name))
+            })
+            .collect()
+    });
+    let rank = ranks(ir, &ids);
     let mut builder = Builder {
         ir,
         db,
         project,
         ids,
+        refs,
+        rank,
         files: (0..db.len())
             .map(|i| relative(root, &db.get(crate::span::FileId(i as u32)).path).into())
             .collect(),
         names,
-        meaning: BTreeMap::new(),
-        nodes: BTreeMap::new(),
+        meaning: vec![None; ir.relations.len()],
         additivity: &analysis.additivities,
         nullability: &analysis.nullability,
     };
@@ -408,7 +464,9 @@ pub fn build(
     // by depth (their readers fold their meaning in: those that read no
     // ephemeral first, then those that read only those…), then the sources
     // and the other models, then the snapshots (which fold in the meaning
-    // of what they record).
+    // of what they record). Kept by relation until all are sorted into the
+    // map at once (inserting them one by one compares long ids again and
+    // again).
     let ephemeral = |id: &RelId| {
         matches!(&ir.relation(*id).kind,
             RelationKind::Model(m) if m.materialized == Materialized::Ephemeral)
@@ -431,25 +489,22 @@ pub fn build(
         }
         waves[d].push(id);
     }
-    waves.push(
-        ir.order
-            .iter()
-            .copied()
-            .filter(|id| !ephemeral(id) && !snapshot(id))
-            .collect(),
-    );
+    let (snapshots, others) = ir
+        .order
+        .iter()
+        .filter(|id| !ephemeral(id))
+        .partition(|id| snapshot(id));
+    waves.extend([others, snapshots]);
+    let mut relations: Vec<Option<Box<Node>>> = vec![None; ir.relations.len()];
     for wave in waves {
         let built: Vec<(Node, Digest)> = {
             let builder = &builder;
             crate::in_pool(|| wave.par_iter().map(|&id| builder.relation(id)).collect())
         };
         for (&id, (node, meaning)) in wave.iter().zip(built) {
-            builder.add(id, node, meaning);
+            builder.meaning[id.index()] = Some(meaning);
+            relations[id.index()] = Some(Box::new(node));
         }
-    }
-    for &id in ir.order.iter().filter(|id| snapshot(id)) {
-        let (node, meaning) = builder.relation(id);
-        builder.add(id, node, meaning);
     }
     // A test's meaning is its DuckDB query reading each relation by its
     // logical name (`"model"."fact_orders"`): the same whatever the target.
@@ -466,6 +521,7 @@ pub fn build(
         })
         .collect();
     let emitter = Emitter::with_analysis(ir, Dialect::DuckDb, analysis).reading(logical);
+    emitter.name_tests();
     let tests: Vec<Vec<Node>> = {
         let builder = &builder;
         crate::in_pool(|| {
@@ -475,16 +531,14 @@ pub fn build(
                 .collect()
         })
     };
+    let mut nodes: Vec<Box<Node>> = Vec::with_capacity(relations.len() + tests.len());
     for (&id, tests) in ir.order.iter().zip(tests) {
-        let owner = builder.id(id);
-        let ids: Vec<Arc<str>> = tests.iter().map(|t| t.unique_id.clone()).collect();
-        for test in tests {
-            builder.nodes.insert(test.unique_id.clone(), Box::new(test));
+        if let Some(node) = &mut relations[id.index()] {
+            node.tests = tests.iter().map(|t| t.unique_id.clone()).collect();
         }
-        if let Some(node) = builder.nodes.get_mut(&owner) {
-            node.tests = ids;
-        }
+        nodes.extend(tests.into_iter().map(Box::new));
     }
+    nodes.extend(relations.into_iter().flatten());
     for (table, path, digest) in seeds {
         let rel = ir.relation(*table);
         let name = match &rel.kind {
@@ -501,8 +555,14 @@ pub fn build(
             docs: Digest::of(""),
             rows: None,
         };
-        builder.nodes.insert(id, Box::new(node));
+        nodes.push(Box::new(node));
     }
+    crate::in_pool(|| nodes.par_sort_unstable_by(|a, b| a.unique_id.cmp(&b.unique_id)));
+    // Sorted: the map is built from them in one pass.
+    let nodes = nodes
+        .into_iter()
+        .map(|n| (n.unique_id.clone(), n))
+        .collect();
     Manifest {
         metadata: Metadata {
             format_version: FORMAT_VERSION,
@@ -511,8 +571,32 @@ pub fn build(
             dialect: dialect.name(),
             environment: ir.environment.name.clone(),
         },
-        nodes: builder.nodes,
+        nodes,
     }
+}
+
+/// Each column's place in the order of [`ColumnRef`]s, by column index:
+/// its relation's place among the unique ids, then its own among the names
+/// of its relation's columns. A column of no relation's is last.
+fn ranks(ir: &Ir, ids: &[Arc<str>]) -> Vec<u32> {
+    use rayon::prelude::*;
+    let mut relations: Vec<RelId> = ir.relations.iter().map(|r| r.id).collect();
+    let by_relation: Vec<Vec<ColumnId>> = crate::in_pool(|| {
+        relations.par_sort_unstable_by(|a, b| ids[a.index()].cmp(&ids[b.index()]));
+        relations
+            .par_iter()
+            .map(|&r| {
+                let mut columns: Vec<ColumnId> = ir.relation(r).columns.values().copied().collect();
+                columns.sort_unstable_by(|a, b| ir.column(*a).name.cmp(&ir.column(*b).name));
+                columns
+            })
+            .collect()
+    });
+    let mut rank = vec![u32::MAX; ir.columns.len()];
+    for (next, c) in by_relation.iter().flatten().enumerate() {
+        rank[c.index()] = next as u32;
+    }
+    rank
 }
 
 /// A relation's unique id: `model.shopco.fact_orders`,
@@ -531,27 +615,9 @@ pub fn relation_kind(rel: &crate::ir::Relation) -> &'static str {
     }
 }
 
-/// The hex sha256 of a text (or of bytes).
+/// The hex digest of a text (or of bytes), 32 digits.
 pub fn hash(text: impl AsRef<[u8]>) -> String {
-    Digest::<32>::of(text).to_string()
-}
-
-/// A sha256 fed by what is written to it: the fingerprint of a text
-/// without keeping the text.
-#[derive(Default)]
-struct HashWriter(sha2::Sha256);
-
-impl HashWriter {
-    fn finish(self) -> Digest {
-        Digest::from_sha(self.0.finalize())
-    }
-}
-
-impl Write for HashWriter {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        self.0.update(s.as_bytes());
-        Ok(())
-    }
+    Digest::<16>::of(text).to_string()
 }
 
 fn relative(root: &str, path: &str) -> String {
@@ -571,11 +637,17 @@ struct Builder<'a> {
     ids: Vec<std::sync::Arc<str>>,
     /// Each file's path relative to the project, by index.
     files: Vec<Arc<str>>,
-    /// Each column's name, by index: shared by its node and its references.
+    /// Each column's name, by index.
     names: Vec<Arc<str>>,
-    /// Meaning fingerprints so far: an ephemeral's, for its readers.
-    meaning: BTreeMap<RelId, Digest>,
-    nodes: BTreeMap<Arc<str>, Box<Node>>,
+    /// Each column's reference, by index, shared by all that name it (a
+    /// series' column is no node's: it has none).
+    refs: Vec<Option<ColumnRef>>,
+    /// Each column's place among all references, by index: sorting
+    /// columns by it sorts their references.
+    rank: Vec<u32>,
+    /// Meaning fingerprints so far, by relation: an ephemeral's, for its
+    /// readers.
+    meaning: Vec<Option<Digest>>,
     additivity: &'a crate::check::additivity::Additivities,
     nullability: &'a crate::check::nullability::Nullability,
 }
@@ -590,22 +662,8 @@ impl Builder<'_> {
         let file = self.db.get(span.file);
         (
             self.files[span.file.0 as usize].clone(),
-            file.line_col(span.start as usize).0,
+            file.line_index(span.start as usize) + 1,
         )
-    }
-
-    fn column_ref(&self, column: ColumnId) -> ColumnRef {
-        let c = self.ir.column(column);
-        ColumnRef {
-            node: self.ids[c.relation.index()].clone(),
-            column: self.names[column.index()].clone(),
-        }
-    }
-
-    /// Keeps a relation's node, and its meaning for what folds it in.
-    fn add(&mut self, id: RelId, node: Node, meaning: Digest) {
-        self.meaning.insert(id, meaning);
-        self.nodes.insert(node.unique_id.clone(), Box::new(node));
     }
 
     /// A relation's node, and its meaning fingerprint.
@@ -613,13 +671,14 @@ impl Builder<'_> {
         let ir = self.ir;
         let rel = ir.relation(id);
         let (file, line) = self.location(rel.span);
-        let mut meaning = HashWriter::default();
-        let _ = writeln!(meaning, "{} {}", rel.kind_word(), rel.name);
+        let mut meaning = Feed::with_capacity(2048);
+        meaning.text(rel.kind_word());
+        meaning.text(&rel.name);
         // The part of the meaning that decides the rows.
-        let mut rows = String::with_capacity(1024);
-        let mut config = String::with_capacity(256);
-        let mut docs = String::with_capacity(1024);
-        let _ = writeln!(docs, "{}", rel.doc.as_deref().unwrap_or_default());
+        let mut rows = 0..0;
+        let mut config = Feed::with_capacity(256);
+        let mut docs = Feed::with_capacity(1024);
+        docs.text(rel.doc.as_deref().unwrap_or_default());
         let mut node = Node::new(
             self.id(id),
             relation_kind(rel),
@@ -632,22 +691,20 @@ impl Builder<'_> {
             name: p.name,
         });
         node.depends_on.nodes = rel.deps.iter().map(|d| self.id(*d)).collect();
-        let names = |ids: &[ColumnId]| -> Vec<String> {
-            ids.iter().map(|c| ir.column(*c).name.clone()).collect()
-        };
+        let name = |c: &ColumnId| ir.column(*c).name.as_str();
+        let names =
+            |ids: &[ColumnId]| -> Vec<String> { ids.iter().map(|c| name(c).to_string()).collect() };
         match &rel.kind {
             RelationKind::Table(t) => {
                 node.grain = names(&t.expect_key);
-                let _ = writeln!(
-                    config,
-                    "loaded_at {:?}",
-                    t.loaded_at.map(|c| &ir.column(c).name)
-                );
-                let _ = writeln!(
-                    config,
-                    "freshness {:?}",
-                    t.freshness.map(|f| (f.warn_after, f.error_after))
-                );
+                config.text("loaded_at");
+                config.maybe_text(t.loaded_at.as_ref().map(name));
+                config.text("freshness");
+                config.flag(t.freshness.is_some());
+                if let Some(f) = t.freshness {
+                    config.maybe_number(f.warn_after);
+                    config.maybe_number(f.error_after);
+                }
             }
             RelationKind::Model(m) => {
                 node.layer = m.layer.clone();
@@ -657,64 +714,80 @@ impl Builder<'_> {
                     .grain
                     .iter()
                     .flatten()
-                    .map(|(c, _)| ir.column(*c).name.clone())
+                    .map(|(c, _)| name(c).to_string())
                     .collect();
                 node.materialized = Some(materialization(&m.materialized));
-                let _ = writeln!(rows, "grain {:?}", node.grain);
-                self.clauses(&mut rows, &m.query);
+                rows.start = meaning.len();
+                meaning.text("grain");
+                meaning.texts(node.grain.iter().map(String::as_str));
+                self.clauses(&mut meaning, &m.query);
                 if let Some(union) = &m.union {
-                    let branches = union.names(ir);
-                    let _ = writeln!(rows, "union distinct {} of {branches:?}", union.distinct);
+                    meaning.text("union");
+                    meaning.flag(union.distinct);
+                    meaning.texts(union.names(ir).into_iter());
                 }
-                let _ = meaning.write_str(&rows);
-                let _ = writeln!(meaning, "non_additive {:?}", names(&m.non_additive));
+                rows.end = meaning.len();
+                meaning.text("non_additive");
+                meaning.texts(m.non_additive.iter().map(name));
                 for (measure, dimension) in &m.semi_additive {
-                    let _ = writeln!(
-                        meaning,
-                        "semi_additive {} by {}",
-                        ir.column(*measure).name,
-                        ir.column(*dimension).name
-                    );
+                    meaning.text("semi_additive");
+                    meaning.text(name(measure));
+                    meaning.text(name(dimension));
                 }
                 self.inputs(&mut meaning, &m.query);
                 for (i, branch) in m.union.iter().flat_map(|u| &u.branches).enumerate() {
                     if let RelationKind::Model(b) = &ir.relation(branch.relation).kind
                         && b.materialized == Materialized::Ephemeral
-                        && let Some(inlined) = self.meaning.get(&branch.relation)
+                        && let Some(inlined) = self.meaning[branch.relation.index()].as_ref()
                     {
-                        let _ = writeln!(meaning, "branch {i} inlining {inlined}");
+                        meaning.text("branch inlining");
+                        meaning.number(i as u64);
+                        meaning.digest_in(inlined);
                     }
                 }
                 node.depends_on.columns = self.reads(rel, &m.query);
-                let _ = writeln!(config, "materialized {:?}", node.materialized);
-                let _ = writeln!(config, "layer {:?} tags {:?}", node.layer, node.tags);
-                let _ = writeln!(config, "cluster_by {:?}", names(&m.cluster_by));
+                if let Some(materialized) = &node.materialized {
+                    materialized.feed(&mut config);
+                }
+                config.text("layer");
+                config.maybe_text(node.layer.as_deref());
+                config.text("tags");
+                config.texts(node.tags.iter().map(String::as_str));
+                config.text("cluster_by");
+                config.texts(m.cluster_by.iter().map(name));
+                config.flag(m.partition_by.is_some());
                 if let Some(p) = &m.partition_by {
-                    let _ = writeln!(
-                        config,
-                        "partition_by {} {}",
-                        ir.column(p.column).name,
-                        p.granularity
-                    );
+                    config.text(name(&p.column));
+                    config.text(p.granularity);
                 }
             }
             RelationKind::Snapshot(s) => {
                 node.grain = names(&s.unique_key);
-                let _ = writeln!(rows, "from {}", ir.relation(s.from).name);
-                let _ = writeln!(rows, "unique_key {:?}", node.grain);
-                let strategy = match &s.strategy {
-                    SnapshotStrategy::Check(columns) => format!("check {:?}", names(columns)),
-                    SnapshotStrategy::CheckAll => "check all".to_string(),
-                    SnapshotStrategy::Timestamp(c) => format!("timestamp {}", ir.column(*c).name),
-                };
-                let _ = writeln!(
-                    rows,
-                    "strategy {strategy} hard_deletes {:?}",
-                    s.hard_deletes
-                );
-                let _ = meaning.write_str(&rows);
-                if let Some(m) = self.meaning.get(&s.from) {
-                    let _ = writeln!(meaning, "reads {m}");
+                rows.start = meaning.len();
+                meaning.text("from");
+                meaning.text(&ir.relation(s.from).name);
+                meaning.text("unique_key");
+                meaning.texts(node.grain.iter().map(String::as_str));
+                match &s.strategy {
+                    SnapshotStrategy::Check(columns) => {
+                        meaning.text("check");
+                        meaning.texts(columns.iter().map(name));
+                    }
+                    SnapshotStrategy::CheckAll => meaning.text("check all"),
+                    SnapshotStrategy::Timestamp(c) => {
+                        meaning.text("timestamp");
+                        meaning.text(name(c));
+                    }
+                }
+                meaning.text(match s.hard_deletes {
+                    crate::ir::HardDeletes::Ignore => "ignore",
+                    crate::ir::HardDeletes::Invalidate => "invalidate",
+                    crate::ir::HardDeletes::NewRecord => "new_record",
+                });
+                rows.end = meaning.len();
+                if let Some(m) = self.meaning[s.from.index()].as_ref() {
+                    meaning.text("reads");
+                    meaning.digest_in(m);
                 }
             }
             RelationKind::Series(_) => {}
@@ -731,27 +804,27 @@ impl Builder<'_> {
             RelationKind::Model(m) => m.union.as_ref(),
             _ => None,
         };
-        let mut computed = String::with_capacity(256);
         node.columns.reserve(rel.columns.len());
         for &c in rel.columns.values() {
             let column = ir.column(c);
-            computed.clear();
-            let _ = write!(
-                computed,
-                "column {}: {} {:?}",
-                column.name, column.ty, column.role
-            );
-            if let (Some(expr), Some(q)) = (&column.expr, query) {
-                let _ = write!(computed, " = {}", shown(ir, q, expr));
+            let start = meaning.len();
+            meaning.text("column");
+            meaning.text(&column.name);
+            meaning.ty(column.ty);
+            meaning.text(match column.role {
+                crate::ir::Role::Source => "source",
+                crate::ir::Role::Column => "column",
+                crate::ir::Role::Dimension => "dimension",
+                crate::ir::Role::Measure => "measure",
+                crate::ir::Role::Meta => "meta",
+            });
+            match (&column.expr, query) {
+                (Some(expr), Some(q)) => meaning.maybe_expr(ir, q, Some(expr)),
+                _ => meaning.flag(false),
             }
-            computed.push('\n');
-            let _ = meaning.write_str(&computed);
-            let _ = writeln!(
-                docs,
-                "{}: {}",
-                column.name,
-                column.doc.as_deref().unwrap_or_default()
-            );
+            let fingerprint = meaning.digest_of(start..meaning.len());
+            docs.text(&column.name);
+            docs.text(column.doc.as_deref().unwrap_or_default());
             let mut from = Vec::new();
             if let Some(expr) = &column.expr {
                 expr.walk(&mut |e| {
@@ -778,69 +851,82 @@ impl Builder<'_> {
                 },
                 description: column.doc.clone(),
                 from,
-                fingerprint: Digest::of(&computed),
+                fingerprint,
             });
         }
-        let meaning = meaning.finish();
+        let meaning_digest = meaning.digest();
         node.fingerprints = Fingerprints {
-            meaning,
-            config: Digest::of(&config),
-            docs: Digest::of(&docs),
-            rows: Some(Digest::of(&rows)),
+            meaning: meaning_digest,
+            config: config.digest(),
+            docs: docs.digest(),
+            rows: Some(meaning.digest_of(rows)),
         };
-        (node, meaning)
+        (node, meaning_digest)
     }
 
-    /// The clauses of a query in words, which decide its rows: what it
-    /// scans, how it joins, filters, groups and dedupes.
-    fn clauses(&self, out: &mut String, q: &Query) {
+    /// The clauses of a query, which decide its rows: what it scans, how
+    /// it joins, filters, groups and dedupes.
+    fn clauses(&self, out: &mut Feed, q: &Query) {
         let ir = self.ir;
         for (i, scan) in q.scans.iter().enumerate() {
-            let rel = ir.relation(scan.relation);
-            let _ = writeln!(out, "scan {i} {} as {}", rel.name, scan.alias);
+            out.text("scan");
+            out.number(i as u64);
+            out.text(&ir.relation(scan.relation).name);
+            out.text(&scan.alias);
         }
         for join in &q.joins {
-            let _ = writeln!(
-                out,
-                "join {:?} {:?} scan {} on {}",
-                join.kind,
-                join.claim.map(|(c, _)| c),
-                join.scan,
-                shown(ir, q, &join.on)
-            );
+            out.text("join");
+            out.text(match join.kind {
+                JoinKind::Inner => "inner",
+                JoinKind::Left => "left",
+                JoinKind::Full => "full",
+            });
+            out.maybe_text(join.claim.map(|(claim, _)| match claim {
+                JoinClaim::One => "one",
+                JoinClaim::Many => "many",
+            }));
+            out.number(join.scan as u64);
+            out.expr(ir, q, &join.on);
         }
-        let clause = |out: &mut String, word: &str, e: &Option<Expr>| {
-            if let Some(e) = e {
-                let _ = writeln!(out, "{word} {}", shown(ir, q, e));
-            }
-        };
-        clause(out, "where", &q.filter);
+        if let Some(e) = &q.filter {
+            out.text("where");
+            out.expr(ir, q, e);
+        }
         for key in &q.group_by {
-            let _ = writeln!(out, "group by {}", shown(ir, q, key));
+            out.text("group by");
+            out.expr(ir, q, key);
         }
-        clause(out, "having", &q.having);
+        if let Some(e) = &q.having {
+            out.text("having");
+            out.expr(ir, q, e);
+        }
         if let Some(d) = &q.dedupe {
-            let keys: Vec<String> = d.keys.iter().map(|k| show(ir, q, k)).collect();
-            let _ = writeln!(
-                out,
-                "dedupe on {keys:?} keep {:?} by {}",
-                d.keep,
-                shown(ir, q, &d.order_by)
-            );
+            out.text("dedupe");
+            out.number(d.keys.len() as u64);
+            for key in &d.keys {
+                out.expr(ir, q, key);
+            }
+            out.text(match d.keep {
+                Keep::Latest => "latest",
+                Keep::Earliest => "earliest",
+            });
+            out.expr(ir, q, &d.order_by);
         }
     }
 
-    /// What a query reads, in words: the meaning of each ephemeral model it
-    /// inlines, and the types of the columns it reads (a source column's
-    /// new type changes the meaning of the models that read it).
-    fn inputs(&self, out: &mut impl Write, q: &Query) {
+    /// What a query reads: the meaning of each ephemeral model it inlines,
+    /// and the types of the columns it reads (a source column's new type
+    /// changes the meaning of the models that read it).
+    fn inputs(&self, out: &mut Feed, q: &Query) {
         let ir = self.ir;
         for (i, scan) in q.scans.iter().enumerate() {
             if let RelationKind::Model(m) = &ir.relation(scan.relation).kind
                 && m.materialized == Materialized::Ephemeral
-                && let Some(inlined) = self.meaning.get(&scan.relation)
+                && let Some(inlined) = self.meaning[scan.relation.index()].as_ref()
             {
-                let _ = writeln!(out, "scan {i} inlining {inlined}");
+                out.text("scan inlining");
+                out.number(i as u64);
+                out.digest_in(inlined);
             }
         }
         let mut ids = Vec::new();
@@ -860,7 +946,10 @@ impl Builder<'_> {
             .collect();
         read.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
         for (relation, column, ty) in read {
-            let _ = writeln!(out, "reads {relation}.{column}: {ty}");
+            out.text("reads");
+            out.text(relation);
+            out.text(column);
+            out.ty(ty);
         }
     }
 
@@ -891,17 +980,12 @@ impl Builder<'_> {
     /// Columns as the manifest names them, each once, sorted by name.
     /// A series' column is no node's: it is left out.
     fn column_refs(&self, mut columns: Vec<ColumnId>) -> Vec<ColumnRef> {
-        columns.retain(|c| {
-            !matches!(
-                self.ir.relation(self.ir.column(*c).relation).kind,
-                RelationKind::Series(_)
-            )
-        });
-        columns.sort_unstable();
+        columns.sort_unstable_by_key(|c| (self.rank[c.index()], *c));
         columns.dedup();
-        let mut out: Vec<ColumnRef> = columns.into_iter().map(|c| self.column_ref(c)).collect();
-        out.sort_unstable();
-        out
+        columns
+            .into_iter()
+            .filter_map(|c| self.refs[c.index()].clone())
+            .collect()
     }
 
     /// A node per test and reconciliation of a relation. Its meaning is
