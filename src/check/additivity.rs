@@ -16,8 +16,6 @@
 //! Summing a non-additive column downstream is M001; summing a semi-additive
 //! one without grouping by its dimension is M002.
 
-use std::collections::HashMap;
-
 use super::grain::{self, Grain, Grains, ScanColumn};
 use crate::ir::{ColumnId, Expr, ExprKind, Ir, Model, RelationKind};
 use crate::syntax::ast::BinOp;
@@ -47,17 +45,17 @@ impl Additivity {
     }
 }
 
-/// The additivity of every model column that is not plainly additive.
-/// Columns of source tables and snapshots are additive.
+/// The additivity of every column, by index: columns of source tables and
+/// snapshots are additive.
 #[derive(Debug, Default)]
 pub struct Additivities {
-    columns: HashMap<ColumnId, Additivity>,
+    columns: Vec<Additivity>,
 }
 
 impl Additivities {
     pub fn of(&self, column: ColumnId) -> Additivity {
         self.columns
-            .get(&column)
+            .get(column.index())
             .copied()
             .unwrap_or(Additivity::Additive)
     }
@@ -104,7 +102,9 @@ fn additive_distinct_keys(
 
 /// Classifies the columns of every model, in build order.
 pub fn derive(ir: &Ir, grains: &Grains) -> Additivities {
-    let mut out = Additivities::default();
+    let mut out = Additivities {
+        columns: vec![Additivity::Additive; ir.columns.len()],
+    };
     for &id in &ir.order {
         let rel = ir.relation(id);
         let RelationKind::Model(model) = &rel.kind else {
@@ -162,9 +162,7 @@ pub fn derive(ir: &Ir, grains: &Grains) -> Additivities {
                     },
                 }
             };
-            if additivity != Additivity::Additive {
-                out.columns.insert(column, additivity);
-            }
+            out.columns[column.index()] = additivity;
         }
     }
     out
