@@ -79,7 +79,7 @@ fn main() {
         )
     });
     // As the criterion bench times it (built, written into a sink that
-    // counts the bytes, dropped), fifteen times: the median, and of that
+    // counts the bytes, dropped), fifteen times (`PROFILE_RUNS`): the median, and of that
     // run its parts. The last is also written to a file, to be read.
     let manifest = flags.iter().any(|f| f == "--manifest").then(|| {
         let analysis = shopc::check::analyze(&ir);
@@ -99,7 +99,14 @@ fn main() {
                 &[],
             )
         };
-        let mut runs: Vec<[std::time::Duration; 4]> = (0..15)
+        // `PROFILE_RUNS=1` under valgrind, whose counts do not vary.
+        let count: u32 = std::env::var("PROFILE_RUNS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(15)
+            .max(1);
+        let cpu_before = cpu_time();
+        let mut runs: Vec<[std::time::Duration; 4]> = (0..count)
             .map(|_| {
                 let t = Instant::now();
                 let manifest = build();
@@ -113,6 +120,9 @@ fn main() {
                 [total, built, written - built, total - written]
             })
             .collect();
+        // Steadier than the wall clock on a busy machine: what every core
+        // spent, a run's share.
+        let cpu = cpu_time().map(|after| (after - cpu_before.unwrap_or_default()) / count);
         runs.sort();
         let [total, built, written, dropped] = runs[runs.len() / 2];
         let path = std::env::temp_dir().join("profile_check_manifest.json");
@@ -121,10 +131,11 @@ fn main() {
         let bytes = file.metadata().unwrap().len() as usize;
         format!(
             ", manifest {total:?} (build {built:?}, write {written:?}, drop {dropped:?}; \
-             {} KiB in {}; median of 15, fastest {:?})",
+             {} KiB in {}; median of {count}, fastest {:?}; CPU {})",
             bytes / 1024,
             path.display(),
             runs[0][0],
+            cpu.map_or("unknown".to_string(), |cpu| format!("{cpu:?} a run")),
         )
     });
     println!(
@@ -134,4 +145,14 @@ fn main() {
         emitted.unwrap_or_default(),
         problems.len() + checked.len()
     );
+}
+
+/// The CPU time the process has spent, on every core (Linux: from
+/// `/proc/self/stat`, in clock ticks of 10 ms).
+fn cpu_time() -> Option<std::time::Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The fields after the command's name, which is in parentheses.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(std::time::Duration::from_millis(ticks * 10))
 }
