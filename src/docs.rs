@@ -368,7 +368,7 @@ fn search_index(manifest: &Manifest) -> String {
                 "url": page_path(&n.unique_id),
                 "description": n.description.as_deref().unwrap_or(""),
                 "columns": n.columns.iter().map(|c| serde_json::json!([
-                    c.name.as_ref(),
+                    c.name.as_str(),
                     c.description.as_deref().unwrap_or(""),
                 ])).collect::<Vec<_>>(),
             })
@@ -399,7 +399,13 @@ impl Lineage {
         for node in manifest.nodes.values() {
             for column in node.columns.iter().filter(|c| !c.from.is_empty()) {
                 columns.push(this(node, column));
-                columns.extend(column.from.iter().cloned());
+                columns.extend(
+                    column
+                        .from
+                        .iter()
+                        .filter_map(|c| manifest.column(*c))
+                        .map(ColumnRef::from),
+                );
             }
         }
         columns.sort_unstable();
@@ -414,7 +420,7 @@ impl Lineage {
         for node in manifest.nodes.values() {
             for column in node.columns.iter().filter(|c| !c.from.is_empty()) {
                 let to = index[&this(node, column)];
-                for from in &column.from {
+                for from in column.from.iter().filter_map(|c| manifest.column(*c)) {
                     let from = index[from];
                     upstream[to as usize].push(from);
                     downstream[from as usize].push(to);
@@ -652,7 +658,7 @@ impl<'a> Pages<'a> {
                 escape(c.description.as_deref().unwrap_or("")),
                 escape(
                     &tests
-                        .get(c.name.as_ref())
+                        .get(c.name.as_str())
                         .cloned()
                         .unwrap_or_default()
                         .join(", ")

@@ -21,25 +21,31 @@ use serde::Serialize;
 use crate::check::additivity::Additivity;
 use crate::emit::{Dialect, Emitter, PhysicalName, physical_name};
 use crate::ir::{
-    ColumnId, Expr, ExprKind, Ir, Materialized, Query, RelId, RelationKind, SnapshotStrategy,
+    ColumnId, ExprKind, Ir, Materialized, Query, RelId, RelationKind, SnapshotStrategy,
 };
 use crate::span::{SourceDb, Span};
 use crate::syntax::ast::{JoinClaim, JoinKind, Keep};
 
 mod feed;
+mod json;
 use feed::Feed;
 
 /// The manifest's format; a reader refuses another. 2: a column reference
 /// is one string, `node.column`. 3: fingerprints are xxh3-128 of the IR's
-/// structure (no longer sha256 of its printed text).
-pub const FORMAT_VERSION: u32 = 3;
+/// structure (no longer sha256 of its printed text). 4: the numbers that
+/// structure is written with are as long as they need (LEB128), so every
+/// fingerprint differs from version 3's.
+pub const FORMAT_VERSION: u32 = 4;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Manifest {
     pub metadata: Metadata,
     /// By unique id, sorted. Boxed: a node is large, and a map moves its
     /// values as it grows.
     pub nodes: BTreeMap<Arc<str>, Box<Node>>,
+    /// Each column's reference, by its index in the IR: what a node's
+    /// lists of columns (`from`, `depends_on.columns`) hold the index of.
+    columns: References,
 }
 
 /// A manifest of a large project is some hundreds of thousands of small
@@ -63,6 +69,13 @@ pub struct Invocation {
 }
 
 impl Manifest {
+    /// How the manifest names a column of the IR,
+    /// `model.shopco.fact_orders.revenue` (none for a series' column,
+    /// which is no node's).
+    pub fn column(&self, id: ColumnId) -> Option<&str> {
+        self.columns.get(id)
+    }
+
     /// The file's text, compact (as dbt writes its own): `metadata`,
     /// `invocation`, then `nodes`.
     pub fn to_json(&self, invocation: &Invocation) -> String {
@@ -73,10 +86,10 @@ impl Manifest {
     }
 
     /// Writes the file's text to `out`, as [`Manifest::to_json`] gives it:
-    /// runs of nodes are serialized in parallel, a few at a time, and each
-    /// written out as soon as those before it are, so that the text is
-    /// never whole in memory (the buffers of one wave are filled again by
-    /// the next: fresh memory costs the kernel's zeroing of its pages).
+    /// runs of nodes are serialized in parallel, two a core at a time, and
+    /// each written out as soon as those before it are, so that the text
+    /// is never whole in memory (the buffers of one wave are filled again
+    /// by the next: fresh memory costs the kernel's zeroing of its pages).
     pub fn write_json(
         &self,
         invocation: &Invocation,
@@ -84,7 +97,7 @@ impl Manifest {
     ) -> std::io::Result<()> {
         use rayon::prelude::*;
         const RUN: usize = 128;
-        const WAVE: usize = 32 * RUN;
+        let wave = 8 * RUN * crate::in_pool(rayon::current_num_threads);
         let mut head = Vec::with_capacity(512);
         head.extend_from_slice(b"{\"metadata\":");
         serde_json::to_writer(&mut head, &self.metadata)?;
@@ -94,9 +107,9 @@ impl Manifest {
         out.write_all(&head)?;
         let nodes: Vec<(&Arc<str>, &Box<Node>)> = self.nodes.iter().collect();
         // A buffer per run of a wave, kept from wave to wave.
-        let mut buffers: Vec<Vec<u8>> = vec![Vec::new(); WAVE / RUN];
+        let mut buffers: Vec<Vec<u8>> = vec![Vec::new(); wave / RUN];
         let mut first = true;
-        for wave in nodes.chunks(WAVE) {
+        for wave in nodes.chunks(wave) {
             let runs = wave.chunks(RUN).count();
             crate::in_pool(|| {
                 buffers[..runs]
@@ -106,11 +119,9 @@ impl Manifest {
                         text.clear();
                         for (id, node) in run {
                             text.push(b',');
-                            // Writing to a Vec fails only on a non-string
-                            // key, which a node has none of.
-                            let _ = serde_json::to_writer(&mut *text, id);
+                            json::string(text, id);
                             text.push(b':');
-                            let _ = serde_json::to_writer(&mut *text, node);
+                            node.write_json(&self.columns, text);
                         }
                     })
             });
@@ -135,44 +146,33 @@ pub struct Metadata {
     pub environment: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Node {
     pub unique_id: Arc<str>,
     /// `source`, `seed`, `model`, `snapshot`, `test` or `reconciliation`.
     pub kind: &'static str,
     pub name: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub layer: Option<String>,
     /// The file, relative to the project, and the line it starts on.
     pub file: Arc<str>,
     pub line: usize,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// Where it lives in the warehouse (none for ephemeral models and tests).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub physical: Option<Physical>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub materialized: Option<Materialization>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
     /// The declared grain (a model), unique key (a snapshot) or expected key
     /// (a source table).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub grain: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub columns: Vec<ColumnNode>,
     pub depends_on: DependsOn,
     /// The unique ids of its tests (a relation), or the relation a test is of.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tests: Vec<Arc<str>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub attached_to: Option<Arc<str>>,
     /// A test's severity: `error` or `warn`.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub severity: Option<&'static str>,
     /// A test whose fact the checker proved: how (`group by o.order_id`).
     /// `build` and `test` report it `PROVEN` instead of running it.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub proven: Option<String>,
     pub fingerprints: Fingerprints,
 }
@@ -220,19 +220,14 @@ pub struct Physical {
     pub name: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Materialization {
     /// `view`, `table`, `ephemeral` or `incremental`.
     pub kind: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub strategy: Option<&'static str>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unique_key: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub since: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub lookback_seconds: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub on_schema_change: Option<&'static str>,
 }
 
@@ -249,20 +244,16 @@ impl Materialization {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct ColumnNode {
-    /// Shared with the column's references.
-    pub name: Arc<str>,
-    #[serde(rename = "type", serialize_with = "display")]
+    pub name: String,
     pub ty: crate::ir::types::Type,
     pub nullable: bool,
     /// `additive`, `semi-additive` or `non-additive`.
     pub additivity: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// The upstream columns it is computed from.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub from: Vec<ColumnRef>,
+    /// The upstream columns it is computed from (see [`Manifest::column`]).
+    pub from: Vec<ColumnId>,
     /// Its name, type and how it is computed: which columns of a changed
     /// model changed, for `state:impacted`.
     pub fingerprint: Digest<8>,
@@ -301,6 +292,61 @@ impl ColumnRef {
     }
 }
 
+/// Looked up by its text (hashed and compared as its text is).
+impl std::borrow::Borrow<str> for ColumnRef {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for ColumnRef {
+    /// A reference as the manifest writes it, `node.column`.
+    fn from(text: &str) -> ColumnRef {
+        ColumnRef(text.into())
+    }
+}
+
+/// Every column's reference (`model.shopco.fact_orders.revenue`), by its
+/// index in the IR, in one text: made in one pass and freed at once, and
+/// those of a relation's columns side by side, as they are read.
+#[derive(Debug, Clone, Default)]
+struct References {
+    text: String,
+    /// Where each column's reference ends in `text`; it starts where the
+    /// one before ended. A series' column has an empty one: it is no
+    /// node's.
+    ends: Vec<usize>,
+}
+
+impl References {
+    fn new(ir: &Ir, ids: &[Arc<str>]) -> References {
+        let mut text = String::with_capacity(ir.columns.len() * 32);
+        let ends = ir
+            .columns
+            .iter()
+            .map(|c| {
+                if !matches!(ir.relation(c.relation).kind, RelationKind::Series(_)) {
+                    text.push_str(&ids[c.relation.index()]);
+                    text.push('.');
+                    text.push_str(&c.name);
+                }
+                text.len()
+            })
+            .collect();
+        References { text, ends }
+    }
+
+    fn get(&self, id: ColumnId) -> Option<&str> {
+        let i = id.index();
+        let end = *self.ends.get(i)?;
+        let start = match i {
+            0 => 0,
+            _ => self.ends[i - 1],
+        };
+        (start < end).then(|| &self.text[start..end])
+    }
+}
+
 impl Ord for ColumnRef {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         (self.node(), self.column()).cmp(&(other.node(), other.column()))
@@ -313,21 +359,15 @@ impl PartialOrd for ColumnRef {
     }
 }
 
-impl Serialize for ColumnRef {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.0)
-    }
-}
-
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default)]
 pub struct DependsOn {
     pub nodes: Vec<Arc<str>>,
-    /// Every upstream column the node reads, anywhere in its query.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub columns: Vec<ColumnRef>,
+    /// Every upstream column the node reads, anywhere in its query (see
+    /// [`Manifest::column`]).
+    pub columns: Vec<ColumnId>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fingerprints {
     pub meaning: Digest,
     pub config: Digest,
@@ -335,7 +375,6 @@ pub struct Fingerprints {
     /// What decides which rows it has: what it reads and how it joins,
     /// filters, groups and dedupes, and its grain (a part of its meaning;
     /// not of tests and seeds).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub rows: Option<Digest>,
 }
 
@@ -371,35 +410,31 @@ impl<const N: usize> Digest<N> {
 
 impl<const N: usize> Digest<N> {
     /// Its hex digits, written into `out` (of `2 * N` bytes).
-    fn hex<'o>(&self, out: &'o mut [u8]) -> &'o str {
-        const DIGITS: &[u8; 16] = b"0123456789abcdef";
-        for (pair, b) in out.chunks_exact_mut(2).zip(self.0) {
-            pair[0] = DIGITS[usize::from(b >> 4)];
-            pair[1] = DIGITS[usize::from(b & 0xf)];
+    fn hex(&self, out: &mut [u8]) {
+        // The two digits of each byte.
+        const PAIRS: [[u8; 2]; 256] = {
+            const DIGITS: &[u8; 16] = b"0123456789abcdef";
+            let mut pairs = [[0; 2]; 256];
+            let mut b = 0;
+            while b < 256 {
+                pairs[b] = [DIGITS[b >> 4], DIGITS[b & 0xf]];
+                b += 1;
+            }
+            pairs
+        };
+        for (pair, b) in out.as_chunks_mut::<2>().0.iter_mut().zip(self.0) {
+            *pair = PAIRS[usize::from(b)];
         }
-        // Hex digits are ASCII.
-        std::str::from_utf8(out).unwrap_or_default()
     }
 }
 
 impl<const N: usize> std::fmt::Display for Digest<N> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.hex(&mut [0; 32][..2 * N]))
+        let mut digits = [0; 32];
+        self.hex(&mut digits[..2 * N]);
+        // Hex digits are ASCII.
+        f.write_str(std::str::from_utf8(&digits[..2 * N]).unwrap_or_default())
     }
-}
-
-impl<const N: usize> Serialize for Digest<N> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.hex(&mut [0; 32][..2 * N]))
-    }
-}
-
-/// Writes a value as the string its `Display` gives.
-fn display<T: std::fmt::Display, S: serde::Serializer>(
-    value: &T,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    serializer.collect_str(value)
 }
 
 /// The manifest of a compiled project. `root` is the project folder as
@@ -416,33 +451,13 @@ pub fn build(
     seeds: &[(RelId, String, Digest)],
 ) -> Manifest {
     use rayon::prelude::*;
-    let (ids, names) = crate::in_pool(|| {
-        rayon::join(
-            || {
-                ir.relations
-                    .par_iter()
-                    .map(|rel| relation_id(project, rel).into())
-                    .collect()
-            },
-            || {
-                ir.columns
-                    .par_iter()
-                    .map(|c| c.name.as_str().into())
-                    .collect()
-            },
-        )
-    });
-    let ids: Vec<Arc<str>> = ids;
-    let refs = crate::in_pool(|| {
-        ir.columns
+    let ids: Vec<Arc<str>> = crate::in_pool(|| {
+        ir.relations
             .par_iter()
-            .map(|c| {
-                let rel = ir.relation(c.relation);
-                let series = matches!(rel.kind, RelationKind::Series(_));
-                (!series).then(|| ColumnRef::new(&ids[c.relation.index()], &c.name))
-            })
+            .map(|rel| relation_id(project, rel).into())
             .collect()
     });
+    let refs = References::new(ir, &ids);
     let rank = ranks(ir, &ids);
     let mut builder = Builder {
         ir,
@@ -454,7 +469,7 @@ pub fn build(
         files: (0..db.len())
             .map(|i| relative(root, &db.get(crate::span::FileId(i as u32)).path).into())
             .collect(),
-        names,
+        lines: lines(ir, db),
         meaning: vec![None; ir.relations.len()],
         additivity: &analysis.additivities,
         nullability: &analysis.nullability,
@@ -499,7 +514,13 @@ pub fn build(
     for wave in waves {
         let built: Vec<(Node, Digest)> = {
             let builder = &builder;
-            crate::in_pool(|| wave.par_iter().map(|&id| builder.relation(id)).collect())
+            crate::in_pool(|| {
+                wave.par_iter()
+                    .map_init(Scratch::default, |scratch, &id| {
+                        builder.relation(scratch, id)
+                    })
+                    .collect()
+            })
         };
         for (&id, (node, meaning)) in wave.iter().zip(built) {
             builder.meaning[id.index()] = Some(meaning);
@@ -572,7 +593,25 @@ pub fn build(
             environment: ir.environment.name.clone(),
         },
         nodes,
+        columns: builder.refs,
     }
+}
+
+/// The line each relation starts on, by index: looked up in the order of
+/// the files and offsets, so that each search reads what the last one read
+/// (one by one, as nodes are built, each is a cache miss).
+fn lines(ir: &Ir, db: &SourceDb) -> Vec<usize> {
+    let mut starts: Vec<(u32, u32, usize)> = ir
+        .relations
+        .iter()
+        .map(|r| (r.span.file.0, r.span.start, r.id.index()))
+        .collect();
+    starts.sort_unstable();
+    let mut lines = vec![0; ir.relations.len()];
+    for (file, start, i) in starts {
+        lines[i] = db.get(crate::span::FileId(file)).line_index(start as usize) + 1;
+    }
+    lines
 }
 
 /// Each column's place in the order of [`ColumnRef`]s, by column index:
@@ -628,6 +667,17 @@ fn relative(root: &str, path: &str) -> String {
     trimmed.trim_start_matches("./").replace('\\', "/")
 }
 
+/// What building a relation's node writes and then forgets, kept from
+/// one to the next on each thread.
+#[derive(Default)]
+struct Scratch {
+    meaning: Feed,
+    config: Feed,
+    docs: Feed,
+    /// The columns a query reads.
+    read: Vec<ColumnId>,
+}
+
 struct Builder<'a> {
     ir: &'a Ir,
     db: &'a SourceDb,
@@ -637,11 +687,11 @@ struct Builder<'a> {
     ids: Vec<std::sync::Arc<str>>,
     /// Each file's path relative to the project, by index.
     files: Vec<Arc<str>>,
-    /// Each column's name, by index.
-    names: Vec<Arc<str>>,
-    /// Each column's reference, by index, shared by all that name it (a
-    /// series' column is no node's: it has none).
-    refs: Vec<Option<ColumnRef>>,
+    /// The line each relation starts on, by index.
+    lines: Vec<usize>,
+    /// Each column's reference, by index (a series' column is no node's:
+    /// it has none).
+    refs: References,
     /// Each column's place among all references, by index: sorting
     /// columns by it sorts their references.
     rank: Vec<u32>,
@@ -666,18 +716,30 @@ impl Builder<'_> {
         )
     }
 
+    /// Where a relation is declared: its file and line.
+    fn place(&self, id: RelId) -> (Arc<str>, usize) {
+        let file = self.ir.relation(id).span.file;
+        (self.files[file.0 as usize].clone(), self.lines[id.index()])
+    }
+
     /// A relation's node, and its meaning fingerprint.
-    fn relation(&self, id: RelId) -> (Node, Digest) {
+    fn relation(&self, scratch: &mut Scratch, id: RelId) -> (Node, Digest) {
         let ir = self.ir;
         let rel = ir.relation(id);
-        let (file, line) = self.location(rel.span);
-        let mut meaning = Feed::with_capacity(2048);
+        let (file, line) = self.place(id);
+        let Scratch {
+            meaning,
+            config,
+            docs,
+            read,
+        } = scratch;
+        meaning.clear();
+        config.clear();
+        docs.clear();
         meaning.text(rel.kind_word());
         meaning.text(&rel.name);
         // The part of the meaning that decides the rows.
         let mut rows = 0..0;
-        let mut config = Feed::with_capacity(256);
-        let mut docs = Feed::with_capacity(1024);
         docs.text(rel.doc.as_deref().unwrap_or_default());
         let mut node = Node::new(
             self.id(id),
@@ -720,7 +782,7 @@ impl Builder<'_> {
                 rows.start = meaning.len();
                 meaning.text("grain");
                 meaning.texts(node.grain.iter().map(String::as_str));
-                self.clauses(&mut meaning, &m.query);
+                self.clauses(meaning, &m.query);
                 if let Some(union) = &m.union {
                     meaning.text("union");
                     meaning.flag(union.distinct);
@@ -734,7 +796,7 @@ impl Builder<'_> {
                     meaning.text(name(measure));
                     meaning.text(name(dimension));
                 }
-                self.inputs(&mut meaning, &m.query);
+                self.inputs(meaning, read, &m.query);
                 for (i, branch) in m.union.iter().flat_map(|u| &u.branches).enumerate() {
                     if let RelationKind::Model(b) = &ir.relation(branch.relation).kind
                         && b.materialized == Materialized::Ephemeral
@@ -745,9 +807,8 @@ impl Builder<'_> {
                         meaning.digest_in(inlined);
                     }
                 }
-                node.depends_on.columns = self.reads(rel, &m.query);
                 if let Some(materialized) = &node.materialized {
-                    materialized.feed(&mut config);
+                    materialized.feed(config);
                 }
                 config.text("layer");
                 config.maybe_text(node.layer.as_deref());
@@ -804,6 +865,10 @@ impl Builder<'_> {
             RelationKind::Model(m) => m.union.as_ref(),
             _ => None,
         };
+        // Every upstream column a model reads, anywhere in its query: those
+        // its clauses read (found by `inputs`), and those its columns are
+        // computed from.
+        let mut reads = query.map(|_| std::mem::take(read));
         node.columns.reserve(rel.columns.len());
         for &c in rel.columns.values() {
             let column = ir.column(c);
@@ -839,9 +904,17 @@ impl Builder<'_> {
             } else if let Some(union) = union {
                 from.extend(union.inputs(ir, &column.name));
             }
+            if let Some(reads) = &mut reads {
+                reads.extend_from_slice(&from);
+                if column.expr.is_some()
+                    && let Some(union) = union
+                {
+                    reads.extend(union.inputs(ir, &column.name));
+                }
+            }
             let from = self.column_refs(from);
             node.columns.push(ColumnNode {
-                name: self.names[c.index()].clone(),
+                name: column.name.clone(),
                 ty: column.ty,
                 nullable: !self.nullability.never_null(c),
                 additivity: match self.additivity.of(c) {
@@ -853,6 +926,9 @@ impl Builder<'_> {
                 from,
                 fingerprint,
             });
+        }
+        if let Some(reads) = reads {
+            node.depends_on.columns = self.column_refs(reads);
         }
         let meaning_digest = meaning.digest();
         node.fingerprints = Fingerprints {
@@ -917,7 +993,7 @@ impl Builder<'_> {
     /// What a query reads: the meaning of each ephemeral model it inlines,
     /// and the types of the columns it reads (a source column's new type
     /// changes the meaning of the models that read it).
-    fn inputs(&self, out: &mut Feed, q: &Query) {
+    fn inputs(&self, out: &mut Feed, ids: &mut Vec<ColumnId>, q: &Query) {
         let ir = self.ir;
         for (i, scan) in q.scans.iter().enumerate() {
             if let RelationKind::Model(m) = &ir.relation(scan.relation).kind
@@ -929,7 +1005,7 @@ impl Builder<'_> {
                 out.digest_in(inlined);
             }
         }
-        let mut ids = Vec::new();
+        ids.clear();
         q.walk_clauses(&mut |e| {
             if let ExprKind::Column { column, .. } = &e.kind {
                 ids.push(*column);
@@ -938,8 +1014,8 @@ impl Builder<'_> {
         ids.sort_unstable();
         ids.dedup();
         let mut read: Vec<(&str, &str, crate::ir::types::Type)> = ids
-            .into_iter()
-            .map(|id| {
+            .iter()
+            .map(|&id| {
                 let c = ir.column(id);
                 (ir.relation(c.relation).name.as_str(), c.name.as_str(), c.ty)
             })
@@ -953,39 +1029,13 @@ impl Builder<'_> {
         }
     }
 
-    /// Every upstream column a query reads.
-    fn reads(&self, rel: &crate::ir::Relation, q: &Query) -> Vec<ColumnRef> {
-        let mut read = Vec::new();
-        let mut collect = |e: &Expr| {
-            if let ExprKind::Column { column, .. } = &e.kind {
-                read.push(*column);
-            }
-        };
-        q.walk_clauses(&mut collect);
-        for &c in rel.columns.values() {
-            if let Some(expr) = &self.ir.column(c).expr {
-                expr.walk(&mut collect);
-            }
-        }
-        if let RelationKind::Model(m) = &rel.kind
-            && let Some(union) = &m.union
-        {
-            for name in rel.columns.keys() {
-                read.extend(union.inputs(self.ir, name));
-            }
-        }
-        self.column_refs(read)
-    }
-
-    /// Columns as the manifest names them, each once, sorted by name.
-    /// A series' column is no node's: it is left out.
-    fn column_refs(&self, mut columns: Vec<ColumnId>) -> Vec<ColumnRef> {
+    /// Columns each once, sorted as the manifest names them. A series'
+    /// column is no node's: it is left out.
+    fn column_refs(&self, mut columns: Vec<ColumnId>) -> Vec<ColumnId> {
+        columns.retain(|c| self.refs.get(*c).is_some());
         columns.sort_unstable_by_key(|c| (self.rank[c.index()], *c));
         columns.dedup();
         columns
-            .into_iter()
-            .filter_map(|c| self.refs[c.index()].clone())
-            .collect()
     }
 
     /// A node per test and reconciliation of a relation. Its meaning is
@@ -994,7 +1044,6 @@ impl Builder<'_> {
     fn tests_of(&self, emitter: &Emitter<'_>, id: RelId) -> Vec<Node> {
         let ir = self.ir;
         let owner = self.id(id);
-        let rel = ir.relation(id);
         let tests = emitter.tests(id).into_iter().map(|t| ("test", t));
         let reconciliations = emitter
             .reconciliations(id)
@@ -1010,15 +1059,14 @@ impl Builder<'_> {
             let mut nodes = vec![owner.clone()];
             nodes.extend(test.reads.iter().map(|r| self.id(*r)));
             nodes.dedup();
-            let span = match kind {
-                "reconciliation" => ir
-                    .reconciles
-                    .iter()
-                    .find(|r| test.name.ends_with(&r.name))
-                    .map_or(rel.span, |r| r.span),
-                _ => rel.span,
+            let reconciles = match kind {
+                "reconciliation" => ir.reconciles.iter().find(|r| test.name.ends_with(&r.name)),
+                _ => None,
             };
-            let (file, line) = self.location(span);
+            let (file, line) = match reconciles {
+                Some(r) => self.location(r.span),
+                None => self.place(id),
+            };
             out.push(Node {
                 depends_on: DependsOn {
                     nodes,
@@ -1204,7 +1252,7 @@ pub fn changes(current: &Manifest, previous: &Previous) -> BTreeMap<Arc<str>, cr
                             .all(|(c, (name, was))| {
                                 ty.clear();
                                 let _ = write!(ty, "{}", c.ty);
-                                *c.name == **name && ty == *was
+                                c.name == *name && ty == *was
                             });
                     let f = &node.fingerprints;
                     crate::plan::Change {
@@ -1241,7 +1289,7 @@ pub fn diffs(current: &Manifest, previous: &Previous) -> BTreeMap<Arc<str>, crat
                     .columns
                     .iter()
                     .filter(|c| {
-                        before.column_prints.get(&*c.name).copied().flatten() != Some(c.fingerprint)
+                        before.column_prints.get(&c.name).copied().flatten() != Some(c.fingerprint)
                     })
                     .map(|c| c.name.to_string())
                     .collect();
@@ -1249,7 +1297,7 @@ pub fn diffs(current: &Manifest, previous: &Previous) -> BTreeMap<Arc<str>, crat
                     before
                         .column_prints
                         .keys()
-                        .filter(|name| !node.columns.iter().any(|c| *c.name == ***name))
+                        .filter(|name| !node.columns.iter().any(|c| c.name == **name))
                         .cloned(),
                 );
                 columns.sort();

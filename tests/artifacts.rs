@@ -739,7 +739,7 @@ fn a_state_that_cannot_be_read_is_a_usage_error() {
         (&good[..good.len() / 2], "is not a manifest"),
         ("{}", "format version (none)"),
         (
-            &good.replacen("\"format_version\":3", "\"format_version\":9", 1),
+            &good.replacen("\"format_version\":4", "\"format_version\":9", 1),
             "format version 9",
         ),
         (

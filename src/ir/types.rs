@@ -24,18 +24,8 @@ pub enum Type {
 impl fmt::Display for Type {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Type::Unknown => f.write_str("unknown"),
-            Type::Null => f.write_str("null"),
-            Type::Boolean => f.write_str("boolean"),
-            Type::Integer => f.write_str("integer"),
-            Type::BigInt => f.write_str("bigint"),
-            Type::Numeric(None) => f.write_str("numeric"),
             Type::Numeric(Some((p, s))) => write!(f, "numeric({p}, {s})"),
-            Type::Double => f.write_str("double"),
-            Type::Text => f.write_str("text"),
-            Type::Date => f.write_str("date"),
-            Type::Timestamp => f.write_str("timestamp"),
-            Type::TimestampTz => f.write_str("timestamptz"),
+            other => f.write_str(other.plain_name().unwrap_or_default()),
         }
     }
 }
@@ -60,6 +50,25 @@ pub const TYPE_NAMES: &[&str] = &[
 ];
 
 impl Type {
+    /// Its name, as it is displayed, unless it has parameters
+    /// (`numeric(38, 2)`).
+    pub fn plain_name(self) -> Option<&'static str> {
+        Some(match self {
+            Type::Unknown => "unknown",
+            Type::Null => "null",
+            Type::Boolean => "boolean",
+            Type::Integer => "integer",
+            Type::BigInt => "bigint",
+            Type::Numeric(None) => "numeric",
+            Type::Numeric(Some(_)) => return None,
+            Type::Double => "double",
+            Type::Text => "text",
+            Type::Date => "date",
+            Type::Timestamp => "timestamp",
+            Type::TimestampTz => "timestamptz",
+        })
+    }
+
     /// Resolves a type as written. `Err` carries the reason for a bad name or
     /// bad parameters.
     pub fn from_name(name: &str, params: &[u32]) -> Result<Type, &'static str> {

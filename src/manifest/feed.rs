@@ -19,10 +19,9 @@ pub(super) struct Feed {
 }
 
 impl Feed {
-    pub(super) fn with_capacity(capacity: usize) -> Feed {
-        Feed {
-            bytes: Vec::with_capacity(capacity),
-        }
+    /// Forgets what is written, and keeps the memory.
+    pub(super) fn clear(&mut self) {
+        self.bytes.clear();
     }
 
     /// How many bytes are written: where the next part starts.
@@ -62,8 +61,15 @@ impl Feed {
         }
     }
 
-    pub(super) fn number(&mut self, n: u64) {
-        self.bytes.extend_from_slice(&n.to_le_bytes());
+    /// A number in as few bytes as it needs (LEB128: seven bits a byte,
+    /// the high bit set on all but the last). Lengths and counts are small:
+    /// most are one byte.
+    pub(super) fn number(&mut self, mut n: u64) {
+        while n >= 0x80 {
+            self.bytes.push(n as u8 | 0x80);
+            n >>= 7;
+        }
+        self.bytes.push(n as u8);
     }
 
     pub(super) fn maybe_number(&mut self, n: Option<u64>) {
